@@ -1,0 +1,27 @@
+//! Paperclip's browser-free core: domain types, the typed protocol between
+//! the extension's contexts, and every piece of logic that can be a pure
+//! function.
+//!
+//! The principal types are [`protocol::Request`] (one-shot calls from the
+//! extension's pages to the background), [`protocol::AgentToBg`] /
+//! [`protocol::BgToAgent`] (the agent's streaming port) and
+//! [`conversation::Conversation`] (what is stored).
+//!
+//! ```
+//! use paperclip_core::protocol::{self, ListConversations, Request};
+//!
+//! let wire = protocol::encode(&Request::ListConversations(ListConversations { limit: 20 }));
+//! let back: Request = protocol::decode(&wire).unwrap();
+//! assert_eq!(back, Request::ListConversations(ListConversations { limit: 20 }));
+//! ```
+//!
+//! Nothing here touches a browser API or reads a clock: time and identifiers
+//! are arguments, so everything is tested natively with `cargo test`.
+#![forbid(unsafe_code)]
+
+pub mod conversation;
+pub mod offline;
+pub mod page;
+pub mod protocol;
+pub mod sender;
+mod text;

@@ -1,0 +1,461 @@
+//! The built-in offline provider: extractive answers from the page itself,
+//! with no network and no API key.
+//!
+//! [`answer`] picks what to do from the question (or quick action):
+//! summaries choose the most central sentences ([`summarize`]: degree
+//! centrality over TF-IDF sentence vectors, computed against the document
+//! centroid so it stays linear in the page size); questions choose the most
+//! relevant sentences by BM25 ([`passages`]). [`stream_chunks`] cuts the
+//! answer into the pieces that are streamed to the chat.
+//!
+//! ```
+//! use paperclip_core::{offline, page::PageSnapshot};
+//! let page = PageSnapshot {
+//!     title: "Paperclips".into(),
+//!     blocks: vec!["Paperclips hold paper together. They are usually made of steel wire. \
+//!                   Some paperclips are coated in plastic.".into()],
+//!     ..Default::default()
+//! };
+//! let text = offline::answer("What are paperclips made of?", None, &page);
+//! assert!(text.contains("steel wire"));
+//! ```
+
+use std::collections::HashMap;
+
+use crate::page::PageSnapshot;
+use crate::protocol::QuickAction;
+use crate::text::{sentences, terms, word_count};
+
+/// Name of this provider in messages and labels.
+pub const PROVIDER: &str = "offline";
+
+/// Sentences in a summary, at most.
+pub const SUMMARY_SENTENCES: usize = 4;
+/// Passages in an answer to a question, at most.
+pub const ANSWER_PASSAGES: usize = 3;
+
+/// What the user wants from the offline provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent<'a> {
+    /// A summary of the page.
+    Summarize,
+    /// An explanation of the selected text.
+    ExplainSelection,
+    /// An answer to a free question.
+    Question(&'a str),
+}
+
+/// Decides the intent of `question` (a quick action wins over the text).
+pub fn intent(question: &str, action: Option<QuickAction>) -> Intent<'_> {
+    match action {
+        Some(QuickAction::SummarizePage) => return Intent::Summarize,
+        Some(QuickAction::ExplainSelection) => return Intent::ExplainSelection,
+        None => {}
+    }
+    let q = question.to_lowercase();
+    const SUMMARY_CUES: &[&str] = &[
+        "summar",
+        "tl;dr",
+        "tldr",
+        "what is this page about",
+        "what's this page about",
+        "what is this about",
+        "gist",
+    ];
+    if SUMMARY_CUES.iter().any(|cue| q.contains(cue)) {
+        Intent::Summarize
+    } else if q.contains("selection") || q.contains("selected") {
+        Intent::ExplainSelection
+    } else {
+        Intent::Question(question)
+    }
+}
+
+/// The offline answer to `question` about `page`, as plain text.
+pub fn answer(question: &str, action: Option<QuickAction>, page: &PageSnapshot) -> String {
+    let doc = Document::new(&page.blocks);
+    match intent(question, action) {
+        Intent::Summarize => summary_answer(&doc, page),
+        Intent::ExplainSelection => selection_answer(&doc, page),
+        Intent::Question(q) => question_answer(&doc, page, q),
+    }
+}
+
+fn title_of(page: &PageSnapshot) -> &str {
+    if page.title.is_empty() {
+        "this page"
+    } else {
+        &page.title
+    }
+}
+
+fn bullets(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("• {s}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn summary_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
+    let picked = doc.summarize(SUMMARY_SENTENCES, &terms(&page.title));
+    if picked.is_empty() {
+        return "I couldn't find any readable text on this page.".into();
+    }
+    format!("Summary of “{}”:\n{}", title_of(page), bullets(&picked))
+}
+
+fn selection_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
+    let selection = page.selection.trim();
+    if selection.is_empty() {
+        return "Select some text on the page first, then ask me again.".into();
+    }
+    let blocks = [selection.to_string()];
+    let sel_doc = Document::new(&blocks);
+    if sel_doc.sentences.len() > SUMMARY_SENTENCES {
+        let picked = sel_doc.summarize(SUMMARY_SENTENCES, &[]);
+        return format!("In short, the selection says:\n{}", bullets(&picked));
+    }
+    let related: Vec<&str> = doc
+        .passages(&terms(selection), ANSWER_PASSAGES + 1)
+        .into_iter()
+        .filter(|p| !selection.contains(p.trim()))
+        .take(ANSWER_PASSAGES)
+        .collect();
+    if related.is_empty() {
+        format!("You selected “{selection}”. I found nothing else on this page about it.")
+    } else {
+        format!(
+            "You selected “{selection}”. Elsewhere on this page:\n{}",
+            bullets(&related)
+        )
+    }
+}
+
+fn question_answer(doc: &Document<'_>, page: &PageSnapshot, question: &str) -> String {
+    let found = doc.passages(&terms(question), ANSWER_PASSAGES);
+    if !found.is_empty() {
+        return format!("From this page, about “{question}”:\n{}", bullets(&found));
+    }
+    let picked = doc.summarize(SUMMARY_SENTENCES.min(3), &terms(&page.title));
+    if picked.is_empty() {
+        "I couldn't find any readable text on this page.".into()
+    } else {
+        format!(
+            "I couldn't find anything on this page about “{question}”. The page covers:\n{}",
+            bullets(&picked)
+        )
+    }
+}
+
+/// The most central sentences of `page`, at most `k`, in reading order.
+pub fn summarize(page: &PageSnapshot, k: usize) -> Vec<String> {
+    Document::new(&page.blocks)
+        .summarize(k, &terms(&page.title))
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// The sentences of `page` most relevant to `query` (BM25), at most `k`, in
+/// reading order.
+pub fn passages(page: &PageSnapshot, query: &str, k: usize) -> Vec<String> {
+    Document::new(&page.blocks)
+        .passages(&terms(query), k)
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
+/// Cuts `text` into pieces of at least `min_chars` characters, ending at
+/// whitespace where possible; the pieces concatenate back to `text`.
+pub fn stream_chunks(text: &str, min_chars: usize) -> Vec<&str> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut count = 0;
+    for (i, c) in text.char_indices() {
+        count += 1;
+        if count >= min_chars.max(1) && c.is_whitespace() {
+            let end = i + c.len_utf8();
+            chunks.push(&text[start..end]);
+            start = end;
+            count = 0;
+        }
+    }
+    if start < text.len() {
+        chunks.push(&text[start..]);
+    }
+    chunks
+}
+
+struct Sentence<'a> {
+    text: &'a str,
+    terms: Vec<String>,
+}
+
+/// Sentences of a page with their terms and document frequencies.
+struct Document<'a> {
+    sentences: Vec<Sentence<'a>>,
+    df: HashMap<String, usize>,
+}
+
+impl<'a> Document<'a> {
+    fn new(blocks: &'a [String]) -> Self {
+        let sentences: Vec<Sentence<'a>> = blocks
+            .iter()
+            .flat_map(|b| sentences(b))
+            .filter(|s| word_count(s) >= 3)
+            .map(|text| Sentence {
+                text,
+                terms: terms(text),
+            })
+            .filter(|s| !s.terms.is_empty())
+            .collect();
+        let mut df = HashMap::new();
+        for s in &sentences {
+            let mut seen: Vec<&String> = s.terms.iter().collect();
+            seen.sort();
+            seen.dedup();
+            for t in seen {
+                *df.entry(t.clone()).or_insert(0) += 1;
+            }
+        }
+        Self { sentences, df }
+    }
+
+    fn idf(&self, term: &str) -> f64 {
+        let n = self.sentences.len() as f64;
+        let df = *self.df.get(term).unwrap_or(&0) as f64;
+        (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+    }
+
+    /// Unit TF-IDF vector of sentence `i`.
+    fn vector(&self, i: usize) -> HashMap<&str, f64> {
+        let mut v: HashMap<&str, f64> = HashMap::new();
+        for t in &self.sentences[i].terms {
+            *v.entry(t.as_str()).or_insert(0.0) += 1.0;
+        }
+        for (t, w) in v.iter_mut() {
+            *w *= self.idf(t);
+        }
+        let norm = v.values().map(|w| w * w).sum::<f64>().sqrt();
+        if norm > 0.0 {
+            v.values_mut().for_each(|w| *w /= norm);
+        }
+        v
+    }
+
+    fn summarize(&self, k: usize, title_terms: &[String]) -> Vec<&'a str> {
+        let n = self.sentences.len();
+        if n <= k {
+            return self.sentences.iter().map(|s| s.text).collect();
+        }
+        let vectors: Vec<_> = (0..n).map(|i| self.vector(i)).collect();
+        let mut centroid: HashMap<&str, f64> = HashMap::new();
+        for v in &vectors {
+            for (t, w) in v {
+                *centroid.entry(t).or_insert(0.0) += w;
+            }
+        }
+        let dot = |a: &HashMap<&str, f64>, b: &HashMap<&str, f64>| -> f64 {
+            a.iter().map(|(t, w)| w * b.get(t).unwrap_or(&0.0)).sum()
+        };
+        let mut scored: Vec<(usize, f64)> = vectors
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                // Similarity to every other sentence = v · (centroid − v).
+                let centrality = dot(v, &centroid) - dot(v, v);
+                let words = word_count(self.sentences[i].text);
+                let length = match words {
+                    0..=5 => 0.5,
+                    6..=45 => 1.0,
+                    _ => 0.7,
+                };
+                let lead = 1.0 + 0.25 / (1.0 + i as f64 / 3.0);
+                let title = if title_terms.is_empty() {
+                    1.0
+                } else {
+                    let hits = title_terms
+                        .iter()
+                        .filter(|t| self.sentences[i].terms.contains(t))
+                        .count();
+                    1.0 + 0.3 * hits as f64 / title_terms.len() as f64
+                };
+                (i, centrality.max(0.0) * length * lead * title)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        let mut picked: Vec<usize> = Vec::new();
+        for (i, _) in scored {
+            if picked.len() == k {
+                break;
+            }
+            // Skip near-duplicates of what is already picked.
+            if picked.iter().all(|&j| dot(&vectors[i], &vectors[j]) < 0.7) {
+                picked.push(i);
+            }
+        }
+        picked.sort_unstable();
+        picked.into_iter().map(|i| self.sentences[i].text).collect()
+    }
+
+    fn passages(&self, query: &[String], k: usize) -> Vec<&'a str> {
+        const K1: f64 = 1.2;
+        const B: f64 = 0.75;
+        if query.is_empty() || self.sentences.is_empty() {
+            return Vec::new();
+        }
+        let avg_len = self
+            .sentences
+            .iter()
+            .map(|s| s.terms.len() as f64)
+            .sum::<f64>()
+            / self.sentences.len() as f64;
+        let mut q: Vec<&String> = query.iter().collect();
+        q.sort();
+        q.dedup();
+        let mut scored: Vec<(usize, f64)> = self
+            .sentences
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let len = s.terms.len() as f64;
+                let score = q
+                    .iter()
+                    .map(|t| {
+                        let tf = s.terms.iter().filter(|x| x == t).count() as f64;
+                        if tf == 0.0 {
+                            0.0
+                        } else {
+                            self.idf(t) * tf * (K1 + 1.0)
+                                / (tf + K1 * (1.0 - B + B * len / avg_len))
+                        }
+                    })
+                    .sum::<f64>();
+                (i, score)
+            })
+            .filter(|(_, s)| *s > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored.truncate(k);
+        scored.sort_by_key(|(i, _)| *i);
+        scored
+            .into_iter()
+            .map(|(i, _)| self.sentences[i].text)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn article() -> PageSnapshot {
+        PageSnapshot {
+            url: "https://news.test/bridge".into(),
+            title: "City opens new suspension bridge".into(),
+            selection: String::new(),
+            headings: vec!["City opens new suspension bridge".into()],
+            blocks: vec![
+                "The city opened its new suspension bridge over the river on Monday.".into(),
+                "The bridge took four years to build and cost 300 million euros.".into(),
+                "Cookie settings. Subscribe now.".into(),
+                "Engineers designed the suspension bridge to withstand strong winds and earthquakes.".into(),
+                "Local bakeries reported record sales of croissants during the opening weekend.".into(),
+                "Traffic across the river is expected to fall by a third now that the bridge is open.".into(),
+                "The mayor thanked the workers who built the bridge.".into(),
+            ],
+        }
+    }
+
+    #[test]
+    fn summary_picks_central_sentences_in_order() {
+        let page = article();
+        let got = summarize(&page, 3);
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|s| s.contains("bridge")), "{got:?}");
+        // Reading order is kept.
+        let pos: Vec<usize> = got
+            .iter()
+            .map(|s| page.blocks.iter().position(|b| b.contains(s.as_str())).unwrap())
+            .collect();
+        assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
+    }
+
+    #[test]
+    fn question_finds_the_relevant_passage() {
+        let got = passages(&article(), "How much did the bridge cost?", 1);
+        assert_eq!(
+            got,
+            vec!["The bridge took four years to build and cost 300 million euros."]
+        );
+        let text = answer("what about the croissants?", None, &article());
+        assert!(text.contains("record sales of croissants"), "{text}");
+    }
+
+    #[test]
+    fn unknown_topic_says_so_and_offers_a_summary() {
+        let text = answer("quantum chromodynamics", None, &article());
+        assert!(text.starts_with("I couldn't find anything"), "{text}");
+        assert!(text.contains("•"));
+    }
+
+    #[test]
+    fn intents() {
+        assert_eq!(intent("Summarize this page", None), Intent::Summarize);
+        assert_eq!(intent("tl;dr?", None), Intent::Summarize);
+        assert_eq!(
+            intent("anything", Some(QuickAction::ExplainSelection)),
+            Intent::ExplainSelection
+        );
+        assert_eq!(intent("who built it", None), Intent::Question("who built it"));
+    }
+
+    #[test]
+    fn selection_answers() {
+        let mut page = article();
+        assert!(answer("x", Some(QuickAction::ExplainSelection), &page).starts_with("Select some text"));
+        page.selection = "suspension bridge".into();
+        let text = answer("x", Some(QuickAction::ExplainSelection), &page);
+        assert!(text.contains("Engineers designed"), "{text}");
+    }
+
+    #[test]
+    fn empty_page() {
+        let page = PageSnapshot::default();
+        assert_eq!(
+            answer("Summarize this page", None, &page),
+            "I couldn't find any readable text on this page."
+        );
+        assert_eq!(
+            answer("why?", None, &page),
+            "I couldn't find any readable text on this page."
+        );
+    }
+
+    #[test]
+    fn chunks_cut_at_whitespace() {
+        assert_eq!(stream_chunks("ab cd ef", 2), vec!["ab ", "cd ", "ef"]);
+        assert_eq!(stream_chunks("", 3), Vec::<&str>::new());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunks_concatenate_back(text in "\\PC{0,300}", n in 0usize..40) {
+            proptest::prop_assert_eq!(stream_chunks(&text, n).concat(), text);
+        }
+
+        #[test]
+        fn answers_never_panic_and_quote_only_the_page(
+            blocks in proptest::collection::vec("[a-z ]{0,80}[.!?]", 0..20),
+            q in "\\PC{0,40}",
+        ) {
+            let page = PageSnapshot { blocks: blocks.clone(), ..Default::default() };
+            let _ = answer(&q, None, &page);
+            for s in summarize(&page, 3) {
+                proptest::prop_assert!(blocks.iter().any(|b| b.contains(&s)));
+            }
+        }
+    }
+}

@@ -1,0 +1,575 @@
+//! The one typed protocol between Paperclip's contexts.
+//!
+//! Every message travels as JSON in an [`Envelope`] carrying the protocol
+//! version. There are three channels, each with one enum per direction:
+//!
+//! * one-shot calls from the extension's pages (popup, options, devtools
+//!   panel, agent) to the background: [`Request`] → [`Reply`]`<`[`Response`]`>`,
+//!   each request type paired with its response type through [`Rpc`];
+//! * the agent's long-lived port (name [`AGENT_PORT`]): [`AgentToBg`] and
+//!   [`BgToAgent`];
+//! * background → content script of a tab: [`ToContent`], answered with a
+//!   [`Reply`] (a [`PageSnapshot`] for [`ToContent::GetPageContext`]).
+//!
+//! Decoding never panics: malformed JSON, a wrong version, an unknown type or
+//! a wrong field each give a [`ProtocolError`] with a precise message.
+//!
+//! ```
+//! use paperclip_core::protocol::{self, Ping, Pong, Rpc, Reply, Response};
+//!
+//! // The background answers a Ping with a Pong...
+//! let wire = protocol::encode(&Reply::Ok(Response::from(Pong { version: "0.1.0".into(), protocol: 1 })));
+//! // ...and the caller gets the paired type back.
+//! let pong: Pong = Ping {}.read_reply(&wire).unwrap();
+//! assert_eq!(pong.protocol, 1);
+//! ```
+
+use std::fmt;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::conversation::{Conversation, ConversationSummary, Message};
+use crate::page::PageSnapshot;
+
+/// Version of the wire protocol; a message with another version is refused.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Name of the runtime port the agent opens to the background.
+pub const AGENT_PORT: &str = "agent";
+
+/// Largest message accepted, in bytes of JSON.
+pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// The wrapper of every message: `{"v": 1, "body": ...}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Envelope<T> {
+    /// Protocol version, [`PROTOCOL_VERSION`] for this build.
+    pub v: u32,
+    /// The message itself.
+    pub body: T,
+}
+
+/// The answer to a one-shot message: `{"ok": ...}` or `{"err": ...}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply<T> {
+    /// The call succeeded.
+    Ok(T),
+    /// The call failed; nothing was changed unless the error says so.
+    Err(ProtocolError),
+}
+
+impl<T> Reply<T> {
+    /// Turns the reply into a `Result`.
+    pub fn into_result(self) -> Result<T, ProtocolError> {
+        match self {
+            Reply::Ok(t) => Ok(t),
+            Reply::Err(e) => Err(e),
+        }
+    }
+}
+
+impl<T> From<Result<T, ProtocolError>> for Reply<T> {
+    fn from(r: Result<T, ProtocolError>) -> Self {
+        match r {
+            Ok(t) => Reply::Ok(t),
+            Err(e) => Reply::Err(e),
+        }
+    }
+}
+
+/// What went wrong with a message.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The message is not valid JSON or does not have the expected shape.
+    Malformed,
+    /// The message was written for another protocol version.
+    UnsupportedVersion,
+    /// The message type is not one this channel knows.
+    UnknownType,
+    /// The message is larger than [`MAX_MESSAGE_BYTES`].
+    TooLarge,
+    /// The sender may not send this message.
+    Forbidden,
+    /// The background could not do what was asked (storage, tab gone, ...).
+    Failed,
+}
+
+/// A protocol-level error, sent back to the caller as `{"err": ...}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    /// The class of error.
+    pub kind: ErrorKind,
+    /// A lowercase, human-readable description.
+    pub message: String,
+}
+
+impl ProtocolError {
+    /// Builds an error of `kind` with `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A [`ErrorKind::Failed`] error.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Failed, message)
+    }
+}
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// A message enum whose JSON form is internally tagged by `"type"`, with the
+/// list of type names it knows (to tell "unknown type" from "bad fields").
+pub trait Tagged: Serialize + DeserializeOwned {
+    /// Every `"type"` value of this enum.
+    const TYPES: &'static [&'static str];
+}
+
+/// Serialises `body` in an [`Envelope`] of the current version.
+pub fn encode<T: Serialize>(body: &T) -> String {
+    serde_json::to_string(&Envelope {
+        v: PROTOCOL_VERSION,
+        body,
+    })
+    .expect("protocol types always serialise")
+}
+
+/// Parses an enveloped message, checking size, version and type.
+pub fn decode<T: Tagged>(json: &str) -> Result<T, ProtocolError> {
+    let body = open_envelope(json)?;
+    match body.get("type").and_then(|t| t.as_str()) {
+        None => {
+            return Err(ProtocolError::new(
+                ErrorKind::Malformed,
+                "body: missing string field `type`",
+            ))
+        }
+        Some(t) if !T::TYPES.contains(&t) => {
+            return Err(ProtocolError::new(
+                ErrorKind::UnknownType,
+                format!("unknown message type `{t}`"),
+            ))
+        }
+        Some(_) => {}
+    }
+    serde_json::from_value(body)
+        .map_err(|e| ProtocolError::new(ErrorKind::Malformed, format!("body: {e}")))
+}
+
+/// Parses an enveloped [`Reply`] carrying a `T`.
+pub fn decode_reply<T: DeserializeOwned>(json: &str) -> Result<T, ProtocolError> {
+    let body = open_envelope(json)?;
+    let reply: Reply<T> = serde_json::from_value(body)
+        .map_err(|e| ProtocolError::new(ErrorKind::Malformed, format!("reply: {e}")))?;
+    reply.into_result()
+}
+
+fn open_envelope(json: &str) -> Result<serde_json::Value, ProtocolError> {
+    if json.len() > MAX_MESSAGE_BYTES {
+        return Err(ProtocolError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "message of {} bytes exceeds the limit of {MAX_MESSAGE_BYTES}",
+                json.len()
+            ),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| ProtocolError::new(ErrorKind::Malformed, format!("not an envelope: {e}")))?;
+    let serde_json::Value::Object(mut raw) = value else {
+        return Err(ProtocolError::new(
+            ErrorKind::Malformed,
+            "not an envelope: expected a JSON object",
+        ));
+    };
+    match raw.get("v").and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(PROTOCOL_VERSION) => {}
+        Some(v) => {
+            return Err(ProtocolError::new(
+                ErrorKind::UnsupportedVersion,
+                format!("protocol version {v} is not supported (expected {PROTOCOL_VERSION})"),
+            ))
+        }
+        None => {
+            return Err(ProtocolError::new(
+                ErrorKind::Malformed,
+                "envelope: missing numeric field `v`",
+            ))
+        }
+    }
+    raw.remove("body")
+        .ok_or_else(|| ProtocolError::new(ErrorKind::Malformed, "envelope: missing field `body`"))
+}
+
+/// A one-shot request paired with its response type.
+pub trait Rpc: Sized {
+    /// What the background answers on success.
+    type Response: TryFrom<Response, Error = ProtocolError>;
+
+    /// Wraps the request in the [`Request`] enum.
+    fn into_request(self) -> Request;
+
+    /// The request as wire JSON.
+    fn to_wire(self) -> String {
+        encode(&self.into_request())
+    }
+
+    /// Reads the background's wire reply to this request.
+    fn read_reply(&self, json: &str) -> Result<Self::Response, ProtocolError> {
+        decode_reply::<Response>(json)?.try_into()
+    }
+}
+
+macro_rules! tagged {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident $({ $($(#[$fmeta:meta])* $field:ident : $ty:ty),* $(,)? })? ),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+        #[serde(tag = "type")]
+        pub enum $name { $($(#[$vmeta])* $variant $({ $($(#[$fmeta])* $field: $ty),* })?),* }
+
+        impl Tagged for $name {
+            const TYPES: &'static [&'static str] = &[$(stringify!($variant)),*];
+        }
+    };
+}
+
+macro_rules! rpc {
+    ($($(#[$meta:meta])* $req:ident => $resp:ident),* $(,)?) => {
+        /// A one-shot call from an extension page to the background.
+        #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+        #[serde(tag = "type")]
+        pub enum Request { $($(#[$meta])* $req($req)),* }
+
+        impl Tagged for Request {
+            const TYPES: &'static [&'static str] = &[$(stringify!($req)),*];
+        }
+
+        /// The background's successful answer to a [`Request`].
+        #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+        #[serde(tag = "type")]
+        pub enum Response { $($resp($resp)),* }
+
+        $(
+            impl Rpc for $req {
+                type Response = $resp;
+                fn into_request(self) -> Request { Request::$req(self) }
+            }
+            impl From<$resp> for Response {
+                fn from(r: $resp) -> Self { Response::$resp(r) }
+            }
+            impl TryFrom<Response> for $resp {
+                type Error = ProtocolError;
+                fn try_from(r: Response) -> Result<Self, ProtocolError> {
+                    match r {
+                        Response::$resp(x) => Ok(x),
+                        #[allow(unreachable_patterns)]
+                        other => Err(ProtocolError::new(
+                            ErrorKind::Malformed,
+                            format!("expected {} in reply, got {:?}", stringify!($resp), other),
+                        )),
+                    }
+                }
+            }
+        )*
+    };
+}
+
+rpc! {
+    /// Liveness and version check.
+    Ping => Pong,
+    /// Recent conversations, newest first (popup, devtools panel).
+    ListConversations => ConversationList,
+    /// One whole conversation by id.
+    GetConversation => ConversationDetail,
+    /// Deletes one conversation by id.
+    DeleteConversation => Deleted,
+    /// Shows the agent in a tab (the popup's "Ask Clippy on this page").
+    ActivateTab => Activated,
+}
+
+/// Asks for [`Pong`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Ping {}
+
+/// The background's version and protocol version.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Pong {
+    /// Extension version.
+    pub version: String,
+    /// [`PROTOCOL_VERSION`] of the background.
+    pub protocol: u32,
+}
+
+/// Lists at most `limit` conversations, most recently updated first.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ListConversations {
+    /// Maximum number of items (the background clamps it to 1..=500).
+    pub limit: u32,
+}
+
+/// A page of conversation summaries.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConversationList {
+    /// Most recently updated first.
+    pub items: Vec<ConversationSummary>,
+    /// False when storage fell back to memory and history will not persist.
+    pub persistent: bool,
+}
+
+/// Fetches one conversation.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct GetConversation {
+    /// The conversation's id.
+    pub id: String,
+}
+
+/// One conversation, or `None` when no conversation has that id.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConversationDetail {
+    /// The conversation.
+    pub conversation: Option<Conversation>,
+}
+
+/// Deletes a conversation.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeleteConversation {
+    /// The conversation's id.
+    pub id: String,
+}
+
+/// Whether something was deleted.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// False when nothing had that id.
+    pub existed: bool,
+}
+
+/// Shows the agent in tab `tab_id`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ActivateTab {
+    /// The browser's tab id.
+    pub tab_id: i32,
+}
+
+/// The agent was injected (or was already there).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Activated {}
+
+/// A canned question the agent offers as a button.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuickAction {
+    /// Summarise the whole page.
+    SummarizePage,
+    /// Explain the selected text.
+    ExplainSelection,
+}
+
+impl QuickAction {
+    /// The text shown in the chat for this action.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            QuickAction::SummarizePage => "Summarize this page",
+            QuickAction::ExplainSelection => "Explain the selection",
+        }
+    }
+}
+
+tagged! {
+    /// Agent → background, over the [`AGENT_PORT`] port.
+    pub enum AgentToBg {
+        /// The user sent `text` (typed, or a quick action's prompt).
+        Ask {
+            /// What the user asked.
+            text: String,
+            /// Set when the text came from a quick-action button.
+            action: Option<QuickAction>,
+        },
+        /// The user closed the agent.
+        Close {},
+    }
+}
+
+tagged! {
+    /// Background → agent, over the [`AGENT_PORT`] port.
+    pub enum BgToAgent {
+        /// The site's conversation so far, sent when the port opens.
+        History {
+            /// The conversation's id, `None` before the first message.
+            conversation_id: Option<String>,
+            /// The site (origin) the conversation belongs to.
+            site: String,
+            /// Messages in order.
+            messages: Vec<Message>,
+            /// False when storage is in memory only.
+            persistent: bool,
+        },
+        /// The user's message was stored (it carries its final id).
+        Stored {
+            /// The stored message.
+            message: Message,
+        },
+        /// An answer starts streaming.
+        AnswerStart {
+            /// Id of the assistant message being streamed.
+            message_id: String,
+            /// Which provider answers ("offline" for the built-in one).
+            provider: String,
+        },
+        /// The next piece of the answer's text.
+        AnswerChunk {
+            /// Id of the assistant message being streamed.
+            message_id: String,
+            /// Text to append.
+            text: String,
+        },
+        /// The answer is complete and stored.
+        AnswerDone {
+            /// Id of the completed assistant message.
+            message_id: String,
+        },
+        /// The ask failed; the user's message is kept.
+        Failed {
+            /// What went wrong.
+            error: ProtocolError,
+        },
+    }
+}
+
+tagged! {
+    /// Background → the content script of a tab (top frame).
+    pub enum ToContent {
+        /// Read the page; answered with `Reply<PageSnapshot>`.
+        GetPageContext {},
+        /// Remove the agent from the page; answered with `Reply<Activated>`.
+        Close {},
+    }
+}
+
+/// Re-exported for the content-script contract.
+pub type PageContextReply = Reply<PageSnapshot>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_err<T: Tagged + fmt::Debug>(json: &str, kind: ErrorKind, needle: &str) {
+        let err = decode::<T>(json).unwrap_err();
+        assert_eq!(err.kind, kind, "{json}: {err}");
+        assert!(
+            err.message.contains(needle),
+            "{json}: `{}` lacks `{needle}`",
+            err.message
+        );
+    }
+
+    #[test]
+    fn requests_round_trip() {
+        for req in [
+            Request::Ping(Ping {}),
+            Request::ListConversations(ListConversations { limit: 5 }),
+            Request::GetConversation(GetConversation { id: "x".into() }),
+            Request::DeleteConversation(DeleteConversation { id: "x".into() }),
+            Request::ActivateTab(ActivateTab { tab_id: 7 }),
+        ] {
+            assert_eq!(decode::<Request>(&encode(&req)).unwrap(), req);
+        }
+    }
+
+    #[test]
+    fn wire_shape_is_stable() {
+        // The content script (plain JS) and the end-to-end tests rely on these shapes.
+        assert_eq!(
+            encode(&ToContent::GetPageContext {}),
+            r#"{"v":1,"body":{"type":"GetPageContext"}}"#
+        );
+        assert_eq!(
+            encode(&Request::ListConversations(ListConversations { limit: 3 })),
+            r#"{"v":1,"body":{"type":"ListConversations","limit":3}}"#
+        );
+        assert_eq!(
+            encode(&Reply::<Activated>::Err(ProtocolError::new(
+                ErrorKind::Forbidden,
+                "no"
+            ))),
+            r#"{"v":1,"body":{"err":{"kind":"forbidden","message":"no"}}}"#
+        );
+    }
+
+    #[test]
+    fn bad_messages_get_precise_errors() {
+        check_err::<Request>("not json", ErrorKind::Malformed, "not an envelope");
+        check_err::<Request>("[1,2]", ErrorKind::Malformed, "not an envelope");
+        check_err::<Request>(r#"{"body":{}}"#, ErrorKind::Malformed, "`v`");
+        check_err::<Request>(r#"{"v":"1","body":{}}"#, ErrorKind::Malformed, "`v`");
+        check_err::<Request>(
+            r#"{"v":2,"body":{"type":"Ping"}}"#,
+            ErrorKind::UnsupportedVersion,
+            "version 2",
+        );
+        check_err::<Request>(r#"{"v":1}"#, ErrorKind::Malformed, "`body`");
+        check_err::<Request>(r#"{"v":1,"body":{}}"#, ErrorKind::Malformed, "`type`");
+        check_err::<Request>(
+            r#"{"v":1,"body":{"type":"DropDatabase"}}"#,
+            ErrorKind::UnknownType,
+            "DropDatabase",
+        );
+        check_err::<Request>(
+            r#"{"v":1,"body":{"type":"ListConversations","limit":"all"}}"#,
+            ErrorKind::Malformed,
+            "invalid type",
+        );
+        check_err::<Request>(
+            r#"{"v":1,"body":{"type":"ActivateTab"}}"#,
+            ErrorKind::Malformed,
+            "tab_id",
+        );
+        let huge = format!(
+            r#"{{"v":1,"body":{{"type":"Ping","pad":"{}"}}}}"#,
+            "x".repeat(MAX_MESSAGE_BYTES)
+        );
+        check_err::<Request>(&huge, ErrorKind::TooLarge, "exceeds");
+    }
+
+    #[test]
+    fn reply_pairs_request_with_response() {
+        let ok = encode(&Reply::Ok(Response::from(Deleted { existed: true })));
+        assert_eq!(
+            DeleteConversation { id: "a".into() }.read_reply(&ok),
+            Ok(Deleted { existed: true })
+        );
+        // A reply of the wrong type is an error, not a panic.
+        let err = Ping {}.read_reply(&ok).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Malformed);
+        // An error reply comes back as the error.
+        let failed = encode(&Reply::<Response>::Err(ProtocolError::failed("tab closed")));
+        assert_eq!(
+            Ping {}.read_reply(&failed),
+            Err(ProtocolError::failed("tab closed"))
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decode_never_panics(s in ".{0,200}") {
+            let _ = decode::<Request>(&s);
+            let _ = decode::<AgentToBg>(&s);
+            let _ = decode_reply::<PageSnapshot>(&s);
+        }
+
+        #[test]
+        fn ask_round_trips(text in ".{0,500}") {
+            let msg = AgentToBg::Ask { text, action: None };
+            proptest::prop_assert_eq!(decode::<AgentToBg>(&encode(&msg)).unwrap(), msg);
+        }
+    }
+}
