@@ -1,1 +1,224 @@
+//! Paperclip's background: the Chrome service worker / Firefox event page
+//! that owns all state.
+//!
+//! `bg.js` registers every browser listener synchronously at top level and
+//! hands each event to the exports here once [`start`] has opened the
+//! [`store::Store`]. [`on_message`] serves the one-shot
+//! [`paperclip_core::protocol::Request`]s of the extension pages,
+//! [`on_connect`] the agent's streaming port (see [`agent`]), and the
+//! `on_command` / `on_menu` entry points show the agent in a
+//! tab ([`activate`]).
+//!
+//! Every decision (who may ask what, what to answer) is made by
+//! `paperclip-core`; this crate is the shell that does the I/O.
+#![forbid(unsafe_code)]
 
+pub mod agent;
+pub mod store;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::{Object, Promise, Reflect};
+use paperclip_core::protocol::{
+    self, Activated, ConversationDetail, ConversationList, Deleted, ErrorKind, Pong, ProtocolError,
+    Reply, Request, Response, ToContent, PROTOCOL_VERSION,
+};
+use paperclip_core::sender::{self, SenderInfo};
+use paperclip_platform as platform;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use web_extensions_sys::{MessageSender, Port, Tab};
+
+use crate::store::Store;
+
+/// The path of the content script that shows the agent in a page.
+pub const LOADER: &str = "content/loader.js";
+
+/// Id of the context-menu entry.
+pub const MENU_ASK_SELECTION: &str = "paperclip-ask-selection";
+
+thread_local! {
+    static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
+    /// Tabs whose agent should explain the selection as soon as it connects
+    /// (set by the context menu).
+    static PENDING_SELECTION: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The open store; `start` has run before any handler is called.
+pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
+    STORE
+        .with(|s| s.borrow().clone())
+        .ok_or_else(|| ProtocolError::failed("storage is not open yet"))
+}
+
+/// Opens storage. `bg.js` awaits this before handing over any event.
+#[wasm_bindgen]
+pub async fn start() {
+    console_error_panic_hook::set_once();
+    let store = Rc::new(Store::open().await);
+    STORE.with(|s| *s.borrow_mut() = Some(store));
+}
+
+/// The sender fields the core needs.
+pub(crate) fn sender_info(sender: &MessageSender) -> SenderInfo {
+    SenderInfo {
+        id: sender.id(),
+        url: sender.url(),
+        tab_id: sender.tab().and_then(|t| t.id()),
+        frame_id: sender.frame_id().map(|f| f as i32),
+    }
+}
+
+/// `runtime.onMessage`: one enveloped [`Request`] in, one enveloped
+/// [`Reply`] out. Never rejects: every failure is an error reply.
+#[wasm_bindgen]
+pub fn on_message(message: JsValue, sender: MessageSender) -> Promise {
+    future_to_promise(async move {
+        let reply: Reply<Response> = handle(&message, &sender).await.into();
+        Ok(platform::to_js(&protocol::encode(&reply)))
+    })
+}
+
+/// `runtime.onMessageExternal` and web pages: always refused.
+#[wasm_bindgen]
+pub fn on_message_external(_message: JsValue, _sender: JsValue) -> JsValue {
+    let reply = Reply::<Response>::Err(ProtocolError::new(
+        ErrorKind::Forbidden,
+        "messages from other extensions or web pages are not accepted",
+    ));
+    platform::to_js(&protocol::encode(&reply))
+}
+
+async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, ProtocolError> {
+    let caller = sender::identify(
+        &platform::extension_id(),
+        &platform::base_url(),
+        &sender_info(sender),
+    )?;
+    let request: Request = platform::decode_js(message)?;
+    sender::may_call(&caller, &request)?;
+    let store = store()?;
+    Ok(match request {
+        Request::Ping(_) => Pong {
+            version: platform::version(),
+            protocol: PROTOCOL_VERSION,
+        }
+        .into(),
+        Request::ListConversations(r) => ConversationList {
+            items: store.list(r.limit.clamp(1, 500)).await?,
+            persistent: store.persistent(),
+        }
+        .into(),
+        Request::GetConversation(r) => ConversationDetail {
+            conversation: store.get(&r.id).await?,
+        }
+        .into(),
+        Request::DeleteConversation(r) => Deleted {
+            existed: store.delete(&r.id).await?,
+        }
+        .into(),
+        Request::ActivateTab(r) => {
+            activate(r.tab_id).await?;
+            Activated {}.into()
+        }
+    })
+}
+
+/// `runtime.onConnect`: the agent's port.
+#[wasm_bindgen]
+pub fn on_connect(port: Port) {
+    agent::serve(port);
+}
+
+/// Injects the agent's loader into tab `tab_id` (it is idempotent: a
+/// second call only brings the agent back into view).
+pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
+    let target = Object::new();
+    Reflect::set(&target, &"tabId".into(), &tab_id.into()).expect("plain object");
+    let files = js_sys::Array::of1(&LOADER.into());
+    let options = Object::new();
+    Reflect::set(&options, &"target".into(), &target).expect("plain object");
+    Reflect::set(&options, &"files".into(), &files).expect("plain object");
+    platform::api()
+        .scripting()
+        .execute_script(&options)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            ProtocolError::failed(format!(
+                "Clippy can't run on this page: {}",
+                platform::error_text(&e)
+            ))
+        })
+}
+
+fn activate_tab(tab: Option<Tab>) {
+    if let Some(id) = tab.and_then(|t| t.id()) {
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = activate(id).await {
+                web_sys::console::warn_1(&e.message.into());
+            }
+        });
+    }
+}
+
+/// `commands.onCommand`.
+#[wasm_bindgen]
+pub fn on_command(command: String, tab: Option<Tab>) {
+    if command == "activate-agent" {
+        activate_tab(tab);
+    }
+}
+
+/// `contextMenus.onClicked`: shows the agent and explains the selection.
+#[wasm_bindgen]
+pub fn on_menu(info: JsValue, tab: Option<Tab>) {
+    let item = Reflect::get(&info, &"menuItemId".into())
+        .ok()
+        .and_then(|v| v.as_string());
+    if item.as_deref() != Some(MENU_ASK_SELECTION) {
+        return;
+    }
+    if let Some(id) = tab.as_ref().and_then(|t| t.id()) {
+        PENDING_SELECTION.with(|p| p.borrow_mut().push(id));
+    }
+    activate_tab(tab);
+}
+
+/// Takes the pending "explain selection" mark of `tab_id`, if any.
+pub(crate) fn take_pending_selection(tab_id: i32) -> bool {
+    PENDING_SELECTION.with(|p| {
+        let mut p = p.borrow_mut();
+        let before = p.len();
+        p.retain(|&t| t != tab_id);
+        p.len() != before
+    })
+}
+
+/// `runtime.onInstalled`: creates the context-menu entry.
+#[wasm_bindgen]
+pub fn on_installed() {
+    let props = Object::new();
+    let set = |k: &str, v: &JsValue| {
+        Reflect::set(&props, &k.into(), v).expect("plain object");
+    };
+    set("id", &MENU_ASK_SELECTION.into());
+    set("title", &"Ask Clippy about selection".into());
+    set("contexts", &js_sys::Array::of1(&"selection".into()));
+    platform::api().context_menus().create(&props, None);
+}
+
+/// Sends `message` to the content script in the top frame of `tab_id`.
+pub(crate) async fn to_content(tab_id: i32, message: &ToContent) -> Result<String, ProtocolError> {
+    let options = Object::new();
+    Reflect::set(&options, &"frameId".into(), &0.into()).expect("plain object");
+    let reply = platform::api()
+        .tabs()
+        .send_message(tab_id, &platform::to_js(&protocol::encode(message)), Some(&options))
+        .await
+        .map_err(|e| {
+            ProtocolError::failed(format!("the page did not answer: {}", platform::error_text(&e)))
+        })?;
+    platform::from_js(&reply)
+}

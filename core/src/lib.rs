@@ -19,6 +19,7 @@
 //! are arguments, so everything is tested natively with `cargo test`.
 #![forbid(unsafe_code)]
 
+pub mod chat;
 pub mod conversation;
 pub mod offline;
 pub mod page;

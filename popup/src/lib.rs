@@ -1,1 +1,141 @@
+//! The toolbar popup (`popup.html`) and the options page (`options.html`).
+//!
+//! The popup lists recent conversations from the background
+//! ([`paperclip_core::protocol::ListConversations`]) and shows the agent on
+//! the current tab ([`paperclip_core::protocol::ActivateTab`]). The options
+//! page shows the provider (the built-in offline one, for now) and version.
+//! Which view mounts is chosen by `<body data-page>`.
+#![forbid(unsafe_code)]
 
+use js_sys::{Array, Object, Reflect};
+use paperclip_core::protocol::{ActivateTab, ConversationList, ListConversations, Ping};
+use paperclip_platform as platform;
+use paperclip_ui::{Character, ConversationTable, Mood};
+use wasm_bindgen::prelude::*;
+use yew::prelude::*;
+
+async fn current_tab_id() -> Result<i32, String> {
+    let query = Object::new();
+    Reflect::set(&query, &"active".into(), &true.into()).expect("plain object");
+    Reflect::set(&query, &"currentWindow".into(), &true.into()).expect("plain object");
+    let tabs = platform::api()
+        .tabs()
+        .query(&query)
+        .await
+        .map_err(|e| platform::error_text(&e))?;
+    Array::from(&tabs)
+        .get(0)
+        .dyn_into::<platform::sys::Tab>()
+        .ok()
+        .and_then(|t| t.id())
+        .ok_or_else(|| "no active tab".to_string())
+}
+
+#[function_component(Popup)]
+fn popup() -> Html {
+    let list = use_state(|| None::<Result<ConversationList, String>>);
+    let status = use_state(String::new);
+    {
+        let list = list.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = platform::call(ListConversations { limit: 20 })
+                    .await
+                    .map_err(|e| e.message);
+                list.set(Some(r));
+            });
+        });
+    }
+    let activate = {
+        let status = status.clone();
+        Callback::from(move |_| {
+            let status = status.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = match current_tab_id().await {
+                    Ok(tab_id) => platform::call(ActivateTab { tab_id })
+                        .await
+                        .map_err(|e| e.message),
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(_) => {
+                        if let Some(w) = web_sys::window() {
+                            let _ = w.close();
+                        }
+                    }
+                    Err(e) => status.set(e),
+                }
+            });
+        })
+    };
+    html! {
+        <main class="popup">
+            <header>
+                <Character mood={Mood::Idle} />
+                <h1>{ "Paperclip" }</h1>
+            </header>
+            <button class="primary" onclick={activate}>{ "Ask Clippy on this page" }</button>
+            if !status.is_empty() {
+                <p class="error" role="alert">{ (*status).clone() }</p>
+            }
+            <h2>{ "Recent conversations" }</h2>
+            { match &*list {
+                None => html! { <p aria-busy="true">{ "Loading…" }</p> },
+                Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
+                Some(Ok(l)) => html! {
+                    <>
+                        if !l.persistent {
+                            <p class="notice" role="status">{ "Storage is unavailable: history is kept in memory only." }</p>
+                        }
+                        <ConversationTable items={l.items.clone()} />
+                    </>
+                },
+            } }
+        </main>
+    }
+}
+
+#[function_component(Options)]
+fn options() -> Html {
+    let version = use_state(String::new);
+    {
+        let version = version.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                match platform::call(Ping {}).await {
+                    Ok(p) => version.set(format!("{} (protocol {})", p.version, p.protocol)),
+                    Err(e) => version.set(format!("background unreachable: {}", e.message)),
+                }
+            });
+        });
+    }
+    html! {
+        <main class="options">
+            <h1>{ "Paperclip options" }</h1>
+            <section>
+                <h2>{ "Provider" }</h2>
+                <p>{ "Built-in offline provider: answers from the page itself. No API key, nothing leaves your browser." }</p>
+            </section>
+            <section>
+                <h2>{ "About" }</h2>
+                <p class="version">{ (*version).clone() }</p>
+            </section>
+        </main>
+    }
+}
+
+/// Mounts the view named by `<body data-page>`.
+#[wasm_bindgen(start)]
+pub fn main() {
+    console_error_panic_hook::set_once();
+    let page = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body())
+        .and_then(|b| b.get_attribute("data-page"))
+        .unwrap_or_default();
+    if page == "options" {
+        yew::Renderer::<Options>::new().render();
+    } else {
+        yew::Renderer::<Popup>::new().render();
+    }
+}

@@ -1,1 +1,122 @@
+//! Shared pieces of Paperclip's extension pages (agent, popup, options,
+//! devtools panel): the [`Character`] drawing, the [`ConversationTable`]
+//! list and time formatting.
+//!
+//! ```no_run
+//! use yew::prelude::*;
+//! use paperclip_ui::{Character, Mood};
+//! let _ = html! { <Character mood={Mood::Idle} /> };
+//! ```
+#![forbid(unsafe_code)]
 
+use paperclip_core::conversation::ConversationSummary;
+use yew::prelude::*;
+
+/// What the character is doing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mood {
+    /// Waiting for the user.
+    Idle,
+    /// Waiting for an answer.
+    Thinking,
+    /// An answer streams.
+    Speaking,
+    /// Something failed.
+    Alert,
+}
+
+impl Mood {
+    fn class(self) -> &'static str {
+        match self {
+            Mood::Idle => "idle",
+            Mood::Thinking => "thinking",
+            Mood::Speaking => "speaking",
+            Mood::Alert => "alert",
+        }
+    }
+}
+
+/// Props of [`Character`].
+#[derive(Properties, PartialEq)]
+pub struct CharacterProps {
+    /// The current mood (drives the CSS animation).
+    pub mood: Mood,
+}
+
+/// Our own paperclip, drawn in SVG; CSS (`paperclip.css`) animates it by
+/// mood.
+#[function_component(Character)]
+pub fn character(props: &CharacterProps) -> Html {
+    html! {
+        <svg class={classes!("clippy", props.mood.class())} viewBox="0 0 64 96"
+             role="img" aria-label={format!("Clippy, {}", props.mood.class())}>
+            <path class="wire" d="M22 78 V22 a10 10 0 0 1 20 0 V70 a6 6 0 0 1 -12 0 V30"
+                  fill="none" stroke-width="5" stroke-linecap="round" />
+            <g class="eyes">
+                <ellipse cx="22" cy="34" rx="7" ry="8" class="eye-white" />
+                <ellipse cx="42" cy="34" rx="7" ry="8" class="eye-white" />
+                <circle cx="24" cy="35" r="3" class="pupil" />
+                <circle cx="44" cy="35" r="3" class="pupil" />
+                <path d="M14 23 q8 -6 14 -1" class="brow" fill="none" stroke-width="2.5" />
+                <path d="M36 22 q8 -5 14 1" class="brow" fill="none" stroke-width="2.5" />
+            </g>
+        </svg>
+    }
+}
+
+/// Formats `ms` since the epoch in the user's locale.
+pub fn format_time(ms: f64) -> String {
+    let date = js_sys::Date::new(&ms.into());
+    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+}
+
+/// Props of [`ConversationTable`].
+#[derive(Properties, PartialEq)]
+pub struct ConversationTableProps {
+    /// Rows, newest first.
+    pub items: Vec<ConversationSummary>,
+    /// Called with a conversation id when a row is chosen.
+    #[prop_or_default]
+    pub on_select: Option<Callback<String>>,
+}
+
+/// A list of conversations: title, site, time, message count.
+#[function_component(ConversationTable)]
+pub fn conversation_table(props: &ConversationTableProps) -> Html {
+    if props.items.is_empty() {
+        return html! { <p class="empty">{ "No conversations yet." }</p> };
+    }
+    html! {
+        <table class="conversations" aria-label="Conversations">
+            <thead><tr>
+                <th scope="col">{ "Title" }</th>
+                <th scope="col">{ "Site" }</th>
+                <th scope="col">{ "Updated" }</th>
+                <th scope="col">{ "Messages" }</th>
+            </tr></thead>
+            <tbody>
+            { for props.items.iter().map(|c| {
+                let onclick = props.on_select.clone().map(|cb| {
+                    let id = c.id.clone();
+                    Callback::from(move |_| cb.emit(id.clone()))
+                });
+                let title = if c.title.is_empty() { "(untitled)".to_string() } else { c.title.clone() };
+                html! {
+                    <tr key={c.id.clone()} class="conversation" data-id={c.id.clone()}>
+                        <td class="title">
+                            if let Some(onclick) = onclick {
+                                <button class="link" {onclick}>{ title }</button>
+                            } else {
+                                { title }
+                            }
+                        </td>
+                        <td class="site">{ c.site.clone() }</td>
+                        <td class="time">{ format_time(c.updated_ms) }</td>
+                        <td class="count">{ c.message_count }</td>
+                    </tr>
+                }
+            }) }
+            </tbody>
+        </table>
+    }
+}

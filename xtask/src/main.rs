@@ -1,1 +1,98 @@
-fn main(){}
+//! `cargo xtask`: Paperclip's build driver.
+//!
+//! * `cargo xtask dist` builds every entry crate for wasm32 in release, runs
+//!   the pinned wasm-bindgen CLI and wasm-opt, and writes `dist/chromium/`,
+//!   `dist/firefox/`, their zip packages and `dist/sizes.json`.
+//! * `cargo xtask run [--headless]` builds, then opens Chromium with the
+//!   extension on the bundled demo page (or runs the scripted demo).
+//! * `cargo xtask test` runs every test: native, wasm in a real browser, and
+//!   end-to-end in Chromium and Firefox.
+//!
+//! Each command installs what it needs when missing (see [`tools`]).
+
+mod dist;
+mod test;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("xtask: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  dist                 build dist/chromium, dist/firefox, their zips and dist/sizes.json
+  run [--headless]     build, then show the extension on the demo page in Chromium
+                       (--headless, or no display: scripted demo, prints the answer,
+                       saves dist/demo.png)
+  test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
+";
+
+fn run() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| args.iter().any(|a| a == name);
+    match args.first().map(String::as_str) {
+        Some("dist") => dist::dist().map(|_| ()),
+        Some("run") => {
+            let headless = flag("--headless")
+                || (std::env::var_os("DISPLAY").is_none()
+                    && std::env::var_os("WAYLAND_DISPLAY").is_none());
+            dist::dist()?;
+            tools::ensure_browsers(false)?;
+            let mut demo = cargo();
+            demo.args(["run", "--quiet", "-p", "paperclip-e2e", "--bin", "demo", "--"]);
+            if headless {
+                demo.arg("--headless");
+            }
+            demo.env("PAPERCLIP_DIST", root().join("dist"));
+            run_cmd(&mut demo)
+        }
+        Some("test") => test::test(flag("--skip-lint")),
+        _ => {
+            eprint!("{USAGE}");
+            bail!("unknown or missing command")
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// `cargo`, as invoked by the user (respects `$CARGO`).
+pub fn cargo() -> Command {
+    let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    c.current_dir(root());
+    c
+}
+
+/// Runs `cmd`, failing with its command line when it fails.
+pub fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start {cmd:?}"))?;
+    if !status.success() {
+        bail!("command failed ({status}): {cmd:?}");
+    }
+    Ok(())
+}
+
+/// Runs `cmd` and returns its stdout, or `None` when it cannot run.
+pub fn output_of(cmd: &mut Command) -> Option<String> {
+    let out = cmd.output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -1,0 +1,258 @@
+//! The agent's port: history when it opens, then streamed answers.
+//!
+//! [`serve`] checks that the port comes from the agent frame inside a tab,
+//! sends the site's conversation ([`BgToAgent::History`]) and answers each
+//! [`AgentToBg::Ask`]: the user's message is stored first, then the page is
+//! read through the content script, the offline provider answers, and the
+//! answer streams chunk by chunk and is stored when complete (or stored as
+//! interrupted when the agent goes away mid-stream).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use gloo_timers::future::TimeoutFuture;
+use paperclip_core::conversation::{Message, MessageStatus, Role};
+use paperclip_core::offline;
+use paperclip_core::page::PageSnapshot;
+use paperclip_core::protocol::{
+    self, AgentToBg, BgToAgent, ProtocolError, QuickAction, ToContent, AGENT_PORT,
+};
+use paperclip_core::sender;
+use paperclip_platform as platform;
+use wasm_bindgen::prelude::*;
+use web_extensions_sys::Port;
+
+use crate::{sender_info, store, to_content};
+
+/// Characters per streamed chunk, at least.
+const CHUNK_CHARS: usize = 24;
+/// Pause between chunks, so the answer reads as it streams.
+const CHUNK_PAUSE_MS: u32 = 12;
+
+struct Session {
+    port: Port,
+    tab_id: i32,
+    site: String,
+    conversation_id: RefCell<Option<String>>,
+    busy: Cell<bool>,
+    closed: Cell<bool>,
+}
+
+impl Session {
+    fn send(&self, message: &BgToAgent) {
+        if !platform::post(&self.port, &protocol::encode(message)) {
+            self.closed.set(true);
+        }
+    }
+
+    fn fail(&self, error: ProtocolError) {
+        self.send(&BgToAgent::Failed { error });
+    }
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Serves a newly connected port.
+pub fn serve(port: Port) {
+    let checked = (|| {
+        if port.name() != AGENT_PORT {
+            return Err(ProtocolError::new(
+                protocol::ErrorKind::UnknownType,
+                format!("unknown port `{}`", port.name()),
+            ));
+        }
+        let sender = port
+            .sender()
+            .ok_or_else(|| ProtocolError::new(protocol::ErrorKind::Forbidden, "port has no sender"))?;
+        let caller = sender::identify(
+            &platform::extension_id(),
+            &platform::base_url(),
+            &sender_info(&sender),
+        )?;
+        let tab_id = sender::may_open_agent_port(&caller)?;
+        let tab_url = sender.tab().and_then(|t| t.url());
+        Ok((tab_id, tab_url))
+    })();
+    let (tab_id, tab_url) = match checked {
+        Ok(x) => x,
+        Err(error) => {
+            platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
+            port.disconnect();
+            return;
+        }
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let site = match tab_url.as_deref().and_then(origin_of) {
+            Some(site) => site,
+            // Without host access the tab's URL is hidden: the page knows it.
+            None => match read_page(tab_id).await {
+                Ok(page) => origin_of(&page.url).unwrap_or_default(),
+                Err(error) => {
+                    platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
+                    port.disconnect();
+                    return;
+                }
+            },
+        };
+        let session = Rc::new(Session {
+            port: port.clone(),
+            tab_id,
+            site,
+            conversation_id: RefCell::new(None),
+            busy: Cell::new(false),
+            closed: Cell::new(false),
+        });
+        send_history(&session).await;
+        listen(&session);
+        if crate::take_pending_selection(tab_id) {
+            let action = QuickAction::ExplainSelection;
+            ask(session, action.prompt().to_string(), Some(action)).await;
+        }
+    });
+}
+
+fn origin_of(url: &str) -> Option<String> {
+    let origin = web_sys::Url::new(url).ok()?.origin();
+    (origin != "null").then_some(origin)
+}
+
+async fn send_history(session: &Session) {
+    let result = async {
+        let store = store()?;
+        let conversation = store.latest_for_site(&session.site).await?;
+        Ok::<_, ProtocolError>((conversation, store.persistent()))
+    }
+    .await;
+    match result {
+        Ok((conversation, persistent)) => {
+            *session.conversation_id.borrow_mut() = conversation.as_ref().map(|c| c.id.clone());
+            session.send(&BgToAgent::History {
+                conversation_id: conversation.as_ref().map(|c| c.id.clone()),
+                site: session.site.clone(),
+                messages: conversation.map(|c| c.messages).unwrap_or_default(),
+                persistent,
+            });
+        }
+        Err(error) => session.fail(error),
+    }
+}
+
+fn listen(session: &Rc<Session>) {
+    let on_message = {
+        let session = Rc::downgrade(session);
+        Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
+            let Some(session) = session.upgrade() else {
+                return;
+            };
+            match platform::decode_js::<AgentToBg>(&message) {
+                Ok(AgentToBg::Ask { text, action }) => {
+                    wasm_bindgen_futures::spawn_local(ask(session, text, action));
+                }
+                Ok(AgentToBg::Close {}) => {
+                    let tab = session.tab_id;
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = to_content(tab, &ToContent::Close {}).await;
+                    });
+                }
+                Err(error) => session.fail(error),
+            }
+        })
+    };
+    let on_disconnect = {
+        let session = session.clone();
+        // The closure owns the session until the port goes away.
+        Closure::<dyn Fn(JsValue)>::new(move |_| session.closed.set(true))
+    };
+    platform::listen(&session.port.on_message(), on_message);
+    platform::listen(&session.port.on_disconnect(), on_disconnect);
+}
+
+async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError> {
+    let reply = to_content(tab_id, &ToContent::GetPageContext {}).await?;
+    Ok(protocol::decode_reply::<PageSnapshot>(&reply)?.clamp())
+}
+
+async fn ask(session: Rc<Session>, text: String, action: Option<QuickAction>) {
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return session.fail(ProtocolError::new(
+            protocol::ErrorKind::Malformed,
+            "the question is empty",
+        ));
+    }
+    if session.busy.replace(true) {
+        return session.fail(ProtocolError::failed(
+            "an answer is still streaming; stop it or wait",
+        ));
+    }
+    if let Err(error) = answer(&session, text, action).await {
+        session.fail(error);
+    }
+    session.busy.set(false);
+}
+
+async fn answer(
+    session: &Session,
+    text: String,
+    action: Option<QuickAction>,
+) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let conversation_id = session
+        .conversation_id
+        .borrow_mut()
+        .get_or_insert_with(new_id)
+        .clone();
+    // The user's message is stored before anything else can fail.
+    let question = Message::complete(new_id(), Role::User, text, now_ms());
+    store
+        .upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
+        .await?;
+    session.send(&BgToAgent::Stored {
+        message: question.clone(),
+    });
+
+    let page = read_page(session.tab_id).await?;
+    let full = offline::answer(&question.text, action, &page);
+
+    let message_id = new_id();
+    session.send(&BgToAgent::AnswerStart {
+        message_id: message_id.clone(),
+        provider: offline::PROVIDER.into(),
+    });
+    let mut streamed = String::new();
+    for chunk in offline::stream_chunks(&full, CHUNK_CHARS) {
+        if session.closed.get() {
+            break;
+        }
+        session.send(&BgToAgent::AnswerChunk {
+            message_id: message_id.clone(),
+            text: chunk.to_string(),
+        });
+        streamed.push_str(chunk);
+        TimeoutFuture::new(CHUNK_PAUSE_MS).await;
+    }
+    let status = if streamed.len() == full.len() {
+        MessageStatus::Complete
+    } else {
+        MessageStatus::Interrupted
+    };
+    let reply = Message {
+        id: message_id.clone(),
+        role: Role::Assistant,
+        text: streamed,
+        time_ms: now_ms(),
+        status,
+        provider: Some(offline::PROVIDER.into()),
+    };
+    store
+        .upsert_message(&conversation_id, &session.site, reply, now_ms())
+        .await?;
+    session.send(&BgToAgent::AnswerDone { message_id });
+    Ok(())
+}

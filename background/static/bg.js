@@ -1,0 +1,25 @@
+// Paperclip background bootstrap (Chrome service worker / Firefox event page).
+// Every listener is registered synchronously at top level, so the first event
+// after a cold start is not lost; each waits for the wasm to be ready.
+import init, * as bg from './pkg/background.js';
+
+const api = globalThis.browser ?? globalThis.chrome;
+const ready = init().then(() => bg.start());
+const fail = (e) => ({ v: 1, body: { err: { kind: 'failed', message: String(e) } } });
+const later = (handler) => (...args) => {
+  ready.then(() => handler(...args)).catch((e) => console.error('paperclip:', e));
+};
+
+api.runtime.onMessage.addListener((message, sender, sendResponse) => {
+  ready.then(() => bg.on_message(message, sender)).then(sendResponse, (e) => sendResponse(fail(e)));
+  return true;
+});
+api.runtime.onMessageExternal.addListener((message, sender, sendResponse) => {
+  ready.then(() => sendResponse(bg.on_message_external(message, sender)));
+  return true;
+});
+api.runtime.onConnect.addListener(later(bg.on_connect));
+api.runtime.onConnectExternal.addListener((port) => port.disconnect());
+api.runtime.onInstalled.addListener(later(bg.on_installed));
+api.commands.onCommand.addListener(later(bg.on_command));
+api.contextMenus.onClicked.addListener(later(bg.on_menu));

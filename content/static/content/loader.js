@@ -1,0 +1,92 @@
+// Paperclip content script: injected only on the user's request (toolbar
+// popup, shortcut, context menu) through scripting.executeScript; nothing is
+// added to any page before that.
+//
+// It puts the agent, an extension-origin iframe, inside a closed shadow root
+// (page scripts can read neither the chat nor what is typed, page CSS cannot
+// restyle it, and the page's CSP does not apply to it), and answers the
+// background's ToContent messages: GetPageContext reads the page text in
+// reading order, Close removes the agent. Runs again on a second activation:
+// then it only brings the agent back.
+(() => {
+  const api = globalThis.browser ?? globalThis.chrome;
+  if (globalThis.__paperclipAgent) {
+    globalThis.__paperclipAgent.show();
+    return true;
+  }
+
+  const host = document.createElement('paperclip-agent');
+  host.setAttribute('style', [
+    'all: initial', 'position: fixed', 'right: 16px', 'bottom: 16px',
+    'width: 380px', 'height: 560px', 'max-height: calc(100vh - 32px)',
+    'max-width: calc(100vw - 32px)', 'z-index: 2147483646', 'display: block',
+  ].map((d) => d + ' !important').join(';'));
+  const root = host.attachShadow({ mode: 'closed' });
+  const style = document.createElement('style');
+  style.textContent = `iframe { all: initial; width: 100%; height: 100%; border: 0;
+    border-radius: 14px; box-shadow: 0 8px 32px rgba(0,0,0,.28); color-scheme: normal; }`;
+  const frame = document.createElement('iframe');
+  frame.src = api.runtime.getURL('agent.html');
+  frame.title = 'Clippy assistant';
+  root.append(style, frame);
+  document.documentElement.append(host);
+
+  const SKIP = 'nav, header, footer, aside, script, style, noscript, template, [hidden], [aria-hidden="true"], paperclip-agent';
+  const BLOCKS = 'p, li, blockquote, pre, td, th, dd, dt, figcaption, summary';
+  const text = (el) => (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim();
+
+  function snapshot() {
+    const main = document.querySelector('main, article, [role="main"]') || document.body;
+    const blocks = [];
+    for (const el of main.querySelectorAll(BLOCKS)) {
+      if (el.closest(SKIP) || el.parentElement?.closest(BLOCKS)) continue;
+      const t = text(el);
+      if (t) blocks.push(t);
+    }
+    if (blocks.length === 0 && main) blocks.push(text(main));
+    const headings = [...document.querySelectorAll('h1, h2, h3')]
+      .filter((h) => !h.closest('nav, footer, paperclip-agent'))
+      .map(text)
+      .filter(Boolean);
+    return {
+      url: location.href,
+      title: document.title,
+      selection: String(globalThis.getSelection?.() ?? ''),
+      headings,
+      blocks,
+    };
+  }
+
+  const ok = (body) => ({ v: 1, body: { ok: body } });
+  const err = (message) => ({ v: 1, body: { err: { kind: 'unknown_type', message } } });
+
+  function onMessage(message, sender, sendResponse) {
+    // Only our own background talks to this script; pages cannot reach it.
+    if (sender.id !== api.runtime.id || sender.tab || message?.v !== 1) return false;
+    switch (message.body?.type) {
+      case 'GetPageContext':
+        sendResponse(ok(snapshot()));
+        break;
+      case 'Close':
+        agent.remove();
+        sendResponse(ok({}));
+        break;
+      default:
+        sendResponse(err(`unknown message type \`${message.body?.type}\``));
+    }
+    return false;
+  }
+  api.runtime.onMessage.addListener(onMessage);
+
+  const agent = {
+    show() { host.style.setProperty('display', 'block', 'important'); frame.focus(); },
+    remove() {
+      host.remove();
+      api.runtime.onMessage.removeListener(onMessage);
+      delete globalThis.__paperclipAgent;
+    },
+  };
+  globalThis.__paperclipAgent = agent;
+  frame.addEventListener('load', () => frame.focus(), { once: true });
+  return true;
+})();

@@ -1,0 +1,173 @@
+//! The agent's chat state as a pure machine: [`ChatState::apply`] folds each
+//! [`BgToAgent`] message into what the chat shows.
+//!
+//! ```
+//! use paperclip_core::chat::ChatState;
+//! use paperclip_core::protocol::BgToAgent;
+//! let mut chat = ChatState::default();
+//! chat.apply(BgToAgent::AnswerStart { message_id: "a".into(), provider: "offline".into() });
+//! chat.apply(BgToAgent::AnswerChunk { message_id: "a".into(), text: "Hel".into() });
+//! chat.apply(BgToAgent::AnswerChunk { message_id: "a".into(), text: "lo".into() });
+//! assert_eq!(chat.messages[0].text, "Hello");
+//! assert!(chat.is_streaming());
+//! ```
+
+use crate::conversation::{Message, MessageStatus, Role};
+use crate::protocol::BgToAgent;
+
+/// What the chat shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatState {
+    /// True once the background sent the history.
+    pub ready: bool,
+    /// The site the conversation belongs to.
+    pub site: String,
+    /// False when history will not persist (storage in memory).
+    pub persistent: bool,
+    /// Messages in order.
+    pub messages: Vec<Message>,
+    /// Id of the answer streaming now.
+    pub streaming: Option<String>,
+    /// The last error, shown until the next message.
+    pub error: Option<String>,
+    /// The user asked and no answer has started yet.
+    pub waiting: bool,
+}
+
+impl ChatState {
+    /// True while an answer streams.
+    pub fn is_streaming(&self) -> bool {
+        self.streaming.is_some()
+    }
+
+    /// True when the user may send.
+    pub fn can_send(&self) -> bool {
+        self.ready && !self.waiting && self.streaming.is_none()
+    }
+
+    /// Marks that the user sent a question.
+    pub fn asked(&mut self) {
+        self.waiting = true;
+        self.error = None;
+    }
+
+    /// Folds one message from the background into the state.
+    pub fn apply(&mut self, message: BgToAgent) {
+        match message {
+            BgToAgent::History {
+                site,
+                messages,
+                persistent,
+                ..
+            } => {
+                self.ready = true;
+                self.site = site;
+                self.messages = messages;
+                self.persistent = persistent;
+            }
+            BgToAgent::Stored { message } => {
+                self.error = None;
+                self.upsert(message);
+            }
+            BgToAgent::AnswerStart {
+                message_id,
+                provider,
+            } => {
+                self.waiting = false;
+                self.upsert(Message {
+                    id: message_id.clone(),
+                    role: Role::Assistant,
+                    text: String::new(),
+                    time_ms: 0.0,
+                    status: MessageStatus::Streaming,
+                    provider: Some(provider),
+                });
+                self.streaming = Some(message_id);
+            }
+            BgToAgent::AnswerChunk { message_id, text } => {
+                if let Some(m) = self.messages.iter_mut().find(|m| m.id == message_id) {
+                    m.text.push_str(&text);
+                }
+            }
+            BgToAgent::AnswerDone { message_id } => {
+                if let Some(m) = self.messages.iter_mut().find(|m| m.id == message_id) {
+                    m.status = MessageStatus::Complete;
+                }
+                if self.streaming.as_deref() == Some(message_id.as_str()) {
+                    self.streaming = None;
+                }
+            }
+            BgToAgent::Failed { error } => {
+                self.ready = true;
+                self.waiting = false;
+                if let Some(id) = self.streaming.take() {
+                    if let Some(m) = self.messages.iter_mut().find(|m| m.id == id) {
+                        m.status = MessageStatus::Interrupted;
+                    }
+                }
+                self.error = Some(error.message);
+            }
+        }
+    }
+
+    fn upsert(&mut self, message: Message) {
+        match self.messages.iter_mut().find(|m| m.id == message.id) {
+            Some(m) => *m = message,
+            None => self.messages.push(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ProtocolError;
+
+    #[test]
+    fn a_full_exchange() {
+        let mut chat = ChatState::default();
+        assert!(!chat.can_send());
+        chat.apply(BgToAgent::History {
+            conversation_id: None,
+            site: "https://a.test".into(),
+            messages: vec![],
+            persistent: true,
+        });
+        assert!(chat.can_send());
+        chat.asked();
+        assert!(!chat.can_send());
+        chat.apply(BgToAgent::Stored {
+            message: Message::complete("q".into(), Role::User, "hi".into(), 1.0),
+        });
+        chat.apply(BgToAgent::AnswerStart {
+            message_id: "a".into(),
+            provider: "offline".into(),
+        });
+        chat.apply(BgToAgent::AnswerChunk {
+            message_id: "a".into(),
+            text: "yes".into(),
+        });
+        chat.apply(BgToAgent::AnswerDone {
+            message_id: "a".into(),
+        });
+        assert!(chat.can_send());
+        assert_eq!(chat.messages.len(), 2);
+        assert_eq!(chat.messages[1].text, "yes");
+        assert_eq!(chat.messages[1].status, MessageStatus::Complete);
+    }
+
+    #[test]
+    fn failure_interrupts_the_stream_and_keeps_messages() {
+        let mut chat = ChatState::default();
+        chat.apply(BgToAgent::AnswerStart {
+            message_id: "a".into(),
+            provider: "offline".into(),
+        });
+        chat.apply(BgToAgent::Failed {
+            error: ProtocolError::failed("the page did not answer"),
+        });
+        assert_eq!(chat.messages[0].status, MessageStatus::Interrupted);
+        assert_eq!(chat.error.as_deref(), Some("the page did not answer"));
+        assert!(chat.can_send());
+    }
+}

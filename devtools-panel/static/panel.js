@@ -1,0 +1,3 @@
+// Boots the devtools page's wasm (its #[wasm_bindgen(start)] mounts the UI).
+import init from './pkg/devtools.js';
+init();
