@@ -1,1 +1,526 @@
+//! End-to-end harness: the built extension in real Chromium and Firefox,
+//! driven over WebDriver (chromedriver, geckodriver) with `fantoccini`.
+//!
+//! [`Browser::launch`] starts a driver and a browser with the extension
+//! loaded; its helpers activate the agent the way the popup does
+//! ([`Browser::activate`]), step into the agent's iframe through the closed
+//! shadow root ([`Browser::enter_agent`]), ask, and watch the answer stream
+//! ([`Browser::wait_answer`]). The same scenarios run in both browsers
+//! (`tests/e2e.rs`); `src/bin/demo.rs` is the scripted demo.
+//!
+//! The extension under test is `target/e2e-ext/<browser>`: `dist/<browser>`
+//! plus `tests/manifest.test.json` (host access to 127.0.0.1, so that the
+//! agent can be injected without a user gesture), written by
+//! `cargo xtask test`.
 
+pub mod server;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use fantoccini::elements::Element;
+use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Firefox add-on id (from `manifest.firefox.json`).
+pub const GECKO_ID: &str = "paperclip@paperclip.dev";
+/// The fixed moz-extension UUID given to the add-on in tests.
+pub const FIREFOX_UUID: &str = "5b0c1a52-6a3e-4d8e-9d57-0c1e2a7f4b11";
+
+/// Which browser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Debian's Chromium through chromedriver.
+    Chromium,
+    /// Firefox ESR through geckodriver.
+    Firefox,
+}
+
+impl Kind {
+    /// Folder name under `dist/`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Chromium => "chromium",
+            Kind::Firefox => "firefox",
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the workspace")
+        .to_path_buf()
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// The extension under test for `kind`.
+pub fn extension_dir(kind: Kind) -> Result<PathBuf> {
+    let dir = std::env::var_os("PAPERCLIP_TEST_EXT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target/e2e-ext"))
+        .join(kind.name());
+    if !dir.join("manifest.json").exists() {
+        bail!(
+            "{} is missing: run `cargo xtask test` (or `cargo xtask dist` and then the tests)",
+            dir.display()
+        );
+    }
+    Ok(dir.canonicalize()?)
+}
+
+/// Chromium's id for an unpacked extension: SHA-256 of its absolute path,
+/// first 16 bytes, each hex digit mapped to `a`..`p`.
+pub fn chromium_extension_id(path: &Path) -> String {
+    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
+    digest[..16]
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .map(|n| (b'a' + n) as char)
+        .collect()
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A raw WebDriver command relative to the session (`session/{id}/PATH`).
+#[derive(Debug)]
+struct Raw {
+    method: http::Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl WebDriverCompatibleCommand for Raw {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (self.method.clone(), self.body.as_ref().map(Value::to_string))
+    }
+}
+
+/// A browser with the extension loaded, and its driver.
+pub struct Browser {
+    /// Which browser.
+    pub kind: Kind,
+    /// The WebDriver session.
+    pub client: Client,
+    /// `chrome-extension://ID/` or `moz-extension://UUID/`.
+    pub base: String,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts the driver and browser for `kind` with the extension loaded.
+    pub async fn launch(kind: Kind, headless: bool) -> Result<Browser> {
+        let ext = extension_dir(kind)?;
+        let profile = tempfile::tempdir()?;
+        let port = free_port()?;
+        let mut driver = match kind {
+            Kind::Chromium => Command::new(env_or("CHROMEDRIVER", "/usr/bin/chromedriver"))
+                .arg(format!("--port={port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting chromedriver")?,
+            Kind::Firefox => Command::new(env_or("GECKODRIVER", "geckodriver"))
+                .args(["--port", &port.to_string()])
+                .args(["--websocket-port", &free_port()?.to_string()])
+                .arg("--allow-system-access")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .context("starting geckodriver")?,
+        };
+        let caps = capabilities(kind, &ext, profile.path(), headless);
+        let url = format!("http://127.0.0.1:{port}/");
+        let started = Instant::now();
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => {
+                    let _ = driver.kill();
+                    bail!("{kind:?}: no WebDriver session: {e}");
+                }
+            }
+        };
+        let base = match kind {
+            Kind::Chromium => format!("chrome-extension://{}/", chromium_extension_id(&ext)),
+            Kind::Firefox => {
+                client
+                    .issue_cmd(Raw {
+                        method: http::Method::POST,
+                        path: "moz/addon/install".into(),
+                        body: Some(json!({"path": ext, "temporary": true})),
+                    })
+                    .await
+                    .context("installing the add-on")?;
+                format!("moz-extension://{FIREFOX_UUID}/")
+            }
+        };
+        let browser = Browser {
+            kind,
+            client,
+            base,
+            driver,
+            _profile: profile,
+        };
+        browser.wait_for_background().await?;
+        Ok(browser)
+    }
+
+    /// Closes the session and stops the driver.
+    pub async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+
+    /// Waits until the background answers a Ping from an extension page.
+    async fn wait_for_background(&self) -> Result<()> {
+        let started = Instant::now();
+        loop {
+            let r = self
+                .in_extension_page("options.html", SEND_MESSAGE, json!({"type": "Ping"}))
+                .await;
+            match r {
+                Ok(v) if v["body"]["ok"]["type"] == "Pong" => return Ok(()),
+                other if started.elapsed() > Duration::from_secs(20) => {
+                    bail!("{:?}: background never answered a Ping: {other:?}", self.kind)
+                }
+                _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            }
+        }
+    }
+
+    /// Opens extension page `path` in a new tab, runs `script` there with
+    /// `arg` (as `arguments[0]`; it resolves `arguments[1]`), closes the tab
+    /// and returns to the current one.
+    pub async fn in_extension_page(&self, path: &str, script: &str, arg: Value) -> Result<Value> {
+        let back = self.client.window().await?;
+        let tab = self.client.new_window(true).await?;
+        self.client.switch_to_window(tab.handle).await?;
+        let result = async {
+            self.client.goto(&format!("{}{path}", self.base)).await?;
+            Ok::<_, anyhow::Error>(self.client.execute_async(script, vec![arg]).await?)
+        }
+        .await;
+        self.client.close_window().await?;
+        self.client.switch_to_window(back).await?;
+        result
+    }
+
+    /// Sends one protocol request (`body`, e.g. `{"type": "Ping"}`) from an
+    /// extension page and returns the enveloped reply.
+    pub async fn request(&self, body: Value) -> Result<Value> {
+        self.in_extension_page("options.html", SEND_MESSAGE, body).await
+    }
+
+    /// Shows the agent in the tab whose URL starts with `page_url`, as the
+    /// popup's "Ask Clippy on this page" does.
+    pub async fn activate(&self, page_url: &str) -> Result<()> {
+        let reply = self
+            .in_extension_page("options.html", ACTIVATE, json!(page_url))
+            .await?;
+        if reply["body"]["ok"]["type"] != "Activated" {
+            bail!("activation failed: {reply}");
+        }
+        Ok(())
+    }
+
+    /// Back to the top-level document of the current tab.
+    pub async fn top(&self) -> Result<()> {
+        let w = self.client.window().await?;
+        self.client.switch_to_window(w).await?;
+        Ok(())
+    }
+
+    /// Steps into the agent's iframe (inside the closed shadow root) and
+    /// waits until the chat is ready.
+    pub async fn enter_agent(&self) -> Result<()> {
+        self.top().await?;
+        let host = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("paperclip-agent"))
+            .await
+            .context("the agent did not appear in the page")?;
+        let root = host.shadow_root().await.context("shadow root")?;
+        let frame = root.find(Locator::Css("iframe")).await.context("iframe")?;
+        frame.enter_frame().await.context("entering the agent frame")?;
+        self.wait_until(Duration::from_secs(15), "the chat to be ready", || async {
+            Ok(self.control("button", "Send").await?.is_enabled().await?)
+        })
+        .await
+    }
+
+    /// The element matching `css` whose accessible name is `name`, checked
+    /// through WebDriver's computed label (what assistive tech sees).
+    pub async fn control(&self, css: &str, name: &str) -> Result<Element> {
+        let started = Instant::now();
+        loop {
+            for el in self.client.find_all(Locator::Css(css)).await.context("find_all")? {
+                let label = match self.computed(&el, "computedlabel").await {
+                    Ok(l) => l,
+                    Err(e) => { eprintln!("computedlabel failed: {e:#}"); el.attr("aria-label").await?.or(Some(el.text().await?)).unwrap_or_default() }
+                };
+                if label == name {
+                    return Ok(el);
+                }
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("no `{css}` named {name:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// WebDriver's computed role or label of `el`.
+    pub async fn computed(&self, el: &Element, what: &str) -> Result<String> {
+        let v = self
+            .client
+            .issue_cmd(Raw {
+                method: http::Method::GET,
+                path: format!("element/{}/{what}", el.element_id()),
+                body: None,
+            })
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    /// Types `text` into "Ask Clippy" and presses "Send".
+    pub async fn ask(&self, text: &str) -> Result<()> {
+        let input = self.control("textarea", "Ask Clippy").await?;
+        input.send_keys(text).await?;
+        self.control("button", "Send").await?.click().await?;
+        Ok(())
+    }
+
+    /// The conversation log (role=log, named "Conversation").
+    pub async fn log(&self) -> Result<Element> {
+        let log = self.control("[role=log]", "Conversation").await?;
+        let role = self.computed(&log, "computedrole").await?;
+        if role != "log" {
+            bail!("the conversation's computed role is {role:?}, not log");
+        }
+        Ok(log)
+    }
+
+    /// Texts of the messages in the log, as (role class, text).
+    pub async fn messages(&self) -> Result<Vec<(String, String)>> {
+        let v = self
+            .client
+            .execute(
+                "return [...document.querySelectorAll('[role=log] .message')].map(m =>
+                   [m.classList.contains('user') ? 'user' : 'assistant', m.querySelector('.text').textContent]);",
+                vec![],
+            )
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Waits for the last answer to complete, sampling its text as it
+    /// streams; returns the final text and the distinct partial texts seen.
+    pub async fn wait_answer(&self, previous_answers: usize) -> Result<(String, Vec<String>)> {
+        let mut seen: Vec<String> = Vec::new();
+        let started = Instant::now();
+        loop {
+            let v = self
+                .client
+                .execute(
+                    "const a = [...document.querySelectorAll('[role=log] .message.assistant')];
+                     const err = document.querySelector('[role=alert]');
+                     if (a.length <= arguments[0]) return {n: a.length, error: err && err.textContent};
+                     const last = a[a.length - 1];
+                     return {n: a.length, status: last.dataset.status, text: last.querySelector('.text').textContent,
+                             error: err && err.textContent};",
+                    vec![json!(previous_answers)],
+                )
+                .await?;
+            if let Some(e) = v["error"].as_str() {
+                bail!("the agent shows an error: {e}");
+            }
+            if let Some(text) = v["text"].as_str() {
+                if seen.last().map(String::as_str) != Some(text) {
+                    seen.push(text.to_string());
+                }
+                if v["status"] == "complete" {
+                    return Ok((text.to_string(), seen));
+                }
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("no complete answer within 30 s (seen {seen:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Polls `check` until it is true.
+    pub async fn wait_until<F, Fut>(&self, limit: Duration, what: &str, mut check: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        let started = Instant::now();
+        loop {
+            if check().await? {
+                return Ok(());
+            }
+            if started.elapsed() > limit {
+                bail!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Chromium only: stops every service worker through CDP (a cold
+    /// start of the background follows on the next event).
+    pub async fn stop_service_workers(&self) -> Result<()> {
+        if self.kind != Kind::Chromium {
+            bail!("stopping workers needs CDP (Chromium)");
+        }
+        self.client
+            .issue_cmd(Raw {
+                method: http::Method::POST,
+                path: "goog/cdp/execute".into(),
+                body: Some(json!({"cmd": "ServiceWorker.stopAllWorkers", "params": {}})),
+            })
+            .await
+            .map_err(|e| anyhow!("ServiceWorker.stopAllWorkers: {e}"))?;
+        Ok(())
+    }
+
+    /// A PNG screenshot of the current tab.
+    pub async fn screenshot(&self, path: &Path) -> Result<()> {
+        self.top().await?;
+        let png = self.client.screenshot().await?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, png)?;
+        Ok(())
+    }
+}
+
+/// Sends `{"v": 1, "body": arguments[0]}` with runtime.sendMessage.
+const SEND_MESSAGE: &str = "
+    const [body, done] = arguments;
+    const api = globalThis.browser ?? globalThis.chrome;
+    api.runtime.sendMessage({v: 1, body}).then(done, (e) => done({error: String(e)}));";
+
+/// Finds the tab whose URL starts with arguments[0] and sends ActivateTab.
+const ACTIVATE: &str = "
+    const [prefix, done] = arguments;
+    const api = globalThis.browser ?? globalThis.chrome;
+    (async () => {
+      const tabs = await api.tabs.query({});
+      const tab = tabs.find((t) => (t.url || '').startsWith(prefix));
+      if (!tab) return {error: 'no tab at ' + prefix + ' among ' + tabs.map((t) => t.url).join(', ')};
+      return api.runtime.sendMessage({v: 1, body: {type: 'ActivateTab', tab_id: tab.id}});
+    })().then(done, (e) => done({error: String(e)}));";
+
+fn capabilities(kind: Kind, ext: &Path, profile: &Path, headless: bool) -> Capabilities {
+    let ext = ext.display().to_string();
+    let caps = match kind {
+        Kind::Chromium => {
+            let mut args = vec![
+                "--no-sandbox".to_string(),
+                "--disable-gpu".into(),
+                "--disable-dev-shm-usage".into(),
+                "--disable-background-networking".into(),
+                "--disable-component-update".into(),
+                "--disable-sync".into(),
+                "--disable-quic".into(),
+                "--no-first-run".into(),
+                "--window-size=1280,900".into(),
+                format!("--user-data-dir={}", profile.display()),
+                format!("--disable-extensions-except={ext}"),
+                format!("--load-extension={ext}"),
+            ];
+            if headless {
+                args.push("--headless=new".into());
+            }
+            json!({
+                "browserName": "chrome",
+                "goog:chromeOptions": {
+                    "binary": env_or("CHROMIUM", "/usr/bin/chromium"),
+                    "args": args,
+                    "excludeSwitches": ["disable-extensions", "enable-automation"],
+                }
+            })
+        }
+        Kind::Firefox => {
+            let mut args = vec!["-profile".to_string(), profile.display().to_string()];
+            if headless {
+                args.push("-headless".into());
+            }
+            json!({
+                "browserName": "firefox",
+                "moz:firefoxOptions": {
+                    "binary": env_or("FIREFOX", "/usr/bin/firefox-esr"),
+                    "args": args,
+                    "prefs": {
+                        "extensions.webextensions.uuids": json!({GECKO_ID: FIREFOX_UUID}).to_string(),
+                        "extensions.originControls.grantByDefault": true,
+                        "browser.shell.checkDefaultBrowser": false,
+                        "app.update.enabled": false,
+                        "network.captive-portal-service.enabled": false,
+                        "network.connectivity-service.enabled": false,
+                        "browser.safebrowsing.downloads.remote.enabled": false,
+                        "extensions.getAddons.cache.enabled": false,
+                        "datareporting.policy.dataSubmissionEnabled": false,
+                    }
+                }
+            })
+        }
+    };
+    match caps {
+        Value::Object(m) => m,
+        _ => unreachable!("capabilities are an object"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extension_id_matches_chromium_scheme() {
+        // 32 letters a..p, stable for a path.
+        let id = chromium_extension_id(Path::new("/tmp/x"));
+        assert_eq!(id.len(), 32);
+        assert!(id.chars().all(|c| ('a'..='p').contains(&c)));
+        assert_eq!(id, chromium_extension_id(Path::new("/tmp/x")));
+    }
+}

@@ -246,3 +246,26 @@ mod tests {
         );
     }
 }
+
+/// Writes `target/e2e-ext/<browser>`: `dist/<browser>` plus the test-only
+/// overlay `tests/manifest.test.json` (host access to 127.0.0.1, so tests and
+/// the headless demo can inject the agent without a user gesture).
+pub fn test_extensions() -> Result<PathBuf> {
+    let root = root();
+    let out = root.join("target/e2e-ext");
+    let overlay = read_json(&root.join("tests/manifest.test.json"))?;
+    for browser in BROWSERS {
+        let dir = out.join(browser);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)?;
+        }
+        copy_tree(&root.join("dist").join(browser), &dir)?;
+        let mut manifest = read_json(&dir.join("manifest.json"))?;
+        merge(&mut manifest, overlay.clone());
+        fs::write(
+            dir.join("manifest.json"),
+            serde_json::to_string_pretty(&manifest)? + "\n",
+        )?;
+    }
+    Ok(out)
+}

@@ -46,6 +46,7 @@ fn run() -> Result<()> {
                 || (std::env::var_os("DISPLAY").is_none()
                     && std::env::var_os("WAYLAND_DISPLAY").is_none());
             dist::dist()?;
+            dist::test_extensions()?;
             tools::ensure_browsers(false)?;
             let mut demo = cargo();
             demo.args(["run", "--quiet", "-p", "paperclip-e2e", "--bin", "demo", "--"]);
