@@ -9,6 +9,7 @@
 //! the end-to-end tests' contract.
 #![forbid(unsafe_code)]
 
+use std::cell::RefCell;
 use std::rc::Rc;
 
 use paperclip_core::chat::ChatState;
@@ -28,6 +29,7 @@ struct Chat(ChatState);
 enum Action {
     Bg(BgToAgent),
     Asked,
+    Disconnected,
 }
 
 impl Reducible for Chat {
@@ -37,45 +39,88 @@ impl Reducible for Chat {
         match action {
             Action::Bg(m) => next.apply(m),
             Action::Asked => next.asked(),
+            Action::Disconnected => next.disconnected(),
         }
         Rc::new(Chat(next))
     }
 }
 
+/// The agent's port, reconnected on demand after the worker stopped.
+#[derive(Default)]
+struct Link {
+    port: Option<Port>,
+    /// A message to send once the new port has delivered the history.
+    pending: Option<String>,
+}
+
+fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
+    let p = platform::connect_agent();
+    let on_message = {
+        let link = link.clone();
+        let chat = chat.clone();
+        Closure::<dyn Fn(JsValue)>::new(move |m: JsValue| match platform::decode_js::<BgToAgent>(&m) {
+            Ok(m) => {
+                let history = matches!(m, BgToAgent::History { .. });
+                chat.dispatch(Action::Bg(m));
+                if history {
+                    let mut l = link.borrow_mut();
+                    if let (Some(wire), Some(port)) = (l.pending.take(), l.port.as_ref()) {
+                        platform::post(port, &wire);
+                    }
+                }
+            }
+            Err(error) => chat.dispatch(Action::Bg(BgToAgent::Failed { error })),
+        })
+    };
+    let on_disconnect = {
+        let link = link.clone();
+        Closure::<dyn Fn(JsValue)>::new(move |_| {
+            link.borrow_mut().port = None;
+            chat.dispatch(Action::Disconnected);
+        })
+    };
+    platform::listen(&p.on_message(), on_message);
+    platform::listen(&p.on_disconnect(), on_disconnect);
+    link.borrow_mut().port = Some(p);
+}
+
+/// Sends `message`, reconnecting first when the port has closed.
+fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, message: &AgentToBg) {
+    let wire = protocol::encode(message);
+    let connected = link.borrow().port.is_some();
+    if connected {
+        let port = link.borrow().port.clone().expect("checked");
+        if platform::post(&port, &wire) {
+            return;
+        }
+        link.borrow_mut().port = None;
+    }
+    link.borrow_mut().pending = Some(wire);
+    connect(link.clone(), chat.clone());
+}
+
 #[function_component(App)]
 fn app() -> Html {
     let chat = use_reducer(Chat::default);
-    let port = use_state(|| None::<Port>);
+    let link = use_mut_ref(Link::default);
     let input = use_node_ref();
 
     {
         let chat = chat.dispatcher();
-        let port = port.setter();
-        use_effect_with((), move |_| {
-            let p = platform::connect_agent();
-            let on_message = Closure::<dyn Fn(JsValue)>::new(move |m: JsValue| {
-                match platform::decode_js::<BgToAgent>(&m) {
-                    Ok(m) => chat.dispatch(Action::Bg(m)),
-                    Err(error) => chat.dispatch(Action::Bg(BgToAgent::Failed { error })),
-                }
-            });
-            platform::listen(&p.on_message(), on_message);
-            port.set(Some(p));
-        });
+        let link = link.clone();
+        use_effect_with((), move |_| connect(link, chat));
     }
 
     let send = {
-        let port = port.clone();
+        let link = link.clone();
         let chat = chat.clone();
         Callback::from(move |(text, action): (String, Option<QuickAction>)| {
             let text = text.trim().to_string();
             if text.is_empty() || !chat.0.can_send() {
                 return;
             }
-            if let Some(p) = port.as_ref() {
-                platform::post(p, &protocol::encode(&AgentToBg::Ask { text, action }));
-                chat.dispatch(Action::Asked);
-            }
+            send_message(&link, &chat.dispatcher(), &AgentToBg::Ask { text, action });
+            chat.dispatch(Action::Asked);
         })
     };
     let send_typed = {
@@ -92,12 +137,9 @@ fn app() -> Html {
         }
     };
     let close = {
-        let port = port.clone();
-        Callback::from(move |_| {
-            if let Some(p) = port.as_ref() {
-                platform::post(p, &protocol::encode(&AgentToBg::Close {}));
-            }
-        })
+        let link = link.clone();
+        let chat = chat.dispatcher();
+        Callback::from(move |_| send_message(&link, &chat, &AgentToBg::Close {}))
     };
     let onsubmit = {
         let send_typed = send_typed.clone();

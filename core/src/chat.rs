@@ -110,6 +110,18 @@ impl ChatState {
         }
     }
 
+    /// The port to the background closed (the worker stopped or restarted).
+    /// An answer cut off is marked interrupted; the next send reconnects.
+    pub fn disconnected(&mut self) {
+        if self.waiting || self.streaming.is_some() {
+            self.apply(BgToAgent::Failed {
+                error: crate::protocol::ProtocolError::failed(
+                    "the connection to Paperclip was lost; send again to retry",
+                ),
+            });
+        }
+    }
+
     fn upsert(&mut self, message: Message) {
         match self.messages.iter_mut().find(|m| m.id == message.id) {
             Some(m) => *m = message,
@@ -154,6 +166,17 @@ mod tests {
         assert_eq!(chat.messages.len(), 2);
         assert_eq!(chat.messages[1].text, "yes");
         assert_eq!(chat.messages[1].status, MessageStatus::Complete);
+    }
+
+    #[test]
+    fn disconnect_when_idle_is_silent() {
+        let mut chat = ChatState::default();
+        chat.disconnected();
+        assert_eq!(chat.error, None);
+        chat.asked();
+        chat.disconnected();
+        assert!(chat.error.is_some());
+        assert!(!chat.waiting);
     }
 
     #[test]

@@ -291,11 +291,7 @@ impl Browser {
         let started = Instant::now();
         loop {
             for el in self.client.find_all(Locator::Css(css)).await.context("find_all")? {
-                let label = match self.computed(&el, "computedlabel").await {
-                    Ok(l) => l,
-                    Err(e) => { eprintln!("computedlabel failed: {e:#}"); el.attr("aria-label").await?.or(Some(el.text().await?)).unwrap_or_default() }
-                };
-                if label == name {
+                if self.computed(&el, "computedlabel").await? == name {
                     return Ok(el);
                 }
             }
@@ -306,24 +302,62 @@ impl Browser {
         }
     }
 
-    /// WebDriver's computed role or label of `el`.
+    /// The computed role (`what` = `computedrole`) or accessible name
+    /// (`computedlabel`) of `el`: WebDriver's endpoint, or, where
+    /// chromedriver cannot serve it (an element in a frame inside a closed
+    /// shadow root), Blink's own `computedRole` / `computedName` from the
+    /// accessibility tree (enabled by `ComputedAccessibilityInfo`).
     pub async fn computed(&self, el: &Element, what: &str) -> Result<String> {
-        let v = self
+        let endpoint = self
             .client
             .issue_cmd(Raw {
                 method: http::Method::GET,
                 path: format!("element/{}/{what}", el.element_id()),
                 body: None,
             })
-            .await?;
+            .await;
+        let v = match endpoint {
+            Ok(v) => v,
+            Err(e) if self.kind == Kind::Chromium => {
+                let prop = if what == "computedrole" { "computedRole" } else { "computedName" };
+                let v = self
+                    .client
+                    .execute(&format!("return arguments[0].{prop};"), vec![serde_json::to_value(el)?])
+                    .await?;
+                if v.is_null() {
+                    bail!("{what}: {e} (and Blink's {prop} is unavailable)");
+                }
+                v
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
     /// Types `text` into "Ask Clippy" and presses "Send".
+    ///
+    /// In Chromium, native input does not reach an iframe inside a closed
+    /// shadow root (chromedriver computes the wrong target: crbug 469831357),
+    /// so there the text is set and the button clicked from script; Firefox
+    /// gets real key and pointer input.
     pub async fn ask(&self, text: &str) -> Result<()> {
         let input = self.control("textarea", "Ask Clippy").await?;
-        input.send_keys(text).await?;
-        self.control("button", "Send").await?.click().await?;
+        let send = self.control("button", "Send").await?;
+        match self.kind {
+            Kind::Firefox => {
+                input.send_keys(text).await?;
+                send.click().await?;
+            }
+            Kind::Chromium => {
+                self.client
+                    .execute(
+                        "const [input, send, text] = arguments;
+                         input.focus(); input.value = text; send.click();",
+                        vec![serde_json::to_value(&input)?, serde_json::to_value(&send)?, json!(text)],
+                    )
+                    .await?;
+            }
+        }
         Ok(())
     }
 
@@ -464,6 +498,7 @@ fn capabilities(kind: Kind, ext: &Path, profile: &Path, headless: bool) -> Capab
                 "--disable-quic".into(),
                 "--no-first-run".into(),
                 "--window-size=1280,900".into(),
+                "--enable-blink-features=ComputedAccessibilityInfo".into(),
                 format!("--user-data-dir={}", profile.display()),
                 format!("--disable-extensions-except={ext}"),
                 format!("--load-extension={ext}"),

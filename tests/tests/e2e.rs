@@ -1,0 +1,248 @@
+//! The vertical slice, end to end, in real Chromium and Firefox with the
+//! built extension. Every scenario runs in both browsers (one test each);
+//! run them one at a time (`--test-threads=1`): each starts a browser.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use paperclip_e2e::{root, server::Server, Browser, Kind};
+use serde_json::{json, Value};
+
+/// Runs `scenario` in a fresh browser of `kind`, with a page server.
+async fn with_browser<F, Fut>(kind: Kind, scenario: F) -> Result<()>
+where
+    F: FnOnce(Browser, Server) -> Fut,
+    Fut: std::future::Future<Output = Result<Browser>>,
+{
+    let server = Server::start(&root())?;
+    let browser = Browser::launch(kind, true).await?;
+    let client = browser.client.clone();
+    match scenario(browser, server).await {
+        Ok(browser) => {
+            browser.close().await;
+            Ok(())
+        }
+        Err(e) => {
+            let png = root().join(format!("target/e2e-artifacts/failure-{}.png", kind.name()));
+            let _ = client.screenshot().await.map(|b| {
+                let _ = std::fs::create_dir_all(png.parent().unwrap());
+                std::fs::write(&png, b)
+            });
+            let _ = client.close().await;
+            Err(e.context(format!("{kind:?} (screenshot: {})", png.display())))
+        }
+    }
+}
+
+macro_rules! in_both_browsers {
+    ($($name:ident),* $(,)?) => {
+        mod chromium {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() -> anyhow::Result<()> {
+                super::with_browser(paperclip_e2e::Kind::Chromium, super::$name).await
+            })*
+        }
+        mod firefox {
+            $(#[tokio::test(flavor = "multi_thread")]
+            async fn $name() -> anyhow::Result<()> {
+                super::with_browser(paperclip_e2e::Kind::Firefox, super::$name).await
+            })*
+        }
+    };
+}
+
+in_both_browsers!(
+    ask_stream_reload_restore,
+    strict_csp_page,
+    popup_and_devtools_list_the_conversation,
+    web_pages_cannot_reach_the_background,
+    bad_messages_get_clear_errors,
+);
+
+/// Activate → ask → streamed answer → reload → history restored → ask again.
+async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.log().await?; // role=log named "Conversation"
+    ensure!(b.messages().await?.is_empty(), "a new site starts empty");
+
+    b.ask("Summarize this page").await?;
+    let (answer, seen) = b.wait_answer(0).await?;
+    ensure!(answer.starts_with("Summary of “The Paperclip: A Short History”"), "{answer}");
+    ensure!(answer.contains("Gem clip"), "the summary misses the main topic: {answer}");
+    for boilerplate in ["Subscribe", "Cookie settings", "Office History Quarterly"] {
+        ensure!(!answer.contains(boilerplate), "navigation/footer text leaked: {answer}");
+    }
+    ensure!(
+        seen.len() >= 3,
+        "the answer did not stream (saw {} states: {seen:?})",
+        seen.len()
+    );
+    ensure!(seen.windows(2).all(|w| w[1].starts_with(&w[0])), "stream went backwards");
+    let before = b.messages().await?;
+    ensure!(
+        before == vec![
+            ("user".to_string(), "Summarize this page".to_string()),
+            ("assistant".to_string(), answer.clone())
+        ],
+        "{before:?}"
+    );
+
+    // Reload: the agent is gone; activate again and the history is back.
+    b.top().await?;
+    b.client.refresh().await?;
+    let agents = b
+        .client
+        .execute("return document.querySelectorAll('paperclip-agent').length", vec![])
+        .await?;
+    ensure!(agents == json!(0), "the agent survived a reload without activation");
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let mut restored = b.messages().await?;
+    for _ in 0..100 {
+        if restored.len() == before.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        restored = b.messages().await?;
+    }
+    ensure!(restored == before, "restored {restored:?}, expected {before:?}");
+
+    b.ask("How many paperclips can one machine make?").await?;
+    let (answer, _) = b.wait_answer(1).await?;
+    ensure!(answer.contains("hundreds of paperclips every minute"), "{answer}");
+    Ok(b)
+}
+
+/// The agent works on a page whose CSP forbids everything but same-origin
+/// scripts.
+async fn strict_csp_page(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/strict/");
+    b.client.goto(&page).await?;
+    // The page's CSP is in force: it blocks the page's own inline <style>
+    // (which sets body { max-width: 46rem } on the unrestricted page).
+    let style = "return getComputedStyle(document.body).maxWidth";
+    let strict_width = b.client.execute(style, vec![]).await?;
+    ensure!(strict_width == json!("none"), "the strict CSP is not in force: {strict_width}");
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.ask("Who wore paperclips on their lapels?").await?;
+    let (answer, _) = b.wait_answer(0).await?;
+    ensure!(answer.contains("Norwegians"), "{answer}");
+    Ok(b)
+}
+
+/// After a conversation, the popup and the devtools panel list it from the
+/// background (real stored data).
+async fn popup_and_devtools_list_the_conversation(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.ask("What is the Gem clip?").await?;
+    b.wait_answer(0).await?;
+    b.top().await?;
+
+    let row_script = "const [origin, done] = arguments;
+        const started = Date.now();
+        (function poll() {
+          const rows = [...document.querySelectorAll('tr.conversation')].map((r) => ({
+            title: r.querySelector('.title').textContent,
+            site: r.querySelector('.site').textContent,
+            count: r.querySelector('.count').textContent,
+          })).filter((r) => r.site === origin);
+          if (rows.length || Date.now() - started > 5000) done(rows); else setTimeout(poll, 50);
+        })();";
+    for page_name in ["popup.html", "panel.html"] {
+        let rows = b
+            .in_extension_page(page_name, row_script, json!(server.origin()))
+            .await?;
+        ensure!(
+            rows == json!([{"title": "What is the Gem clip?", "site": server.origin(), "count": "2"}]),
+            "{page_name} lists {rows}"
+        );
+    }
+    Ok(b)
+}
+
+/// A web page has no channel to the background, cannot read the agent, and
+/// cannot make it do anything.
+async fn web_pages_cannot_reach_the_background(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.ask("Summarize this page").await?;
+    let (answer, _) = b.wait_answer(0).await?;
+    b.top().await?;
+
+    let list = b.request(json!({"type": "ListConversations", "limit": 10})).await?;
+    let id = list["body"]["ok"]["items"][0]["id"].as_str().unwrap_or_default().to_string();
+    ensure!(!id.is_empty(), "{list}");
+    let ext_id = b.base.split('/').nth(2).unwrap_or_default().to_string();
+
+    // From the page's own JavaScript: try every door.
+    let attempt = b
+        .client
+        .execute_async(
+            "const [extId, convId, done] = arguments;
+             const out = {};
+             const msg = {v: 1, body: {type: 'DeleteConversation', id: convId}};
+             const rt = globalThis.chrome?.runtime ?? globalThis.browser?.runtime;
+             out.runtime = typeof rt?.sendMessage;
+             const host = document.querySelector('paperclip-agent');
+             out.shadowReadable = !!(host && host.shadowRoot);
+             out.pageSeesChat = document.documentElement.innerText.includes('Summary of');
+             window.postMessage(msg, '*');
+             if (rt?.sendMessage) {
+               try {
+                 rt.sendMessage(extId, msg, (reply) => { out.reply = reply ?? null; out.lastError = String(rt.lastError?.message); done(out); });
+                 return;
+               } catch (e) { out.error = String(e); }
+             }
+             done(out);",
+            vec![json!(ext_id), json!(id)],
+        )
+        .await?;
+    ensure!(attempt["shadowReadable"] == json!(false), "the page reads the agent: {attempt}");
+    ensure!(attempt["pageSeesChat"] == json!(false), "the page sees the chat: {attempt}");
+    ensure!(
+        attempt["runtime"] != json!("function") || attempt["reply"].is_null() || attempt["reply"]["body"]["err"]["kind"] == "forbidden",
+        "a web page got an answer from the background: {attempt}"
+    );
+    // Nothing happened: the conversation is intact.
+    let got = b.request(json!({"type": "GetConversation", "id": id})).await?;
+    let messages = &got["body"]["ok"]["conversation"]["messages"];
+    ensure!(messages.as_array().map(Vec::len) == Some(2), "{got}");
+    ensure!(messages[1]["text"] == json!(answer), "{got}");
+    Ok(b)
+}
+
+/// Malformed, unknown and wrong-version messages from an extension page get
+/// precise error replies, never a crash; the background keeps working.
+async fn bad_messages_get_clear_errors(b: Browser, _server: Server) -> Result<Browser> {
+    let send_raw = "const [message, done] = arguments;
+        const api = globalThis.browser ?? globalThis.chrome;
+        api.runtime.sendMessage(message).then(done, (e) => done({error: String(e)}));";
+    let cases: [(Value, &str, &str); 5] = [
+        (json!({"v": 1, "body": {"type": "DropDatabase"}}), "unknown_type", "DropDatabase"),
+        (json!({"v": 7, "body": {"type": "Ping"}}), "unsupported_version", "version 7"),
+        (json!({"v": 1, "body": {"type": "ListConversations", "limit": "all"}}), "malformed", "invalid type"),
+        (json!({"hello": "world"}), "malformed", "`v`"),
+        (json!("just a string"), "malformed", "not an envelope"),
+    ];
+    for (message, kind, needle) in cases {
+        let reply = b.in_extension_page("options.html", send_raw, message.clone()).await?;
+        let err = &reply["body"]["err"];
+        ensure!(err["kind"] == json!(kind), "{message} → {reply}");
+        ensure!(
+            err["message"].as_str().unwrap_or_default().contains(needle),
+            "{message} → {reply}"
+        );
+    }
+    let pong = b.request(json!({"type": "Ping"})).await?;
+    ensure!(pong["body"]["ok"]["protocol"] == json!(1), "{pong}");
+    Ok(b)
+}
