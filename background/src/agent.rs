@@ -67,9 +67,9 @@ pub fn serve(port: Port) {
                 format!("unknown port `{}`", port.name()),
             ));
         }
-        let sender = port
-            .sender()
-            .ok_or_else(|| ProtocolError::new(protocol::ErrorKind::Forbidden, "port has no sender"))?;
+        let sender = port.sender().ok_or_else(|| {
+            ProtocolError::new(protocol::ErrorKind::Forbidden, "port has no sender")
+        })?;
         let caller = sender::identify(
             &platform::extension_id(),
             &platform::base_url(),

@@ -215,10 +215,17 @@ pub(crate) async fn to_content(tab_id: i32, message: &ToContent) -> Result<Strin
     Reflect::set(&options, &"frameId".into(), &0.into()).expect("plain object");
     let reply = platform::api()
         .tabs()
-        .send_message(tab_id, &platform::to_js(&protocol::encode(message)), Some(&options))
+        .send_message(
+            tab_id,
+            &platform::to_js(&protocol::encode(message)),
+            Some(&options),
+        )
         .await
         .map_err(|e| {
-            ProtocolError::failed(format!("the page did not answer: {}", platform::error_text(&e)))
+            ProtocolError::failed(format!(
+                "the page did not answer: {}",
+                platform::error_text(&e)
+            ))
         })?;
     platform::from_js(&reply)
 }

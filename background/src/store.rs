@@ -37,7 +37,12 @@ fn storage_error(e: impl std::fmt::Display) -> ProtocolError {
 impl Store {
     /// Opens the database, falling back to memory when that fails.
     pub async fn open() -> Store {
-        match Self::open_idb(DB_NAME).await {
+        Self::open_named(DB_NAME).await
+    }
+
+    /// Opens database `name` (tests use their own), falling back to memory.
+    pub async fn open_named(name: &str) -> Store {
+        match Self::open_idb(name).await {
             Ok(db) => Store::Idb(db),
             Err(e) => {
                 web_sys::console::warn_1(
@@ -201,7 +206,8 @@ impl Store {
     }
 }
 
-fn encode_record(c: &Conversation) -> JsValue {
+/// The stored form of `c`: `{id, site, updated, data}`.
+pub fn encode_record(c: &Conversation) -> JsValue {
     let record = Object::new();
     let set = |k: &str, v: &JsValue| {
         Reflect::set(&record, &k.into(), v).expect("plain object");
@@ -209,7 +215,10 @@ fn encode_record(c: &Conversation) -> JsValue {
     set("id", &c.id.as_str().into());
     set("site", &c.site.as_str().into());
     set("updated", &c.updated_ms.into());
-    set("data", &Uint8Array::from(conversation::encode(c).as_slice()));
+    set(
+        "data",
+        &Uint8Array::from(conversation::encode(c).as_slice()),
+    );
     record.into()
 }
 
@@ -221,7 +230,9 @@ fn decode_record(v: &JsValue) -> Option<Conversation> {
     match conversation::decode(&bytes) {
         Ok(c) => Some(c),
         Err(e) => {
-            web_sys::console::warn_1(&format!("paperclip: skipping unreadable conversation: {e}").into());
+            web_sys::console::warn_1(
+                &format!("paperclip: skipping unreadable conversation: {e}").into(),
+            );
             None
         }
     }

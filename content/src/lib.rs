@@ -17,8 +17,8 @@ use paperclip_core::conversation::{MessageStatus, Role};
 use paperclip_core::protocol::{self, AgentToBg, BgToAgent, QuickAction};
 use paperclip_platform as platform;
 use paperclip_ui::{Character, Mood};
-use wasm_bindgen::prelude::*;
 use platform::sys::Port;
+use wasm_bindgen::prelude::*;
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
@@ -58,18 +58,20 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
     let on_message = {
         let link = link.clone();
         let chat = chat.clone();
-        Closure::<dyn Fn(JsValue)>::new(move |m: JsValue| match platform::decode_js::<BgToAgent>(&m) {
-            Ok(m) => {
-                let history = matches!(m, BgToAgent::History { .. });
-                chat.dispatch(Action::Bg(m));
-                if history {
-                    let mut l = link.borrow_mut();
-                    if let (Some(wire), Some(port)) = (l.pending.take(), l.port.as_ref()) {
-                        platform::post(port, &wire);
+        Closure::<dyn Fn(JsValue)>::new(move |m: JsValue| {
+            match platform::decode_js::<BgToAgent>(&m) {
+                Ok(m) => {
+                    let history = matches!(m, BgToAgent::History { .. });
+                    chat.dispatch(Action::Bg(m));
+                    if history {
+                        let mut l = link.borrow_mut();
+                        if let (Some(wire), Some(port)) = (l.pending.take(), l.port.as_ref()) {
+                            platform::post(port, &wire);
+                        }
                     }
                 }
+                Err(error) => chat.dispatch(Action::Bg(BgToAgent::Failed { error })),
             }
-            Err(error) => chat.dispatch(Action::Bg(BgToAgent::Failed { error })),
         })
     };
     let on_disconnect = {

@@ -231,7 +231,10 @@ mod tests {
     fn decode_rejects_bad_bytes() {
         assert_eq!(decode(&[]), Err(DecodeError::Empty));
         assert_eq!(decode(&[9, 1, 2]), Err(DecodeError::Version(9)));
-        assert!(matches!(decode(&[1, 0xff, 0xff]), Err(DecodeError::Corrupt(_))));
+        assert!(matches!(
+            decode(&[1, 0xff, 0xff]),
+            Err(DecodeError::Corrupt(_))
+        ));
     }
 
     proptest::proptest! {

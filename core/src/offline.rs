@@ -378,7 +378,12 @@ mod tests {
         // Reading order is kept.
         let pos: Vec<usize> = got
             .iter()
-            .map(|s| page.blocks.iter().position(|b| b.contains(s.as_str())).unwrap())
+            .map(|s| {
+                page.blocks
+                    .iter()
+                    .position(|b| b.contains(s.as_str()))
+                    .unwrap()
+            })
             .collect();
         assert!(pos.windows(2).all(|w| w[0] < w[1]), "{pos:?}");
     }
@@ -409,13 +414,18 @@ mod tests {
             intent("anything", Some(QuickAction::ExplainSelection)),
             Intent::ExplainSelection
         );
-        assert_eq!(intent("who built it", None), Intent::Question("who built it"));
+        assert_eq!(
+            intent("who built it", None),
+            Intent::Question("who built it")
+        );
     }
 
     #[test]
     fn selection_answers() {
         let mut page = article();
-        assert!(answer("x", Some(QuickAction::ExplainSelection), &page).starts_with("Select some text"));
+        assert!(
+            answer("x", Some(QuickAction::ExplainSelection), &page).starts_with("Select some text")
+        );
         page.selection = "suspension bridge".into();
         let text = answer("x", Some(QuickAction::ExplainSelection), &page);
         assert!(text.contains("Engineers designed"), "{text}");

@@ -92,10 +92,7 @@ pub fn may_call(caller: &Caller, request: &Request) -> Result<(), ProtocolError>
         Caller::ExtensionPage { .. } => Ok(()),
         Caller::ContentScript { .. } => Err(ProtocolError::new(
             ErrorKind::Forbidden,
-            format!(
-                "content scripts may not send {}",
-                request_name(request)
-            ),
+            format!("content scripts may not send {}", request_name(request)),
         )),
     }
 }
@@ -147,7 +144,11 @@ mod tests {
     #[test]
     fn classifies_senders() {
         assert_eq!(
-            identify(ID, BASE, &sender(Some(ID), &format!("{BASE}agent.html?x=1"), Some(4))),
+            identify(
+                ID,
+                BASE,
+                &sender(Some(ID), &format!("{BASE}agent.html?x=1"), Some(4))
+            ),
             Ok(Caller::ExtensionPage {
                 page: "agent.html".into(),
                 tab_id: Some(4)
@@ -172,9 +173,13 @@ mod tests {
         }
         // A look-alike prefix is not our origin.
         assert_eq!(
-            identify(ID, BASE, &sender(Some(ID), "moz-extension://1234-uuid-evil/popup.html", None))
-                .unwrap_err()
-                .kind,
+            identify(
+                ID,
+                BASE,
+                &sender(Some(ID), "moz-extension://1234-uuid-evil/popup.html", None)
+            )
+            .unwrap_err()
+            .kind,
             ErrorKind::Forbidden
         );
     }

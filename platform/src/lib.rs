@@ -126,7 +126,9 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
         .runtime()
         .send_message(None, &message, None)
         .await
-        .map_err(|e| ProtocolError::failed(format!("background unreachable: {}", js_error_text(&e))))?;
+        .map_err(|e| {
+            ProtocolError::failed(format!("background unreachable: {}", js_error_text(&e)))
+        })?;
     protocol::decode_reply::<protocol::Response>(&from_js(&reply)?)?.try_into()
 }
 

@@ -116,7 +116,10 @@ impl WebDriverCompatibleCommand for Raw {
     }
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        (self.method.clone(), self.body.as_ref().map(Value::to_string))
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
     }
 }
 
@@ -216,7 +219,10 @@ impl Browser {
             match r {
                 Ok(v) if v["body"]["ok"]["type"] == "Pong" => return Ok(()),
                 other if started.elapsed() > Duration::from_secs(20) => {
-                    bail!("{:?}: background never answered a Ping: {other:?}", self.kind)
+                    bail!(
+                        "{:?}: background never answered a Ping: {other:?}",
+                        self.kind
+                    )
                 }
                 _ => tokio::time::sleep(Duration::from_millis(250)).await,
             }
@@ -243,7 +249,8 @@ impl Browser {
     /// Sends one protocol request (`body`, e.g. `{"type": "Ping"}`) from an
     /// extension page and returns the enveloped reply.
     pub async fn request(&self, body: Value) -> Result<Value> {
-        self.in_extension_page("options.html", SEND_MESSAGE, body).await
+        self.in_extension_page("options.html", SEND_MESSAGE, body)
+            .await
     }
 
     /// Shows the agent in the tab whose URL starts with `page_url`, as the
@@ -278,7 +285,10 @@ impl Browser {
             .context("the agent did not appear in the page")?;
         let root = host.shadow_root().await.context("shadow root")?;
         let frame = root.find(Locator::Css("iframe")).await.context("iframe")?;
-        frame.enter_frame().await.context("entering the agent frame")?;
+        frame
+            .enter_frame()
+            .await
+            .context("entering the agent frame")?;
         self.wait_until(Duration::from_secs(15), "the chat to be ready", || async {
             Ok(self.control("button", "Send").await?.is_enabled().await?)
         })
@@ -290,7 +300,12 @@ impl Browser {
     pub async fn control(&self, css: &str, name: &str) -> Result<Element> {
         let started = Instant::now();
         loop {
-            for el in self.client.find_all(Locator::Css(css)).await.context("find_all")? {
+            for el in self
+                .client
+                .find_all(Locator::Css(css))
+                .await
+                .context("find_all")?
+            {
                 if self.computed(&el, "computedlabel").await? == name {
                     return Ok(el);
                 }
@@ -319,10 +334,17 @@ impl Browser {
         let v = match endpoint {
             Ok(v) => v,
             Err(e) if self.kind == Kind::Chromium => {
-                let prop = if what == "computedrole" { "computedRole" } else { "computedName" };
+                let prop = if what == "computedrole" {
+                    "computedRole"
+                } else {
+                    "computedName"
+                };
                 let v = self
                     .client
-                    .execute(&format!("return arguments[0].{prop};"), vec![serde_json::to_value(el)?])
+                    .execute(
+                        &format!("return arguments[0].{prop};"),
+                        vec![serde_json::to_value(el)?],
+                    )
                     .await?;
                 if v.is_null() {
                     bail!("{what}: {e} (and Blink's {prop} is unavailable)");
@@ -353,7 +375,11 @@ impl Browser {
                     .execute(
                         "const [input, send, text] = arguments;
                          input.focus(); input.value = text; send.click();",
-                        vec![serde_json::to_value(&input)?, serde_json::to_value(&send)?, json!(text)],
+                        vec![
+                            serde_json::to_value(&input)?,
+                            serde_json::to_value(&send)?,
+                            json!(text),
+                        ],
                     )
                     .await?;
             }
@@ -444,15 +470,67 @@ impl Browser {
         if self.kind != Kind::Chromium {
             bail!("stopping workers needs CDP (Chromium)");
         }
-        self.client
+        for cmd in ["ServiceWorker.enable", "ServiceWorker.stopAllWorkers"] {
+            self.client
+                .issue_cmd(Raw {
+                    method: http::Method::POST,
+                    path: "goog/cdp/execute".into(),
+                    body: Some(json!({"cmd": cmd, "params": {}})),
+                })
+                .await
+                .map_err(|e| anyhow!("{cmd}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// Chromium only: whether this extension's service worker is running
+    /// (CDP `Target.getTargets`).
+    pub async fn service_worker_running(&self) -> Result<bool> {
+        let v = self
+            .client
             .issue_cmd(Raw {
                 method: http::Method::POST,
                 path: "goog/cdp/execute".into(),
-                body: Some(json!({"cmd": "ServiceWorker.stopAllWorkers", "params": {}})),
+                body: Some(json!({"cmd": "Target.getTargets", "params": {}})),
             })
-            .await
-            .map_err(|e| anyhow!("ServiceWorker.stopAllWorkers: {e}"))?;
-        Ok(())
+            .await?;
+        let infos = v["targetInfos"].as_array().cloned().unwrap_or_default();
+        Ok(infos.iter().any(|t| {
+            t["type"] == "service_worker"
+                && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
+        }))
+    }
+
+    /// Asks `text` from script and returns the milliseconds from the click
+    /// on "Send" to the first chunk of answer number `previous_answers + 1`
+    /// appearing in the chat (measured in the agent with performance.now()).
+    pub async fn ask_timed(&self, text: &str, previous_answers: usize) -> Result<f64> {
+        let input = self.control("textarea", "Ask Clippy").await?;
+        let send = self.control("button", "Send").await?;
+        let v = self
+            .client
+            .execute_async(
+                "const [input, send, text, n, done] = arguments;
+                 const log = document.querySelector('[role=log]');
+                 const first = () => {
+                   const a = log.querySelectorAll('.message.assistant');
+                   return a.length > n && a[a.length - 1].querySelector('.text').textContent.length > 0;
+                 };
+                 const t0 = performance.now();
+                 const obs = new MutationObserver(() => {
+                   if (first()) { obs.disconnect(); done(performance.now() - t0); }
+                 });
+                 obs.observe(log, {subtree: true, childList: true, characterData: true});
+                 input.focus(); input.value = text; send.click();",
+                vec![
+                    serde_json::to_value(&input)?,
+                    serde_json::to_value(&send)?,
+                    json!(text),
+                    json!(previous_answers),
+                ],
+            )
+            .await?;
+        v.as_f64().ok_or_else(|| anyhow!("no timing: {v}"))
     }
 
     /// A PNG screenshot of the current tab.

@@ -68,7 +68,8 @@ fn respond(root: &Path, request: tiny_http::Request) -> std::io::Result<()> {
         None
     };
     let Some(body) = file.and_then(|f| std::fs::read(&f).ok().map(|b| (f, b))) else {
-        return request.respond(tiny_http::Response::from_string("not found").with_status_code(404));
+        return request
+            .respond(tiny_http::Response::from_string("not found").with_status_code(404));
     };
     let (file, bytes) = body;
     let kind = match file.extension().and_then(|e| e.to_str()) {
@@ -77,9 +78,8 @@ fn respond(root: &Path, request: tiny_http::Request) -> std::io::Result<()> {
         Some("css") => "text/css",
         _ => "application/octet-stream",
     };
-    let mut response = tiny_http::Response::from_data(bytes).with_header(
-        tiny_http::Header::from_bytes("Content-Type", kind).expect("valid header"),
-    );
+    let mut response = tiny_http::Response::from_data(bytes)
+        .with_header(tiny_http::Header::from_bytes("Content-Type", kind).expect("valid header"));
     if strict {
         response = response.with_header(
             tiny_http::Header::from_bytes("Content-Security-Policy", STRICT_CSP)

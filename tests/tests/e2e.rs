@@ -70,23 +70,36 @@ async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser
 
     b.ask("Summarize this page").await?;
     let (answer, seen) = b.wait_answer(0).await?;
-    ensure!(answer.starts_with("Summary of “The Paperclip: A Short History”"), "{answer}");
-    ensure!(answer.contains("Gem clip"), "the summary misses the main topic: {answer}");
+    ensure!(
+        answer.starts_with("Summary of “The Paperclip: A Short History”"),
+        "{answer}"
+    );
+    ensure!(
+        answer.contains("Gem clip"),
+        "the summary misses the main topic: {answer}"
+    );
     for boilerplate in ["Subscribe", "Cookie settings", "Office History Quarterly"] {
-        ensure!(!answer.contains(boilerplate), "navigation/footer text leaked: {answer}");
+        ensure!(
+            !answer.contains(boilerplate),
+            "navigation/footer text leaked: {answer}"
+        );
     }
     ensure!(
         seen.len() >= 3,
         "the answer did not stream (saw {} states: {seen:?})",
         seen.len()
     );
-    ensure!(seen.windows(2).all(|w| w[1].starts_with(&w[0])), "stream went backwards");
+    ensure!(
+        seen.windows(2).all(|w| w[1].starts_with(&w[0])),
+        "stream went backwards"
+    );
     let before = b.messages().await?;
     ensure!(
-        before == vec![
-            ("user".to_string(), "Summarize this page".to_string()),
-            ("assistant".to_string(), answer.clone())
-        ],
+        before
+            == vec![
+                ("user".to_string(), "Summarize this page".to_string()),
+                ("assistant".to_string(), answer.clone())
+            ],
         "{before:?}"
     );
 
@@ -95,9 +108,15 @@ async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser
     b.client.refresh().await?;
     let agents = b
         .client
-        .execute("return document.querySelectorAll('paperclip-agent').length", vec![])
+        .execute(
+            "return document.querySelectorAll('paperclip-agent').length",
+            vec![],
+        )
         .await?;
-    ensure!(agents == json!(0), "the agent survived a reload without activation");
+    ensure!(
+        agents == json!(0),
+        "the agent survived a reload without activation"
+    );
     b.activate(&page).await?;
     b.enter_agent().await?;
     let mut restored = b.messages().await?;
@@ -108,11 +127,17 @@ async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser
         tokio::time::sleep(Duration::from_millis(100)).await;
         restored = b.messages().await?;
     }
-    ensure!(restored == before, "restored {restored:?}, expected {before:?}");
+    ensure!(
+        restored == before,
+        "restored {restored:?}, expected {before:?}"
+    );
 
     b.ask("How many paperclips can one machine make?").await?;
     let (answer, _) = b.wait_answer(1).await?;
-    ensure!(answer.contains("hundreds of paperclips every minute"), "{answer}");
+    ensure!(
+        answer.contains("hundreds of paperclips every minute"),
+        "{answer}"
+    );
     Ok(b)
 }
 
@@ -125,7 +150,10 @@ async fn strict_csp_page(b: Browser, server: Server) -> Result<Browser> {
     // (which sets body { max-width: 46rem } on the unrestricted page).
     let style = "return getComputedStyle(document.body).maxWidth";
     let strict_width = b.client.execute(style, vec![]).await?;
-    ensure!(strict_width == json!("none"), "the strict CSP is not in force: {strict_width}");
+    ensure!(
+        strict_width == json!("none"),
+        "the strict CSP is not in force: {strict_width}"
+    );
     b.activate(&page).await?;
     b.enter_agent().await?;
     b.ask("Who wore paperclips on their lapels?").await?;
@@ -178,8 +206,13 @@ async fn web_pages_cannot_reach_the_background(b: Browser, server: Server) -> Re
     let (answer, _) = b.wait_answer(0).await?;
     b.top().await?;
 
-    let list = b.request(json!({"type": "ListConversations", "limit": 10})).await?;
-    let id = list["body"]["ok"]["items"][0]["id"].as_str().unwrap_or_default().to_string();
+    let list = b
+        .request(json!({"type": "ListConversations", "limit": 10}))
+        .await?;
+    let id = list["body"]["ok"]["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     ensure!(!id.is_empty(), "{list}");
     let ext_id = b.base.split('/').nth(2).unwrap_or_default().to_string();
 
@@ -206,14 +239,24 @@ async fn web_pages_cannot_reach_the_background(b: Browser, server: Server) -> Re
             vec![json!(ext_id), json!(id)],
         )
         .await?;
-    ensure!(attempt["shadowReadable"] == json!(false), "the page reads the agent: {attempt}");
-    ensure!(attempt["pageSeesChat"] == json!(false), "the page sees the chat: {attempt}");
     ensure!(
-        attempt["runtime"] != json!("function") || attempt["reply"].is_null() || attempt["reply"]["body"]["err"]["kind"] == "forbidden",
+        attempt["shadowReadable"] == json!(false),
+        "the page reads the agent: {attempt}"
+    );
+    ensure!(
+        attempt["pageSeesChat"] == json!(false),
+        "the page sees the chat: {attempt}"
+    );
+    ensure!(
+        attempt["runtime"] != json!("function")
+            || attempt["reply"].is_null()
+            || attempt["reply"]["body"]["err"]["kind"] == "forbidden",
         "a web page got an answer from the background: {attempt}"
     );
     // Nothing happened: the conversation is intact.
-    let got = b.request(json!({"type": "GetConversation", "id": id})).await?;
+    let got = b
+        .request(json!({"type": "GetConversation", "id": id}))
+        .await?;
     let messages = &got["body"]["ok"]["conversation"]["messages"];
     ensure!(messages.as_array().map(Vec::len) == Some(2), "{got}");
     ensure!(messages[1]["text"] == json!(answer), "{got}");
@@ -227,14 +270,28 @@ async fn bad_messages_get_clear_errors(b: Browser, _server: Server) -> Result<Br
         const api = globalThis.browser ?? globalThis.chrome;
         api.runtime.sendMessage(message).then(done, (e) => done({error: String(e)}));";
     let cases: [(Value, &str, &str); 5] = [
-        (json!({"v": 1, "body": {"type": "DropDatabase"}}), "unknown_type", "DropDatabase"),
-        (json!({"v": 7, "body": {"type": "Ping"}}), "unsupported_version", "version 7"),
-        (json!({"v": 1, "body": {"type": "ListConversations", "limit": "all"}}), "malformed", "invalid type"),
+        (
+            json!({"v": 1, "body": {"type": "DropDatabase"}}),
+            "unknown_type",
+            "DropDatabase",
+        ),
+        (
+            json!({"v": 7, "body": {"type": "Ping"}}),
+            "unsupported_version",
+            "version 7",
+        ),
+        (
+            json!({"v": 1, "body": {"type": "ListConversations", "limit": "all"}}),
+            "malformed",
+            "invalid type",
+        ),
         (json!({"hello": "world"}), "malformed", "`v`"),
         (json!("just a string"), "malformed", "not an envelope"),
     ];
     for (message, kind, needle) in cases {
-        let reply = b.in_extension_page("options.html", send_raw, message.clone()).await?;
+        let reply = b
+            .in_extension_page("options.html", send_raw, message.clone())
+            .await?;
         let err = &reply["body"]["err"];
         ensure!(err["kind"] == json!(kind), "{message} → {reply}");
         ensure!(
@@ -245,4 +302,44 @@ async fn bad_messages_get_clear_errors(b: Browser, _server: Server) -> Result<Br
     let pong = b.request(json!({"type": "Ping"})).await?;
     ensure!(pong["body"]["ok"]["protocol"] == json!(1), "{pong}");
     Ok(b)
+}
+
+/// Chromium: stop the background service worker (CDP), then ask: the first
+/// message after the cold start is answered. Prints warm and cold latency
+/// from "Send" to the first answer chunk.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_cold_worker_answers_first_message() -> Result<()> {
+    with_browser(Kind::Chromium, |b, server| async move {
+        let page = server.url("/");
+        b.client.goto(&page).await?;
+        b.activate(&page).await?;
+        b.enter_agent().await?;
+        let warm = b.ask_timed("Summarize this page", 0).await?;
+        b.wait_answer(0).await?;
+
+        b.stop_service_workers().await?;
+        let mut stopped = false;
+        for _ in 0..50 {
+            if !b.service_worker_running().await? {
+                stopped = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ensure!(stopped, "the service worker did not stop");
+
+        b.enter_agent().await?;
+        let cold = b.ask_timed("What is the Gem clip?", 1).await?;
+        let (answer, _) = b.wait_answer(1).await?;
+        ensure!(answer.contains("Gem clip"), "{answer}");
+        ensure!(
+            b.service_worker_running().await?,
+            "the worker did not restart"
+        );
+        println!(
+            "latency from Send to first answer chunk: warm {warm:.0} ms, cold worker {cold:.0} ms"
+        );
+        Ok(b)
+    })
+    .await
 }

@@ -205,7 +205,10 @@ fn sizes(dist: &Path) -> Result<()> {
     let dir = dist.join("chromium");
     let mut rows = Vec::new();
     for path in files(&dir)? {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default();
         if ext != "wasm" && ext != "js" {
             continue;
         }

@@ -49,7 +49,15 @@ fn run() -> Result<()> {
             dist::test_extensions()?;
             tools::ensure_browsers(false)?;
             let mut demo = cargo();
-            demo.args(["run", "--quiet", "-p", "paperclip-e2e", "--bin", "demo", "--"]);
+            demo.args([
+                "run",
+                "--quiet",
+                "-p",
+                "paperclip-e2e",
+                "--bin",
+                "demo",
+                "--",
+            ]);
             if headless {
                 demo.arg("--headless");
             }

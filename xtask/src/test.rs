@@ -1,11 +1,195 @@
 //! `cargo xtask test`: every test, stage by stage, with the time of each.
+//!
+//! Stages: tools (installs what is missing), lint (rustfmt, clippy with
+//! `-D warnings`, native and wasm32), core (native unit, property and doc
+//! tests), core-is-browser-free (`cargo tree`), wasm (wasm-bindgen-tests of
+//! the storage layer in headless Chromium, in a page and in a service
+//! worker), dist, web-ext lint, and end-to-end (Chromium and Firefox).
 
-use std::time::Instant;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
-/// Runs every test stage.
-pub fn test(_skip_lint: bool) -> Result<()> {
-    let _ = Instant::now();
-    crate::dist::dist().map(|_| ())
+use crate::{cargo, dist, output_of, root, run_cmd, tools};
+
+/// Packages compiled to wasm32.
+const WASM_PACKAGES: &[&str] = &[
+    "paperclip-platform",
+    "paperclip-ui",
+    "paperclip-background",
+    "paperclip-content",
+    "paperclip-popup",
+    "paperclip-devtools",
+];
+/// Packages built natively.
+const NATIVE_PACKAGES: &[&str] = &["paperclip-core", "xtask", "paperclip-e2e"];
+/// What the core crate must never depend on.
+const BROWSER_CRATES: &[&str] = &[
+    "wasm-bindgen",
+    "web-sys",
+    "js-sys",
+    "rexie",
+    "web-extensions-sys",
+    "yew",
+    "gloo",
+];
+
+struct Stages(Vec<(&'static str, Duration, bool)>);
+
+impl Stages {
+    fn run(&mut self, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+        eprintln!("\n=== {name}");
+        let started = Instant::now();
+        let result = f();
+        self.0.push((name, started.elapsed(), result.is_ok()));
+        result.map_err(|e| e.context(format!("stage `{name}` failed")))
+    }
+
+    fn print(&self) {
+        eprintln!("\n{:<24} {:>9}  result", "stage", "seconds");
+        for (name, took, ok) in &self.0 {
+            eprintln!(
+                "{name:<24} {:>9.1}  {}",
+                took.as_secs_f64(),
+                if *ok { "ok" } else { "FAILED" }
+            );
+        }
+        let total: Duration = self.0.iter().map(|s| s.1).sum();
+        eprintln!("{:<24} {:>9.1}", "total", total.as_secs_f64());
+    }
+}
+
+/// Runs every test stage; fails on the first failing stage.
+pub fn test(skip_lint: bool) -> Result<()> {
+    let mut stages = Stages(Vec::new());
+    let result = all(&mut stages, skip_lint);
+    stages.print();
+    result
+}
+
+fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
+    stages.run("tools", || {
+        tools::ensure_wasm_target()?;
+        tools::ensure_wasm_bindgen()?;
+        tools::ensure_npm()?;
+        tools::ensure_browsers(true)?;
+        tools::ensure_geckodriver()
+    })?;
+    if !skip_lint {
+        stages.run("lint", lint)?;
+    }
+    stages.run("core", || {
+        let mut c = cargo();
+        c.args(["test", "-p", "paperclip-core", "-p", "xtask"]);
+        run_cmd(&mut c)
+    })?;
+    stages.run("core-is-browser-free", core_is_browser_free)?;
+    stages.run("wasm (Chromium)", || {
+        let mut c = cargo();
+        c.args([
+            "test",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            "paperclip-background",
+            "--tests",
+        ])
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+        run_cmd(&mut c)
+    })?;
+    stages.run("dist", || {
+        dist::dist()?;
+        dist::test_extensions().map(|_| ())
+    })?;
+    stages.run("web-ext lint", web_ext_lint)?;
+    stages.run("end-to-end", || {
+        let mut c = cargo();
+        c.args(["test", "-p", "paperclip-e2e", "--", "--test-threads=1"])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("CHROMIUM", "/usr/bin/chromium")
+            .env("FIREFOX", "/usr/bin/firefox-esr")
+            .env("GECKODRIVER", geckodriver_path());
+        run_cmd(&mut c)
+    })
+}
+
+fn geckodriver_path() -> PathBuf {
+    output_of(Command::new("sh").args(["-c", "command -v geckodriver"]))
+        .map(|s| PathBuf::from(s.trim()))
+        .filter(|p| p.exists())
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/geckodriver")
+        })
+}
+
+fn lint() -> Result<()> {
+    run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    let mut native = cargo();
+    native.args(["clippy", "--all-targets"]);
+    for p in NATIVE_PACKAGES {
+        native.args(["-p", p]);
+    }
+    run_cmd(native.args(["--", "-D", "warnings"]))?;
+    let mut wasm = cargo();
+    wasm.args([
+        "clippy",
+        "--all-targets",
+        "--target",
+        "wasm32-unknown-unknown",
+    ]);
+    for p in WASM_PACKAGES {
+        wasm.args(["-p", p]);
+    }
+    run_cmd(wasm.args(["--", "-D", "warnings"]))
+}
+
+fn core_is_browser_free() -> Result<()> {
+    let tree = output_of(cargo().args([
+        "tree",
+        "-p",
+        "paperclip-core",
+        "-e",
+        "normal,build",
+        "--prefix",
+        "none",
+    ]))
+    .ok_or_else(|| anyhow::anyhow!("cargo tree failed"))?;
+    let found: Vec<&str> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| {
+            BROWSER_CRATES
+                .iter()
+                .any(|b| name == b || name.starts_with(&format!("{b}-")))
+        })
+        .collect();
+    if !found.is_empty() {
+        bail!("paperclip-core depends on browser crates: {found:?}");
+    }
+    eprintln!("paperclip-core depends on none of {BROWSER_CRATES:?}");
+    Ok(())
+}
+
+fn web_ext_lint() -> Result<()> {
+    let out = Command::new(tools::npm_bin("web-ext"))
+        .args(["lint", "--output", "json", "--source-dir"])
+        .arg(root().join("dist/firefox"))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let start = text.find('{').unwrap_or(0);
+    let report: serde_json::Value = serde_json::from_str(&text[start..])
+        .map_err(|e| anyhow::anyhow!("web-ext lint printed no JSON report ({e}): {text}"))?;
+    for kind in ["errors", "warnings", "notices"] {
+        for m in report[kind].as_array().into_iter().flatten() {
+            eprintln!("web-ext {kind}: {} {}", m["code"], m["message"]);
+        }
+    }
+    let errors = report["summary"]["errors"].as_u64().unwrap_or(u64::MAX);
+    if errors != 0 {
+        bail!("web-ext lint reports {errors} errors on dist/firefox");
+    }
+    eprintln!("web-ext lint: 0 errors");
+    Ok(())
 }

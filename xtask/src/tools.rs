@@ -17,7 +17,10 @@ pub const GECKODRIVER: &str = "0.37.1";
 pub fn ensure_wasm_target() -> Result<()> {
     let installed = output_of(Command::new("rustup").args(["target", "list", "--installed"]))
         .unwrap_or_default();
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         eprintln!("xtask: adding the wasm32-unknown-unknown target");
         run_cmd(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
@@ -30,12 +33,7 @@ pub fn ensure_wasm_bindgen() -> Result<()> {
     if have.trim() != format!("wasm-bindgen {WASM_BINDGEN}") {
         eprintln!("xtask: installing wasm-bindgen-cli {WASM_BINDGEN} (about 5 minutes, once)");
         // Not --locked: a locked dependency of this version is gone from the registry.
-        run_cmd(cargo().args([
-            "install",
-            "wasm-bindgen-cli",
-            "--version",
-            WASM_BINDGEN,
-        ]))?;
+        run_cmd(cargo().args(["install", "wasm-bindgen-cli", "--version", WASM_BINDGEN]))?;
     }
     Ok(())
 }
@@ -45,7 +43,9 @@ pub fn ensure_npm() -> Result<()> {
     let bin = root().join("node_modules/.bin");
     if !bin.join("wasm-opt").exists() || !bin.join("web-ext").exists() {
         if output_of(Command::new("npm").arg("--version")).is_none() {
-            bail!("npm is missing: install Node.js 20 and npm (e.g. apt-get install -y nodejs npm)");
+            bail!(
+                "npm is missing: install Node.js 20 and npm (e.g. apt-get install -y nodejs npm)"
+            );
         }
         eprintln!("xtask: installing npm tools (binaryen, web-ext)");
         run_cmd(

@@ -24,7 +24,9 @@ async fn main() -> Result<()> {
     let browser = Browser::launch(Kind::Chromium, true).await?;
     let result = scripted(&browser, &page).await;
     if result.is_err() {
-        let _ = browser.screenshot(&root().join("dist/demo-failure.png")).await;
+        let _ = browser
+            .screenshot(&root().join("dist/demo-failure.png"))
+            .await;
     }
     browser.close().await;
     result

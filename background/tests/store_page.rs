@@ -1,0 +1,31 @@
+//! The storage layer in a page context (real Chromium).
+use wasm_bindgen_test::*;
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[path = "store_common.rs"]
+mod common;
+
+#[wasm_bindgen_test]
+async fn round_trip_and_order() {
+    common::round_trip_and_order().await;
+}
+
+#[wasm_bindgen_test]
+async fn latest_for_site_and_delete() {
+    common::latest_for_site_and_delete().await;
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_appends_lose_nothing() {
+    common::concurrent_appends_lose_nothing().await;
+}
+
+#[wasm_bindgen_test]
+async fn streaming_message_is_replaced_in_place() {
+    common::streaming_message_is_replaced_in_place().await;
+}
+
+#[wasm_bindgen_test]
+async fn corrupt_records_are_skipped_not_fatal() {
+    common::corrupt_records_are_skipped_not_fatal().await;
+}
