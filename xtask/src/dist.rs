@@ -234,22 +234,6 @@ fn sizes(dist: &Path) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn overlays_merge_deeply_and_replace_arrays() {
-        let mut base = json!({"a": {"x": 1, "y": [1, 2]}, "b": 1});
-        merge(&mut base, json!({"a": {"y": [3], "z": true}, "c": "new"}));
-        assert_eq!(
-            base,
-            json!({"a": {"x": 1, "y": [3], "z": true}, "b": 1, "c": "new"})
-        );
-    }
-}
-
 /// Writes `target/e2e-ext/<browser>`: `dist/<browser>` plus the test-only
 /// overlay `tests/manifest.test.json` (host access to 127.0.0.1, so tests and
 /// the headless demo can inject the agent without a user gesture).
@@ -271,4 +255,20 @@ pub fn test_extensions() -> Result<PathBuf> {
         )?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn overlays_merge_deeply_and_replace_arrays() {
+        let mut base = json!({"a": {"x": 1, "y": [1, 2]}, "b": 1});
+        merge(&mut base, json!({"a": {"y": [3], "z": true}, "c": "new"}));
+        assert_eq!(
+            base,
+            json!({"a": {"x": 1, "y": [3], "z": true}, "b": 1, "c": "new"})
+        );
+    }
 }
