@@ -15,7 +15,7 @@ use paperclip_core::conversation::{Message, MessageStatus, Role};
 use paperclip_core::offline;
 use paperclip_core::page::PageSnapshot;
 use paperclip_core::protocol::{
-    self, AgentToBg, BgToAgent, ProtocolError, QuickAction, ToContent, AGENT_PORT,
+    self, Activated, AgentToBg, BgToAgent, ProtocolError, QuickAction, ToContent, AGENT_PORT,
 };
 use paperclip_core::sender;
 use paperclip_platform as platform;
@@ -88,6 +88,20 @@ pub fn serve(port: Port) {
         }
     };
     wasm_bindgen_futures::spawn_local(async move {
+        // Only serve the agent in a tab where the user activated Clippy: a
+        // page that embeds agent.html by itself has no loader to answer.
+        let hello = to_content(tab_id, &ToContent::Hello {})
+            .await
+            .and_then(|reply| protocol::decode_reply::<Activated>(&reply));
+        if hello.is_err() {
+            let error = ProtocolError::new(
+                protocol::ErrorKind::Forbidden,
+                "Clippy was not activated in this tab",
+            );
+            platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
+            port.disconnect();
+            return;
+        }
         let site = match tab_url.as_deref().and_then(origin_of) {
             Some(site) => site,
             // Without host access the tab's URL is hidden: the page knows it.

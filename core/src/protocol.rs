@@ -448,6 +448,10 @@ tagged! {
 tagged! {
     /// Background → the content script of a tab (top frame).
     pub enum ToContent {
+        /// Is the agent's content script running here? Answered with
+        /// `Reply<Activated>`; asked before the agent port is served, so an
+        /// `agent.html` that a page embedded by itself gets nothing.
+        Hello {},
         /// Read the page; answered with `Reply<PageSnapshot>`.
         GetPageContext {},
         /// Remove the agent from the page; answered with `Reply<Activated>`.

@@ -387,6 +387,20 @@ impl Browser {
         Ok(())
     }
 
+    /// Clicks `el`: natively in Firefox, from script in Chromium (see
+    /// [`Browser::ask`]).
+    pub async fn click(&self, el: &Element) -> Result<()> {
+        match self.kind {
+            Kind::Firefox => el.click().await?,
+            Kind::Chromium => {
+                self.client
+                    .execute("arguments[0].click();", vec![serde_json::to_value(el)?])
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The conversation log (role=log, named "Conversation").
     pub async fn log(&self) -> Result<Element> {
         let log = self.control("[role=log]", "Conversation").await?;

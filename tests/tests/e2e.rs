@@ -260,6 +260,59 @@ async fn web_pages_cannot_reach_the_background(b: Browser, server: Server) -> Re
     let messages = &got["body"]["ok"]["conversation"]["messages"];
     ensure!(messages.as_array().map(Vec::len) == Some(2), "{got}");
     ensure!(messages[1]["text"] == json!(answer), "{got}");
+
+    // After a reload (no activation), a page that embeds agent.html itself
+    // gets no history and no answers.
+    b.client.refresh().await?;
+    let embedded = b
+        .client
+        .execute_async(
+            "const [url, done] = arguments;
+             const f = document.createElement('iframe');
+             f.src = url; f.id = 'evil-frame';
+             f.onload = () => done(true); f.onerror = () => done(false);
+             document.body.append(f);",
+            vec![json!(format!("{}agent.html", b.base))],
+        )
+        .await?;
+    ensure!(
+        embedded == json!(true),
+        "agent.html did not load in the page's frame"
+    );
+    let frame = b
+        .client
+        .find(fantoccini::Locator::Css("#evil-frame"))
+        .await?;
+    frame.enter_frame().await?;
+    let url = b.client.execute("return document.URL", vec![]).await?;
+    ensure!(
+        url.as_str().is_some_and(|u| u.starts_with(&b.base)),
+        "the embedded frame is not the agent: {url}"
+    );
+    let mut alert = String::new();
+    for _ in 0..100 {
+        let v = b
+            .client
+            .execute(
+                "const a = document.querySelector('[role=alert]'); return a ? a.textContent : null;",
+                vec![],
+            )
+            .await?;
+        if let Some(t) = v.as_str() {
+            alert = t.to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    ensure!(
+        alert.contains("not activated"),
+        "the embedded agent was served: {alert:?}"
+    );
+    ensure!(
+        b.messages().await?.is_empty(),
+        "the embedded agent got the history"
+    );
+    b.top().await?;
     Ok(b)
 }
 

@@ -34,6 +34,7 @@ commands:
                        (--headless, or no display: scripted demo, prints the answer,
                        saves dist/demo.png)
   test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
+  e2e [FILTER]         build, then only the end-to-end tests (those matching FILTER)
 ";
 
 fn run() -> Result<()> {
@@ -65,6 +66,11 @@ fn run() -> Result<()> {
             run_cmd(&mut demo)
         }
         Some("test") => test::test(flag("--skip-lint")),
+        Some("e2e") => {
+            dist::dist()?;
+            dist::test_extensions()?;
+            test::end_to_end(&args[1..])
+        }
         _ => {
             eprint!("{USAGE}");
             bail!("unknown or missing command")

@@ -6,8 +6,9 @@
 //! the storage layer in headless Chromium, in a page and in a service
 //! worker), dist, web-ext lint, and end-to-end (Chromium and Firefox).
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
@@ -36,41 +37,82 @@ const BROWSER_CRATES: &[&str] = &[
     "gloo",
 ];
 
-struct Stages(Vec<(&'static str, Duration, bool)>);
+struct Stages {
+    done: Vec<(&'static str, Duration, bool)>,
+    passed: u64,
+    failed: u64,
+}
 
 impl Stages {
-    fn run(&mut self, name: &'static str, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    fn run(&mut self, name: &'static str, f: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
         eprintln!("\n=== {name}");
         let started = Instant::now();
-        let result = f();
-        self.0.push((name, started.elapsed(), result.is_ok()));
+        let result = f(self);
+        self.done.push((name, started.elapsed(), result.is_ok()));
         result.map_err(|e| e.context(format!("stage `{name}` failed")))
     }
 
     fn print(&self) {
         eprintln!("\n{:<24} {:>9}  result", "stage", "seconds");
-        for (name, took, ok) in &self.0 {
+        for (name, took, ok) in &self.done {
             eprintln!(
                 "{name:<24} {:>9.1}  {}",
                 took.as_secs_f64(),
                 if *ok { "ok" } else { "FAILED" }
             );
         }
-        let total: Duration = self.0.iter().map(|s| s.1).sum();
+        let total: Duration = self.done.iter().map(|s| s.1).sum();
         eprintln!("{:<24} {:>9.1}", "total", total.as_secs_f64());
+        // The one closing line, summed over every test binary that ran.
+        println!("{} passed, {} failed", self.passed, self.failed);
     }
+
+    /// Runs a test command, echoing its output and adding up its
+    /// `test result: ... N passed; M failed` lines.
+    fn tests(&mut self, cmd: &mut Command) -> Result<()> {
+        let mut child = cmd.stdout(Stdio::piped()).spawn()?;
+        let stdout = child.stdout.take().expect("piped");
+        for line in BufReader::new(stdout).lines() {
+            let line = line?;
+            println!("{line}");
+            if let Some((passed, failed)) = parse_result(&line) {
+                self.passed += passed;
+                self.failed += failed;
+            }
+        }
+        let status = child.wait()?;
+        if !status.success() {
+            bail!("command failed ({status}): {cmd:?}");
+        }
+        Ok(())
+    }
+}
+
+/// Reads `test result: ok. 5 passed; 0 failed; ...`.
+fn parse_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let count = |word: &str| -> Option<u64> {
+        rest.split([';', '.'])
+            .map(str::trim)
+            .find_map(|part| part.strip_suffix(word)?.trim().parse().ok())
+    };
+    Some((count("passed")?, count("failed")?))
 }
 
 /// Runs every test stage; fails on the first failing stage.
 pub fn test(skip_lint: bool) -> Result<()> {
-    let mut stages = Stages(Vec::new());
+    let mut stages = Stages {
+        done: Vec::new(),
+        passed: 0,
+        failed: 0,
+    };
     let result = all(&mut stages, skip_lint);
     stages.print();
     result
 }
 
 fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
-    stages.run("tools", || {
+    stages.run("tools", |_| {
         tools::ensure_wasm_target()?;
         tools::ensure_wasm_bindgen()?;
         tools::ensure_npm()?;
@@ -78,41 +120,45 @@ fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
         tools::ensure_geckodriver()
     })?;
     if !skip_lint {
-        stages.run("lint", lint)?;
+        stages.run("lint", |_| lint())?;
     }
-    stages.run("core", || {
-        let mut c = cargo();
-        c.args(["test", "-p", "paperclip-core", "-p", "xtask"]);
-        run_cmd(&mut c)
+    stages.run("core", |s| {
+        s.tests(cargo().args(["test", "-p", "paperclip-core", "-p", "xtask"]))
     })?;
-    stages.run("core-is-browser-free", core_is_browser_free)?;
-    stages.run("wasm (Chromium)", || {
-        let mut c = cargo();
-        c.args([
-            "test",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            "paperclip-background",
-            "--tests",
-        ])
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver");
-        run_cmd(&mut c)
+    stages.run("core-is-browser-free", |_| core_is_browser_free())?;
+    stages.run("wasm (Chromium)", |s| {
+        s.tests(
+            cargo()
+                .args(["test", "--target", "wasm32-unknown-unknown"])
+                .args(["-p", "paperclip-background", "--tests"])
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+        )
     })?;
-    stages.run("dist", || {
+    stages.run("dist", |_| {
         dist::dist()?;
         dist::test_extensions().map(|_| ())
     })?;
-    stages.run("web-ext lint", web_ext_lint)?;
-    stages.run("end-to-end", || {
-        let mut c = cargo();
-        c.args(["test", "-p", "paperclip-e2e", "--", "--test-threads=1"])
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-            .env("CHROMIUM", "/usr/bin/chromium")
-            .env("FIREFOX", "/usr/bin/firefox-esr")
-            .env("GECKODRIVER", geckodriver_path());
-        run_cmd(&mut c)
-    })
+    stages.run("web-ext lint", |_| web_ext_lint())?;
+    stages.run("end-to-end", |s| s.tests(&mut e2e_command(&[])))
+}
+
+/// `cargo test -p paperclip-e2e` with the browsers and drivers set.
+fn e2e_command(filter: &[String]) -> Command {
+    let mut c = cargo();
+    c.args(["test", "-p", "paperclip-e2e", "--", "--test-threads=1"])
+        .args(filter)
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("CHROMIUM", "/usr/bin/chromium")
+        .env("FIREFOX", "/usr/bin/firefox-esr")
+        .env("GECKODRIVER", geckodriver_path());
+    c
+}
+
+/// Only the end-to-end tests (`cargo xtask e2e [FILTER]`).
+pub fn end_to_end(filter: &[String]) -> Result<()> {
+    tools::ensure_browsers(true)?;
+    tools::ensure_geckodriver()?;
+    run_cmd(&mut e2e_command(filter))
 }
 
 fn geckodriver_path() -> PathBuf {
@@ -192,4 +238,22 @@ fn web_ext_lint() -> Result<()> {
     }
     eprintln!("web-ext lint: 0 errors");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_result;
+
+    #[test]
+    fn reads_cargo_and_wasm_bindgen_result_lines() {
+        assert_eq!(
+            parse_result("test result: ok. 29 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.95s"),
+            Some((29, 0))
+        );
+        assert_eq!(
+            parse_result("test result: FAILED. 4 passed; 1 failed; 0 ignored; 0 filtered out; finished in 0.40s"),
+            Some((4, 1))
+        );
+        assert_eq!(parse_result("running 5 tests"), None);
+    }
 }

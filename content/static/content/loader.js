@@ -64,6 +64,9 @@
     // Only our own background talks to this script; pages cannot reach it.
     if (sender.id !== api.runtime.id || sender.tab || message?.v !== 1) return false;
     switch (message.body?.type) {
+      case 'Hello':
+        sendResponse(ok({}));
+        break;
       case 'GetPageContext':
         sendResponse(ok(snapshot()));
         break;
