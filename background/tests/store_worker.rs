@@ -2,7 +2,7 @@
 use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_service_worker);
 
-#[path = "store_common.rs"]
+#[path = "common/mod.rs"]
 mod common;
 
 #[wasm_bindgen_test]
