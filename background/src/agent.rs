@@ -29,6 +29,11 @@ const CHUNK_CHARS: usize = 24;
 /// Pause between chunks, so the answer reads as it streams.
 const CHUNK_PAUSE_MS: u32 = 12;
 
+thread_local! {
+    /// Open agent sessions, removed when their port disconnects.
+    static SESSIONS: RefCell<Vec<(usize, Rc<Session>)>> = const { RefCell::new(Vec::new()) };
+}
+
 struct Session {
     port: Port,
     tab_id: i32,
@@ -178,10 +183,18 @@ fn listen(session: &Rc<Session>) {
             }
         })
     };
+    // The session lives in SESSIONS until its port closes; the listeners
+    // hold weak references, so nothing outlives the connection.
+    let key = Rc::as_ptr(session) as usize;
+    SESSIONS.with(|s| s.borrow_mut().push((key, session.clone())));
     let on_disconnect = {
-        let session = session.clone();
-        // The closure owns the session until the port goes away.
-        Closure::<dyn Fn(JsValue)>::new(move |_| session.closed.set(true))
+        let session = Rc::downgrade(session);
+        Closure::<dyn Fn(JsValue)>::new(move |_| {
+            if let Some(session) = session.upgrade() {
+                session.closed.set(true);
+            }
+            SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
+        })
     };
     platform::listen(&session.port.on_message(), on_message);
     platform::listen(&session.port.on_disconnect(), on_disconnect);

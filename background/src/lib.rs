@@ -20,9 +20,11 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
+use paperclip_core::export;
 use paperclip_core::protocol::{
-    self, Activated, ConversationDetail, ConversationList, Deleted, ErrorKind, Pong, ProtocolError,
-    Reply, Request, Response, ToContent, PROTOCOL_VERSION,
+    self, Activated, ConversationDetail, ConversationList, Deleted, ErrorKind, Exported,
+    ExportedMarkdown, Imported, Pong, ProtocolError, Reply, Request, Response, ToContent,
+    PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
 use paperclip_platform as platform;
@@ -122,6 +124,41 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             activate(r.tab_id).await?;
             Activated {}.into()
         }
+        Request::ExportConversations(r) => {
+            let conversations = store.conversations(r.ids.as_deref()).await?;
+            let count = conversations.len() as u32;
+            Exported {
+                json: export::export(conversations, js_sys::Date::now()),
+                count,
+            }
+            .into()
+        }
+        Request::ExportMarkdown(r) => {
+            let c = store
+                .get(&r.id)
+                .await?
+                .ok_or_else(|| ProtocolError::failed(format!("no conversation {:?}", r.id)))?;
+            ExportedMarkdown {
+                markdown: export::to_markdown(&c),
+                filename: export::markdown_filename(&c),
+            }
+            .into()
+        }
+        Request::ImportConversations(r) => {
+            let file = export::parse_import(r.json.as_bytes()).map_err(|e| {
+                ProtocolError::new(
+                    ErrorKind::Malformed,
+                    format!("import refused, nothing changed: {e}"),
+                )
+            })?;
+            let plan = store.import(file, r.policy).await?;
+            Imported {
+                added: plan.added,
+                overwritten: plan.overwritten,
+                skipped: plan.skipped,
+            }
+            .into()
+        }
     })
 }
 
@@ -206,7 +243,12 @@ pub fn on_installed() {
     set("id", &MENU_ASK_SELECTION.into());
     set("title", &"Ask Clippy about selection".into());
     set("contexts", &js_sys::Array::of1(&"selection".into()));
-    platform::api().context_menus().create(&props, None);
+    // onInstalled also fires on update, when the entry already exists.
+    let menus = platform::api().context_menus();
+    let create = Closure::once_into_js(move || {
+        platform::api().context_menus().create(&props, None);
+    });
+    menus.remove_all(Some(create.unchecked_ref()));
 }
 
 /// Sends `message` to the content script in the top frame of `tab_id`.

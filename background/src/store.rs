@@ -6,10 +6,11 @@
 //! exist only to be indexed.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use js_sys::{Array, Object, Reflect, Uint8Array};
 use paperclip_core::conversation::{self, Conversation, ConversationSummary, Message};
+use paperclip_core::export::{plan_import, ExportFile, ImportPlan, MergePolicy};
 use paperclip_core::protocol::ProtocolError;
 use rexie::{Direction, Index, KeyRange, ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::prelude::*;
@@ -184,6 +185,84 @@ impl Store {
                     .map_err(storage_error)?;
                 tx.done().await.map_err(storage_error)?;
                 Ok(c)
+            }
+        }
+    }
+
+    /// Every conversation (or those with `ids`), oldest first by update.
+    pub async fn conversations(
+        &self,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<Conversation>, ProtocolError> {
+        let wanted = |c: &Conversation| ids.is_none_or(|ids| ids.contains(&c.id));
+        let mut all: Vec<Conversation> = match self {
+            Store::Memory(m) => m.borrow().values().filter(|c| wanted(c)).cloned().collect(),
+            Store::Idb(db) => {
+                let tx = db
+                    .transaction(&[CONVERSATIONS], TransactionMode::ReadOnly)
+                    .map_err(storage_error)?;
+                tx.store(CONVERSATIONS)
+                    .map_err(storage_error)?
+                    .get_all(None, None)
+                    .await
+                    .map_err(storage_error)?
+                    .iter()
+                    .filter_map(decode_record)
+                    .filter(|c| wanted(c))
+                    .collect()
+            }
+        };
+        all.sort_by(|a, b| a.updated_ms.total_cmp(&b.updated_ms));
+        Ok(all)
+    }
+
+    /// Applies a validated import file under `policy`: the existing ids are
+    /// read and the plan written in one transaction, so the import is all or
+    /// nothing and races with no other write.
+    pub async fn import(
+        &self,
+        file: ExportFile,
+        policy: MergePolicy,
+    ) -> Result<ImportPlan, ProtocolError> {
+        match self {
+            Store::Memory(m) => {
+                let existing = m
+                    .borrow()
+                    .values()
+                    .map(|c| (c.id.clone(), c.updated_ms))
+                    .collect();
+                let plan = plan_import(file, &existing, policy);
+                let mut m = m.borrow_mut();
+                for c in &plan.write {
+                    m.insert(c.id.clone(), c.clone());
+                }
+                Ok(plan)
+            }
+            Store::Idb(db) => {
+                let tx = db
+                    .transaction(&[CONVERSATIONS], TransactionMode::ReadWrite)
+                    .map_err(storage_error)?;
+                let store = tx.store(CONVERSATIONS).map_err(storage_error)?;
+                let existing: HashMap<String, f64> = store
+                    .get_all(None, None)
+                    .await
+                    .map_err(storage_error)?
+                    .iter()
+                    .filter_map(|r| {
+                        let id = Reflect::get(r, &"id".into()).ok()?.as_string()?;
+                        let updated = Reflect::get(r, &"updated".into()).ok()?.as_f64()?;
+                        Some((id, updated))
+                    })
+                    .collect();
+                let plan = plan_import(file, &existing, policy);
+                for c in &plan.write {
+                    if let Err(e) = store.put(&encode_record(c), None).await {
+                        let _ = tx.abort().await;
+                        return Err(storage_error(format!("import rolled back: {e}")));
+                    }
+                }
+                tx.done().await.map_err(storage_error)?;
+                Ok(plan)
             }
         }
     }

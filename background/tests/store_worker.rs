@@ -29,3 +29,8 @@ async fn streaming_message_is_replaced_in_place() {
 async fn corrupt_records_are_skipped_not_fatal() {
     common::corrupt_records_are_skipped_not_fatal().await;
 }
+
+#[wasm_bindgen_test]
+async fn export_then_import_under_each_policy() {
+    common::export_then_import_under_each_policy().await;
+}

@@ -21,6 +21,7 @@
 
 pub mod chat;
 pub mod conversation;
+pub mod export;
 pub mod offline;
 pub mod page;
 pub mod protocol;

@@ -37,8 +37,9 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Name of the runtime port the agent opens to the background.
 pub const AGENT_PORT: &str = "agent";
 
-/// Largest message accepted, in bytes of JSON.
-pub const MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest message accepted, in bytes of JSON: room for an import file of
+/// [`crate::export::MAX_IMPORT_BYTES`] as a JSON string.
+pub const MAX_MESSAGE_BYTES: usize = 48 * 1024 * 1024;
 
 /// The wrapper of every message: `{"v": 1, "body": ...}`.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -295,6 +296,12 @@ rpc! {
     DeleteConversation => Deleted,
     /// Shows the agent in a tab (the popup's "Ask Clippy on this page").
     ActivateTab => Activated,
+    /// All or selected conversations as an export file.
+    ExportConversations => Exported,
+    /// One conversation as Markdown.
+    ExportMarkdown => ExportedMarkdown,
+    /// Validates a whole export file, then writes it in one transaction.
+    ImportConversations => Imported,
 }
 
 /// Asks for [`Pong`].
@@ -364,6 +371,58 @@ pub struct ActivateTab {
 /// The agent was injected (or was already there).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Activated {}
+
+/// Exports conversations.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportConversations {
+    /// Which conversations; `None` for all.
+    pub ids: Option<Vec<String>>,
+}
+
+/// An export file ([`crate::export`]), as JSON text.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// The file's content.
+    pub json: String,
+    /// Number of conversations in it.
+    pub count: u32,
+}
+
+/// Exports one conversation as Markdown.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportMarkdown {
+    /// The conversation's id.
+    pub id: String,
+}
+
+/// A conversation as Markdown.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportedMarkdown {
+    /// The Markdown text.
+    pub markdown: String,
+    /// A file name derived from the title.
+    pub filename: String,
+}
+
+/// Imports an export file.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportConversations {
+    /// The file's content.
+    pub json: String,
+    /// What to do with ids that already exist.
+    pub policy: crate::export::MergePolicy,
+}
+
+/// What an import did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// New conversations.
+    pub added: u32,
+    /// Existing conversations replaced.
+    pub overwritten: u32,
+    /// Existing conversations kept.
+    pub skipped: u32,
+}
 
 /// A canned question the agent offers as a button.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]

@@ -121,6 +121,9 @@ fn request_name(r: &Request) -> &'static str {
         Request::GetConversation(_) => "GetConversation",
         Request::DeleteConversation(_) => "DeleteConversation",
         Request::ActivateTab(_) => "ActivateTab",
+        Request::ExportConversations(_) => "ExportConversations",
+        Request::ExportMarkdown(_) => "ExportMarkdown",
+        Request::ImportConversations(_) => "ImportConversations",
     }
 }
 

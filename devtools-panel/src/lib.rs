@@ -4,11 +4,27 @@
 #![forbid(unsafe_code)]
 
 use paperclip_core::conversation::{Conversation, Role};
-use paperclip_core::protocol::{ConversationList, GetConversation, ListConversations};
+use paperclip_core::protocol::{
+    ConversationList, ExportMarkdown, GetConversation, ListConversations,
+};
 use paperclip_platform as platform;
 use paperclip_ui::{format_time, ConversationTable};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
+
+fn markdown(id: String) -> Callback<MouseEvent> {
+    Callback::from(move |_| {
+        let id = id.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match platform::call(ExportMarkdown { id }).await {
+                Ok(m) => {
+                    let _ = paperclip_ui::download(&m.filename, &m.markdown, "text/markdown");
+                }
+                Err(e) => web_sys::console::error_1(&e.message.into()),
+            }
+        });
+    })
+}
 
 #[function_component(Panel)]
 fn panel() -> Html {
@@ -61,6 +77,7 @@ fn panel() -> Html {
             if let Some(c) = &*selected {
                 <section class="detail" aria-label="Conversation detail">
                     <h2>{ c.title.clone() }</h2>
+                    <button onclick={markdown(c.id.clone())}>{ "Export as Markdown" }</button>
                     <p class="meta">{ format!("{} · created {}", c.site, format_time(c.created_ms)) }</p>
                     <ol>
                     { for c.messages.iter().map(|m| html! {

@@ -57,6 +57,7 @@ in_both_browsers!(
     popup_and_devtools_list_the_conversation,
     web_pages_cannot_reach_the_background,
     bad_messages_get_clear_errors,
+    export_and_import_through_the_options_page,
 );
 
 /// Activate → ask → streamed answer → reload → history restored → ask again.
@@ -395,4 +396,113 @@ async fn chromium_cold_worker_answers_first_message() -> Result<()> {
         Ok(b)
     })
     .await
+}
+
+/// Export, then import through the options page's file picker (a copy with
+/// one new conversation), a hostile file that changes nothing, and a
+/// Markdown export.
+async fn export_and_import_through_the_options_page(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.ask("What is the Gem clip?").await?;
+    b.wait_answer(0).await?;
+    b.top().await?;
+
+    let exported = b
+        .request(json!({"type": "ExportConversations", "ids": null}))
+        .await?;
+    let text = exported["body"]["ok"]["json"].as_str().unwrap_or_default();
+    let mut file: Value = serde_json::from_str(text)?;
+    ensure!(
+        file["format"] == json!("paperclip-export") && file["version"] == json!(1),
+        "{file}"
+    );
+    ensure!(
+        file["conversations"].as_array().map(Vec::len) == Some(1),
+        "{file}"
+    );
+    let id = file["conversations"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let mut copy = file["conversations"][0].clone();
+    copy["id"] = json!("imported-conversation");
+    copy["title"] = json!("An imported conversation");
+    file["conversations"]
+        .as_array_mut()
+        .expect("array")
+        .push(copy);
+
+    let dir = tempfile::tempdir()?;
+    let good = dir.path().join("paperclip-export.json");
+    std::fs::write(&good, serde_json::to_string(&file)?)?;
+    let bad = dir.path().join("garbage.json");
+    std::fs::write(&bad, b"\x00\x01 definitely not an export")?;
+
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let outcome = |css: &'static str| {
+        let client = b.client.clone();
+        async move {
+            for _ in 0..100 {
+                if let Ok(el) = client.find(fantoccini::Locator::Css(css)).await {
+                    return Ok::<_, anyhow::Error>(el.text().await?);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            anyhow::bail!("no {css} appeared")
+        }
+    };
+    let input = b
+        .client
+        .wait()
+        .for_element(fantoccini::Locator::Css("#import-file"))
+        .await?;
+    input.send_keys(&good.display().to_string()).await?;
+    let status = outcome("[role=status]").await?;
+    ensure!(
+        status == "Imported: 1 added, 0 replaced, 1 kept as they were.",
+        "{status}"
+    );
+    let input = b
+        .client
+        .find(fantoccini::Locator::Css("#import-file"))
+        .await?;
+    input.send_keys(&bad.display().to_string()).await?;
+    let alert = outcome("[role=alert]").await?;
+    ensure!(
+        alert.starts_with("import refused, nothing changed: $: not a JSON object"),
+        "{alert}"
+    );
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
+
+    let list = b
+        .request(json!({"type": "ListConversations", "limit": 10}))
+        .await?;
+    let titles: Vec<&str> = list["body"]["ok"]["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["title"].as_str())
+        .collect();
+    ensure!(
+        titles.len() == 2 && titles.contains(&"An imported conversation"),
+        "{list}"
+    );
+
+    let md = b
+        .request(json!({"type": "ExportMarkdown", "id": id}))
+        .await?;
+    let markdown = md["body"]["ok"]["markdown"].as_str().unwrap_or_default();
+    ensure!(markdown.starts_with("# What is the Gem clip?\n"), "{md}");
+    ensure!(
+        md["body"]["ok"]["filename"] == json!("what-is-the-gem-clip.md"),
+        "{md}"
+    );
+    Ok(b)
 }

@@ -120,3 +120,31 @@ pub fn conversation_table(props: &ConversationTableProps) -> Html {
         </table>
     }
 }
+
+/// Offers `text` to the user as a file download named `filename`.
+pub fn download(filename: &str, text: &str, mime: &str) -> Result<(), String> {
+    use wasm_bindgen::JsCast;
+    let blob = gloo_file::Blob::new_with_options(text, Some(mime));
+    let url = gloo_file::ObjectUrl::from(blob);
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document
+        .create_element("a")
+        .map_err(|_| "cannot create a link")?
+        .unchecked_into();
+    a.set_href(&url);
+    a.set_download(filename);
+    a.click();
+    // Revoking the URL right after the click is safe: the download has
+    // already taken its own reference to the blob.
+    drop(url);
+    Ok(())
+}
+
+/// Reads a file the user picked, as text.
+pub async fn read_text(file: web_sys::File) -> Result<String, String> {
+    gloo_file::futures::read_as_text(&gloo_file::File::from(file))
+        .await
+        .map_err(|e| format!("cannot read the file: {e}"))
+}

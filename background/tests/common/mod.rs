@@ -224,3 +224,58 @@ pub async fn corrupt_records_are_skipped_not_fatal() {
     assert_eq!(store.get("bad").await.unwrap(), None);
     let _ = JsValue::NULL;
 }
+
+pub async fn export_then_import_under_each_policy() {
+    use paperclip_core::export::{export, parse_import, MergePolicy};
+    let store = open("import").await;
+    store
+        .upsert_message(
+            "a",
+            "https://a.test",
+            msg("1", Role::User, "mine", 10.0),
+            10.0,
+        )
+        .await
+        .unwrap();
+    let mine = store.conversations(None).await.unwrap();
+    assert_eq!(mine.len(), 1);
+
+    // A file with an older "a", a newer copy would win under KeepNewest, and a new "b".
+    let mut older = mine[0].clone();
+    older.updated_ms = 5.0;
+    older.messages[0].text = "older copy".into();
+    let mut fresh = Conversation::new("b".into(), "https://b.test".into(), 1.0);
+    fresh.push(msg("2", Role::User, "imported", 1.0));
+    let file = export(vec![older.clone(), fresh.clone()], 99.0);
+
+    let plan = store
+        .import(
+            parse_import(file.as_bytes()).unwrap(),
+            MergePolicy::KeepNewest,
+        )
+        .await
+        .unwrap();
+    assert_eq!((plan.added, plan.overwritten, plan.skipped), (1, 0, 1));
+    assert_eq!(
+        store.get("a").await.unwrap().unwrap().messages[0].text,
+        "mine"
+    );
+    assert_eq!(store.get("b").await.unwrap().unwrap(), fresh);
+
+    let plan = store
+        .import(
+            parse_import(file.as_bytes()).unwrap(),
+            MergePolicy::Overwrite,
+        )
+        .await
+        .unwrap();
+    assert_eq!((plan.added, plan.overwritten, plan.skipped), (0, 2, 0));
+    assert_eq!(
+        store.get("a").await.unwrap().unwrap().messages[0].text,
+        "older copy"
+    );
+
+    // Export of selected ids.
+    let only_b = store.conversations(Some(&["b".to_string()])).await.unwrap();
+    assert_eq!(only_b, vec![fresh]);
+}

@@ -1,0 +1,514 @@
+//! Export and import of conversations.
+//!
+//! [`export`] writes the versioned JSON format ([`ExportFile`], documented in
+//! `docs/export-format.md`); [`parse_import`] validates a whole file before
+//! anything is written, reporting the path of the offending field
+//! ([`ImportError`]); [`plan_import`] decides, under a [`MergePolicy`], which
+//! conversations to write, so the background can apply the plan in one
+//! transaction (all or nothing). [`to_markdown`] renders one conversation.
+//!
+//! ```
+//! use paperclip_core::conversation::{Conversation, Message, Role};
+//! use paperclip_core::export::{export, parse_import};
+//!
+//! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 0.0);
+//! c.push(Message::complete("m1".into(), Role::User, "Hi".into(), 1.0));
+//! let json = export(vec![c.clone()], 2.0);
+//! assert_eq!(parse_import(json.as_bytes()).unwrap().conversations, vec![c]);
+//! let err = parse_import(br#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[{"id":5}]}"#).unwrap_err();
+//! assert_eq!(err.path, "$.conversations[0].id");
+//! ```
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::{de::IgnoredAny, Deserialize, Serialize};
+
+use crate::conversation::{Conversation, Role};
+
+/// The `format` field of every export file.
+pub const FORMAT: &str = "paperclip-export";
+/// The format version this build writes and reads.
+pub const VERSION: u32 = 1;
+/// Largest file accepted for import.
+pub const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+/// Most conversations in one file.
+pub const MAX_CONVERSATIONS: usize = 100_000;
+/// Most messages in one conversation.
+pub const MAX_MESSAGES: usize = 10_000;
+/// Longest message text, in characters.
+pub const MAX_TEXT_CHARS: usize = 1_000_000;
+/// Longest id, site or title, in characters.
+pub const MAX_FIELD_CHARS: usize = 2_048;
+
+/// An export file: `{"format": "paperclip-export", "version": 1, ...}`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ExportFile {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// [`VERSION`].
+    pub version: u32,
+    /// When the file was written, ms since the epoch.
+    pub exported_ms: f64,
+    /// The conversations, whole.
+    pub conversations: Vec<Conversation>,
+}
+
+/// Writes `conversations` as an export file (pretty JSON).
+pub fn export(conversations: Vec<Conversation>, now_ms: f64) -> String {
+    serde_json::to_string_pretty(&ExportFile {
+        format: FORMAT.into(),
+        version: VERSION,
+        exported_ms: now_ms,
+        conversations,
+    })
+    .expect("export files always serialise")
+}
+
+/// Why a file cannot be imported: where (`$.conversations[2].messages[0].role`)
+/// and what. Nothing has been written when this is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{path}: {message}")]
+pub struct ImportError {
+    /// JSON path of the offending field (`$` for the whole file).
+    pub path: String,
+    /// What is wrong, lowercase.
+    pub message: String,
+}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> ImportError {
+    ImportError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// Validates a whole import file; returns it only when every field is
+/// acceptable.
+pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
+    if bytes.len() > MAX_IMPORT_BYTES {
+        return Err(err(
+            "$",
+            format!(
+                "file is {} bytes; the limit is {MAX_IMPORT_BYTES}",
+                bytes.len()
+            ),
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<serde_json::Value>,
+        version: Option<serde_json::Value>,
+        #[serde(flatten)]
+        _rest: HashMap<String, IgnoredAny>,
+    }
+    let header: Header =
+        serde_json::from_slice(bytes).map_err(|e| err("$", format!("not a JSON object: {e}")))?;
+    match header.format.as_ref().and_then(|f| f.as_str()) {
+        Some(FORMAT) => {}
+        Some(other) => {
+            return Err(err(
+                "$.format",
+                format!("not a Paperclip export (format is {other:?})"),
+            ))
+        }
+        None => return Err(err("$.format", "missing: not a Paperclip export")),
+    }
+    match header.version.as_ref().and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(VERSION) => {}
+        Some(v) => {
+            return Err(err(
+                "$.version",
+                format!("version {v} is not supported; this Paperclip reads version {VERSION}"),
+            ))
+        }
+        None => return Err(err("$.version", "missing or not a number")),
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let file: ExportFile = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "$".to_string()
+        } else {
+            format!("$.{path}")
+        };
+        err(path, e.into_inner().to_string())
+    })?;
+    validate(&file)?;
+    Ok(file)
+}
+
+fn check_len(path: &str, value: &str, max: usize, required: bool) -> Result<(), ImportError> {
+    let n = value.chars().count();
+    if required && value.trim().is_empty() {
+        return Err(err(path, "must not be empty"));
+    }
+    if n > max {
+        return Err(err(path, format!("{n} characters; the limit is {max}")));
+    }
+    Ok(())
+}
+
+fn check_time(path: &str, t: f64) -> Result<(), ImportError> {
+    if !t.is_finite() || t < 0.0 {
+        return Err(err(path, format!("{t} is not a valid time")));
+    }
+    Ok(())
+}
+
+fn validate(file: &ExportFile) -> Result<(), ImportError> {
+    if file.conversations.len() > MAX_CONVERSATIONS {
+        return Err(err(
+            "$.conversations",
+            format!(
+                "{} conversations; the limit is {MAX_CONVERSATIONS}",
+                file.conversations.len()
+            ),
+        ));
+    }
+    let mut ids = HashSet::new();
+    for (i, c) in file.conversations.iter().enumerate() {
+        let at = format!("$.conversations[{i}]");
+        check_len(&format!("{at}.id"), &c.id, MAX_FIELD_CHARS, true)?;
+        if !ids.insert(c.id.as_str()) {
+            return Err(err(
+                format!("{at}.id"),
+                format!("duplicate conversation id {:?}", c.id),
+            ));
+        }
+        check_len(&format!("{at}.site"), &c.site, MAX_FIELD_CHARS, false)?;
+        check_len(&format!("{at}.title"), &c.title, MAX_FIELD_CHARS, false)?;
+        check_time(&format!("{at}.created_ms"), c.created_ms)?;
+        check_time(&format!("{at}.updated_ms"), c.updated_ms)?;
+        if c.messages.len() > MAX_MESSAGES {
+            return Err(err(
+                format!("{at}.messages"),
+                format!("{} messages; the limit is {MAX_MESSAGES}", c.messages.len()),
+            ));
+        }
+        let mut message_ids = HashSet::new();
+        for (j, m) in c.messages.iter().enumerate() {
+            let at = format!("{at}.messages[{j}]");
+            check_len(&format!("{at}.id"), &m.id, MAX_FIELD_CHARS, true)?;
+            if !message_ids.insert(m.id.as_str()) {
+                return Err(err(
+                    format!("{at}.id"),
+                    format!("duplicate message id {:?}", m.id),
+                ));
+            }
+            check_len(&format!("{at}.text"), &m.text, MAX_TEXT_CHARS, false)?;
+            check_time(&format!("{at}.time_ms"), m.time_ms)?;
+            if let Some(p) = &m.provider {
+                check_len(&format!("{at}.provider"), p, MAX_FIELD_CHARS, false)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What to do when an imported conversation's id already exists.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MergePolicy {
+    /// Keep what is stored.
+    Skip,
+    /// Replace what is stored.
+    Overwrite,
+    /// Keep whichever was updated last (stored wins ties).
+    KeepNewest,
+}
+
+/// The writes an import makes, and their counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportPlan {
+    /// Conversations to write.
+    pub write: Vec<Conversation>,
+    /// New ids.
+    pub added: u32,
+    /// Existing ids replaced.
+    pub overwritten: u32,
+    /// Existing ids kept as they were.
+    pub skipped: u32,
+}
+
+/// Plans the import of `file` against `existing` (id → updated_ms).
+pub fn plan_import(
+    file: ExportFile,
+    existing: &HashMap<String, f64>,
+    policy: MergePolicy,
+) -> ImportPlan {
+    let mut plan = ImportPlan {
+        write: Vec::new(),
+        added: 0,
+        overwritten: 0,
+        skipped: 0,
+    };
+    for c in file.conversations {
+        match existing.get(&c.id) {
+            None => {
+                plan.added += 1;
+                plan.write.push(c);
+            }
+            Some(&stored) => {
+                let replace = match policy {
+                    MergePolicy::Skip => false,
+                    MergePolicy::Overwrite => true,
+                    MergePolicy::KeepNewest => c.updated_ms > stored,
+                };
+                if replace {
+                    plan.overwritten += 1;
+                    plan.write.push(c);
+                } else {
+                    plan.skipped += 1;
+                }
+            }
+        }
+    }
+    plan
+}
+
+fn rfc3339(ms: f64) -> String {
+    let ms = if ms.is_finite() && ms > 0.0 {
+        ms as u64
+    } else {
+        0
+    };
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// One conversation as Markdown: a heading, the site and times, then each
+/// message under its author.
+pub fn to_markdown(c: &Conversation) -> String {
+    let mut out = String::new();
+    let title = if c.title.is_empty() {
+        "Conversation"
+    } else {
+        &c.title
+    };
+    let _ = writeln!(out, "# {title}\n");
+    let _ = writeln!(out, "- Site: {}", c.site);
+    let _ = writeln!(out, "- Started: {}", rfc3339(c.created_ms));
+    let _ = writeln!(out, "- Updated: {}", rfc3339(c.updated_ms));
+    let _ = writeln!(out, "- Messages: {}", c.messages.len());
+    for m in &c.messages {
+        let who = match m.role {
+            Role::User => "You",
+            Role::Assistant => "Clippy",
+        };
+        let _ = writeln!(
+            out,
+            "\n## {who} · {}\n\n{}",
+            rfc3339(m.time_ms),
+            m.text.trim_end()
+        );
+    }
+    out
+}
+
+/// A file name for [`to_markdown`]'s output: the title's letters and digits,
+/// dashes between words, `.md`.
+pub fn markdown_filename(c: &Conversation) -> String {
+    let words: Vec<String> = c
+        .title
+        .split(|ch: char| !ch.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(8)
+        .map(str::to_lowercase)
+        .collect();
+    if words.is_empty() {
+        "paperclip-conversation.md".into()
+    } else {
+        format!("{}.md", words.join("-"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::Message;
+    use proptest::prelude::*;
+
+    fn conv(id: &str, updated: f64) -> Conversation {
+        let mut c = Conversation::new(id.into(), "https://s.test".into(), 1.0);
+        c.push(Message::complete(
+            format!("{id}-m"),
+            Role::User,
+            "q".into(),
+            updated,
+        ));
+        c
+    }
+
+    fn file_json(conversations: &str) -> String {
+        format!(
+            r#"{{"format":"paperclip-export","version":1,"exported_ms":5,"conversations":{conversations}}}"#
+        )
+    }
+
+    fn check(input: &[u8], path: &str, needle: &str) {
+        let e = parse_import(input).unwrap_err();
+        assert_eq!(e.path, path, "{e}");
+        assert!(e.message.contains(needle), "`{e}` lacks `{needle}`");
+    }
+
+    #[test]
+    fn hostile_files_get_precise_errors() {
+        check(b"", "$", "not a JSON object");
+        check(b"\x00\x9f\x92\x96garbage", "$", "not a JSON object");
+        check(b"[1,2,3]", "$", "not a JSON object");
+        check(
+            br#"{"format":"other","version":1}"#,
+            "$.format",
+            "not a Paperclip export",
+        );
+        check(br#"{"version":1}"#, "$.format", "missing");
+        check(
+            br#"{"format":"paperclip-export","version":9}"#,
+            "$.version",
+            "version 9",
+        );
+        check(
+            br#"{"format":"paperclip-export","version":"1"}"#,
+            "$.version",
+            "not a number",
+        );
+        let truncated = file_json(
+            r#"[{"id":"a","site":"s","title":"t","created_ms":1,"updated_ms":1,"messages":["#,
+        );
+        check(truncated.as_bytes(), "$", "line 1 column");
+        check(
+            file_json(r#"[{"id":"a","site":"s","title":"t","created_ms":1,"updated_ms":1,"messages":[{"id":"m","role":"robot","text":"x","time_ms":1,"status":"complete","provider":null}]}]"#).as_bytes(),
+            "$.conversations[0].messages[0].role",
+            "unknown variant",
+        );
+        check(
+            file_json(r#"[{"id":"a","site":"s","title":"t","created_ms":"yesterday","updated_ms":1,"messages":[]}]"#).as_bytes(),
+            "$.conversations[0].created_ms",
+            "invalid type",
+        );
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        check(file_json(&deep).as_bytes(), "$", "recursion limit");
+        let dup = serde_json::to_string(&vec![conv("x", 1.0), conv("x", 2.0)]).unwrap();
+        check(
+            file_json(&dup).as_bytes(),
+            "$.conversations[1].id",
+            "duplicate",
+        );
+        let mut long = conv("y", 1.0);
+        long.title = "t".repeat(MAX_FIELD_CHARS + 1);
+        let long = serde_json::to_string(&vec![long]).unwrap();
+        check(
+            file_json(&long).as_bytes(),
+            "$.conversations[0].title",
+            "limit",
+        );
+        let mut bad_time = conv("z", 1.0);
+        bad_time.messages[0].time_ms = -5.0;
+        let bad_time = serde_json::to_string(&vec![bad_time]).unwrap();
+        check(
+            file_json(&bad_time).as_bytes(),
+            "$.conversations[0].messages[0].time_ms",
+            "not a valid time",
+        );
+        let big = vec![b' '; MAX_IMPORT_BYTES + 1];
+        check(&big, "$", "limit");
+    }
+
+    #[test]
+    fn a_50_mb_file_and_a_huge_message_are_refused() {
+        let mut c = conv("big", 1.0);
+        c.messages[0].text = "x".repeat(50 * 1024 * 1024);
+        check(export(vec![c.clone()], 0.0).as_bytes(), "$", "limit");
+        c.messages[0].text = "x".repeat(MAX_TEXT_CHARS + 1);
+        check(
+            export(vec![c], 0.0).as_bytes(),
+            "$.conversations[0].messages[0].text",
+            "limit",
+        );
+    }
+
+    #[test]
+    fn merge_policies() {
+        let existing: HashMap<String, f64> =
+            [("old".to_string(), 10.0), ("new".to_string(), 10.0)].into();
+        let file = || ExportFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            exported_ms: 0.0,
+            conversations: vec![conv("old", 5.0), conv("new", 20.0), conv("fresh", 1.0)],
+        };
+        let p = plan_import(file(), &existing, MergePolicy::Skip);
+        assert_eq!((p.added, p.overwritten, p.skipped), (1, 0, 2));
+        let p = plan_import(file(), &existing, MergePolicy::Overwrite);
+        assert_eq!((p.added, p.overwritten, p.skipped), (1, 2, 0));
+        let p = plan_import(file(), &existing, MergePolicy::KeepNewest);
+        assert_eq!((p.added, p.overwritten, p.skipped), (1, 1, 1));
+        let ids: Vec<_> = p.write.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["new", "fresh"]);
+    }
+
+    #[test]
+    fn markdown_lists_messages_under_their_authors() {
+        let mut c = conv("m", 1_700_000_000_000.0);
+        c.push(Message::complete(
+            "a".into(),
+            Role::Assistant,
+            "answer\n".into(),
+            1_700_000_001_000.0,
+        ));
+        let md = to_markdown(&c);
+        assert!(md.starts_with("# q\n\n- Site: https://s.test\n"), "{md}");
+        assert!(md.contains("## You · 2023-11-14T22:13:20Z\n\nq\n"), "{md}");
+        assert!(
+            md.contains("## Clippy · 2023-11-14T22:13:21Z\n\nanswer\n"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn markdown_filenames() {
+        let mut c = conv("f", 1.0);
+        c.title = "What is the Gem clip? / 1870s".into();
+        assert_eq!(markdown_filename(&c), "what-is-the-gem-clip-1870s.md");
+        c.title = "***".into();
+        assert_eq!(markdown_filename(&c), "paperclip-conversation.md");
+    }
+
+    proptest! {
+        #[test]
+        fn export_round_trips(n in 0usize..20, t in 1.0f64..1e13) {
+            let cs: Vec<_> = (0..n).map(|i| conv(&format!("c{i}"), t + i as f64)).collect();
+            let back = parse_import(export(cs.clone(), t).as_bytes()).unwrap();
+            prop_assert_eq!(back.conversations, cs);
+        }
+
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = parse_import(&bytes);
+        }
+
+        #[test]
+        fn keep_newest_never_writes_older(stored in proptest::collection::vec(0.0f64..100.0, 1..20),
+                                          incoming in proptest::collection::vec(0.0f64..100.0, 1..20)) {
+            let existing: HashMap<String, f64> =
+                stored.iter().enumerate().map(|(i, t)| (format!("c{i}"), *t)).collect();
+            let file = ExportFile {
+                format: FORMAT.into(), version: VERSION, exported_ms: 0.0,
+                conversations: incoming.iter().enumerate().map(|(i, t)| {
+                    let mut c = conv(&format!("c{i}"), *t);
+                    c.updated_ms = *t;
+                    c
+                }).collect(),
+            };
+            let n = file.conversations.len() as u32;
+            let plan = plan_import(file, &existing, MergePolicy::KeepNewest);
+            prop_assert_eq!(plan.added + plan.overwritten + plan.skipped, n);
+            for c in &plan.write {
+                if let Some(&s) = existing.get(&c.id) {
+                    prop_assert!(c.updated_ms > s);
+                }
+            }
+        }
+    }
+}
