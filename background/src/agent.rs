@@ -131,7 +131,7 @@ pub fn serve(port: Port) {
         listen(&session);
         if crate::take_pending_selection(tab_id) {
             let action = QuickAction::ExplainSelection;
-            ask(session, action.prompt().to_string(), Some(action)).await;
+            ask(session, None, action.prompt().to_string(), Some(action)).await;
         }
     });
 }
@@ -170,8 +170,8 @@ fn listen(session: &Rc<Session>) {
                 return;
             };
             match platform::decode_js::<AgentToBg>(&message) {
-                Ok(AgentToBg::Ask { text, action }) => {
-                    wasm_bindgen_futures::spawn_local(ask(session, text, action));
+                Ok(AgentToBg::Ask { id, text, action }) => {
+                    wasm_bindgen_futures::spawn_local(ask(session, Some(id), text, action));
                 }
                 Ok(AgentToBg::Close {}) => {
                     let tab = session.tab_id;
@@ -205,7 +205,7 @@ async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError> {
     Ok(protocol::decode_reply::<PageSnapshot>(&reply)?.clamp())
 }
 
-async fn ask(session: Rc<Session>, text: String, action: Option<QuickAction>) {
+async fn ask(session: Rc<Session>, id: Option<String>, text: String, action: Option<QuickAction>) {
     let text = text.trim().to_string();
     if text.is_empty() {
         return session.fail(ProtocolError::new(
@@ -218,7 +218,10 @@ async fn ask(session: Rc<Session>, text: String, action: Option<QuickAction>) {
             "an answer is still streaming; stop it or wait",
         ));
     }
-    if let Err(error) = answer(&session, text, action).await {
+    let id = id
+        .filter(|id| protocol::valid_message_id(id))
+        .unwrap_or_else(new_id);
+    if let Err(error) = answer(&session, id, text, action).await {
         session.fail(error);
     }
     session.busy.set(false);
@@ -226,6 +229,7 @@ async fn ask(session: Rc<Session>, text: String, action: Option<QuickAction>) {
 
 async fn answer(
     session: &Session,
+    id: String,
     text: String,
     action: Option<QuickAction>,
 ) -> Result<(), ProtocolError> {
@@ -235,8 +239,10 @@ async fn answer(
         .borrow_mut()
         .get_or_insert_with(new_id)
         .clone();
-    // The user's message is stored before anything else can fail.
-    let question = Message::complete(new_id(), Role::User, text, now_ms());
+    // The user's message is stored before anything else can fail; a
+    // question re-sent after a lost connection has the same id, so it is
+    // stored once.
+    let question = Message::complete(id, Role::User, text, now_ms());
     store
         .upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
         .await?;

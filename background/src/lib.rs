@@ -41,6 +41,7 @@ pub const LOADER: &str = "content/loader.js";
 pub const MENU_ASK_SELECTION: &str = "paperclip-ask-selection";
 
 thread_local! {
+    static STARTED_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
     static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
     /// Tabs whose agent should explain the selection as soon as it connects
     /// (set by the context menu).
@@ -58,6 +59,7 @@ pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
 #[wasm_bindgen]
 pub async fn start() {
     console_error_panic_hook::set_once();
+    STARTED_MS.with(|t| t.set(js_sys::Date::now()));
     let store = Rc::new(Store::open().await);
     STORE.with(|s| *s.borrow_mut() = Some(store));
 }
@@ -105,6 +107,7 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         Request::Ping(_) => Pong {
             version: platform::version(),
             protocol: PROTOCOL_VERSION,
+            started_ms: STARTED_MS.with(|t| t.get()),
         }
         .into(),
         Request::ListConversations(r) => ConversationList {

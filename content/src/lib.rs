@@ -10,11 +10,13 @@
 #![forbid(unsafe_code)]
 
 use std::cell::RefCell;
+
+use gloo_timers::callback::Interval;
 use std::rc::Rc;
 
 use paperclip_core::chat::ChatState;
 use paperclip_core::conversation::{MessageStatus, Role};
-use paperclip_core::protocol::{self, AgentToBg, BgToAgent, QuickAction};
+use paperclip_core::protocol::{self, AgentToBg, BgToAgent, Ping, QuickAction};
 use paperclip_platform as platform;
 use paperclip_ui::{Character, Mood};
 use platform::sys::Port;
@@ -51,6 +53,32 @@ struct Link {
     port: Option<Port>,
     /// A message to send once the new port has delivered the history.
     pending: Option<String>,
+    /// The question sent and not yet answered (no `AnswerStart` yet): when
+    /// the port drops, it is re-sent once over a new port. Its message id
+    /// makes the re-send idempotent in the background.
+    in_flight: Option<String>,
+    /// Whether `in_flight` was already re-sent.
+    resent: bool,
+    /// Pings the background while an answer is awaited or streams
+    /// (dropped to stop).
+    keepalive: Option<Interval>,
+}
+
+/// How often the agent pings the background while an answer is in progress.
+const KEEPALIVE_MS: u32 = 2_000;
+
+/// Firefox suspends an event page on its idle timeout even while a port is
+/// open and busy: port traffic does not count as activity, a runtime message
+/// does. So while an answer is in progress the agent sends a `Ping` now and
+/// every [`KEEPALIVE_MS`] (Chrome's worker is kept alive the same way).
+fn start_keepalive(link: &Rc<RefCell<Link>>) {
+    let ping = || {
+        wasm_bindgen_futures::spawn_local(async {
+            let _ = platform::call(Ping {}).await;
+        })
+    };
+    ping();
+    link.borrow_mut().keepalive = Some(Interval::new(KEEPALIVE_MS, ping));
 }
 
 fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
@@ -76,9 +104,33 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
     };
     let on_disconnect = {
         let link = link.clone();
+        let this = p.clone();
         Closure::<dyn Fn(JsValue)>::new(move |_| {
-            link.borrow_mut().port = None;
-            chat.dispatch(Action::Disconnected);
+            // A port replaced earlier may report its end late: only the
+            // current port's end matters.
+            if link.borrow().port.as_ref() != Some(&this) {
+                return;
+            }
+            let resend = {
+                let mut l = link.borrow_mut();
+                l.port = None;
+                match l.in_flight.clone() {
+                    Some(wire) if !l.resent => {
+                        l.resent = true;
+                        l.pending = Some(wire);
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            if resend {
+                // The background went away before answering (Firefox
+                // suspends an idle event page even with a port open).
+                connect(link.clone(), chat.clone());
+            } else {
+                link.borrow_mut().keepalive = None;
+                chat.dispatch(Action::Disconnected);
+            }
         })
     };
     platform::listen(&p.on_message(), on_message);
@@ -89,6 +141,13 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
 /// Sends `message`, reconnecting first when the port has closed.
 fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, message: &AgentToBg) {
     let wire = protocol::encode(message);
+    if matches!(message, AgentToBg::Ask { .. }) {
+        let mut l = link.borrow_mut();
+        l.in_flight = Some(wire.clone());
+        l.resent = false;
+        drop(l);
+        start_keepalive(link);
+    }
     let connected = link.borrow().port.is_some();
     if connected {
         let port = link.borrow().port.clone().expect("checked");
@@ -121,7 +180,12 @@ fn app() -> Html {
             if text.is_empty() || !chat.0.can_send() {
                 return;
             }
-            send_message(&link, &chat.dispatcher(), &AgentToBg::Ask { text, action });
+            let id = uuid::Uuid::new_v4().to_string();
+            send_message(
+                &link,
+                &chat.dispatcher(),
+                &AgentToBg::Ask { id, text, action },
+            );
             chat.dispatch(Action::Asked);
         })
     };

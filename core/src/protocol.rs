@@ -18,7 +18,7 @@
 //! use paperclip_core::protocol::{self, Ping, Pong, Rpc, Reply, Response};
 //!
 //! // The background answers a Ping with a Pong...
-//! let wire = protocol::encode(&Reply::Ok(Response::from(Pong { version: "0.1.0".into(), protocol: 1 })));
+//! let wire = protocol::encode(&Reply::Ok(Response::from(Pong { version: "0.1.0".into(), protocol: 1, started_ms: 0.0 })));
 //! // ...and the caller gets the paired type back.
 //! let pong: Pong = Ping {}.read_reply(&wire).unwrap();
 //! assert_eq!(pong.protocol, 1);
@@ -309,12 +309,15 @@ rpc! {
 pub struct Ping {}
 
 /// The background's version and protocol version.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 pub struct Pong {
     /// Extension version.
     pub version: String,
     /// [`PROTOCOL_VERSION`] of the background.
     pub protocol: u32,
+    /// When this background instance started (ms since the epoch): it
+    /// changes after the worker or event page was stopped and woke again.
+    pub started_ms: f64,
 }
 
 /// Lists at most `limit` conversations, most recently updated first.
@@ -448,6 +451,9 @@ tagged! {
     pub enum AgentToBg {
         /// The user sent `text` (typed, or a quick action's prompt).
         Ask {
+            /// Id of the user's message, made by the agent, so that a
+            /// question re-sent after a lost connection is stored once.
+            id: String,
             /// What the user asked.
             text: String,
             /// Set when the text came from a quick-action button.
@@ -516,6 +522,12 @@ tagged! {
         /// Remove the agent from the page; answered with `Reply<Activated>`.
         Close {},
     }
+}
+
+/// Whether `id` is acceptable as a client-made message id (a UUID-like
+/// token of letters, digits and dashes, at most 64 characters).
+pub fn valid_message_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
 /// Re-exported for the content-script contract.
@@ -604,6 +616,14 @@ mod tests {
     }
 
     #[test]
+    fn message_ids() {
+        assert!(valid_message_id("0b9e6c1e-52a4-4f7e-9d0c-5d2b0c7d8a11"));
+        for bad in ["", "a b", "<script>", &"x".repeat(65)] {
+            assert!(!valid_message_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn reply_pairs_request_with_response() {
         let ok = encode(&Reply::Ok(Response::from(Deleted { existed: true })));
         assert_eq!(
@@ -631,7 +651,7 @@ mod tests {
 
         #[test]
         fn ask_round_trips(text in ".{0,500}") {
-            let msg = AgentToBg::Ask { text, action: None };
+            let msg = AgentToBg::Ask { id: "q1".into(), text, action: None };
             proptest::prop_assert_eq!(decode::<AgentToBg>(&encode(&msg)).unwrap(), msg);
         }
     }

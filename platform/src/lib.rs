@@ -120,16 +120,44 @@ fn js_error_text(e: &JsValue) -> String {
 }
 
 /// Sends `request` to the background and returns its paired response.
+///
+/// A message that races with the background being suspended (Firefox's
+/// event page on its idle timeout, Chrome's worker stopping) fails with
+/// "Receiving end does not exist"; it is sent again, up to twice, 100 ms
+/// apart, which wakes the background.
 pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
     let message = to_js(&request.to_wire());
-    let reply = api()
-        .runtime()
-        .send_message(None, &message, None)
-        .await
-        .map_err(|e| {
-            ProtocolError::failed(format!("background unreachable: {}", js_error_text(&e)))
-        })?;
+    let mut attempt = 0;
+    let reply = loop {
+        match api().runtime().send_message(None, &message, None).await {
+            Ok(reply) => break reply,
+            Err(e) => {
+                let text = js_error_text(&e);
+                if attempt < 2 && text.contains("Receiving end does not exist") {
+                    attempt += 1;
+                    sleep_ms(100).await;
+                    continue;
+                }
+                return Err(ProtocolError::failed(format!(
+                    "background unreachable: {text}"
+                )));
+            }
+        }
+    };
     protocol::decode_reply::<protocol::Response>(&from_js(&reply)?)?.try_into()
+}
+
+/// Resolves after `ms` milliseconds (setTimeout, in pages and workers).
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        if let Some(set_timeout) = set_timeout {
+            let _ = set_timeout.call2(&JsValue::UNDEFINED, &resolve, &ms.into());
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// Opens the agent's port to the background.

@@ -138,6 +138,12 @@ pub struct Browser {
 impl Browser {
     /// Starts the driver and browser for `kind` with the extension loaded.
     pub async fn launch(kind: Kind, headless: bool) -> Result<Browser> {
+        Self::launch_with_prefs(kind, headless, json!({})).await
+    }
+
+    /// As [`Browser::launch`], with extra Firefox preferences (ignored by
+    /// Chromium).
+    pub async fn launch_with_prefs(kind: Kind, headless: bool, prefs: Value) -> Result<Browser> {
         let ext = extension_dir(kind)?;
         let profile = tempfile::tempdir()?;
         let port = free_port()?;
@@ -157,7 +163,14 @@ impl Browser {
                 .spawn()
                 .context("starting geckodriver")?,
         };
-        let caps = capabilities(kind, &ext, profile.path(), headless);
+        let mut caps = capabilities(kind, &ext, profile.path(), headless);
+        if let (Some(Value::Object(p)), Value::Object(extra)) = (
+            caps.get_mut("moz:firefoxOptions")
+                .and_then(|o| o.get_mut("prefs")),
+            prefs,
+        ) {
+            p.extend(extra);
+        }
         let url = format!("http://127.0.0.1:{port}/");
         let started = Instant::now();
         let client = loop {
@@ -559,11 +572,16 @@ impl Browser {
     }
 }
 
-/// Sends `{"v": 1, "body": arguments[0]}` with runtime.sendMessage.
+/// Sends `{"v": 1, "body": arguments[0]}` with runtime.sendMessage,
+/// retrying as `paperclip_platform::call` does when the message races with
+/// the background being suspended.
 const SEND_MESSAGE: &str = "
     const [body, done] = arguments;
     const api = globalThis.browser ?? globalThis.chrome;
-    api.runtime.sendMessage({v: 1, body}).then(done, (e) => done({error: String(e)}));";
+    const send = (n) => api.runtime.sendMessage({v: 1, body}).then(done, (e) =>
+      n < 2 && String(e).includes('Receiving end does not exist')
+        ? setTimeout(() => send(n + 1), 100) : done({error: String(e)}));
+    send(0);";
 
 /// Finds the tab whose URL starts with arguments[0] and sends ActivateTab.
 const ACTIVATE: &str = "
@@ -573,7 +591,14 @@ const ACTIVATE: &str = "
       const tabs = await api.tabs.query({});
       const tab = tabs.find((t) => (t.url || '').startsWith(prefix));
       if (!tab) return {error: 'no tab at ' + prefix + ' among ' + tabs.map((t) => t.url).join(', ')};
-      return api.runtime.sendMessage({v: 1, body: {type: 'ActivateTab', tab_id: tab.id}});
+      const message = {v: 1, body: {type: 'ActivateTab', tab_id: tab.id}};
+      for (let n = 0; ; n++) {
+        try { return await api.runtime.sendMessage(message); } catch (e) {
+          // Retried as paperclip_platform::call does.
+          if (n >= 2 || !String(e).includes('Receiving end does not exist')) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
     })().then(done, (e) => done({error: String(e)}));";
 
 fn capabilities(kind: Kind, ext: &Path, profile: &Path, headless: bool) -> Capabilities {

@@ -14,8 +14,17 @@ where
     F: FnOnce(Browser, Server) -> Fut,
     Fut: std::future::Future<Output = Result<Browser>>,
 {
+    with_browser_prefs(kind, json!({}), scenario).await
+}
+
+/// [`with_browser`] with extra Firefox preferences.
+async fn with_browser_prefs<F, Fut>(kind: Kind, prefs: Value, scenario: F) -> Result<()>
+where
+    F: FnOnce(Browser, Server) -> Fut,
+    Fut: std::future::Future<Output = Result<Browser>>,
+{
     let server = Server::start(&root())?;
-    let browser = Browser::launch(kind, true).await?;
+    let browser = Browser::launch_with_prefs(kind, true, prefs).await?;
     let client = browser.client.clone();
     match scenario(browser, server).await {
         Ok(browser) => {
@@ -59,6 +68,28 @@ in_both_browsers!(
     bad_messages_get_clear_errors,
     export_and_import_through_the_options_page,
 );
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_background_wakes_for_the_first_message_after_stopping() -> Result<()> {
+    with_browser(
+        Kind::Chromium,
+        background_wakes_for_the_first_message_after_stopping,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_background_wakes_for_the_first_message_after_stopping() -> Result<()> {
+    // Suspend the idle event page after 2 s instead of 30 s (the pref is in
+    // milliseconds).
+    let prefs = json!({"extensions.background.idle.timeout": 2000});
+    with_browser_prefs(
+        Kind::Firefox,
+        prefs,
+        background_wakes_for_the_first_message_after_stopping,
+    )
+    .await
+}
 
 /// Activate → ask → streamed answer → reload → history restored → ask again.
 async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser> {
@@ -505,4 +536,68 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         "{md}"
     );
     Ok(b)
+}
+
+/// The background stops when idle (Chromium: stopped through CDP; Firefox:
+/// the event page suspends after the 2 s idle timeout this test sets) and
+/// the first message afterwards is answered by a new instance.
+async fn background_wakes_for_the_first_message_after_stopping(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let first = b.request(json!({"type": "Ping"})).await?;
+    let started = first["body"]["ok"]["started_ms"]
+        .as_f64()
+        .unwrap_or_default();
+    ensure!(started > 0.0, "{first}");
+    b.client.goto(&server.url("/")).await?;
+    match b.kind {
+        Kind::Chromium => b.stop_service_workers().await?,
+        Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
+    }
+    let again = b.request(json!({"type": "Ping"})).await?;
+    let restarted = again["body"]["ok"]["started_ms"]
+        .as_f64()
+        .unwrap_or_default();
+    ensure!(
+        restarted > started,
+        "the background did not restart (started {started}, then {restarted})"
+    );
+    let list = b
+        .request(json!({"type": "ListConversations", "limit": 5}))
+        .await?;
+    ensure!(
+        list["body"]["ok"]["type"] == json!("ConversationList"),
+        "{list}"
+    );
+    Ok(b)
+}
+
+/// Firefox suspends an idle event page even while the agent's port is open
+/// (here after 5 s instead of 30 s); the agent reconnects on the next send
+/// and the question is answered, not lost.
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_agent_survives_the_event_page_suspending() -> Result<()> {
+    let prefs = json!({"extensions.background.idle.timeout": 5000});
+    with_browser_prefs(Kind::Firefox, prefs, |b, server| async move {
+        let page = server.url("/");
+        b.client.goto(&page).await?;
+        b.activate(&page).await?;
+        b.enter_agent().await?;
+        let before = b.request(json!({"type": "Ping"})).await?;
+        b.enter_agent().await?;
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        b.ask("Who wore paperclips on their lapels?").await?;
+        let (answer, _) = b.wait_answer(0).await?;
+        ensure!(answer.contains("Norwegians"), "{answer}");
+        b.top().await?;
+        let after = b.request(json!({"type": "Ping"})).await?;
+        ensure!(
+            after["body"]["ok"]["started_ms"].as_f64()
+                > before["body"]["ok"]["started_ms"].as_f64(),
+            "the event page never suspended, so this tested nothing: {before} {after}"
+        );
+        Ok(b)
+    })
+    .await
 }
