@@ -42,6 +42,7 @@ pub const MENU_ASK_SELECTION: &str = "paperclip-ask-selection";
 
 thread_local! {
     static STARTED_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
+    static READY_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
     static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
     /// Tabs whose agent should explain the selection as soon as it connects
     /// (set by the context menu).
@@ -62,6 +63,18 @@ pub async fn start() {
     STARTED_MS.with(|t| t.set(js_sys::Date::now()));
     let store = Rc::new(Store::open().await);
     STORE.with(|s| *s.borrow_mut() = Some(store));
+    READY_MS.with(|t| t.set(performance_now()));
+}
+
+/// `performance.now()` of this context (worker or event page).
+fn performance_now() -> f64 {
+    Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let now = Reflect::get(&p, &"now".into()).ok()?;
+            now.dyn_ref::<js_sys::Function>()?.call0(&p).ok()?.as_f64()
+        })
+        .unwrap_or_default()
 }
 
 /// The sender fields the core needs.
@@ -108,6 +121,7 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             version: platform::version(),
             protocol: PROTOCOL_VERSION,
             started_ms: STARTED_MS.with(|t| t.get()),
+            ready_ms: READY_MS.with(|t| t.get()),
         }
         .into(),
         Request::ListConversations(r) => ConversationList {

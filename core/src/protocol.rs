@@ -18,7 +18,7 @@
 //! use paperclip_core::protocol::{self, Ping, Pong, Rpc, Reply, Response};
 //!
 //! // The background answers a Ping with a Pong...
-//! let wire = protocol::encode(&Reply::Ok(Response::from(Pong { version: "0.1.0".into(), protocol: 1, started_ms: 0.0 })));
+//! let wire = protocol::encode(&Reply::Ok(Response::from(Pong { version: "0.1.0".into(), protocol: 1, started_ms: 0.0, ready_ms: 0.0 })));
 //! // ...and the caller gets the paired type back.
 //! let pong: Pong = Ping {}.read_reply(&wire).unwrap();
 //! assert_eq!(pong.protocol, 1);
@@ -318,6 +318,10 @@ pub struct Pong {
     /// When this background instance started (ms since the epoch): it
     /// changes after the worker or event page was stopped and woke again.
     pub started_ms: f64,
+    /// Milliseconds from this instance's start (its `performance`
+    /// time origin) until it was ready to answer: wasm loaded and storage
+    /// open. The cost of a cold start.
+    pub ready_ms: f64,
 }
 
 /// Lists at most `limit` conversations, most recently updated first.
