@@ -84,12 +84,9 @@ impl Store {
                 Ok(all)
             }
             Store::Idb(db) => {
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadOnly)
-                    .map_err(storage_error)?;
-                let rows = tx
-                    .store(CONVERSATIONS)
-                    .and_then(|s| s.index(BY_UPDATED))
+                let (_tx, store) = conversation_store(db, TransactionMode::ReadOnly)?;
+                let rows = store
+                    .index(BY_UPDATED)
                     .map_err(storage_error)?
                     .scan(None, Some(limit), None, Some(Direction::Prev))
                     .await
@@ -108,15 +105,8 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.borrow().get(id).cloned()),
             Store::Idb(db) => {
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadOnly)
-                    .map_err(storage_error)?;
-                let v = tx
-                    .store(CONVERSATIONS)
-                    .map_err(storage_error)?
-                    .get(id.into())
-                    .await
-                    .map_err(storage_error)?;
+                let (_tx, store) = conversation_store(db, TransactionMode::ReadOnly)?;
+                let v = store.get(id.into()).await.map_err(storage_error)?;
                 Ok(v.as_ref().and_then(decode_record))
             }
         }
@@ -135,12 +125,9 @@ impl Store {
                 let lower = Array::of2(&site.into(), &JsValue::from_f64(f64::NEG_INFINITY));
                 let upper = Array::of2(&site.into(), &JsValue::from_f64(f64::INFINITY));
                 let range = KeyRange::bound(&lower, &upper, None, None).map_err(storage_error)?;
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadOnly)
-                    .map_err(storage_error)?;
-                let rows = tx
-                    .store(CONVERSATIONS)
-                    .and_then(|s| s.index(BY_SITE_UPDATED))
+                let (_tx, store) = conversation_store(db, TransactionMode::ReadOnly)?;
+                let rows = store
+                    .index(BY_SITE_UPDATED)
                     .map_err(storage_error)?
                     .scan(Some(range), Some(1), None, Some(Direction::Prev))
                     .await
@@ -173,10 +160,7 @@ impl Store {
                 Ok(c)
             }
             Store::Idb(db) => {
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadWrite)
-                    .map_err(storage_error)?;
-                let store = tx.store(CONVERSATIONS).map_err(storage_error)?;
+                let (tx, store) = conversation_store(db, TransactionMode::ReadWrite)?;
                 let existing = store.get(id.into()).await.map_err(storage_error)?;
                 let c = apply(existing.as_ref().and_then(decode_record));
                 store
@@ -198,11 +182,8 @@ impl Store {
         let mut all: Vec<Conversation> = match self {
             Store::Memory(m) => m.borrow().values().filter(|c| wanted(c)).cloned().collect(),
             Store::Idb(db) => {
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadOnly)
-                    .map_err(storage_error)?;
-                tx.store(CONVERSATIONS)
-                    .map_err(storage_error)?
+                let (_tx, store) = conversation_store(db, TransactionMode::ReadOnly)?;
+                store
                     .get_all(None, None)
                     .await
                     .map_err(storage_error)?
@@ -239,10 +220,7 @@ impl Store {
                 Ok(plan)
             }
             Store::Idb(db) => {
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadWrite)
-                    .map_err(storage_error)?;
-                let store = tx.store(CONVERSATIONS).map_err(storage_error)?;
+                let (tx, store) = conversation_store(db, TransactionMode::ReadWrite)?;
                 let existing: HashMap<String, f64> = store
                     .get_all(None, None)
                     .await
@@ -272,10 +250,7 @@ impl Store {
         match self {
             Store::Memory(m) => Ok(m.borrow_mut().remove(id).is_some()),
             Store::Idb(db) => {
-                let tx = db
-                    .transaction(&[CONVERSATIONS], TransactionMode::ReadWrite)
-                    .map_err(storage_error)?;
-                let store = tx.store(CONVERSATIONS).map_err(storage_error)?;
+                let (tx, store) = conversation_store(db, TransactionMode::ReadWrite)?;
                 let existed = store.key_exists(id.into()).await.map_err(storage_error)?;
                 store.delete(id.into()).await.map_err(storage_error)?;
                 tx.done().await.map_err(storage_error)?;
@@ -283,6 +258,18 @@ impl Store {
             }
         }
     }
+}
+
+/// A transaction on the conversations store, and the store.
+fn conversation_store(
+    db: &Rexie,
+    mode: TransactionMode,
+) -> Result<(rexie::Transaction, rexie::Store), ProtocolError> {
+    let tx = db
+        .transaction(&[CONVERSATIONS], mode)
+        .map_err(storage_error)?;
+    let store = tx.store(CONVERSATIONS).map_err(storage_error)?;
+    Ok((tx, store))
 }
 
 /// The stored form of `c`: `{id, site, updated, data}`.

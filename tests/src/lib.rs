@@ -278,6 +278,18 @@ impl Browser {
         Ok(())
     }
 
+    /// Opens `page`, shows the agent, asks `question` and waits for the
+    /// complete answer; ends back in the page's top-level document.
+    pub async fn ask_on(&self, page: &str, question: &str) -> Result<String> {
+        self.client.goto(page).await?;
+        self.activate(page).await?;
+        self.enter_agent().await?;
+        self.ask(question).await?;
+        let (answer, _) = self.wait_answer(0).await?;
+        self.top().await?;
+        Ok(answer)
+    }
+
     /// Back to the top-level document of the current tab.
     pub async fn top(&self) -> Result<()> {
         let w = self.client.window().await?;

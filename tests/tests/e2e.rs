@@ -197,14 +197,7 @@ async fn strict_csp_page(b: Browser, server: Server) -> Result<Browser> {
 /// After a conversation, the popup and the devtools panel list it from the
 /// background (real stored data).
 async fn popup_and_devtools_list_the_conversation(b: Browser, server: Server) -> Result<Browser> {
-    let page = server.url("/");
-    b.client.goto(&page).await?;
-    b.activate(&page).await?;
-    b.enter_agent().await?;
-    b.ask("What is the Gem clip?").await?;
-    b.wait_answer(0).await?;
-    b.top().await?;
-
+    b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
     let row_script = "const [origin, done] = arguments;
         const started = Date.now();
         (function poll() {
@@ -230,13 +223,7 @@ async fn popup_and_devtools_list_the_conversation(b: Browser, server: Server) ->
 /// A web page has no channel to the background, cannot read the agent, and
 /// cannot make it do anything.
 async fn web_pages_cannot_reach_the_background(b: Browser, server: Server) -> Result<Browser> {
-    let page = server.url("/");
-    b.client.goto(&page).await?;
-    b.activate(&page).await?;
-    b.enter_agent().await?;
-    b.ask("Summarize this page").await?;
-    let (answer, _) = b.wait_answer(0).await?;
-    b.top().await?;
+    let answer = b.ask_on(&server.url("/"), "Summarize this page").await?;
 
     let list = b
         .request(json!({"type": "ListConversations", "limit": 10}))
@@ -431,14 +418,7 @@ async fn chromium_cold_worker_answers_first_message() -> Result<()> {
 /// one new conversation), a hostile file that changes nothing, and a
 /// Markdown export.
 async fn export_and_import_through_the_options_page(b: Browser, server: Server) -> Result<Browser> {
-    let page = server.url("/");
-    b.client.goto(&page).await?;
-    b.activate(&page).await?;
-    b.enter_agent().await?;
-    b.ask("What is the Gem clip?").await?;
-    b.wait_answer(0).await?;
-    b.top().await?;
-
+    b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
     let exported = b
         .request(json!({"type": "ExportConversations", "ids": null}))
         .await?;

@@ -1,5 +1,19 @@
 //! Storage tests shared by the page and service-worker test binaries: real
-//! IndexedDB in a real browser.
+//! IndexedDB in a real browser. `storage_tests!()` declares each as a
+//! `#[wasm_bindgen_test]` in the including binary.
+
+/// Declares every storage test of this module in the including binary.
+#[macro_export]
+macro_rules! storage_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            async fn $name() {
+                common::$name().await;
+            }
+        )*
+    };
+}
 
 use futures_join::join;
 use paperclip_background::store::{encode_record, Store};
