@@ -74,7 +74,7 @@ const KEEPALIVE_MS: u32 = 2_000;
 fn start_keepalive(link: &Rc<RefCell<Link>>) {
     let ping = || {
         wasm_bindgen_futures::spawn_local(async {
-            let _ = platform::call(Ping {}).await;
+            platform::notify(Ping {}).await;
         })
     };
     ping();

@@ -147,6 +147,14 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
     protocol::decode_reply::<protocol::Response>(&from_js(&reply)?)?.try_into()
 }
 
+/// Sends `request` and ignores the reply (used for pings, whose only
+/// purpose is to be an event for the background); saves the caller the code
+/// that decodes every response type.
+pub async fn notify<R: Rpc>(request: R) {
+    let message = to_js(&request.to_wire());
+    let _ = api().runtime().send_message(None, &message, None).await;
+}
+
 /// Resolves after `ms` milliseconds (setTimeout, in pages and workers).
 async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
