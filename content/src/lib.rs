@@ -165,6 +165,17 @@ fn app() -> Html {
     let chat = use_reducer(Chat::default);
     let link = use_mut_ref(Link::default);
     let input = use_node_ref();
+    let log = use_node_ref();
+    {
+        // Keep the newest text in view as messages arrive and stream.
+        let log = log.clone();
+        let text_len: usize = chat.0.messages.iter().map(|m| m.text.len()).sum();
+        use_effect_with((chat.0.messages.len(), text_len), move |_| {
+            if let Some(el) = log.cast::<web_sys::Element>() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    }
 
     {
         let chat = chat.dispatcher();
@@ -257,7 +268,7 @@ fn app() -> Html {
             if state.ready && !state.persistent {
                 <p class="notice" role="status">{ "Storage is unavailable here: this conversation will not be saved." }</p>
             }
-            <div class="log" role="log" aria-label="Conversation" aria-live="polite">
+            <div class="log" ref={log} role="log" aria-label="Conversation" aria-live="polite">
                 { for state.messages.iter().map(|m| {
                     let role = match m.role { Role::User => "user", Role::Assistant => "assistant" };
                     let status = match m.status {

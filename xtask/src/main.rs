@@ -30,9 +30,10 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   dist                 build dist/chromium, dist/firefox, their zips and dist/sizes.json
-  run [--headless]     build, then show the extension on the demo page in Chromium
+  run [--headless] [--firefox]
+                       build, then show the extension on the demo page in Chromium
                        (--headless, or no display: scripted demo, prints the answer,
-                       saves dist/demo.png)
+                       saves dist/demo.png; --firefox: the scripted demo in Firefox)
   test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
   e2e [FILTER]         build, then only the end-to-end tests (those matching FILTER)
 ";
@@ -61,6 +62,11 @@ fn run() -> Result<()> {
             ]);
             if headless {
                 demo.arg("--headless");
+            }
+            if flag("--firefox") {
+                tools::ensure_browsers(true)?;
+                tools::ensure_geckodriver()?;
+                demo.arg("--firefox");
             }
             demo.env("PAPERCLIP_DIST", root().join("dist"));
             run_cmd(&mut demo)

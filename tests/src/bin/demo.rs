@@ -3,7 +3,8 @@
 //! Headless (`--headless`, or no display): starts the demo page server and
 //! Chromium with the extension, shows the agent, asks "Summarize this page",
 //! prints the answer to the terminal as it streams, and saves
-//! `dist/demo.png`. With a display: opens Chromium with `dist/chromium`
+//! `dist/demo.png` (`--firefox`: the same in Firefox ESR, saved as
+//! `dist/demo-firefox.png`). With a display: opens Chromium with `dist/chromium`
 //! loaded on the demo page and waits until the browser is closed; click the
 //! Paperclip toolbar button, then "Ask Clippy on this page".
 
@@ -16,12 +17,17 @@ use paperclip_e2e::{root, server::Server, Browser, Kind};
 #[tokio::main]
 async fn main() -> Result<()> {
     let headless = std::env::args().any(|a| a == "--headless");
+    let kind = if std::env::args().any(|a| a == "--firefox") {
+        Kind::Firefox
+    } else {
+        Kind::Chromium
+    };
     let server = Server::start(&root())?;
     let page = server.url("/");
     if !headless {
         return interactive(&page);
     }
-    let browser = Browser::launch(Kind::Chromium, true).await?;
+    let browser = Browser::launch(kind, true).await?;
     let result = scripted(&browser, &page).await;
     if result.is_err() {
         let _ = browser
@@ -73,7 +79,10 @@ async fn scripted(browser: &Browser, page: &str) -> Result<()> {
         first_chunk.unwrap_or_default().as_millis(),
         started.elapsed().as_millis()
     );
-    let png = root().join("dist/demo.png");
+    let png = root().join(match browser.kind {
+        Kind::Chromium => "dist/demo.png",
+        Kind::Firefox => "dist/demo-firefox.png",
+    });
     browser.screenshot(&png).await?;
     println!("Screenshot: {}", png.display());
     Ok(())
