@@ -148,9 +148,8 @@ fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, mes
         drop(l);
         start_keepalive(link);
     }
-    let connected = link.borrow().port.is_some();
-    if connected {
-        let port = link.borrow().port.clone().expect("checked");
+    let port = link.borrow().port.clone();
+    if let Some(port) = port {
         if platform::post(&port, &wire) {
             return;
         }

@@ -9,7 +9,7 @@
 //! * the agent's long-lived port (name [`AGENT_PORT`]): [`AgentToBg`] and
 //!   [`BgToAgent`];
 //! * background → content script of a tab: [`ToContent`], answered with a
-//!   [`Reply`] (a [`PageSnapshot`] for [`ToContent::GetPageContext`]).
+//!   [`Reply`] (a [`PageSnapshot`](crate::page::PageSnapshot) for [`ToContent::GetPageContext`]).
 //!
 //! Decoding never panics: malformed JSON, a wrong version, an unknown type or
 //! a wrong field each give a [`ProtocolError`] with a precise message.
@@ -20,7 +20,7 @@
 //! // The background answers a Ping with a Pong...
 //! let wire = protocol::encode(&Reply::Ok(Response::from(Pong { version: "0.1.0".into(), protocol: 1, started_ms: 0.0, ready_ms: 0.0 })));
 //! // ...and the caller gets the paired type back.
-//! let pong: Pong = Ping {}.read_reply(&wire).unwrap();
+//! let pong: Pong = Ping::read_reply(&wire).unwrap();
 //! assert_eq!(pong.protocol, 1);
 //! ```
 
@@ -29,7 +29,6 @@ use std::fmt;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::conversation::{Conversation, ConversationSummary, Message};
-use crate::page::PageSnapshot;
 
 /// Version of the wire protocol; a message with another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -225,8 +224,8 @@ pub trait Rpc: Sized {
         encode(&self.into_request())
     }
 
-    /// Reads the background's wire reply to this request.
-    fn read_reply(&self, json: &str) -> Result<Self::Response, ProtocolError> {
+    /// Reads the background's wire reply to a request of this type.
+    fn read_reply(json: &str) -> Result<Self::Response, ProtocolError> {
         decode_reply::<Response>(json)?.try_into()
     }
 }
@@ -253,6 +252,13 @@ macro_rules! rpc {
 
         impl Tagged for Request {
             const TYPES: &'static [&'static str] = &[$(stringify!($req)),*];
+        }
+
+        impl Request {
+            /// The request's `"type"` on the wire.
+            pub fn name(&self) -> &'static str {
+                match self { $(Request::$req(_) => stringify!($req)),* }
+            }
         }
 
         /// The background's successful answer to a [`Request`].
@@ -534,12 +540,10 @@ pub fn valid_message_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// Re-exported for the content-script contract.
-pub type PageContextReply = Reply<PageSnapshot>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::page::PageSnapshot;
 
     fn check_err<T: Tagged + fmt::Debug>(json: &str, kind: ErrorKind, needle: &str) {
         let err = decode::<T>(json).unwrap_err();
@@ -631,16 +635,16 @@ mod tests {
     fn reply_pairs_request_with_response() {
         let ok = encode(&Reply::Ok(Response::from(Deleted { existed: true })));
         assert_eq!(
-            DeleteConversation { id: "a".into() }.read_reply(&ok),
+            DeleteConversation::read_reply(&ok),
             Ok(Deleted { existed: true })
         );
         // A reply of the wrong type is an error, not a panic.
-        let err = Ping {}.read_reply(&ok).unwrap_err();
+        let err = Ping::read_reply(&ok).unwrap_err();
         assert_eq!(err.kind, ErrorKind::Malformed);
         // An error reply comes back as the error.
         let failed = encode(&Reply::<Response>::Err(ProtocolError::failed("tab closed")));
         assert_eq!(
-            Ping {}.read_reply(&failed),
+            Ping::read_reply(&failed),
             Err(ProtocolError::failed("tab closed"))
         );
     }

@@ -92,7 +92,7 @@ pub fn may_call(caller: &Caller, request: &Request) -> Result<(), ProtocolError>
         Caller::ExtensionPage { .. } => Ok(()),
         Caller::ContentScript { .. } => Err(ProtocolError::new(
             ErrorKind::Forbidden,
-            format!("content scripts may not send {}", request_name(request)),
+            format!("content scripts may not send {}", request.name()),
         )),
     }
 }
@@ -111,19 +111,6 @@ pub fn may_open_agent_port(caller: &Caller) -> Result<i32, ProtocolError> {
             ErrorKind::Forbidden,
             "only the agent frame inside a tab may open the agent port",
         )),
-    }
-}
-
-fn request_name(r: &Request) -> &'static str {
-    match r {
-        Request::Ping(_) => "Ping",
-        Request::ListConversations(_) => "ListConversations",
-        Request::GetConversation(_) => "GetConversation",
-        Request::DeleteConversation(_) => "DeleteConversation",
-        Request::ActivateTab(_) => "ActivateTab",
-        Request::ExportConversations(_) => "ExportConversations",
-        Request::ExportMarkdown(_) => "ExportMarkdown",
-        Request::ImportConversations(_) => "ImportConversations",
     }
 }
 

@@ -112,7 +112,8 @@ pub fn decode_js<T: Tagged>(value: &JsValue) -> Result<T, ProtocolError> {
     protocol::decode(&from_js(value)?)
 }
 
-fn js_error_text(e: &JsValue) -> String {
+/// The readable text of a JS error value.
+pub fn error_text(e: &JsValue) -> String {
     e.dyn_ref::<js_sys::Error>()
         .map(|e| String::from(e.message()))
         .or_else(|| e.as_string())
@@ -132,7 +133,7 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
         match api().runtime().send_message(None, &message, None).await {
             Ok(reply) => break reply,
             Err(e) => {
-                let text = js_error_text(&e);
+                let text = error_text(&e);
                 if attempt < 2 && text.contains("Receiving end does not exist") {
                     attempt += 1;
                     sleep_ms(100).await;
@@ -144,7 +145,7 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
             }
         }
     };
-    protocol::decode_reply::<protocol::Response>(&from_js(&reply)?)?.try_into()
+    R::read_reply(&from_js(&reply)?)
 }
 
 /// Sends `request` and ignores the reply (used for pings, whose only
@@ -196,9 +197,4 @@ pub fn post(port: &Port, wire: &str) -> bool {
     port.unchecked_ref::<PortExt>()
         .try_post_message(&to_js(wire))
         .is_ok()
-}
-
-/// The readable text of a JS error value.
-pub fn error_text(e: &JsValue) -> String {
-    js_error_text(e)
 }

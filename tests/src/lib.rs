@@ -485,21 +485,59 @@ impl Browser {
         }
     }
 
+    /// Polls `probe` every 100 ms until it yields a value, for at most
+    /// `limit`.
+    pub async fn poll<T, F, Fut>(&self, limit: Duration, what: &str, mut probe: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>>>,
+    {
+        let started = Instant::now();
+        loop {
+            if let Some(v) = probe().await? {
+                return Ok(v);
+            }
+            if started.elapsed() > limit {
+                bail!("timed out waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Polls `check` until it is true.
     pub async fn wait_until<F, Fut>(&self, limit: Duration, what: &str, mut check: F) -> Result<()>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<bool>>,
     {
-        let started = Instant::now();
-        loop {
-            if check().await? {
-                return Ok(());
-            }
-            if started.elapsed() > limit {
-                bail!("timed out waiting for {what}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        self.poll(limit, what, || {
+            let fut = check();
+            async move { Ok(fut.await?.then_some(())) }
+        })
+        .await
+    }
+
+    /// The text of the first element matching `css` in the current
+    /// document, if there is one.
+    pub async fn text_of(&self, css: &str) -> Result<Option<String>> {
+        let v = self
+            .client
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent : null;",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(v.as_str().map(str::to_string))
+    }
+
+    /// When the background instance answering now started, and how long it
+    /// took to become ready (`Pong.started_ms`, `Pong.ready_ms`).
+    pub async fn background_instance(&self) -> Result<(f64, f64)> {
+        let pong = self.request(json!({"type": "Ping"})).await?;
+        let ok = &pong["body"]["ok"];
+        match (ok["started_ms"].as_f64(), ok["ready_ms"].as_f64()) {
+            (Some(started), Some(ready)) if started > 0.0 => Ok((started, ready)),
+            _ => bail!("no Pong: {pong}"),
         }
     }
 

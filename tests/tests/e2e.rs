@@ -151,14 +151,16 @@ async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser
     );
     b.activate(&page).await?;
     b.enter_agent().await?;
-    let mut restored = b.messages().await?;
-    for _ in 0..100 {
-        if restored.len() == before.len() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        restored = b.messages().await?;
-    }
+    let restored = b
+        .poll(
+            Duration::from_secs(10),
+            "the history to be restored",
+            || async {
+                let m = b.messages().await?;
+                Ok((m.len() == before.len()).then_some(m))
+            },
+        )
+        .await?;
     ensure!(
         restored == before,
         "restored {restored:?}, expected {before:?}"
@@ -170,6 +172,25 @@ async fn ask_stream_reload_restore(b: Browser, server: Server) -> Result<Browser
         answer.contains("hundreds of paperclips every minute"),
         "{answer}"
     );
+
+    // Close removes the agent from the page, leaving nothing behind.
+    b.click(&b.control("button", "Close Clippy").await?).await?;
+    b.top().await?;
+    b.wait_until(
+        Duration::from_secs(5),
+        "Close to remove the agent",
+        || async {
+            let n = b
+                .client
+                .execute(
+                    "return document.querySelectorAll('paperclip-agent').length",
+                    vec![],
+                )
+                .await?;
+            Ok(n == json!(0))
+        },
+    )
+    .await?;
     Ok(b)
 }
 
@@ -308,21 +329,13 @@ async fn web_pages_cannot_reach_the_background(b: Browser, server: Server) -> Re
         url.as_str().is_some_and(|u| u.starts_with(&b.base)),
         "the embedded frame is not the agent: {url}"
     );
-    let mut alert = String::new();
-    for _ in 0..100 {
-        let v = b
-            .client
-            .execute(
-                "const a = document.querySelector('[role=alert]'); return a ? a.textContent : null;",
-                vec![],
-            )
-            .await?;
-        if let Some(t) = v.as_str() {
-            alert = t.to_string();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let alert = b
+        .poll(
+            Duration::from_secs(10),
+            "the embedded agent's alert",
+            || b.text_of("[role=alert]"),
+        )
+        .await?;
     ensure!(
         alert.contains("not activated"),
         "the embedded agent was served: {alert:?}"
@@ -390,7 +403,7 @@ async fn chromium_cold_worker_answers_first_message() -> Result<()> {
         b.wait_answer(0).await?;
 
         b.top().await?;
-        let before = b.request(json!({"type": "Ping"})).await?;
+        let (before, _) = b.background_instance().await?;
         b.stop_service_workers().await?;
 
         b.enter_agent().await?;
@@ -398,13 +411,11 @@ async fn chromium_cold_worker_answers_first_message() -> Result<()> {
         let (answer, _) = b.wait_answer(1).await?;
         ensure!(answer.contains("Gem clip"), "{answer}");
         b.top().await?;
-        let after = b.request(json!({"type": "Ping"})).await?;
+        let (after, ready) = b.background_instance().await?;
         ensure!(
-            after["body"]["ok"]["started_ms"].as_f64()
-                > before["body"]["ok"]["started_ms"].as_f64(),
-            "the worker did not restart: {before} {after}"
+            after > before,
+            "the worker did not restart ({before}, then {after})"
         );
-        let ready = after["body"]["ok"]["ready_ms"].as_f64().unwrap_or_default();
         println!(
             "cold start of the worker to ready (wasm loaded, storage open): {ready:.0} ms; \
              Send to first answer chunk: warm {warm:.0} ms, after the stop {cold:.0} ms"
@@ -454,25 +465,17 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
     let tab = b.client.new_window(true).await?;
     b.client.switch_to_window(tab.handle).await?;
     b.client.goto(&format!("{}options.html", b.base)).await?;
-    let outcome = |css: &'static str| {
-        let client = b.client.clone();
-        async move {
-            for _ in 0..100 {
-                if let Ok(el) = client.find(fantoccini::Locator::Css(css)).await {
-                    return Ok::<_, anyhow::Error>(el.text().await?);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            anyhow::bail!("no {css} appeared")
-        }
-    };
     let input = b
         .client
         .wait()
         .for_element(fantoccini::Locator::Css("#import-file"))
         .await?;
     input.send_keys(&good.display().to_string()).await?;
-    let status = outcome("[role=status]").await?;
+    let status = b
+        .poll(Duration::from_secs(10), "[role=status]", || {
+            b.text_of("[role=status]")
+        })
+        .await?;
     ensure!(
         status == "Imported: 1 added, 0 replaced, 1 kept as they were.",
         "{status}"
@@ -482,7 +485,11 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         .find(fantoccini::Locator::Css("#import-file"))
         .await?;
     input.send_keys(&bad.display().to_string()).await?;
-    let alert = outcome("[role=alert]").await?;
+    let alert = b
+        .poll(Duration::from_secs(10), "[role=alert]", || {
+            b.text_of("[role=alert]")
+        })
+        .await?;
     ensure!(
         alert.starts_with("import refused, nothing changed: $: not a JSON object"),
         "{alert}"
@@ -523,23 +530,20 @@ async fn background_wakes_for_the_first_message_after_stopping(
     b: Browser,
     server: Server,
 ) -> Result<Browser> {
-    let first = b.request(json!({"type": "Ping"})).await?;
-    let started = first["body"]["ok"]["started_ms"]
-        .as_f64()
-        .unwrap_or_default();
-    ensure!(started > 0.0, "{first}");
+    let (started, _) = b.background_instance().await?;
     b.client.goto(&server.url("/")).await?;
     match b.kind {
         Kind::Chromium => b.stop_service_workers().await?,
         Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
     }
-    let again = b.request(json!({"type": "Ping"})).await?;
-    let restarted = again["body"]["ok"]["started_ms"]
-        .as_f64()
-        .unwrap_or_default();
+    let (restarted, ready) = b.background_instance().await?;
     ensure!(
         restarted > started,
         "the background did not restart (started {started}, then {restarted})"
+    );
+    println!(
+        "{:?}: background restarted, ready {ready:.0} ms after its start",
+        b.kind
     );
     let list = b
         .request(json!({"type": "ListConversations", "limit": 5}))
@@ -562,18 +566,17 @@ async fn firefox_agent_survives_the_event_page_suspending() -> Result<()> {
         b.client.goto(&page).await?;
         b.activate(&page).await?;
         b.enter_agent().await?;
-        let before = b.request(json!({"type": "Ping"})).await?;
+        let (before, _) = b.background_instance().await?;
         b.enter_agent().await?;
         tokio::time::sleep(Duration::from_secs(12)).await;
         b.ask("Who wore paperclips on their lapels?").await?;
         let (answer, _) = b.wait_answer(0).await?;
         ensure!(answer.contains("Norwegians"), "{answer}");
         b.top().await?;
-        let after = b.request(json!({"type": "Ping"})).await?;
+        let (after, _) = b.background_instance().await?;
         ensure!(
-            after["body"]["ok"]["started_ms"].as_f64()
-                > before["body"]["ok"]["started_ms"].as_f64(),
-            "the event page never suspended, so this tested nothing: {before} {after}"
+            after > before,
+            "the event page never suspended, so this tested nothing ({before}, then {after})"
         );
         Ok(b)
     })

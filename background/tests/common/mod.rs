@@ -15,44 +15,8 @@ macro_rules! storage_tests {
     };
 }
 
-use futures_join::join;
 use paperclip_background::store::{encode_record, Store};
 use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
-use wasm_bindgen::JsValue;
-
-mod futures_join {
-    /// Polls two futures concurrently on the single wasm thread.
-    pub async fn join<A: std::future::Future, B: std::future::Future>(
-        a: A,
-        b: B,
-    ) -> (A::Output, B::Output) {
-        let a = std::pin::pin!(a);
-        let b = std::pin::pin!(b);
-        let (mut a, mut b) = (Some(a), Some(b));
-        let (mut ra, mut rb) = (None, None);
-        std::future::poll_fn(|cx| {
-            if let Some(f) = a.as_mut() {
-                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
-                    ra = Some(v);
-                    a = None;
-                }
-            }
-            if let Some(f) = b.as_mut() {
-                if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
-                    rb = Some(v);
-                    b = None;
-                }
-            }
-            if a.is_none() && b.is_none() {
-                std::task::Poll::Ready(())
-            } else {
-                std::task::Poll::Pending
-            }
-        })
-        .await;
-        (ra.unwrap(), rb.unwrap())
-    }
-}
 
 fn unique(name: &str) -> String {
     format!("test-{name}-{}", js_sys::Math::random())
@@ -152,7 +116,7 @@ pub async fn latest_for_site_and_delete() {
 pub async fn concurrent_appends_lose_nothing() {
     let store = open("concurrent").await;
     let site = "https://c.test";
-    let (a, b) = join(
+    futures::join!(
         async {
             for i in 0..10 {
                 let m = msg(&format!("a{i}"), Role::User, "from tab A", i as f64);
@@ -165,9 +129,7 @@ pub async fn concurrent_appends_lose_nothing() {
                 store.upsert_message("conv", site, m, 0.0).await.unwrap();
             }
         },
-    )
-    .await;
-    let _ = (a, b);
+    );
     let c = store.get("conv").await.unwrap().unwrap();
     assert_eq!(
         c.messages.len(),
@@ -236,7 +198,6 @@ pub async fn corrupt_records_are_skipped_not_fatal() {
     );
     assert_eq!(list[0].id, "good");
     assert_eq!(store.get("bad").await.unwrap(), None);
-    let _ = JsValue::NULL;
 }
 
 pub async fn export_then_import_under_each_policy() {
