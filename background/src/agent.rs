@@ -282,6 +282,7 @@ async fn answer(
         time_ms: now_ms(),
         status,
         provider: Some(offline::PROVIDER.into()),
+        tokens: 0,
     };
     store
         .upsert_message(&conversation_id, &session.site, reply, now_ms())

@@ -81,6 +81,7 @@ impl ChatState {
                     time_ms: 0.0,
                     status: MessageStatus::Streaming,
                     provider: Some(provider),
+                    tokens: 0,
                 });
                 self.streaming = Some(message_id);
             }

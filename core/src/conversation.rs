@@ -7,7 +7,7 @@
 //! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 1000.0);
 //! c.push(Message::complete("m1".into(), Role::User, "What is this?".into(), 1001.0));
 //! assert_eq!(c.title, "What is this?");
-//! let bytes = paperclip_core::conversation::encode(&c);
+//! let (bytes, _compressed) = paperclip_core::conversation::encode(&c);
 //! assert_eq!(paperclip_core::conversation::decode(&bytes).unwrap(), c);
 //! ```
 
@@ -50,6 +50,9 @@ pub struct Message {
     pub status: MessageStatus,
     /// Which provider wrote an assistant message ("offline", ...).
     pub provider: Option<String>,
+    /// Tokens of this message as counted by its provider (0 when unknown).
+    #[serde(default)]
+    pub tokens: u32,
 }
 
 impl Message {
@@ -62,6 +65,7 @@ impl Message {
             time_ms,
             status: MessageStatus::Complete,
             provider: None,
+            tokens: 0,
         }
     }
 }
@@ -84,6 +88,87 @@ pub struct Conversation {
     pub updated_ms: f64,
     /// Messages in order.
     pub messages: Vec<Message>,
+    /// User-given tags, normalised by [`normalize_tags`].
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Which character answered ("clippy", ...).
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// The personality in use ("helpful", ...).
+    #[serde(default = "default_personality")]
+    pub personality: String,
+    /// Running totals of tokens and cost.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+fn default_agent() -> String {
+    DEFAULT_AGENT.into()
+}
+
+fn default_personality() -> String {
+    DEFAULT_PERSONALITY.into()
+}
+
+/// The character of conversations that do not say.
+pub const DEFAULT_AGENT: &str = "clippy";
+/// The personality of conversations that do not say.
+pub const DEFAULT_PERSONALITY: &str = "helpful";
+
+/// Tokens and cost of a conversation (or of one request).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Prompt tokens sent.
+    pub tokens_in: u64,
+    /// Completion tokens received.
+    pub tokens_out: u64,
+    /// Cost in millionths of a US dollar.
+    pub cost_micro_usd: u64,
+}
+
+impl Usage {
+    /// Adds `other` (saturating).
+    pub fn add(&mut self, other: Usage) {
+        self.tokens_in = self.tokens_in.saturating_add(other.tokens_in);
+        self.tokens_out = self.tokens_out.saturating_add(other.tokens_out);
+        self.cost_micro_usd = self.cost_micro_usd.saturating_add(other.cost_micro_usd);
+    }
+}
+
+/// Most tags on one conversation.
+pub const MAX_TAGS: usize = 20;
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 40;
+
+/// Normalises tags: trimmed, inner whitespace collapsed, lower-cased,
+/// deduplicated, in the given order. Empty tags are dropped; a tag longer
+/// than [`MAX_TAG_CHARS`], one with control characters, or more than
+/// [`MAX_TAGS`] tags are an error naming the culprit.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let t = tag
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        if t.is_empty() || out.contains(&t) {
+            continue;
+        }
+        if t.chars().any(char::is_control) {
+            return Err(format!("tag {tag:?} contains control characters"));
+        }
+        if t.chars().count() > MAX_TAG_CHARS {
+            return Err(format!(
+                "tag {tag:?} is longer than {MAX_TAG_CHARS} characters"
+            ));
+        }
+        out.push(t);
+    }
+    if out.len() > MAX_TAGS {
+        return Err(format!("{} tags; the limit is {MAX_TAGS}", out.len()));
+    }
+    Ok(out)
 }
 
 impl Conversation {
@@ -96,7 +181,16 @@ impl Conversation {
             created_ms: now_ms,
             updated_ms: now_ms,
             messages: Vec::new(),
+            tags: Vec::new(),
+            agent: default_agent(),
+            personality: default_personality(),
+            usage: Usage::default(),
         }
+    }
+
+    /// Adds one request's tokens and cost to the running totals.
+    pub fn record_usage(&mut self, usage: Usage) {
+        self.usage.add(usage);
     }
 
     /// Appends `message`, bumping `updated_ms` and deriving the title from
@@ -128,6 +222,9 @@ impl Conversation {
             title: self.title.clone(),
             updated_ms: self.updated_ms,
             message_count: self.messages.len() as u32,
+            tags: self.tags.clone(),
+            agent: self.agent.clone(),
+            usage: self.usage,
         }
     }
 }
@@ -145,6 +242,15 @@ pub struct ConversationSummary {
     pub updated_ms: f64,
     /// Number of messages.
     pub message_count: u32,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Character.
+    #[serde(default = "default_agent")]
+    pub agent: String,
+    /// Running totals.
+    #[serde(default)]
+    pub usage: Usage,
 }
 
 fn derive_title(text: &str) -> String {
@@ -157,8 +263,12 @@ fn derive_title(text: &str) -> String {
     }
 }
 
-/// Version byte in front of every stored conversation.
-const STORAGE_VERSION: u8 = 1;
+/// Version byte in front of every stored conversation (schema 2).
+pub const STORAGE_VERSION: u8 = 2;
+/// Set on the version byte when the rest is LZ4-compressed.
+const COMPRESSED: u8 = 0x80;
+/// Records whose encoding is at least this long are tried compressed.
+pub const COMPRESS_FROM_BYTES: usize = 1024;
 
 /// Why a stored record could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -174,21 +284,133 @@ pub enum DecodeError {
     Corrupt(String),
 }
 
-/// Encodes a conversation for storage (a version byte, then postcard).
-pub fn encode(c: &Conversation) -> Vec<u8> {
-    let mut out = vec![STORAGE_VERSION];
-    out.extend(postcard::to_allocvec(c).expect("conversations always serialise"));
-    out
+/// Encodes a conversation for storage: a version byte, then postcard,
+/// LZ4-compressed (and the version byte marked) when that saves at least
+/// an eighth. Returns the bytes and whether they are compressed.
+pub fn encode(c: &Conversation) -> (Vec<u8>, bool) {
+    let plain = postcard::to_allocvec(c).expect("conversations always serialise");
+    if plain.len() >= COMPRESS_FROM_BYTES {
+        let packed = lz4_flex::compress_prepend_size(&plain);
+        if packed.len() + packed.len() / 7 < plain.len() {
+            let mut out = Vec::with_capacity(packed.len() + 1);
+            out.push(STORAGE_VERSION | COMPRESSED);
+            out.extend(packed);
+            return (out, true);
+        }
+    }
+    let mut out = Vec::with_capacity(plain.len() + 1);
+    out.push(STORAGE_VERSION);
+    out.extend(plain);
+    (out, false)
 }
 
-/// Decodes what [`encode`] wrote; never panics on bad bytes.
+/// Decodes what [`encode`] wrote, or a schema-1 record (converted); never
+/// panics on bad bytes.
 pub fn decode(bytes: &[u8]) -> Result<Conversation, DecodeError> {
+    let corrupt = |e: &dyn std::fmt::Display| DecodeError::Corrupt(e.to_string());
     match bytes.split_first() {
         None => Err(DecodeError::Empty),
-        Some((&STORAGE_VERSION, rest)) => {
-            postcard::from_bytes(rest).map_err(|e| DecodeError::Corrupt(e.to_string()))
+        Some((&STORAGE_VERSION, rest)) => postcard::from_bytes(rest).map_err(|e| corrupt(&e)),
+        Some((&v, rest)) if v == STORAGE_VERSION | COMPRESSED => {
+            let plain = decompress(rest)?;
+            postcard::from_bytes(&plain).map_err(|e| corrupt(&e))
         }
+        Some((&v1::STORAGE_VERSION, rest)) => postcard::from_bytes::<v1::Conversation>(rest)
+            .map(Conversation::from)
+            .map_err(|e| corrupt(&e)),
         Some((&v, _)) => Err(DecodeError::Version(v)),
+    }
+}
+
+/// Largest decompressed record accepted (a corrupt size prefix must not
+/// allocate gigabytes).
+const MAX_PLAIN_BYTES: usize = 256 * 1024 * 1024;
+
+fn decompress(rest: &[u8]) -> Result<Vec<u8>, DecodeError> {
+    let size = rest
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| DecodeError::Corrupt("truncated compressed record".into()))?;
+    if size > MAX_PLAIN_BYTES || size > rest.len().saturating_mul(255) {
+        return Err(DecodeError::Corrupt(format!(
+            "implausible decompressed size {size}"
+        )));
+    }
+    lz4_flex::decompress_size_prepended(rest).map_err(|e| DecodeError::Corrupt(e.to_string()))
+}
+
+/// Schema 1 (the first release): conversations without tags, agent or
+/// usage. Kept to read old records and to write fixtures for migration
+/// tests.
+pub mod v1 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{MessageStatus, Role};
+
+    /// The schema-1 version byte.
+    pub const STORAGE_VERSION: u8 = 1;
+
+    /// A schema-1 message.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Message {
+        /// Id.
+        pub id: String,
+        /// Author.
+        pub role: Role,
+        /// Text.
+        pub text: String,
+        /// Time, ms.
+        pub time_ms: f64,
+        /// Completeness.
+        pub status: MessageStatus,
+        /// Provider.
+        pub provider: Option<String>,
+    }
+
+    /// A schema-1 conversation.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Conversation {
+        /// Id.
+        pub id: String,
+        /// Site origin.
+        pub site: String,
+        /// Title.
+        pub title: String,
+        /// Created, ms.
+        pub created_ms: f64,
+        /// Updated, ms.
+        pub updated_ms: f64,
+        /// Messages.
+        pub messages: Vec<Message>,
+    }
+
+    /// Encodes as schema 1 did.
+    pub fn encode(c: &Conversation) -> Vec<u8> {
+        let mut out = vec![STORAGE_VERSION];
+        out.extend(postcard::to_allocvec(c).expect("conversations always serialise"));
+        out
+    }
+}
+
+impl From<v1::Conversation> for Conversation {
+    fn from(old: v1::Conversation) -> Self {
+        let mut c = Conversation::new(old.id, old.site, old.created_ms);
+        c.title = old.title;
+        c.updated_ms = old.updated_ms;
+        c.messages = old
+            .messages
+            .into_iter()
+            .map(|m| Message {
+                id: m.id,
+                role: m.role,
+                text: m.text,
+                time_ms: m.time_ms,
+                status: m.status,
+                provider: m.provider,
+                tokens: 0,
+            })
+            .collect();
+        c
     }
 }
 
@@ -232,9 +454,73 @@ mod tests {
         assert_eq!(decode(&[]), Err(DecodeError::Empty));
         assert_eq!(decode(&[9, 1, 2]), Err(DecodeError::Version(9)));
         assert!(matches!(
-            decode(&[1, 0xff, 0xff]),
+            decode(&[2, 0xff, 0xff]),
             Err(DecodeError::Corrupt(_))
         ));
+        assert!(matches!(
+            decode(&[0x82, 0xff, 0xff, 0xff, 0x7f, 1]),
+            Err(DecodeError::Corrupt(_))
+        ));
+    }
+
+    #[test]
+    fn large_records_are_compressed_and_round_trip() {
+        let mut c = Conversation::new("c".into(), "https://a.test".into(), 1.0);
+        for i in 0..40 {
+            c.push(msg(
+                &i.to_string(),
+                Role::User,
+                "the same words again and again ",
+                2.0,
+            ));
+        }
+        let (bytes, compressed) = encode(&c);
+        assert!(compressed);
+        let plain = postcard::to_allocvec(&c).unwrap().len();
+        assert!(bytes.len() * 2 < plain, "{} vs {plain}", bytes.len());
+        assert_eq!(decode(&bytes).unwrap(), c);
+        let small = Conversation::new("s".into(), "x".into(), 0.0);
+        assert!(!encode(&small).1);
+    }
+
+    #[test]
+    fn schema_1_records_decode_into_schema_2() {
+        let old = v1::Conversation {
+            id: "old".into(),
+            site: "https://a.test".into(),
+            title: "Q".into(),
+            created_ms: 5.0,
+            updated_ms: 9.0,
+            messages: vec![v1::Message {
+                id: "m".into(),
+                role: Role::User,
+                text: "Q".into(),
+                time_ms: 9.0,
+                status: MessageStatus::Complete,
+                provider: None,
+            }],
+        };
+        let c = decode(&v1::encode(&old)).unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.updated_ms, c.created_ms),
+            ("old", 9.0, 5.0)
+        );
+        assert_eq!(c.agent, DEFAULT_AGENT);
+        assert!(c.tags.is_empty());
+        assert_eq!(c.messages[0].text, "Q");
+    }
+
+    #[test]
+    fn tags_are_normalised_and_bounded() {
+        let t = |v: &[&str]| normalize_tags(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            t(&[" Work ", "work", "", "to  read"]).unwrap(),
+            ["work", "to read"]
+        );
+        assert!(t(&[&"x".repeat(41)]).unwrap_err().contains("longer"));
+        assert!(t(&["a\u{7}"]).unwrap_err().contains("control"));
+        let many: Vec<String> = (0..21).map(|i| i.to_string()).collect();
+        assert!(normalize_tags(&many).unwrap_err().contains("limit"));
     }
 
     proptest::proptest! {
@@ -245,7 +531,7 @@ mod tests {
                 let role = if i % 2 == 0 { Role::User } else { Role::Assistant };
                 c.push(msg(&i.to_string(), role, &text, t + i as f64));
             }
-            proptest::prop_assert_eq!(decode(&encode(&c)).unwrap(), c);
+            proptest::prop_assert_eq!(decode(&encode(&c).0).unwrap(), c);
         }
 
         #[test]

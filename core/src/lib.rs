@@ -10,20 +10,25 @@
 //! ```
 //! use paperclip_core::protocol::{self, ListConversations, Request};
 //!
-//! let wire = protocol::encode(&Request::ListConversations(ListConversations { limit: 20 }));
+//! let wire = protocol::encode(&Request::ListConversations(ListConversations { limit: 20, ..Default::default() }));
 //! let back: Request = protocol::decode(&wire).unwrap();
-//! assert_eq!(back, Request::ListConversations(ListConversations { limit: 20 }));
+//! assert_eq!(back, Request::ListConversations(ListConversations { limit: 20, ..Default::default() }));
 //! ```
 //!
 //! Nothing here touches a browser API or reads a clock: time and identifiers
 //! are arguments, so everything is tested natively with `cargo test`.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod chat;
 pub mod conversation;
 pub mod export;
+pub mod maintenance;
 pub mod offline;
 pub mod page;
+pub mod prefs;
 pub mod protocol;
+pub mod query;
+pub mod schema;
 pub mod sender;
 mod text;

@@ -308,6 +308,18 @@ rpc! {
     ExportMarkdown => ExportedMarkdown,
     /// Validates a whole export file, then writes it in one transaction.
     ImportConversations => Imported,
+    /// Replaces a conversation's tags.
+    SetTags => TagsSet,
+    /// Preferences with their values and defaults.
+    GetPreferences => PreferenceList,
+    /// Validates and stores one preference.
+    SetPreference => PreferenceSet,
+    /// Storage health: quota, counts, cache statistics, quarantine.
+    GetStorageStatus => StorageStatus,
+    /// Runs the cleanup job now (it also runs on an alarm).
+    RunMaintenance => MaintenanceReport,
+    /// Drops context-cache entries whose key starts with `prefix`.
+    InvalidateCache => CacheInvalidated,
 }
 
 /// Asks for [`Pong`].
@@ -330,11 +342,18 @@ pub struct Pong {
     pub ready_ms: f64,
 }
 
-/// Lists at most `limit` conversations, most recently updated first.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+/// Lists at most `limit` conversations matching `filter`, most recently
+/// updated first, starting after `cursor`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
 pub struct ListConversations {
     /// Maximum number of items (the background clamps it to 1..=500).
     pub limit: u32,
+    /// Search text, site, tag, character, date range.
+    #[serde(default)]
+    pub filter: crate::query::Filter,
+    /// The previous page's `next`.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 /// A page of conversation summaries.
@@ -344,6 +363,9 @@ pub struct ConversationList {
     pub items: Vec<ConversationSummary>,
     /// False when storage fell back to memory and history will not persist.
     pub persistent: bool,
+    /// Cursor of the next page; `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
 }
 
 /// Fetches one conversation.
@@ -435,6 +457,142 @@ pub struct Imported {
     pub overwritten: u32,
     /// Existing conversations kept.
     pub skipped: u32,
+}
+
+/// Replaces the tags of conversation `id`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SetTags {
+    /// The conversation's id.
+    pub id: String,
+    /// The new tags (normalised; see [`crate::conversation::normalize_tags`]).
+    pub tags: Vec<String>,
+}
+
+/// The stored tags.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TagsSet {
+    /// Tags after normalisation.
+    pub tags: Vec<String>,
+}
+
+/// Lists preferences, optionally of one category.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetPreferences {
+    /// Only this category.
+    #[serde(default)]
+    pub category: Option<crate::prefs::Category>,
+}
+
+/// Preferences with values and defaults.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PreferenceList {
+    /// In a stable order.
+    pub entries: Vec<crate::prefs::PrefEntry>,
+}
+
+/// Sets preference `key` to `value`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SetPreference {
+    /// E.g. `ui.theme`.
+    pub key: String,
+    /// The new value (validated; a bad value is an error and nothing changes).
+    pub value: serde_json::Value,
+}
+
+/// The stored (sanitised) value.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PreferenceSet {
+    /// The key.
+    pub key: String,
+    /// The value as stored.
+    pub value: serde_json::Value,
+}
+
+/// Asks for [`StorageStatus`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetStorageStatus {}
+
+/// A record that failed to decode, kept aside.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct QuarantineItem {
+    /// Store it came from.
+    pub store: String,
+    /// Its key there.
+    pub key: String,
+    /// Why it could not be read.
+    pub error: String,
+    /// When it was quarantined, ms.
+    pub time_ms: f64,
+    /// Size of the raw record, bytes.
+    pub bytes: u64,
+}
+
+/// Storage health.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StorageStatus {
+    /// False when storage fell back to memory.
+    pub persistent: bool,
+    /// Why storage is not persistent, or what went wrong opening it.
+    pub notice: Option<String>,
+    /// Schema version of the open database (0 in memory).
+    pub schema_version: u32,
+    /// `navigator.storage.estimate()` usage, bytes.
+    pub usage_bytes: u64,
+    /// `navigator.storage.estimate()` quota, bytes.
+    pub quota_bytes: u64,
+    /// Warning level.
+    pub quota: crate::maintenance::QuotaLevel,
+    /// Stored conversations.
+    pub conversations: u64,
+    /// Of which compressed.
+    pub compressed: u64,
+    /// Bytes compression saved on them.
+    pub bytes_saved: u64,
+    /// Context-cache entries on disk.
+    pub cache_entries: u64,
+    /// Cache statistics (persisted across restarts).
+    pub cache: crate::cache::CacheStats,
+    /// Stored telemetry records.
+    pub telemetry_records: u64,
+    /// Quarantined records, newest first.
+    pub quarantine: Vec<QuarantineItem>,
+    /// When the cleanup job last ran, ms (0: never).
+    pub last_maintenance_ms: f64,
+}
+
+/// Asks the background to run the cleanup job now.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunMaintenance {}
+
+/// What the cleanup job did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct MaintenanceReport {
+    /// Expired cache entries removed.
+    pub expired_cache: u32,
+    /// Conversations removed by retention.
+    pub retention_deleted: u32,
+    /// Cache entries removed for the budget.
+    pub budget_cache_evicted: u32,
+    /// Conversations removed for the budget (only when allowed).
+    pub budget_conversations_deleted: u32,
+    /// True when still over the budget.
+    pub still_over_budget: bool,
+    /// Bytes in use after the job (the engine's own count).
+    pub used_bytes: u64,
+}
+
+/// Drops cache entries by key prefix.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct InvalidateCache {
+    /// Key prefix ("" drops everything).
+    pub prefix: String,
+}
+
+/// How many entries were dropped.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CacheInvalidated {
+    /// Entries removed from disk.
+    pub removed: u32,
 }
 
 /// A canned question the agent offers as a button.
@@ -559,7 +717,10 @@ mod tests {
     fn requests_round_trip() {
         for req in [
             Request::Ping(Ping {}),
-            Request::ListConversations(ListConversations { limit: 5 }),
+            Request::ListConversations(ListConversations {
+                limit: 5,
+                ..Default::default()
+            }),
             Request::GetConversation(GetConversation { id: "x".into() }),
             Request::DeleteConversation(DeleteConversation { id: "x".into() }),
             Request::ActivateTab(ActivateTab { tab_id: 7 }),
@@ -576,8 +737,11 @@ mod tests {
             r#"{"v":1,"body":{"type":"GetPageContext"}}"#
         );
         assert_eq!(
-            encode(&Request::ListConversations(ListConversations { limit: 3 })),
-            r#"{"v":1,"body":{"type":"ListConversations","limit":3}}"#
+            decode::<Request>(r#"{"v":1,"body":{"type":"ListConversations","limit":3}}"#),
+            Ok(Request::ListConversations(ListConversations {
+                limit: 3,
+                ..Default::default()
+            }))
         );
         assert_eq!(
             encode(&Reply::<Activated>::Err(ProtocolError::new(

@@ -11,7 +11,7 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), paperclip_core::protocol::ProtocolError> {
 //! use paperclip_core::protocol::ListConversations;
-//! let list = paperclip_platform::call(ListConversations { limit: 10 }).await?;
+//! let list = paperclip_platform::call(ListConversations { limit: 10, ..Default::default() }).await?;
 //! # Ok(()) }
 //! ```
 //!
