@@ -22,9 +22,9 @@ use std::rc::Rc;
 use js_sys::{Object, Promise, Reflect};
 use paperclip_core::export;
 use paperclip_core::protocol::{
-    self, Activated, ConversationDetail, ConversationList, Deleted, ErrorKind, Exported,
-    ExportedMarkdown, Imported, Pong, ProtocolError, Reply, Request, Response, ToContent,
-    PROTOCOL_VERSION,
+    self, Activated, CacheInvalidated, ConversationDetail, ConversationList, Deleted, ErrorKind,
+    Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet, ProtocolError,
+    Reply, Request, Response, TagsSet, ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
 use paperclip_platform as platform;
@@ -32,7 +32,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use web_extensions_sys::{MessageSender, Port, Tab};
 
-use crate::store::Store;
+use crate::store::{Budget, Store};
+
+/// The cleanup job's alarm.
+pub const MAINTENANCE_ALARM: &str = "paperclip-maintenance";
+/// How often the cleanup job runs.
+const MAINTENANCE_PERIOD_MINUTES: f64 = 60.0;
 
 /// The path of the content script that shows the agent in a page.
 pub const LOADER: &str = "content/loader.js";
@@ -64,6 +69,62 @@ pub async fn start() {
     let store = Rc::new(Store::open().await);
     STORE.with(|s| *s.borrow_mut() = Some(store));
     READY_MS.with(|t| t.set(performance_now()));
+    wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
+}
+
+/// Creates the cleanup alarm unless it exists; alarms outlive the worker, so
+/// the job runs after restarts too.
+async fn ensure_maintenance_alarm() {
+    let Ok(alarms) = Reflect::get(&platform::api(), &"alarms".into()) else {
+        return;
+    };
+    let call = |name: &str, args: &js_sys::Array| -> Option<Promise> {
+        let f = Reflect::get(&alarms, &name.into()).ok()?;
+        let p = f.dyn_ref::<js_sys::Function>()?.apply(&alarms, args).ok()?;
+        p.dyn_into::<Promise>().ok()
+    };
+    if let Some(p) = call("get", &js_sys::Array::of1(&MAINTENANCE_ALARM.into())) {
+        if let Ok(existing) = wasm_bindgen_futures::JsFuture::from(p).await {
+            if !existing.is_undefined() && !existing.is_null() {
+                return;
+            }
+        }
+    }
+    let info = Object::new();
+    Reflect::set(&info, &"delayInMinutes".into(), &1.0.into()).expect("plain object");
+    Reflect::set(
+        &info,
+        &"periodInMinutes".into(),
+        &MAINTENANCE_PERIOD_MINUTES.into(),
+    )
+    .expect("plain object");
+    let _ = call(
+        "create",
+        &js_sys::Array::of2(&MAINTENANCE_ALARM.into(), &info),
+    );
+}
+
+/// `alarms.onAlarm`: runs the cleanup job.
+#[wasm_bindgen]
+pub fn on_alarm(alarm: JsValue) {
+    let name = Reflect::get(&alarm, &"name".into())
+        .ok()
+        .and_then(|v| v.as_string());
+    if name.as_deref() != Some(MAINTENANCE_ALARM) {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        let result = match store() {
+            Ok(store) => {
+                let budget = Budget::from_preferences(&store.preferences());
+                store.maintain(js_sys::Date::now(), budget).await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            web_sys::console::warn_1(&format!("paperclip: cleanup failed: {}", e.message).into());
+        }
+    });
 }
 
 /// `performance.now()` of this context (worker or event page).
@@ -124,11 +185,15 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             ready_ms: READY_MS.with(|t| t.get()),
         }
         .into(),
-        Request::ListConversations(r) => ConversationList {
-            items: store.list(r.limit.clamp(1, 500)).await?,
-            persistent: store.persistent(),
+        Request::ListConversations(r) => {
+            let (items, next) = store.list(&r).await?;
+            ConversationList {
+                items,
+                persistent: store.persistent(),
+                next,
+            }
+            .into()
         }
-        .into(),
         Request::GetConversation(r) => ConversationDetail {
             conversation: store.get(&r.id).await?,
         }
@@ -145,7 +210,11 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             let conversations = store.conversations(r.ids.as_deref()).await?;
             let count = conversations.len() as u32;
             Exported {
-                json: export::export(conversations, js_sys::Date::now()),
+                json: export::export(
+                    conversations,
+                    r.ids.is_none().then(|| store.preferences()).as_ref(),
+                    js_sys::Date::now(),
+                ),
                 count,
             }
             .into()
@@ -176,6 +245,28 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             }
             .into()
         }
+        Request::SetTags(r) => TagsSet {
+            tags: store.set_tags(&r.id, &r.tags).await?,
+        }
+        .into(),
+        Request::GetPreferences(r) => PreferenceList {
+            entries: store.preference_entries(r.category),
+        }
+        .into(),
+        Request::SetPreference(r) => PreferenceSet {
+            value: store.set_preference(&r.key, &r.value).await?,
+            key: r.key,
+        }
+        .into(),
+        Request::GetStorageStatus(_) => store.status().await?.into(),
+        Request::RunMaintenance(_) => {
+            let budget = Budget::from_preferences(&store.preferences());
+            store.maintain(js_sys::Date::now(), budget).await?.into()
+        }
+        Request::InvalidateCache(r) => CacheInvalidated {
+            removed: store.cache_invalidate(&r.prefix).await?,
+        }
+        .into(),
     })
 }
 

@@ -23,3 +23,4 @@ api.runtime.onConnectExternal.addListener((port) => port.disconnect());
 api.runtime.onInstalled.addListener(later(bg.on_installed));
 api.commands.onCommand.addListener(later(bg.on_command));
 api.contextMenus.onClicked.addListener(later(bg.on_menu));
+api.alarms.onAlarm.addListener(later(bg.on_alarm));

@@ -7,7 +7,7 @@
 //! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 1000.0);
 //! c.push(Message::complete("m1".into(), Role::User, "What is this?".into(), 1001.0));
 //! assert_eq!(c.title, "What is this?");
-//! let (bytes, _compressed) = paperclip_core::conversation::encode(&c);
+//! let bytes = paperclip_core::conversation::encode(&c).bytes;
 //! assert_eq!(paperclip_core::conversation::decode(&bytes).unwrap(), c);
 //! ```
 
@@ -284,24 +284,44 @@ pub enum DecodeError {
     Corrupt(String),
 }
 
-/// Encodes a conversation for storage: a version byte, then postcard,
-/// LZ4-compressed (and the version byte marked) when that saves at least
-/// an eighth. Returns the bytes and whether they are compressed.
-pub fn encode(c: &Conversation) -> (Vec<u8>, bool) {
-    let plain = postcard::to_allocvec(c).expect("conversations always serialise");
-    if plain.len() >= COMPRESS_FROM_BYTES {
-        let packed = lz4_flex::compress_prepend_size(&plain);
-        if packed.len() + packed.len() / 7 < plain.len() {
-            let mut out = Vec::with_capacity(packed.len() + 1);
-            out.push(STORAGE_VERSION | COMPRESSED);
-            out.extend(packed);
-            return (out, true);
-        }
+/// A stored encoding and what compression did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    /// The record bytes.
+    pub bytes: Vec<u8>,
+    /// LZ4-compressed.
+    pub compressed: bool,
+    /// Length of the uncompressed encoding (version byte included).
+    pub plain_len: usize,
+}
+
+/// Compresses `plain` with LZ4 when it is at least
+/// [`COMPRESS_FROM_BYTES`] long and compression saves at least an eighth.
+pub fn compress(plain: &[u8]) -> Option<Vec<u8>> {
+    if plain.len() < COMPRESS_FROM_BYTES {
+        return None;
     }
-    let mut out = Vec::with_capacity(plain.len() + 1);
-    out.push(STORAGE_VERSION);
-    out.extend(plain);
-    (out, false)
+    let packed = lz4_flex::compress_prepend_size(plain);
+    (packed.len() + packed.len() / 7 < plain.len()).then_some(packed)
+}
+
+/// Encodes a conversation for storage: a version byte, then postcard,
+/// LZ4-compressed (and the version byte marked) when [`compress`] pays.
+pub fn encode(c: &Conversation) -> Encoded {
+    let plain = postcard::to_allocvec(c).expect("conversations always serialise");
+    let plain_len = plain.len() + 1;
+    let (version, body, compressed) = match compress(&plain) {
+        Some(packed) => (STORAGE_VERSION | COMPRESSED, packed, true),
+        None => (STORAGE_VERSION, plain, false),
+    };
+    let mut bytes = Vec::with_capacity(body.len() + 1);
+    bytes.push(version);
+    bytes.extend(body);
+    Encoded {
+        bytes,
+        compressed,
+        plain_len,
+    }
 }
 
 /// Decodes what [`encode`] wrote, or a schema-1 record (converted); never
@@ -326,7 +346,9 @@ pub fn decode(bytes: &[u8]) -> Result<Conversation, DecodeError> {
 /// allocate gigabytes).
 const MAX_PLAIN_BYTES: usize = 256 * 1024 * 1024;
 
-fn decompress(rest: &[u8]) -> Result<Vec<u8>, DecodeError> {
+/// Reverses [`compress`]; a corrupt input is an error, never a panic or a
+/// huge allocation.
+pub fn decompress(rest: &[u8]) -> Result<Vec<u8>, DecodeError> {
     let size = rest
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
@@ -474,13 +496,14 @@ mod tests {
                 2.0,
             ));
         }
-        let (bytes, compressed) = encode(&c);
-        assert!(compressed);
+        let encoded = encode(&c);
+        let bytes = encoded.bytes;
+        assert!(encoded.compressed);
         let plain = postcard::to_allocvec(&c).unwrap().len();
         assert!(bytes.len() * 2 < plain, "{} vs {plain}", bytes.len());
         assert_eq!(decode(&bytes).unwrap(), c);
         let small = Conversation::new("s".into(), "x".into(), 0.0);
-        assert!(!encode(&small).1);
+        assert!(!encode(&small).compressed);
     }
 
     #[test]
@@ -531,7 +554,7 @@ mod tests {
                 let role = if i % 2 == 0 { Role::User } else { Role::Assistant };
                 c.push(msg(&i.to_string(), role, &text, t + i as f64));
             }
-            proptest::prop_assert_eq!(decode(&encode(&c).0).unwrap(), c);
+            proptest::prop_assert_eq!(decode(&encode(&c).bytes).unwrap(), c);
         }
 
         #[test]

@@ -19,7 +19,7 @@
 //! assert_eq!(err.path, "$.conversations[0].id");
 //! ```
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -53,15 +53,31 @@ pub struct ExportFile {
     pub exported_ms: f64,
     /// The conversations, whole.
     pub conversations: Vec<Conversation>,
+    /// Preferences (key → value; see [`crate::prefs`]); optional, absent in
+    /// older files. API keys are never part of an export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferences: Option<BTreeMap<String, serde_json::Value>>,
 }
 
-/// Writes `conversations` as an export file (pretty JSON).
-pub fn export(conversations: Vec<Conversation>, now_ms: f64) -> String {
+/// Writes `conversations` (and `preferences`, when given) as an export
+/// file (pretty JSON).
+pub fn export(
+    conversations: Vec<Conversation>,
+    preferences: Option<&crate::prefs::Preferences>,
+    now_ms: f64,
+) -> String {
+    let preferences = preferences.map(|p| {
+        p.entries(None)
+            .into_iter()
+            .map(|e| (e.key, e.value))
+            .collect()
+    });
     serde_json::to_string_pretty(&ExportFile {
         format: FORMAT.into(),
         version: VERSION,
         exported_ms: now_ms,
         conversations,
+        preferences,
     })
     .expect("export files always serialise")
 }
@@ -135,7 +151,14 @@ pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
         };
         err(path, e.into_inner().to_string())
     })?;
+    let mut file = file;
     validate(&file)?;
+    if let Some(prefs) = &mut file.preferences {
+        for (key, value) in prefs.iter_mut() {
+            *value = crate::prefs::Preferences::validate(key, value)
+                .map_err(|e| err(format!("$.preferences.{key}"), e.reason))?;
+        }
+    }
     Ok(file)
 }
 
@@ -419,10 +442,10 @@ mod tests {
     fn a_50_mb_file_and_a_huge_message_are_refused() {
         let mut c = conv("big", 1.0);
         c.messages[0].text = "x".repeat(50 * 1024 * 1024);
-        check(export(vec![c.clone()], 0.0).as_bytes(), "$", "limit");
+        check(export(vec![c.clone()], None, 0.0).as_bytes(), "$", "limit");
         c.messages[0].text = "x".repeat(MAX_TEXT_CHARS + 1);
         check(
-            export(vec![c], 0.0).as_bytes(),
+            export(vec![c], None, 0.0).as_bytes(),
             "$.conversations[0].messages[0].text",
             "limit",
         );
@@ -437,6 +460,7 @@ mod tests {
             version: VERSION,
             exported_ms: 0.0,
             conversations: vec![conv("old", 5.0), conv("new", 20.0), conv("fresh", 1.0)],
+            preferences: None,
         };
         let p = plan_import(file(), &existing, MergePolicy::Skip);
         assert_eq!((p.added, p.overwritten, p.skipped), (1, 0, 2));
@@ -482,7 +506,7 @@ mod tests {
         fn export_round_trips(n in 0usize..20, t in 1u64..10_000_000_000_000) {
             let t = t as f64;
             let cs: Vec<_> = (0..n).map(|i| conv(&format!("c{i}"), t + i as f64)).collect();
-            let back = parse_import(export(cs.clone(), t).as_bytes()).unwrap();
+            let back = parse_import(export(cs.clone(), None, t).as_bytes()).unwrap();
             prop_assert_eq!(back.conversations, cs);
         }
 
@@ -497,7 +521,7 @@ mod tests {
             let existing: HashMap<String, f64> =
                 stored.iter().enumerate().map(|(i, t)| (format!("c{i}"), *t)).collect();
             let file = ExportFile {
-                format: FORMAT.into(), version: VERSION, exported_ms: 0.0,
+                format: FORMAT.into(), version: VERSION, exported_ms: 0.0, preferences: None,
                 conversations: incoming.iter().enumerate().map(|(i, t)| {
                     let mut c = conv(&format!("c{i}"), *t);
                     c.updated_ms = *t;
@@ -513,5 +537,18 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn preferences_travel_validated_and_bad_ones_refuse_the_file() {
+        let mut p = crate::prefs::Preferences::default();
+        p.set("ui.theme", &serde_json::json!("dark")).unwrap();
+        let text = export(vec![], Some(&p), 1.0);
+        assert!(!text.contains("api_key"));
+        let back = parse_import(text.as_bytes()).unwrap();
+        assert_eq!(back.preferences.unwrap()["ui.theme"], "dark");
+        let bad = text.replace("\"dark\"", "\"neon\"");
+        let e = parse_import(bad.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "$.preferences.ui.theme");
     }
 }

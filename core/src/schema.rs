@@ -143,6 +143,17 @@ const META_STORE: StoreSpec = StoreSpec {
     indexes: &[],
 };
 
+const V1_STORES: &[StoreSpec] = &[V1_CONVERSATIONS];
+
+/// The layout of schema `version` (empty for unknown versions).
+pub fn stores_at(version: u32) -> &'static [StoreSpec] {
+    match version {
+        1 => V1_STORES,
+        SCHEMA_VERSION => STORES,
+        _ => &[],
+    }
+}
+
 /// One step of a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -338,6 +349,7 @@ mod tests {
             if from > 0 {
                 apply(&mut layout, &plan(0, from).unwrap()).unwrap();
             }
+            prop_assert_eq!(&layout, &layout_of(stores_at(from)));
             let rest = plan(from, SCHEMA_VERSION).unwrap();
             let versions: Vec<u32> = rest.iter().map(|m| m.to).collect();
             prop_assert_eq!(versions, (from + 1..=SCHEMA_VERSION).collect::<Vec<_>>());

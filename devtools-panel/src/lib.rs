@@ -35,9 +35,12 @@ fn panel() -> Html {
         Callback::from(move |_: ()| {
             let list = list.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(ListConversations { limit: 200, ..Default::default() })
-                    .await
-                    .map_err(|e| e.message);
+                let r = platform::call(ListConversations {
+                    limit: 200,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.message);
                 list.set(Some(r));
             });
         })

@@ -43,9 +43,12 @@ fn popup() -> Html {
         let list = list.clone();
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(ListConversations { limit: 20, ..Default::default() })
-                    .await
-                    .map_err(|e| e.message);
+                let r = platform::call(ListConversations {
+                    limit: 20,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| e.message);
                 list.set(Some(r));
             });
         });

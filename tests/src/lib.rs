@@ -145,6 +145,27 @@ impl Browser {
     /// Chromium).
     pub async fn launch_with_prefs(kind: Kind, headless: bool, prefs: Value) -> Result<Browser> {
         let ext = extension_dir(kind)?;
+        let browser = Self::start(kind, headless, prefs, Some(&ext)).await?;
+        browser.wait_for_background().await?;
+        Ok(browser)
+    }
+
+    /// Starts the driver and browser for `kind` without the extension, for
+    /// plain pages (the benchmarks). `base` is empty. The profile is a fresh
+    /// directory on disk, so storage behaves as in a real profile (not the
+    /// in-memory storage of an incognito context).
+    pub async fn launch_plain(kind: Kind, headless: bool) -> Result<Browser> {
+        Self::start(kind, headless, json!({}), None).await
+    }
+
+    /// Starts the driver and a browser with a fresh profile, and the
+    /// extension at `ext` when given.
+    async fn start(
+        kind: Kind,
+        headless: bool,
+        prefs: Value,
+        ext: Option<&Path>,
+    ) -> Result<Browser> {
         let profile = tempfile::tempdir()?;
         let port = free_port()?;
         let mut driver = match kind {
@@ -163,7 +184,7 @@ impl Browser {
                 .spawn()
                 .context("starting geckodriver")?,
         };
-        let mut caps = capabilities(kind, &ext, profile.path(), headless);
+        let mut caps = capabilities(kind, ext, profile.path(), headless);
         if let (Some(Value::Object(p)), Value::Object(extra)) = (
             caps.get_mut("moz:firefoxOptions")
                 .and_then(|o| o.get_mut("prefs")),
@@ -190,9 +211,12 @@ impl Browser {
                 }
             }
         };
-        let base = match kind {
-            Kind::Chromium => format!("chrome-extension://{}/", chromium_extension_id(&ext)),
-            Kind::Firefox => {
+        let base = match (kind, ext) {
+            (_, None) => String::new(),
+            (Kind::Chromium, Some(ext)) => {
+                format!("chrome-extension://{}/", chromium_extension_id(ext))
+            }
+            (Kind::Firefox, Some(ext)) => {
                 client
                     .issue_cmd(Raw {
                         method: http::Method::POST,
@@ -204,15 +228,13 @@ impl Browser {
                 format!("moz-extension://{FIREFOX_UUID}/")
             }
         };
-        let browser = Browser {
+        Ok(Browser {
             kind,
             client,
             base,
             driver,
             _profile: profile,
-        };
-        browser.wait_for_background().await?;
-        Ok(browser)
+        })
     }
 
     /// Closes the session and stops the driver.
@@ -651,8 +673,7 @@ const ACTIVATE: &str = "
       }
     })().then(done, (e) => done({error: String(e)}));";
 
-fn capabilities(kind: Kind, ext: &Path, profile: &Path, headless: bool) -> Capabilities {
-    let ext = ext.display().to_string();
+fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) -> Capabilities {
     let caps = match kind {
         Kind::Chromium => {
             let mut args = vec![
@@ -667,9 +688,11 @@ fn capabilities(kind: Kind, ext: &Path, profile: &Path, headless: bool) -> Capab
                 "--window-size=1280,900".into(),
                 "--enable-blink-features=ComputedAccessibilityInfo".into(),
                 format!("--user-data-dir={}", profile.display()),
-                format!("--disable-extensions-except={ext}"),
-                format!("--load-extension={ext}"),
             ];
+            if let Some(ext) = ext {
+                args.push(format!("--disable-extensions-except={}", ext.display()));
+                args.push(format!("--load-extension={}", ext.display()));
+            }
             if headless {
                 args.push("--headless=new".into());
             }

@@ -3,6 +3,9 @@
 //! `/` serves `demo/index.html`; `/pages/NAME` serves `tests/pages/NAME`;
 //! anything under `/strict/` is served from the same folders with
 //! `Content-Security-Policy: default-src 'none'; script-src 'self'`.
+//! `/bench/PATH` serves `target/bench/www/PATH` (the storage benchmark, staged
+//! by `cargo xtask bench storage`) cross-origin isolated (COOP + COEP), so
+//! that `performance.now()` is not coarsened to 100 µs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,10 +63,13 @@ fn respond(root: &Path, request: tiny_http::Request) -> std::io::Result<()> {
         Some(rest) => (true, rest.to_string()),
         None => (false, path),
     };
+    let bench = path.strip_prefix("/bench/");
     let file: Option<PathBuf> = if path == "/" || path == "/index.html" {
         Some(root.join("demo/index.html"))
     } else if let Some(name) = path.strip_prefix("/pages/") {
         (!name.contains("..")).then(|| root.join("tests/pages").join(name))
+    } else if let Some(name) = bench {
+        (!name.contains("..")).then(|| root.join("target/bench/www").join(name))
     } else {
         None
     };
@@ -74,12 +80,24 @@ fn respond(root: &Path, request: tiny_http::Request) -> std::io::Result<()> {
     let (file, bytes) = body;
     let kind = match file.extension().and_then(|e| e.to_str()) {
         Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript",
+        Some("js" | "mjs") => "text/javascript",
         Some("css") => "text/css",
+        Some("wasm") => "application/wasm",
+        Some("json") => "application/json",
         _ => "application/octet-stream",
     };
     let mut response = tiny_http::Response::from_data(bytes)
         .with_header(tiny_http::Header::from_bytes("Content-Type", kind).expect("valid header"));
+    if bench.is_some() {
+        for (name, value) in [
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Embedder-Policy", "require-corp"),
+            ("Cache-Control", "no-store"),
+        ] {
+            response = response
+                .with_header(tiny_http::Header::from_bytes(name, value).expect("valid header"));
+        }
+    }
     if strict {
         response = response.with_header(
             tiny_http::Header::from_bytes("Content-Security-Policy", STRICT_CSP)

@@ -80,26 +80,7 @@ pub fn dist() -> Result<PathBuf> {
             .join("target/wasm32-unknown-unknown/release")
             .join(format!("{}.wasm", e.lib));
         let bindgen_dir = root.join("target/xtask/bindgen").join(e.out);
-        run_cmd(
-            Command::new("wasm-bindgen")
-                .args(["--target", "web", "--no-typescript"])
-                .args(["--remove-name-section", "--remove-producers-section"])
-                .args(["--out-name", e.out])
-                .arg("--out-dir")
-                .arg(&bindgen_dir)
-                .arg(&wasm),
-        )?;
-        fs::copy(
-            bindgen_dir.join(format!("{}.js", e.out)),
-            staged.join(format!("{}.js", e.out)),
-        )?;
-        run_cmd(
-            Command::new(tools::npm_bin("wasm-opt"))
-                .args(["-Oz", "--strip-debug"])
-                .arg(bindgen_dir.join(format!("{}_bg.wasm", e.out)))
-                .arg("-o")
-                .arg(staged.join(format!("{}_bg.wasm", e.out))),
-        )?;
+        bindgen_and_opt(&wasm, e.out, &bindgen_dir, &staged)?;
     }
 
     let version = env!("CARGO_PKG_VERSION");
@@ -132,6 +113,38 @@ pub fn dist() -> Result<PathBuf> {
     }
     sizes(&dist)?;
     Ok(dist)
+}
+
+/// Runs the wasm-bindgen CLI (`--target web`) on `wasm` into `bindgen_dir`,
+/// then puts `<out_name>.js` and the `wasm-opt -Oz` output
+/// `<out_name>_bg.wasm` into `out_dir`.
+pub fn bindgen_and_opt(
+    wasm: &Path,
+    out_name: &str,
+    bindgen_dir: &Path,
+    out_dir: &Path,
+) -> Result<()> {
+    run_cmd(
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--no-typescript"])
+            .args(["--remove-name-section", "--remove-producers-section"])
+            .args(["--out-name", out_name])
+            .arg("--out-dir")
+            .arg(bindgen_dir)
+            .arg(wasm),
+    )?;
+    fs::create_dir_all(out_dir)?;
+    fs::copy(
+        bindgen_dir.join(format!("{out_name}.js")),
+        out_dir.join(format!("{out_name}.js")),
+    )?;
+    run_cmd(
+        Command::new(tools::npm_bin("wasm-opt"))
+            .args(["-Oz", "--strip-debug"])
+            .arg(bindgen_dir.join(format!("{out_name}_bg.wasm")))
+            .arg("-o")
+            .arg(out_dir.join(format!("{out_name}_bg.wasm"))),
+    )
 }
 
 /// Reads a JSON file.

@@ -7,9 +7,12 @@
 //!   extension on the bundled demo page (or runs the scripted demo).
 //! * `cargo xtask test` runs every test: native, wasm in a real browser, and
 //!   end-to-end in Chromium and Firefox.
+//! * `cargo xtask bench storage` compares Paperclip's storage engine with
+//!   raw IndexedDB and Dexie in headless Chromium (see [`bench`]).
 //!
 //! Each command installs what it needs when missing (see [`tools`]).
 
+mod bench;
 mod dist;
 mod test;
 mod tools;
@@ -36,6 +39,10 @@ commands:
                        saves dist/demo.png; --firefox: the scripted demo in Firefox)
   test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
   e2e [FILTER]         build, then only the end-to-end tests (those matching FILTER)
+  bench storage [--quick]
+                       storage p50/p95/p99 of Paperclip, raw IndexedDB and Dexie in
+                       headless Chromium; writes target/bench/storage.json
+                       (--quick: fewer iterations, only to check that it runs)
 ";
 
 fn run() -> Result<()> {
@@ -72,6 +79,7 @@ fn run() -> Result<()> {
             run_cmd(&mut demo)
         }
         Some("test") => test::test(flag("--skip-lint")),
+        Some("bench") => bench::bench(&args[1..]),
         Some("e2e") => {
             dist::dist()?;
             dist::test_extensions()?;

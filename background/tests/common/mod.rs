@@ -15,8 +15,12 @@ macro_rules! storage_tests {
     };
 }
 
-use paperclip_background::store::{encode_record, Store};
-use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
+use paperclip_background::store::{open::open as open_db, records, Budget, OpenOptions, Store};
+use paperclip_core::cache::CacheEntry;
+use paperclip_core::conversation::{v1, Conversation, Message, MessageStatus, Role, Usage};
+use paperclip_core::protocol::ListConversations;
+use paperclip_core::query::{self, Cursor, Filter};
+use serde_json::json;
 
 fn unique(name: &str) -> String {
     format!("test-{name}-{}", js_sys::Math::random())
@@ -64,11 +68,11 @@ pub async fn round_trip_and_order() {
     assert_eq!(c.messages.len(), 2);
     assert_eq!(c.title, "first");
 
-    let list = store.list(10).await.unwrap();
+    let list = store.recent(10).await.unwrap();
     let ids: Vec<_> = list.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["a", "b"], "newest first");
     assert_eq!(list[0].message_count, 2);
-    assert_eq!(store.list(1).await.unwrap().len(), 1);
+    assert_eq!(store.recent(1).await.unwrap().len(), 1);
 
     let got = store.get("a").await.unwrap().unwrap();
     assert_eq!(got, c);
@@ -156,7 +160,7 @@ pub async fn streaming_message_is_replaced_in_place() {
     assert_eq!(c.messages, vec![answer]);
 }
 
-pub async fn corrupt_records_are_skipped_not_fatal() {
+pub async fn corrupt_records_are_quarantined_not_fatal() {
     let name = unique("corrupt");
     let store = Store::open_named(&name).await;
     store
@@ -169,35 +173,51 @@ pub async fn corrupt_records_are_skipped_not_fatal() {
         .await
         .unwrap();
     // Write a record whose data is garbage, behind the store's back.
-    let db = Store::open_idb(&name).await.unwrap();
-    let tx = db
-        .transaction(&["conversations"], rexie::TransactionMode::ReadWrite)
-        .unwrap();
     let mut bad = Conversation::new("bad".into(), "https://g.test".into(), 9.0);
     bad.push(msg("2", Role::User, "x", 9.0));
-    let record = encode_record(&bad);
+    let record = records::encode_conversation(&bad);
     js_sys::Reflect::set(
         &record,
         &"data".into(),
-        &js_sys::Uint8Array::from(&[1u8, 0xff, 0xff, 0xff][..]),
+        &js_sys::Uint8Array::from(&[2u8, 0xff, 0xff, 0xff][..]),
     )
     .unwrap();
-    tx.store("conversations")
+    put_raw(&name, "conversations", &record).await;
+
+    assert_eq!(
+        store.get("bad").await.unwrap(),
+        None,
+        "unreadable: None, no panic"
+    );
+    let list = store.recent(10).await.unwrap();
+    let ids: Vec<_> = list.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["good"], "the good one is kept");
+    let status = store.status().await.unwrap();
+    assert_eq!(status.quarantine.len(), 1, "{:?}", status.quarantine);
+    assert_eq!(status.quarantine[0].key, "bad");
+    assert_eq!(status.quarantine[0].store, "conversations");
+    assert!(
+        status.quarantine[0].error.contains("corrupt"),
+        "{}",
+        status.quarantine[0].error
+    );
+    assert!(status.telemetry_records >= 1, "reported to telemetry");
+    assert_eq!(status.conversations, 1, "moved out of conversations");
+}
+
+/// Puts `record` into `store_name` of database `name` directly.
+async fn put_raw(name: &str, store_name: &str, record: &wasm_bindgen::JsValue) {
+    let db = open_db(name, OpenOptions::default()).await.unwrap();
+    let tx = db
+        .transaction(&[store_name], rexie::TransactionMode::ReadWrite)
+        .unwrap();
+    tx.store(store_name)
         .unwrap()
-        .put(&record, None)
+        .put(record, None)
         .await
         .unwrap();
     tx.done().await.unwrap();
     db.close();
-
-    let list = store.list(10).await.unwrap();
-    assert_eq!(
-        list.len(),
-        1,
-        "the bad record is skipped, the good one kept"
-    );
-    assert_eq!(list[0].id, "good");
-    assert_eq!(store.get("bad").await.unwrap(), None);
 }
 
 pub async fn export_then_import_under_each_policy() {
@@ -221,7 +241,7 @@ pub async fn export_then_import_under_each_policy() {
     older.messages[0].text = "older copy".into();
     let mut fresh = Conversation::new("b".into(), "https://b.test".into(), 1.0);
     fresh.push(msg("2", Role::User, "imported", 1.0));
-    let file = export(vec![older.clone(), fresh.clone()], 99.0);
+    let file = export(vec![older.clone(), fresh.clone()], None, 99.0);
 
     let plan = store
         .import(
@@ -253,4 +273,584 @@ pub async fn export_then_import_under_each_policy() {
     // Export of selected ids.
     let only_b = store.conversations(Some(&["b".to_string()])).await.unwrap();
     assert_eq!(only_b, vec![fresh]);
+}
+
+/// A schema-1 database as the first release wrote it: `{id, site, updated,
+/// data}` records with version-1 bytes, plus one unreadable record.
+async fn v1_fixture(name: &str) -> Vec<v1::Conversation> {
+    let db = open_db(
+        name,
+        OpenOptions {
+            version: 1,
+            fail_migration_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.store_names(), ["conversations"]);
+    let old: Vec<v1::Conversation> = (0..5)
+        .map(|i| v1::Conversation {
+            id: format!("old{i}"),
+            site: "https://v1.test".into(),
+            title: format!("question {i}"),
+            created_ms: f64::from(i),
+            updated_ms: 100.0 + f64::from(i),
+            messages: vec![v1::Message {
+                id: format!("m{i}"),
+                role: Role::User,
+                text: format!("question {i}"),
+                time_ms: 100.0 + f64::from(i),
+                status: MessageStatus::Complete,
+                provider: None,
+            }],
+        })
+        .collect();
+    let tx = db
+        .transaction(&["conversations"], rexie::TransactionMode::ReadWrite)
+        .unwrap();
+    let store = tx.store("conversations").unwrap();
+    for c in &old {
+        let r = js_sys::Object::new();
+        let set = |k: &str, v: wasm_bindgen::JsValue| {
+            js_sys::Reflect::set(&r, &k.into(), &v).unwrap();
+        };
+        set("id", c.id.as_str().into());
+        set("site", c.site.as_str().into());
+        set("updated", c.updated_ms.into());
+        set(
+            "data",
+            js_sys::Uint8Array::from(v1::encode(c).as_slice()).into(),
+        );
+        store.put(&r, None).await.unwrap();
+    }
+    let garbage = js_sys::Object::new();
+    js_sys::Reflect::set(&garbage, &"id".into(), &"broken".into()).unwrap();
+    js_sys::Reflect::set(&garbage, &"site".into(), &"https://v1.test".into()).unwrap();
+    js_sys::Reflect::set(&garbage, &"updated".into(), &1.0.into()).unwrap();
+    js_sys::Reflect::set(
+        &garbage,
+        &"data".into(),
+        &js_sys::Uint8Array::from(&[1u8, 0xff][..]).into(),
+    )
+    .unwrap();
+    store.put(&garbage, None).await.unwrap();
+    tx.done().await.unwrap();
+    db.close();
+    old
+}
+
+pub async fn migration_v1_to_v2_transforms_records() {
+    let name = unique("migrate");
+    let old = v1_fixture(&name).await;
+    let store = Store::open_named(&name).await;
+    assert!(store.persistent(), "{:?}", store.notice());
+    assert_eq!(store.schema_version(), 2);
+
+    let c = store.get("old3").await.unwrap().unwrap();
+    assert_eq!(c.title, old[3].title);
+    assert_eq!(c.messages[0].text, old[3].messages[0].text);
+    assert_eq!(c.agent, "clippy", "new fields get their defaults");
+    // The new compound index lists them, newest first.
+    let ids: Vec<String> = store
+        .recent(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(ids, ["old4", "old3", "old2", "old1", "old0"]);
+    // Records were rewritten in the schema-2 encoding (not just decoded on read).
+    let status = store.status().await.unwrap();
+    assert_eq!(status.conversations, 5);
+    assert_eq!(
+        status.quarantine.len(),
+        1,
+        "the unreadable record is set aside"
+    );
+    assert_eq!(status.quarantine[0].key, "broken");
+    assert!(status.quarantine[0].error.contains("during migration"));
+    store.close();
+    let db = open_db(&name, OpenOptions::default()).await.unwrap();
+    let tx = db
+        .transaction(&["conversations"], rexie::TransactionMode::ReadOnly)
+        .unwrap();
+    let raw = tx
+        .store("conversations")
+        .unwrap()
+        .get("old0".into())
+        .await
+        .unwrap()
+        .unwrap();
+    let data: js_sys::Uint8Array = js_sys::Reflect::get(&raw, &"data".into()).unwrap().into();
+    assert_eq!(data.to_vec()[0], 2, "stored as schema 2");
+    assert_eq!(
+        js_sys::Reflect::get(&raw, &"agent".into())
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("clippy")
+    );
+    drop(tx);
+    db.close();
+}
+
+pub async fn failing_migration_leaves_old_data_intact() {
+    let name = unique("failmig");
+    let old = v1_fixture(&name).await;
+    let failed = Store::open_with(
+        &name,
+        OpenOptions {
+            fail_migration_to: Some(2),
+            ..OpenOptions::default()
+        },
+    )
+    .await;
+    assert!(!failed.persistent(), "falls back to memory");
+    let notice = failed.notice().unwrap().to_string();
+    assert!(
+        notice.contains("migration") && notice.contains("left as it was"),
+        "{notice}"
+    );
+    let status = failed.status().await.unwrap();
+    assert_eq!(
+        status.notice.as_deref(),
+        Some(notice.as_str()),
+        "reported to the UI"
+    );
+    failed.close();
+
+    // Still version 1, with every record as it was.
+    let db = open_db(
+        &name,
+        OpenOptions {
+            version: 1,
+            fail_migration_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.version().unwrap(), 1);
+    assert_eq!(db.store_names(), ["conversations"]);
+    let tx = db
+        .transaction(&["conversations"], rexie::TransactionMode::ReadOnly)
+        .unwrap();
+    let store = tx.store("conversations").unwrap();
+    assert_eq!(store.count(None).await.unwrap(), 6);
+    let raw = store.get("old2".into()).await.unwrap().unwrap();
+    let data: js_sys::Uint8Array = js_sys::Reflect::get(&raw, &"data".into()).unwrap().into();
+    assert_eq!(data.to_vec(), v1::encode(&old[2]));
+    drop(store);
+    drop(tx);
+    db.close();
+
+    // A later, working upgrade still succeeds.
+    let store = Store::open_named(&name).await;
+    assert!(store.persistent());
+    assert_eq!(
+        store.get("old2").await.unwrap().unwrap().title,
+        old[2].title
+    );
+}
+
+pub async fn newer_database_is_refused_and_left_alone() {
+    let name = unique("newer");
+    let factory = idb::Factory::new().unwrap();
+    let db = factory.open(&name, Some(7)).unwrap().await.unwrap();
+    db.close();
+    let store = Store::open_named(&name).await;
+    assert!(!store.persistent());
+    assert!(
+        store.notice().unwrap().contains("newer"),
+        "{:?}",
+        store.notice()
+    );
+    store.close();
+    let db = factory.open(&name, None).unwrap().await.unwrap();
+    assert_eq!(db.version().unwrap(), 7);
+    db.close();
+}
+
+pub async fn list_filters_and_stable_pages() {
+    let store = open("list").await;
+    let mut all = Vec::new();
+    for i in 0..40u32 {
+        let mut c = Conversation::new(format!("c{i:02}"), format!("https://s{}.test", i % 3), 0.0);
+        let text = if i % 5 == 0 {
+            "about Rust ownership"
+        } else {
+            "about knitting"
+        };
+        c.push(msg(
+            &format!("m{i}"),
+            Role::User,
+            text,
+            f64::from(i % 17) * 10.0,
+        ));
+        if i % 4 == 0 {
+            c.tags = vec!["work".into()];
+        }
+        if i % 7 == 0 {
+            c.agent = "clippette".into();
+        }
+        store.save(&c).await.unwrap();
+        all.push(c);
+    }
+    let filters = [
+        Filter::default(),
+        Filter {
+            text: Some("RUST".into()),
+            ..Filter::default()
+        },
+        Filter {
+            site: Some("https://s1.test".into()),
+            ..Filter::default()
+        },
+        Filter {
+            tag: Some("work".into()),
+            ..Filter::default()
+        },
+        Filter {
+            agent: Some("clippette".into()),
+            ..Filter::default()
+        },
+        Filter {
+            from_ms: Some(50.0),
+            to_ms: Some(120.0),
+            ..Filter::default()
+        },
+        Filter {
+            site: Some("https://s0.test".into()),
+            text: Some("knitting".into()),
+            ..Filter::default()
+        },
+    ];
+    for filter in filters {
+        let mut cursor: Option<String> = None;
+        let mut got = Vec::new();
+        let mut reference_cursor: Option<Cursor> = None;
+        loop {
+            let q = ListConversations {
+                limit: 6,
+                filter: filter.clone(),
+                cursor: cursor.clone(),
+            };
+            let (items, next) = store.list(&q).await.unwrap();
+            let (expected, expected_next) =
+                query::page(&all, &filter, reference_cursor.as_ref(), 6);
+            assert_eq!(items, expected, "{filter:?}");
+            assert_eq!(next, expected_next.as_ref().map(Cursor::to_token));
+            got.extend(items);
+            reference_cursor = expected_next;
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+        }
+        let want = all.iter().filter(|c| filter.matches(c)).count();
+        assert_eq!(got.len(), want, "{filter:?}");
+    }
+    // New conversations arriving between pages neither repeat nor skip older ones.
+    let first = store
+        .list(&ListConversations {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut fresh = Conversation::new("zz-new".into(), "https://s0.test".into(), 0.0);
+    fresh.push(msg("n", Role::User, "new", 10_000.0));
+    store.save(&fresh).await.unwrap();
+    let second = store
+        .list(&ListConversations {
+            limit: 10,
+            cursor: first.1.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(second
+        .0
+        .iter()
+        .all(|s| !first.0.iter().any(|f| f.id == s.id)));
+    assert!(second.0.iter().all(|s| s.id != "zz-new"));
+    let bad = ListConversations {
+        limit: 5,
+        cursor: Some("junk".into()),
+        ..Default::default()
+    };
+    assert!(store
+        .list(&bad)
+        .await
+        .unwrap_err()
+        .message
+        .contains("cursor"));
+}
+
+pub async fn tags_usage_and_compression() {
+    let store = open("tags").await;
+    store
+        .upsert_message("t", "https://t.test", msg("1", Role::User, "hi", 1.0), 1.0)
+        .await
+        .unwrap();
+    let tags = store
+        .set_tags("t", &[" Work ".into(), "work".into(), "Later".into()])
+        .await
+        .unwrap();
+    assert_eq!(tags, ["work", "later"]);
+    assert!(store.set_tags("t", &["x".repeat(100)]).await.is_err());
+    assert_eq!(
+        store.get("t").await.unwrap().unwrap().tags,
+        ["work", "later"],
+        "a bad set changes nothing"
+    );
+    assert!(store.set_tags("missing", &[]).await.is_err());
+    store
+        .record_usage(
+            "t",
+            Usage {
+                tokens_in: 100,
+                tokens_out: 20,
+                cost_micro_usd: 7,
+            },
+        )
+        .await
+        .unwrap();
+    let total = store
+        .record_usage(
+            "t",
+            Usage {
+                tokens_in: 1,
+                tokens_out: 2,
+                cost_micro_usd: 3,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        total,
+        Usage {
+            tokens_in: 101,
+            tokens_out: 22,
+            cost_micro_usd: 10
+        }
+    );
+    assert_eq!(
+        store.recent(1).await.unwrap()[0].usage,
+        total,
+        "listed without decoding"
+    );
+
+    let mut big = Conversation::new("big".into(), "https://t.test".into(), 0.0);
+    for i in 0..50 {
+        big.push(msg(
+            &i.to_string(),
+            Role::Assistant,
+            "Clippy says the same helpful thing again. ",
+            2.0,
+        ));
+    }
+    store.save(&big).await.unwrap();
+    assert_eq!(store.get("big").await.unwrap().unwrap(), big);
+    let status = store.status().await.unwrap();
+    assert_eq!(status.compressed, 1);
+    assert!(status.bytes_saved > 1000, "{}", status.bytes_saved);
+}
+
+pub async fn cache_tiers_ttl_prefix_and_persisted_stats() {
+    let name = unique("cache");
+    let store = Store::open_named(&name).await;
+    let now = 1_000_000u64;
+    let entry = |key: &str, ttl: u64| {
+        CacheEntry::new(
+            key,
+            format!("value of {key} ").repeat(200),
+            now,
+            ttl,
+            0.5,
+            vec!["offline".into()],
+        )
+    };
+    store.cache_put(entry("ctx:a", 0), now).await.unwrap();
+    store.cache_put(entry("ctx:b", 1000), now).await.unwrap();
+    store.cache_put(entry("answer:x", 0), now).await.unwrap();
+
+    assert!(
+        store.cache_get("ctx:a", now + 1).await.unwrap().is_some(),
+        "memory hit"
+    );
+    store.cache_forget_in_memory("ctx:a");
+    let from_disk = store.cache_get("ctx:a", now + 2).await.unwrap().unwrap();
+    assert_eq!(
+        from_disk.value,
+        entry("ctx:a", 0).value,
+        "persistent hit, value intact (it was compressed)"
+    );
+    assert!(
+        store
+            .cache_get("ctx:b", now + 1000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at its TTL"
+    );
+    store.cache_forget_in_memory("ctx:b");
+    assert!(
+        store
+            .cache_get("ctx:b", now + 1000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired on disk too"
+    );
+    assert!(store.cache_get("nothing", now).await.unwrap().is_none());
+    assert_eq!(
+        store.cache_invalidate("ctx:").await.unwrap(),
+        1,
+        "ctx:a (ctx:b was removed on expiry)"
+    );
+    assert!(store.cache_get("ctx:a", now + 3).await.unwrap().is_none());
+    assert!(store
+        .cache_get("answer:x", now + 3)
+        .await
+        .unwrap()
+        .is_some());
+
+    let stats = store.cache_stats();
+    assert_eq!(stats.hits, 3);
+    assert!(stats.misses >= 3, "{stats:?}");
+    assert_eq!(stats.invalidations, 1);
+    store.flush_cache_stats().await.unwrap();
+    store.close();
+
+    // A new instance (a restarted worker): statistics kept, memory tier warmed.
+    let again = Store::open_named(&name).await;
+    assert_eq!(again.cache_stats().hits, 3);
+    assert_eq!(again.cache_memory_len(), 1, "warmed with the live entry");
+    assert!(again
+        .cache_get("answer:x", now + 4)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(again.cache_stats().hits, 4);
+}
+
+pub async fn preferences_are_validated_and_persist() {
+    let name = unique("prefs");
+    let store = Store::open_named(&name).await;
+    assert_eq!(store.preferences().theme.as_str(), "system", "defaults");
+    let err = store
+        .set_preference("ui.font_scale", &json!(9))
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("ui.font_scale"), "{}", err.message);
+    assert!(store.set_preference("no.such", &json!(true)).await.is_err());
+    assert_eq!(
+        store
+            .set_preference("ui.theme", &json!(" Dark "))
+            .await
+            .unwrap(),
+        json!("dark")
+    );
+    store
+        .set_preference("privacy.retention_days", &json!(30))
+        .await
+        .unwrap();
+    let privacy = store.preference_entries(Some(paperclip_core::prefs::Category::Privacy));
+    assert!(privacy
+        .iter()
+        .all(|e| e.category == paperclip_core::prefs::Category::Privacy));
+    assert!(privacy
+        .iter()
+        .any(|e| e.key == "privacy.retention_days" && e.value == json!(30)));
+    store.close();
+    let again = Store::open_named(&name).await;
+    assert_eq!(again.preferences().theme.as_str(), "dark");
+    assert_eq!(again.preferences().retention_days, 30);
+    assert_eq!(
+        again.preferences().font_scale,
+        1.0,
+        "the rejected value was never stored"
+    );
+}
+
+pub async fn maintenance_retention_then_budget() {
+    let store = open("maint").await;
+    let day = 86_400_000.0;
+    let now = 100.0 * day;
+    for (id, age_days) in [("ancient", 90.0), ("old", 20.0), ("recent", 1.0)] {
+        let mut c = Conversation::new(id.into(), "https://m.test".into(), 0.0);
+        c.push(msg(
+            id,
+            Role::User,
+            &"words ".repeat(300),
+            now - age_days * day,
+        ));
+        store.save(&c).await.unwrap();
+    }
+    for i in 0..5 {
+        let e = CacheEntry::new(
+            format!("ctx:{i}"),
+            "x".repeat(2000),
+            now as u64,
+            0,
+            0.1 * f64::from(i) as f32,
+            vec![],
+        );
+        store.cache_put(e, now as u64).await.unwrap();
+    }
+    let expired = CacheEntry::new("ctx:stale", "y", 0, 10, 1.0, vec![]);
+    store.cache_put(expired, 0).await.unwrap();
+
+    // Retention off (0 days) and a roomy budget: nothing but the expired entry goes.
+    let roomy = Budget {
+        bytes: 10_000_000,
+        allow_conversations: false,
+        retention_days: 0,
+    };
+    let r = store.maintain(now, roomy).await.unwrap();
+    assert_eq!(
+        (r.expired_cache, r.retention_deleted, r.budget_cache_evicted),
+        (1, 0, 0)
+    );
+    assert_eq!(store.recent(10).await.unwrap().len(), 3);
+
+    // Retention of 30 days removes the 90-day-old conversation.
+    let r = store
+        .maintain(
+            now,
+            Budget {
+                retention_days: 30,
+                ..roomy
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.retention_deleted, 1);
+    assert!(store.get("ancient").await.unwrap().is_none());
+
+    // A tight budget evicts cache first and keeps conversations unless allowed.
+    let tight = Budget {
+        bytes: 100,
+        allow_conversations: false,
+        retention_days: 0,
+    };
+    let r = store.maintain(now, tight).await.unwrap();
+    assert_eq!(r.budget_cache_evicted, 5);
+    assert_eq!(r.budget_conversations_deleted, 0);
+    assert!(r.still_over_budget);
+    assert_eq!(store.recent(10).await.unwrap().len(), 2);
+    let r = store
+        .maintain(
+            now,
+            Budget {
+                allow_conversations: true,
+                ..tight
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.budget_conversations_deleted, 2);
+    let status = store.status().await.unwrap();
+    assert!(status.last_maintenance_ms == now);
+    assert_eq!(status.cache_entries, 0);
 }
