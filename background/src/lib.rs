@@ -14,6 +14,8 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod store;
 
 use std::cell::RefCell;

@@ -93,6 +93,40 @@ pub struct PrefEntry {
     pub default: Value,
     /// A one-line description for the options page.
     pub description: String,
+    /// What input the value takes.
+    pub kind: PrefKind,
+}
+
+/// The input a preference takes, so a settings form can be generated.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum PrefKind {
+    /// On or off.
+    Bool,
+    /// One of `options`.
+    Choice {
+        /// The accepted values, in display order.
+        options: Vec<String>,
+    },
+    /// A whole number in `min..=max`.
+    Whole {
+        /// Smallest accepted.
+        min: u32,
+        /// Largest accepted.
+        max: u32,
+    },
+    /// A number in `min..=max`.
+    Number {
+        /// Smallest accepted.
+        min: f64,
+        /// Largest accepted.
+        max: f64,
+    },
+    /// A list of at most `max` site origins.
+    Origins {
+        /// Most entries.
+        max: usize,
+    },
 }
 
 /// A type a preference can hold: how input is sanitized and how the value is
@@ -104,6 +138,8 @@ trait PrefType: Sized {
     fn sanitize(v: &Value, rule: &Self::Rule) -> Result<Self, String>;
     /// The canonical JSON form (accepted unchanged by `sanitize`).
     fn to_json(&self) -> Value;
+    /// The input this type takes under `rule`.
+    fn kind(rule: &Self::Rule) -> PrefKind;
 }
 
 /// A short rendering of `v` for error messages.
@@ -146,6 +182,9 @@ macro_rules! choice {
             }
             fn to_json(&self) -> Value {
                 Value::from(self.as_str())
+            }
+            fn kind(_: &()) -> PrefKind {
+                PrefKind::Choice { options: Self::ALL.iter().map(|c| c.as_str().to_string()).collect() }
             }
         }
     };
@@ -220,6 +259,9 @@ impl PrefType for bool {
     fn to_json(&self) -> Value {
         Value::from(*self)
     }
+    fn kind(_: &()) -> PrefKind {
+        PrefKind::Bool
+    }
 }
 
 impl PrefType for u32 {
@@ -239,6 +281,12 @@ impl PrefType for u32 {
     fn to_json(&self) -> Value {
         Value::from(*self)
     }
+    fn kind(r: &Self::Rule) -> PrefKind {
+        PrefKind::Whole {
+            min: *r.start(),
+            max: *r.end(),
+        }
+    }
 }
 
 impl PrefType for f64 {
@@ -254,6 +302,12 @@ impl PrefType for f64 {
     }
     fn to_json(&self) -> Value {
         Value::from(*self)
+    }
+    fn kind(r: &Self::Rule) -> PrefKind {
+        PrefKind::Number {
+            min: *r.start(),
+            max: *r.end(),
+        }
     }
 }
 
@@ -284,6 +338,9 @@ impl PrefType for Vec<String> {
     }
     fn to_json(&self) -> Value {
         Value::from(self.clone())
+    }
+    fn kind(max: &usize) -> PrefKind {
+        PrefKind::Origins { max: *max }
     }
 }
 
@@ -447,6 +504,14 @@ macro_rules! table {
                 }
             }
 
+            /// The input `key` takes.
+            fn kind_of(key: &str) -> Option<PrefKind> {
+                match key {
+                    $($key => Some(<$ty as PrefType>::kind(&$rule)),)+
+                    _ => None,
+                }
+            }
+
             /// The current value of `key` as JSON, or `None` for an unknown key.
             pub fn get(&self, key: &str) -> Option<Value> {
                 match key {
@@ -501,6 +566,7 @@ impl Preferences {
                 value: self.get(key).unwrap_or(Value::Null),
                 default: defaults.get(key).unwrap_or(Value::Null),
                 description: description.into(),
+                kind: Self::kind_of(key).unwrap_or(PrefKind::Bool),
             })
             .collect()
     }

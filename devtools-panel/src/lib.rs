@@ -1,14 +1,17 @@
 //! The devtools panel (`panel.html`, created by `devtools.js` with
-//! `devtools.panels.create`): the stored conversations, from the background,
-//! and the messages of the one selected.
+//! `devtools.panels.create`): the storage inspector. Stored conversations
+//! (searchable, filtered by site and tag, paged with the background's
+//! cursors), the messages of the one selected, and storage health with the
+//! quarantine.
 #![forbid(unsafe_code)]
 
-use paperclip_core::conversation::{Conversation, Role};
+use paperclip_core::conversation::{Conversation, ConversationSummary, Role};
 use paperclip_core::protocol::{
     ConversationList, ExportMarkdown, GetConversation, ListConversations,
 };
+use paperclip_core::query::Filter;
 use paperclip_platform as platform;
-use paperclip_ui::{format_time, ConversationTable};
+use paperclip_ui::{format_time, ConversationTable, StorageSection};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -26,29 +29,111 @@ fn markdown(id: String) -> Callback<MouseEvent> {
     })
 }
 
+/// Page size of the conversation list.
+const PAGE: u32 = 50;
+
+/// What the list shows: the filter, the items loaded so far, and the cursor
+/// of the next page.
+#[derive(Clone, PartialEq, Default)]
+struct Listing {
+    filter: Filter,
+    items: Vec<ConversationSummary>,
+    next: Option<String>,
+    persistent: bool,
+}
+
+async fn fetch(filter: Filter, cursor: Option<String>) -> Result<ConversationList, String> {
+    platform::call(ListConversations {
+        limit: PAGE,
+        filter,
+        cursor,
+    })
+    .await
+    .map_err(|e| e.message)
+}
+
+fn text_of(e: &InputEvent) -> Option<String> {
+    let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+    let v = input.value();
+    (!v.trim().is_empty()).then(|| v.trim().to_string())
+}
+
 #[function_component(Panel)]
 fn panel() -> Html {
-    let list = use_state(|| None::<Result<ConversationList, String>>);
+    let listing = use_state(|| None::<Result<Listing, String>>);
+    let filter = use_state(Filter::default);
     let selected = use_state(|| None::<Conversation>);
     let refresh = {
-        let list = list.clone();
+        let listing = listing.clone();
+        let filter = filter.clone();
         Callback::from(move |_: ()| {
-            let list = list.clone();
+            let listing = listing.clone();
+            let filter = (*filter).clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(ListConversations {
-                    limit: 200,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| e.message);
-                list.set(Some(r));
+                let r = fetch(filter.clone(), None).await.map(|l| Listing {
+                    filter,
+                    items: l.items,
+                    next: l.next,
+                    persistent: l.persistent,
+                });
+                listing.set(Some(r));
             });
         })
     };
     {
         let refresh = refresh.clone();
-        use_effect_with((), move |_| refresh.emit(()));
+        use_effect_with((*filter).clone(), move |_| refresh.emit(()));
     }
+    let more = {
+        let listing = listing.clone();
+        Callback::from(move |_: MouseEvent| {
+            let Some(Ok(current)) = (*listing).clone() else {
+                return;
+            };
+            let listing = listing.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = fetch(current.filter.clone(), current.next.clone())
+                    .await
+                    .map(|l| {
+                        let mut items = current.items.clone();
+                        items.extend(l.items);
+                        Listing {
+                            items,
+                            next: l.next,
+                            ..current
+                        }
+                    });
+                listing.set(Some(r));
+            });
+        })
+    };
+    let on_search = {
+        let filter = filter.clone();
+        Callback::from(move |e: InputEvent| {
+            filter.set(Filter {
+                text: text_of(&e),
+                ..(*filter).clone()
+            })
+        })
+    };
+    let on_site = {
+        let filter = filter.clone();
+        Callback::from(move |e: InputEvent| {
+            filter.set(Filter {
+                site: text_of(&e),
+                ..(*filter).clone()
+            })
+        })
+    };
+    let on_tag = {
+        let filter = filter.clone();
+        Callback::from(move |e: InputEvent| {
+            filter.set(Filter {
+                tag: text_of(&e).map(|t| t.to_lowercase()),
+                ..(*filter).clone()
+            })
+        })
+    };
     let on_select = {
         let selected = selected.clone();
         Callback::from(move |id: String| {
@@ -66,17 +151,27 @@ fn panel() -> Html {
                 <h1>{ "Paperclip · Storage" }</h1>
                 <button onclick={refresh.reform(|_| ())}>{ "Refresh" }</button>
             </header>
-            { match &*list {
+            <div class="filters" role="search">
+                <input type="search" aria-label="Search conversations" placeholder="Search titles and messages" oninput={on_search} />
+                <input type="text" aria-label="Site" placeholder="https://site" oninput={on_site} />
+                <input type="text" aria-label="Tag" placeholder="tag" oninput={on_tag} />
+            </div>
+            { match &*listing {
                 None => html! { <p aria-busy="true">{ "Loading…" }</p> },
                 Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
                 Some(Ok(l)) => html! {
                     <>
-                        <p class="meta">{ format!("{} conversations · {}", l.items.len(),
+                        <p class="meta">{ format!("{} conversations shown{} · {}", l.items.len(),
+                            if l.next.is_some() { " (more available)" } else { "" },
                             if l.persistent { "IndexedDB" } else { "memory only (IndexedDB unavailable)" }) }</p>
                         <ConversationTable items={l.items.clone()} on_select={on_select} />
+                        if l.next.is_some() {
+                            <p><button onclick={more}>{ "Load more" }</button></p>
+                        }
                     </>
                 },
             } }
+            <StorageSection />
             if let Some(c) = &*selected {
                 <section class="detail" aria-label="Conversation detail">
                     <h2>{ c.title.clone() }</h2>

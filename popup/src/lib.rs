@@ -3,9 +3,12 @@
 //! The popup lists recent conversations from the background
 //! ([`paperclip_core::protocol::ListConversations`]) and shows the agent on
 //! the current tab ([`paperclip_core::protocol::ActivateTab`]). The options
-//! page shows the provider (the built-in offline one, for now) and version.
+//! page shows the provider (the built-in offline one, for now), the
+//! preferences, export/import, storage health and the version.
 //! Which view mounts is chosen by `<body data-page>`.
 #![forbid(unsafe_code)]
+
+mod settings;
 
 use js_sys::{Array, Object, Reflect};
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
@@ -123,7 +126,9 @@ fn options() -> Html {
                 <h2>{ "Provider" }</h2>
                 <p>{ "Built-in offline provider: answers from the page itself. No API key, nothing leaves your browser." }</p>
             </section>
+            <settings::PreferencesSection />
             <DataSection />
+            <paperclip_ui::StorageSection />
             <section>
                 <h2>{ "About" }</h2>
                 <p class="version">{ (*version).clone() }</p>
@@ -222,11 +227,7 @@ fn data_section() -> Html {
                 <label for="import-file">{ "Import conversations from a file: " }</label>
                 <input id="import-file" type="file" accept=".json,application/json" onchange={on_file} />
             </p>
-            { match &*status {
-                None => html! {},
-                Some(Ok(m)) => html! { <p class="status" role="status">{ m.clone() }</p> },
-                Some(Err(m)) => html! { <p class="error" role="alert">{ m.clone() }</p> },
-            } }
+            { paperclip_ui::status_line(&status) }
         </section>
     }
 }

@@ -1,6 +1,6 @@
 //! Shared pieces of Paperclip's extension pages (agent, popup, options,
 //! devtools panel): the [`Character`] drawing, the [`ConversationTable`]
-//! list and time formatting.
+//! list, the [`StorageSection`] and time formatting.
 //!
 //! ```no_run
 //! use yew::prelude::*;
@@ -8,6 +8,10 @@
 //! let _ = html! { <Character mood={Mood::Idle} /> };
 //! ```
 #![forbid(unsafe_code)]
+
+mod storage;
+
+pub use storage::{status_line, StorageSection};
 
 use paperclip_core::conversation::ConversationSummary;
 use yew::prelude::*;
