@@ -189,10 +189,16 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         .into(),
         Request::ListConversations(r) => {
             let (items, next) = store.list(&r).await?;
+            let (usage, quota) = store::estimate().await;
+            let quota_percent = match paperclip_core::maintenance::quota_level(usage, quota) {
+                paperclip_core::maintenance::QuotaLevel::Near { percent } => Some(percent),
+                paperclip_core::maintenance::QuotaLevel::Ok => None,
+            };
             ConversationList {
                 items,
                 persistent: store.persistent(),
                 next,
+                quota_percent,
             }
             .into()
         }

@@ -19,4 +19,5 @@ storage_tests!(
     cache_tiers_ttl_prefix_and_persisted_stats,
     preferences_are_validated_and_persist,
     maintenance_retention_then_budget,
+    blocked_upgrade_falls_back_to_memory,
 );

@@ -90,6 +90,13 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
             match platform::decode_js::<BgToAgent>(&m) {
                 Ok(m) => {
                     let history = matches!(m, BgToAgent::History { .. });
+                    if matches!(m, BgToAgent::AnswerDone { .. } | BgToAgent::Failed { .. }) {
+                        // Answered: nothing to re-send after a later
+                        // disconnect, and no reason to keep the background awake.
+                        let mut l = link.borrow_mut();
+                        l.in_flight = None;
+                        l.keepalive = None;
+                    }
                     chat.dispatch(Action::Bg(m));
                     if history {
                         let mut l = link.borrow_mut();

@@ -153,6 +153,9 @@ pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
     })?;
     let mut file = file;
     validate(&file)?;
+    for c in &mut file.conversations {
+        c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();
+    }
     if let Some(prefs) = &mut file.preferences {
         for (key, value) in prefs.iter_mut() {
             *value = crate::prefs::Preferences::validate(key, value)
@@ -202,6 +205,14 @@ fn validate(file: &ExportFile) -> Result<(), ImportError> {
         }
         check_len(&format!("{at}.site"), &c.site, MAX_FIELD_CHARS, false)?;
         check_len(&format!("{at}.title"), &c.title, MAX_FIELD_CHARS, false)?;
+        check_len(&format!("{at}.agent"), &c.agent, MAX_FIELD_CHARS, false)?;
+        check_len(
+            &format!("{at}.personality"),
+            &c.personality,
+            MAX_FIELD_CHARS,
+            false,
+        )?;
+        crate::conversation::normalize_tags(&c.tags).map_err(|e| err(format!("{at}.tags"), e))?;
         check_time(&format!("{at}.created_ms"), c.created_ms)?;
         check_time(&format!("{at}.updated_ms"), c.updated_ms)?;
         if c.messages.len() > MAX_MESSAGES {

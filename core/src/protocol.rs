@@ -366,6 +366,10 @@ pub struct ConversationList {
     /// Cursor of the next page; `None` on the last page.
     #[serde(default)]
     pub next: Option<String>,
+    /// Percent of the browser's storage quota used, when it is near the
+    /// quota (see [`crate::maintenance::WARN_PERCENT`]).
+    #[serde(default)]
+    pub quota_percent: Option<u64>,
 }
 
 /// Fetches one conversation.

@@ -97,6 +97,9 @@ fn popup() -> Html {
                         if !l.persistent {
                             <p class="notice" role="status">{ "Storage is unavailable: history is kept in memory only." }</p>
                         }
+                        if let Some(percent) = l.quota_percent {
+                            <p class="notice" role="alert">{ format!("Browser storage is {percent}% full. Export and delete old conversations in Options.") }</p>
+                        }
                         <ConversationTable items={l.items.clone()} />
                     </>
                 },

@@ -67,6 +67,7 @@ in_both_browsers!(
     web_pages_cannot_reach_the_background,
     bad_messages_get_clear_errors,
     export_and_import_through_the_options_page,
+    preferences_and_storage_on_the_options_page,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -581,4 +582,173 @@ async fn firefox_agent_survives_the_event_page_suspending() -> Result<()> {
         Ok(b)
     })
     .await
+}
+
+/// Sends `body` and returns the `ok` payload, failing on an error reply.
+async fn ok(b: &Browser, body: Value) -> Result<Value> {
+    let reply = b.request(body).await?;
+    ensure!(!reply["body"]["ok"].is_null(), "{reply}");
+    Ok(reply["body"]["ok"].clone())
+}
+
+/// Everything the storage engine keeps — the conversation, its tags, the
+/// preferences — is there after the worker was killed and restarted.
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_storage_survives_a_worker_restart() -> Result<()> {
+    with_browser(Kind::Chromium, |b, server| async move {
+        b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
+        let list = ok(&b, json!({"type": "ListConversations", "limit": 10})).await?;
+        let id = list["items"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let tags = ok(
+            &b,
+            json!({"type": "SetTags", "id": id, "tags": [" Reading "]}),
+        )
+        .await?;
+        ensure!(tags["tags"] == json!(["reading"]), "{tags}");
+        ok(
+            &b,
+            json!({"type": "SetPreference", "key": "ui.theme", "value": "dark"}),
+        )
+        .await?;
+        let bad = b
+            .request(json!({"type": "SetPreference", "key": "ui.font_scale", "value": 9}))
+            .await?;
+        let message = bad["body"]["err"]["message"].as_str().unwrap_or_default();
+        ensure!(
+            message.contains("ui.font_scale") && message.contains("outside"),
+            "{bad}"
+        );
+
+        let (before, _) = b.background_instance().await?;
+        b.stop_service_workers().await?;
+
+        let tagged = ok(
+            &b,
+            json!({"type": "ListConversations", "limit": 10, "filter": {"tag": "reading"}}),
+        )
+        .await?;
+        ensure!(
+            tagged["items"].as_array().map(Vec::len) == Some(1),
+            "{tagged}"
+        );
+        ensure!(tagged["items"][0]["id"] == json!(id), "{tagged}");
+        let (after, _) = b.background_instance().await?;
+        ensure!(after > before, "the worker did not restart");
+        let prefs = ok(&b, json!({"type": "GetPreferences", "category": "ui"})).await?;
+        let value = |key: &str| {
+            prefs["entries"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|e| e["key"] == json!(key))
+                .map(|e| e["value"].clone())
+        };
+        ensure!(value("ui.theme") == Some(json!("dark")), "{prefs}");
+        ensure!(
+            value("ui.font_scale").and_then(|v| v.as_f64()) == Some(1.0),
+            "the rejected value was not stored: {prefs}"
+        );
+        let conversation = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+        let messages = conversation["conversation"]["messages"]
+            .as_array()
+            .map(Vec::len);
+        ensure!(messages == Some(2), "{conversation}");
+        let status = ok(&b, json!({"type": "GetStorageStatus"})).await?;
+        ensure!(
+            status["persistent"] == json!(true)
+                && status["schema_version"] == json!(2)
+                && status["conversations"] == json!(1),
+            "{status}"
+        );
+        Ok(b)
+    })
+    .await
+}
+
+/// The options page's generated preferences form saves a choice, refuses a
+/// bad number with the background's message, and shows storage health.
+async fn preferences_and_storage_on_the_options_page(
+    b: Browser,
+    _server: Server,
+) -> Result<Browser> {
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let dark = b
+        .client
+        .wait()
+        .for_element(fantoccini::Locator::Css(
+            "#pref-ui-theme option[value=dark]",
+        ))
+        .await?;
+    dark.click().await?;
+    let saved = b
+        .poll(Duration::from_secs(10), "saved status", || async {
+            Ok(b.text_of(".preferences [role=status]")
+                .await?
+                .filter(|t| t.contains("ui.theme")))
+        })
+        .await?;
+    ensure!(saved == "Saved ui.theme = \"dark\".", "{saved}");
+
+    let scale = b
+        .client
+        .find(fantoccini::Locator::Css("#pref-ui-font_scale"))
+        .await?;
+    scale.clear().await?;
+    scale.send_keys("9").await?;
+    b.client
+        .execute(
+            "arguments[0].dispatchEvent(new Event('change', {bubbles: true}))",
+            vec![serde_json::to_value(&scale)?],
+        )
+        .await?;
+    let alert = b
+        .poll(Duration::from_secs(10), "refusal", || {
+            b.text_of(".preferences [role=alert]")
+        })
+        .await?;
+    ensure!(
+        alert.contains("ui.font_scale") && alert.contains("outside 0.8..=1.6"),
+        "{alert}"
+    );
+
+    let persistent = b
+        .poll(Duration::from_secs(10), "storage status", || {
+            b.text_of("dl.storage-status dd")
+        })
+        .await?;
+    ensure!(persistent == "yes", "{persistent}");
+
+    b.client.refresh().await?;
+    b.client
+        .wait()
+        .for_element(fantoccini::Locator::Css("#pref-ui-theme"))
+        .await?;
+    let theme = b
+        .client
+        .execute(
+            "return document.querySelector('#pref-ui-theme').value",
+            vec![],
+        )
+        .await?;
+    ensure!(theme == json!("dark"), "after a reload: {theme}");
+    let scale = b
+        .client
+        .execute(
+            "return document.querySelector('#pref-ui-font_scale').value",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        scale.as_str().and_then(|s| s.parse::<f64>().ok()) == Some(1.0),
+        "the refused value is not shown as saved: {scale}"
+    );
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
+    Ok(b)
 }

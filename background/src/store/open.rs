@@ -8,6 +8,7 @@
 //! and the error is returned for the caller to report.
 
 use std::cell::RefCell;
+use std::future::IntoFuture;
 use std::rc::Rc;
 
 use idb::{
@@ -18,6 +19,9 @@ use rexie::{Index, ObjectStore, Rexie};
 use wasm_bindgen::JsValue;
 
 use super::records::{self, QuarantineRecord};
+
+/// How long a blocked upgrade may wait before the engine works in memory.
+const BLOCKED_MS: u32 = 3_000;
 
 /// How to open: the schema version to reach, and a fault to inject in tests.
 #[derive(Debug, Clone, Copy)]
@@ -196,12 +200,37 @@ pub async fn open(name: &str, options: OpenOptions) -> Result<Rexie, String> {
             }
         });
     });
-    request.on_blocked(|_| {
+    let blocked = Rc::new(std::cell::Cell::new(false));
+    let flag = blocked.clone();
+    request.on_blocked(move |_| {
+        flag.set(true);
         web_sys::console::warn_1(&JsValue::from_str(
             "paperclip: database upgrade waits for another Paperclip page to close",
         ));
     });
-    match request.await {
+    // A blocked upgrade (an old connection that does not close) must not
+    // hang the background: after BLOCKED_MS the engine gives up for this
+    // run and works in memory; the upgrade still happens once unblocked.
+    let give_up = async {
+        loop {
+            gloo_timers::future::TimeoutFuture::new(100).await;
+            if blocked.get() {
+                gloo_timers::future::TimeoutFuture::new(BLOCKED_MS).await;
+                return;
+            }
+        }
+    };
+    let opened = {
+        let request = std::pin::pin!(request.into_future());
+        let give_up = std::pin::pin!(give_up);
+        match futures::future::select(request, give_up).await {
+            futures::future::Either::Left((result, _)) => result,
+            futures::future::Either::Right(_) => {
+                return Err("the database upgrade is blocked by another open Paperclip page; close it and reload".into())
+            }
+        }
+    };
+    match opened {
         Ok(db) => db.close(),
         Err(e) => {
             let detail = failure.borrow_mut().take();

@@ -854,3 +854,19 @@ pub async fn maintenance_retention_then_budget() {
     assert!(status.last_maintenance_ms == now);
     assert_eq!(status.cache_entries, 0);
 }
+
+pub async fn blocked_upgrade_falls_back_to_memory() {
+    let name = unique("blocked");
+    v1_fixture(&name).await;
+    // An old connection that ignores `versionchange` blocks the upgrade.
+    let factory = idb::Factory::new().unwrap();
+    let old = factory.open(&name, Some(1)).unwrap().await.unwrap();
+    let store = Store::open_named(&name).await;
+    assert!(!store.persistent());
+    assert!(
+        store.notice().unwrap().contains("blocked"),
+        "{:?}",
+        store.notice()
+    );
+    old.close();
+}
