@@ -20,4 +20,5 @@ storage_tests!(
     preferences_are_validated_and_persist,
     maintenance_retention_then_budget,
     blocked_upgrade_falls_back_to_memory,
+    settings_from_an_older_version_are_migrated,
 );

@@ -870,3 +870,28 @@ pub async fn blocked_upgrade_falls_back_to_memory() {
     );
     old.close();
 }
+
+pub async fn settings_from_an_older_version_are_migrated() {
+    let name = unique("oldprefs");
+    Store::open_named(&name).await.close();
+    // What the previous settings version stored: bare keys, "on"/"off".
+    let pref = |key: &str, value: &str| {
+        records::record(&records::PreferenceRecord {
+            key: key.into(),
+            value: value.into(),
+            category: "ui".into(),
+            updated: 1.0,
+        })
+    };
+    put_raw(&name, "preferences", &pref("theme", "\"Dark\"")).await;
+    put_raw(&name, "preferences", &pref("telemetry", "\"on\"")).await;
+    let version = js_sys::Object::new();
+    js_sys::Reflect::set(&version, &"key".into(), &"prefs_version".into()).unwrap();
+    js_sys::Reflect::set(&version, &"value".into(), &1.into()).unwrap();
+    put_raw(&name, "meta", &version).await;
+
+    let store = Store::open_named(&name).await;
+    let p = store.preferences();
+    assert_eq!(p.theme.as_str(), "dark");
+    assert!(p.telemetry_remote);
+}
