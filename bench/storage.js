@@ -116,18 +116,24 @@ class Gen {
     for (let i = 0; i < 4; i++) hex += (Math.floor(this.next() * 4294967296) >>> 0).toString(16).padStart(8, '0');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
   }
-  /** Sentences of words, about `min`..`max` characters long. */
+  /** Sentences of words, `min`..`max` characters long. */
   text(min, max) {
-    const target = min + this.int(max - min + 1);
+    const target = min + this.int(max - min - 15);
     let out = '';
+    let left = 0; // words left in the current sentence
     while (out.length < target) {
-      const n = 6 + this.int(11);
-      const words = [];
-      for (let i = 0; i < n; i++) words.push(this.pick(WORDS));
-      words[0] = words[0][0].toUpperCase() + words[0].slice(1);
-      out += (out ? ' ' : '') + words.join(' ') + '.';
+      let word = this.pick(WORDS);
+      if (left === 0) {
+        left = 6 + this.int(11);
+        word = word[0].toUpperCase() + word.slice(1);
+        out += out ? ' ' : '';
+      } else {
+        out += ' ';
+      }
+      out += word;
+      if (--left === 0) out += '.';
     }
-    return out;
+    return left === 0 ? out : out + '.';
   }
 }
 
@@ -158,13 +164,13 @@ function conversation(g, messages) {
 }
 
 /** `count` conversations from `seed`. */
-function conversations(seed, count, messages) {
+export function conversations(seed, count, messages) {
   const g = new Gen(seed);
   return Array.from({ length: count }, () => conversation(g, messages));
 }
 
 /** An export file (docs/export-format.md) holding `list`. */
-function exportText(list) {
+export function exportText(list) {
   return JSON.stringify({ format: 'paperclip-export', version: 1, exported_ms: BASE_MS, conversations: list });
 }
 
@@ -172,8 +178,7 @@ function exportText(list) {
 function cacheEntries(seed, from, count, chars) {
   const g = new Gen(seed);
   return Array.from({ length: count }, (_, i) => {
-    let value = g.text(chars, chars);
-    value = value.slice(0, chars);
+    const value = g.text(chars + 15, chars + 30).slice(0, chars);
     return [`${g.pick(SITES)}/page/${from + i}`, value];
   });
 }
@@ -390,7 +395,7 @@ class PaperclipAdapter {
 
   constructor(BenchStore) { this.BenchStore = BenchStore; }
 
-  async open(dbName) { this.pc = await this.BenchStore.open(dbName); }
+  async open(dbName) { this.dbName = dbName; this.pc = await this.BenchStore.open(dbName); }
   prepare(text) { this.pc.prepare(text); }
   save(i) { return this.pc.save(i); }
   load(id) { return this.pc.load(id); }
@@ -406,9 +411,10 @@ class PaperclipAdapter {
   }
 
   usage() { return this.pc.usage(); }
-  // BenchStore has no close(); free() drops the Rust side (the IndexedDB
-  // connection stays open until the page goes away).
-  close() { this.pc.free(); }
+  // BenchStore has no close(); free() drops the Rust side, but the IndexedDB
+  // connection stays open until the page goes away, so its database cannot
+  // be deleted from this page any more.
+  close() { this.pc.free(); stillOpen.add(this.dbName); }
 }
 
 /** The adapter called `name`, or null (with a note) when it cannot load. */
@@ -430,6 +436,8 @@ async function makeAdapter(name, notes) {
 }
 
 const dbName = (adapter) => DB_PREFIX + adapter.name;
+/** Databases this page opened and could not close (see PaperclipAdapter.close). */
+const stillOpen = new Set();
 
 // ---------------------------------------------------------------------------
 // Timing harness
@@ -455,16 +463,26 @@ function shuffled(list, rng) {
  * Times `op(adapter, args)` for `warmup + n` iterations; in each, `argsFor(i)`
  * (untimed) makes the arguments shared by every adapter, and the adapters run
  * one after another in a fresh random order. Only the last `n` are recorded.
- * When `expect(args)` gives a value, every result is checked against it.
+ * When `expect(args)` gives a value, every result is checked against it. An
+ * adapter whose operation throws gets a note and no row for this case.
  */
 async function measure(ctx, name, { n, warmup }, argsFor, op, expect = () => undefined) {
   const samples = new Map(ctx.adapters.map((a) => [a.name, []]));
   const wrong = new Set();
+  const failed = new Set();
   for (let i = 0; i < warmup + n; i++) {
     const args = await argsFor(i);
     for (const a of shuffled(ctx.adapters, ctx.rng)) {
+      if (failed.has(a.name)) continue;
+      let result;
       const t0 = performance.now();
-      const result = await op(a, args);
+      try {
+        result = await op(a, args);
+      } catch (e) {
+        failed.add(a.name);
+        ctx.notes.push(`${a.name} ${name}: failed at iteration ${i}: ${e}`);
+        continue;
+      }
       const ms = performance.now() - t0;
       if (i >= warmup) samples.get(a.name).push(ms);
       const want = expect(args);
@@ -476,6 +494,10 @@ async function measure(ctx, name, { n, warmup }, argsFor, op, expect = () => und
   }
   const summary = [];
   for (const a of ctx.adapters) {
+    if (failed.has(a.name)) {
+      summary.push(`${a.name} FAILED`);
+      continue;
+    }
     const xs = samples.get(a.name).sort((x, y) => x - y);
     const row = {
       case: name, impl: a.name, n: xs.length,
@@ -494,8 +516,8 @@ async function fillConversations(ctx, adapters, have, total) {
     const count = Math.min(cfg.fill_chunk, total - have);
     const text = exportText(conversations(cfg.seed + SEED.fill + k, count, cfg.messages));
     for (const a of adapters) {
-      const written = await a.importJson(text);
-      if (written !== count) ctx.notes.push(`${a.name} fill: wrote ${written} of ${count} conversations`);
+      const written = await a.importJson(text).catch((e) => `an error (${e})`);
+      if (written !== count) ctx.notes.push(`${a.name} fill: ${written} instead of ${count} conversations written`);
     }
     have += count;
   }
@@ -510,7 +532,12 @@ async function timingPhase(ctx) {
   for (const name of cfg.adapters) {
     const a = await makeAdapter(name, ctx.notes);
     if (!a) continue;
-    await a.open(dbName(a));
+    try {
+      await a.open(dbName(a));
+    } catch (e) {
+      ctx.notes.push(`${a.name} skipped: opening its database failed: ${e}`);
+      continue;
+    }
     ctx.adapters.push(a);
   }
   log(`adapters: ${ctx.adapters.map((a) => a.name).join(', ')}`);
@@ -569,10 +596,14 @@ async function usagePhase(ctx) {
     if (!a) continue;
     for (const info of await indexedDB.databases()) {
       if (!info.name.startsWith(DB_PREFIX)) continue;
+      if (stillOpen.has(info.name)) {
+        ctx.notes.push(`usage ${a.name}: ${info.name} is still open in this page and is counted too`);
+        continue;
+      }
       try { await deleteDatabase(info.name); } catch (e) { ctx.notes.push(`usage ${a.name}: ${e.message}`); }
     }
     const before = await originUsage();
-    await a.open(dbName(a));
+    await a.open(`${DB_PREFIX}usage-${a.name}`);
     log(`usage ${a.name}: filling ${cfg.conversations} conversations`);
     await fillConversations(ctx, [a], 0, cfg.conversations);
     log(`usage ${a.name}: filling ${cfg.cache_entries} cache entries`);

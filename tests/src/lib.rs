@@ -7,6 +7,8 @@
 //! shadow root ([`Browser::enter_agent`]), ask, and watch the answer stream
 //! ([`Browser::wait_answer`]). The same scenarios run in both browsers
 //! (`tests/e2e.rs`); `src/bin/demo.rs` is the scripted demo.
+//! [`Browser::launch_plain`] starts a browser without the extension, for
+//! `src/bin/bench_storage.rs` (the storage benchmark).
 //!
 //! The extension under test is `target/e2e-ext/<browser>`: `dist/<browser>`
 //! plus `tests/manifest.test.json` (host access to 127.0.0.1, so that the

@@ -100,12 +100,16 @@ async fn main() -> Result<()> {
         let mut config = base.clone();
         config["phases"] = json!(["usage"]);
         config["adapters"] = json!([imp]);
-        let usage = phase(&page, config).await?;
-        results.usage.extend(usage.usage);
-        for note in usage.notes {
-            if !results.notes.contains(&note) {
-                results.notes.push(note);
+        match phase(&page, config).await {
+            Ok(usage) => {
+                results.usage.extend(usage.usage);
+                for note in usage.notes {
+                    if !results.notes.contains(&note) {
+                        results.notes.push(note);
+                    }
+                }
             }
+            Err(e) => results.notes.push(format!("usage {imp}: failed: {e:#}")),
         }
     }
     if quick {
