@@ -405,16 +405,16 @@ class PaperclipAdapter {
   listPage(limit) { return this.pc.list_page(limit); }
   importJson(text) { return this.pc.import_json(text); }
 
-  /** One cache_put after another: the API has no batch call. */
+  /** Batches of 10,000 entries, one transaction each (as raw-idb does). */
   async fillCache(entries) {
-    for (const [key, value] of entries) await this.pc.cache_put(key, value, BASE_MS);
+    for (let i = 0; i < entries.length; i += 10000) {
+      const chunk = entries.slice(i, i + 10000);
+      await this.pc.cache_fill(chunk.map(([k]) => k), chunk.map(([, v]) => v), BASE_MS);
+    }
   }
 
   usage() { return this.pc.usage(); }
-  // BenchStore has no close(); free() drops the Rust side, but the IndexedDB
-  // connection stays open until the page goes away, so its database cannot
-  // be deleted from this page any more.
-  close() { this.pc.free(); stillOpen.add(this.dbName); }
+  close() { this.pc.close(); }
 }
 
 /** The adapter called `name`, or null (with a note) when it cannot load. */
@@ -436,8 +436,6 @@ async function makeAdapter(name, notes) {
 }
 
 const dbName = (adapter) => DB_PREFIX + adapter.name;
-/** Databases this page opened and could not close (see PaperclipAdapter.close). */
-const stillOpen = new Set();
 
 // ---------------------------------------------------------------------------
 // Timing harness
@@ -596,10 +594,6 @@ async function usagePhase(ctx) {
     if (!a) continue;
     for (const info of await indexedDB.databases()) {
       if (!info.name.startsWith(DB_PREFIX)) continue;
-      if (stillOpen.has(info.name)) {
-        ctx.notes.push(`usage ${a.name}: ${info.name} is still open in this page and is counted too`);
-        continue;
-      }
       try { await deleteDatabase(info.name); } catch (e) { ctx.notes.push(`usage ${a.name}: ${e.message}`); }
     }
     const before = await originUsage();

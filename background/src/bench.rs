@@ -110,6 +110,32 @@ impl BenchStore {
         })
     }
 
+    /// Stores the entries `keys[i]` → `values[i]` in one transaction (the
+    /// untimed fill before the storage-size measurement).
+    pub fn cache_fill(&self, keys: Vec<String>, values: Vec<String>, now_ms: f64) -> Promise {
+        run(&self.inner, move |inner| async move {
+            let now = now_ms as u64;
+            let entries = keys
+                .into_iter()
+                .zip(values)
+                .map(|(k, v)| CacheEntry::new(k, v, now, 0, 0.5, vec!["bench".into()]))
+                .collect();
+            inner
+                .store
+                .cache_put_many(entries, now)
+                .await
+                .map_err(|e| js_err(e.message))?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Closes the database so it can be deleted or upgraded.
+    pub fn close(self) {
+        if let Ok(inner) = Rc::try_unwrap(self.inner) {
+            inner.store.close();
+        }
+    }
+
     /// Looks `key` up; with `memory` false the memory tier forgets it first,
     /// so the lookup reads IndexedDB. Returns whether it was found.
     pub fn cache_get(&self, key: String, memory: bool, now_ms: f64) -> Promise {

@@ -1,8 +1,9 @@
 //! Listing conversations: filters and keyset cursors.
 //!
-//! Lists are ordered by `(updated, id)`, newest first. A page's cursor is
-//! the `(updated, id)` of its last item and the next page starts strictly
-//! after it, so conversations created while someone pages through the list
+//! Lists are ordered newest first, ties by id (ascending): the order of the
+//! `(-updated, id)` keys of the IndexedDB indexes. A page's cursor is the
+//! `(updated, id)` of its last item and the next page starts strictly after
+//! it, so conversations created while someone pages through the list
 //! land before the first page and never shift or repeat later pages.
 //!
 //! ```
@@ -141,13 +142,13 @@ impl Cursor {
         })
     }
 
-    /// True when `s` comes after this cursor in newest-first order.
+    /// True when `s` comes after this cursor in list order.
     pub fn precedes(&self, s: &ConversationSummary) -> bool {
-        (s.updated_ms, s.id.as_str()) < (self.updated_ms, self.id.as_str())
+        s.updated_ms < self.updated_ms || (s.updated_ms == self.updated_ms && s.id > self.id)
     }
 }
 
-/// Pages `all` (any order) as the store does: newest first, after
+/// Pages `all` (any order) as the store does: newest first (ties by id), after
 /// `cursor`, `limit` items; returns the page and the next cursor. The
 /// reference the IndexedDB implementation is tested against.
 pub fn page(
@@ -165,7 +166,7 @@ pub fn page(
     items.sort_by(|a, b| {
         b.updated_ms
             .total_cmp(&a.updated_ms)
-            .then_with(|| b.id.cmp(&a.id))
+            .then_with(|| a.id.cmp(&b.id))
     });
     let limit = limit.clamp(1, MAX_PAGE) as usize;
     let more = items.len() > limit;

@@ -70,18 +70,19 @@ pub struct StoreSpec {
 const V1_BY_UPDATED: IndexSpec = index("by_updated", &["updated"]);
 const V1_BY_SITE_UPDATED: IndexSpec = index("by_site_updated", &["site", "updated"]);
 
-/// Conversations by last change (ties by id, so cursors are exact).
-pub const BY_UPDATED: IndexSpec = index("by_updated", &["updated", "id"]);
-/// Conversations of one site by last change.
-pub const BY_SITE_UPDATED: IndexSpec = index("by_site_updated", &["site", "updated", "id"]);
+/// Conversations newest first: `rank` is `-updated`, so one ascending
+/// `getAll(range, count)` reads a page (ties by id, so cursors are exact).
+pub const BY_RECENT: IndexSpec = index("by_recent", &["rank", "id"]);
+/// Conversations of one site, newest first.
+pub const BY_SITE_RECENT: IndexSpec = index("by_site_recent", &["site", "rank", "id"]);
 /// Conversations by each of their tags.
 pub const BY_TAG: IndexSpec = IndexSpec {
     name: "by_tag",
     key_path: &["tags"],
     multi_entry: true,
 };
-/// Conversations of one character by last change.
-pub const BY_AGENT_UPDATED: IndexSpec = index("by_agent_updated", &["agent", "updated", "id"]);
+/// Conversations of one character, newest first.
+pub const BY_AGENT_RECENT: IndexSpec = index("by_agent_recent", &["agent", "rank", "id"]);
 /// Cache entries by last use (eviction order).
 pub const BY_LAST_USED: IndexSpec = index("by_last_used", &["last_used"]);
 /// Preferences by category.
@@ -97,7 +98,7 @@ pub const STORES: &[StoreSpec] = &[
         name: store::CONVERSATIONS,
         key_path: "id",
         auto_increment: false,
-        indexes: &[BY_UPDATED, BY_SITE_UPDATED, BY_TAG, BY_AGENT_UPDATED],
+        indexes: &[BY_RECENT, BY_SITE_RECENT, BY_TAG, BY_AGENT_RECENT],
     },
     CONTEXT_CACHE_STORE,
     PREFERENCES_STORE,
@@ -221,7 +222,7 @@ fn migration_to(version: u32) -> Vec<Step> {
                 },
             ];
             steps.extend(
-                [BY_UPDATED, BY_SITE_UPDATED, BY_TAG, BY_AGENT_UPDATED].map(|index| {
+                [BY_RECENT, BY_SITE_RECENT, BY_TAG, BY_AGENT_RECENT].map(|index| {
                     Step::CreateIndex {
                         store: conversations,
                         index,

@@ -39,6 +39,10 @@ pub const DB_NAME: &str = "paperclip";
 const META_CACHE_STATS: &str = "cache_stats";
 const META_PREFS_VERSION: &str = "prefs_version";
 const META_LAST_MAINTENANCE: &str = "last_maintenance";
+/// Cache statistics are written every this many cache operations (and by
+/// every status read and cleanup): a killed worker loses fewer counts than
+/// this, and cache operations do not pay a second write each.
+const STATS_EVERY: u32 = 32;
 
 /// Where data lives.
 enum Backend {
@@ -59,6 +63,8 @@ pub struct Store {
     cache_base: Cell<CacheStats>,
     /// Lookups the memory tier missed but IndexedDB answered.
     disk_hits: Cell<u64>,
+    /// Cache operations since the statistics were last written.
+    unsaved_stats: Cell<u32>,
     prefs: RefCell<Preferences>,
 }
 
@@ -98,17 +104,22 @@ fn array(items: &[JsValue]) -> JsValue {
     items.iter().collect::<Array>().into()
 }
 
-/// The keys `[field, lowest]`..`[field, highest]` of a compound index led by `field`.
-fn prefix_range(field: &str, upper: Option<&Cursor>) -> Result<KeyRange, ProtocolError> {
-    let lower = array(&[field.into()]);
-    let (upper, open) = match upper {
-        Some(c) => (
-            array(&[field.into(), c.updated_ms.into(), c.id.as_str().into()]),
-            true,
-        ),
-        None => (array(&[field.into(), Array::new().into()]), false),
+/// The index key `[...lead, -updated, id]` of the cursor's item.
+fn after_key(lead: &[JsValue], c: &Cursor) -> JsValue {
+    let mut key = lead.to_vec();
+    key.push((-c.updated_ms).into());
+    key.push(c.id.as_str().into());
+    array(&key)
+}
+
+/// The keys of a `(lead, rank, id)` index led by `lead`, after `cursor`.
+fn prefix_range(lead: &str, cursor: Option<&Cursor>) -> Result<KeyRange, ProtocolError> {
+    let upper = array(&[lead.into(), Array::new().into()]);
+    let (lower, open) = match cursor {
+        Some(c) => (after_key(&[lead.into()], c), true),
+        None => (array(&[lead.into()]), false),
     };
-    KeyRange::bound(&lower, &upper, Some(false), Some(open)).map_err(storage_error)
+    KeyRange::bound(&lower, &upper, Some(open), Some(false)).map_err(storage_error)
 }
 
 impl Store {
@@ -151,6 +162,7 @@ impl Store {
             cache: RefCell::new(MemoryTier::new(CacheLimits::default())),
             cache_base: Cell::default(),
             disk_hits: Cell::new(0),
+            unsaved_stats: Cell::new(0),
             prefs: RefCell::default(),
         }
     }
@@ -263,8 +275,8 @@ impl Store {
         Ok((items, next))
     }
 
-    /// Scans an `(…, updated, id)` index newest first until `limit + 1`
-    /// matches.
+    /// Reads a `(…, rank, id)` index in ascending key order (newest
+    /// first), a batch per `getAll`, until `limit + 1` matches.
     async fn list_scan(
         &self,
         db: &Rexie,
@@ -279,12 +291,13 @@ impl Store {
             limit as u32 + 1
         };
         let (index, lead) = match (&filter.site, &filter.agent) {
-            (Some(site), _) => (schema::BY_SITE_UPDATED.name, Some(site.clone())),
-            (None, Some(agent)) => (schema::BY_AGENT_UPDATED.name, Some(agent.clone())),
-            (None, None) => (schema::BY_UPDATED.name, None),
+            (Some(site), _) => (schema::BY_SITE_RECENT.name, Some(site.clone())),
+            (None, Some(agent)) => (schema::BY_AGENT_RECENT.name, Some(agent.clone())),
+            (None, None) => (schema::BY_RECENT.name, None),
         };
         if cursor.is_none() {
             if let Some(to) = filter.to_ms {
+                // Starts at `to` (items updated at `to` are filtered below).
                 cursor = Some(Cursor {
                     updated_ms: to,
                     id: String::new(),
@@ -296,12 +309,7 @@ impl Store {
                 Some(lead) => Some(prefix_range(lead, cursor.as_ref())?),
                 None => cursor
                     .as_ref()
-                    .map(|c| {
-                        KeyRange::upper_bound(
-                            &array(&[c.updated_ms.into(), c.id.as_str().into()]),
-                            Some(true),
-                        )
-                    })
+                    .map(|c| KeyRange::lower_bound(&after_key(&[], c), Some(true)))
                     .transpose()
                     .map_err(storage_error)?,
             };
@@ -309,12 +317,12 @@ impl Store {
                 let (_tx, s) = tx(db, &[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
                 s[0].index(index)
                     .map_err(storage_error)?
-                    .scan(range, Some(batch), None, Some(Direction::Prev))
+                    .get_all(range, Some(batch))
                     .await
                     .map_err(storage_error)?
             };
             let exhausted = (rows.len() as u32) < batch;
-            for (_, value) in &rows {
+            for value in &rows {
                 let head = match records::decode_head(value) {
                     Ok(h) => h,
                     Err(e) => {
@@ -428,26 +436,15 @@ impl Store {
                 .max_by(|a, b| a.updated_ms.total_cmp(&b.updated_ms))
                 .cloned());
         };
-        let index = if self.version >= 2 {
-            schema::BY_SITE_UPDATED.name
-        } else {
-            "by_site_updated"
-        };
         let rows = {
             let (_tx, s) = tx(db, &[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
-            s[0].index(index)
+            s[0].index(schema::BY_SITE_RECENT.name)
                 .map_err(storage_error)?
-                .scan(
-                    Some(prefix_range(site, None)?),
-                    Some(1),
-                    None,
-                    Some(Direction::Prev),
-                )
+                .get_all(Some(prefix_range(site, None)?), Some(1))
                 .await
                 .map_err(storage_error)?
         };
-        self.decode_or_quarantine(rows.into_iter().next().map(|(_, v)| v))
-            .await
+        self.decode_or_quarantine(rows.into_iter().next()).await
     }
 
     /// Reads conversation `id`, applies `change` and writes the result, in
@@ -527,8 +524,14 @@ impl Store {
 
     /// Saves `c` whole (replacing any conversation with its id).
     pub async fn save(&self, c: &Conversation) -> Result<(), ProtocolError> {
-        let c = c.clone();
-        self.modify(&c.id.clone(), move |_| Ok(c)).await.map(|_| ())
+        let Some(db) = self.idb() else {
+            self.memory().borrow_mut().insert(c.id.clone(), c.clone());
+            return Ok(());
+        };
+        let record = records::encode_conversation(c);
+        let (t, s) = tx(db, &[store::CONVERSATIONS], TransactionMode::ReadWrite)?;
+        s[0].put(&record, None).await.map_err(storage_error)?;
+        done(t).await
     }
 
     /// Every conversation (or those with `ids`), oldest first by update.
@@ -769,17 +772,45 @@ impl Store {
 
     /// Stores `entry` in the memory tier and IndexedDB (write-through).
     pub async fn cache_put(&self, entry: CacheEntry, now_ms: u64) -> Result<(), ProtocolError> {
-        let record = records::encode_cache(&entry);
-        self.cache.borrow_mut().put(entry, now_ms);
+        self.cache_put_many(vec![entry], now_ms).await
+    }
+
+    /// Stores `entries` in both tiers, in one transaction.
+    pub async fn cache_put_many(
+        &self,
+        entries: Vec<CacheEntry>,
+        now_ms: u64,
+    ) -> Result<(), ProtocolError> {
+        let rows: Vec<JsValue> = entries.iter().map(records::encode_cache).collect();
+        {
+            let mut tier = self.cache.borrow_mut();
+            for entry in entries {
+                tier.put(entry, now_ms);
+            }
+        }
         let Some(db) = self.db() else { return Ok(()) };
+        let save_stats = self.stats_due(rows.len() as u32);
         let (t, s) = tx(
             db,
             &[store::CONTEXT_CACHE, store::META],
             TransactionMode::ReadWrite,
         )?;
-        s[0].put(&record, None).await.map_err(storage_error)?;
-        meta_put(&s[1], META_CACHE_STATS, &self.cache_stats()).await?;
+        s[0].put_all(rows.into_iter().map(|r| (r, None)))
+            .await
+            .map_err(storage_error)?;
+        if save_stats {
+            meta_put(&s[1], META_CACHE_STATS, &self.cache_stats()).await?;
+        }
         done(t).await
+    }
+
+    /// Counts `n` cache operations; true when the statistics are due to be
+    /// written (the counter then restarts).
+    fn stats_due(&self, n: u32) -> bool {
+        let pending = self.unsaved_stats.get() + n;
+        let due = pending >= STATS_EVERY;
+        self.unsaved_stats.set(if due { 0 } else { pending });
+        due
     }
 
     /// The live entry for `key`: the memory tier first, then IndexedDB
@@ -793,6 +824,9 @@ impl Store {
             Lookup::Hit(e) => Some(e.clone()),
             Lookup::Expired | Lookup::Miss => None,
         };
+        if self.stats_due(1) {
+            self.flush_cache_stats().await?;
+        }
         if found.is_some() {
             return Ok(found);
         }
@@ -899,8 +933,10 @@ impl Store {
         s
     }
 
-    /// Writes the statistics to `meta` (also done by every cache write).
+    /// Writes the statistics to `meta` (also done every [`STATS_EVERY`]
+    /// cache operations, by status reads and by the cleanup job).
     pub async fn flush_cache_stats(&self) -> Result<(), ProtocolError> {
+        self.unsaved_stats.set(0);
         let Some(db) = self.db() else { return Ok(()) };
         let (t, s) = tx(db, &[store::META], TransactionMode::ReadWrite)?;
         meta_put(&s[0], META_CACHE_STATS, &self.cache_stats()).await?;
@@ -967,7 +1003,8 @@ impl Store {
             for v in &rows {
                 conversations += 1;
                 if let Ok(head) = records::decode_head(v) {
-                    let (_, s) = head.sizes();
+                    let stored = records::data_of(v).map_or(0, |d| u64::from(d.length()));
+                    let (_, s) = head.sizes(stored);
                     if s > 0 {
                         compressed += 1;
                         saved += s;
@@ -1060,7 +1097,7 @@ impl Store {
                 let Ok(head) = records::decode_head(v) else {
                     continue;
                 };
-                let (bytes, _) = head.sizes();
+                let bytes = records::data_of(v).map_or(0, |d| u64::from(d.length()));
                 let s = head.summary();
                 if cutoff.is_some_and(|cut| s.updated_ms < cut) {
                     old.push(s.id);

@@ -5,7 +5,7 @@
 use paperclip_core::cache::CacheEntry;
 use paperclip_core::conversation::{self, Conversation, ConversationSummary, Usage};
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// A conversation record: the indexed and listed fields in the clear, the
 /// whole conversation in `data` (postcard, maybe LZ4; see
@@ -16,8 +16,10 @@ pub struct ConversationRecord {
     pub id: String,
     /// Site origin.
     pub site: String,
-    /// Last change, ms (indexed with `id`).
+    /// Last change, ms.
     pub updated: f64,
+    /// `-updated`: the indexes list newest first in ascending key order.
+    pub rank: f64,
     /// Creation, ms.
     #[serde(default)]
     pub created: f64,
@@ -47,7 +49,8 @@ pub struct ConversationRecord {
     pub data: Vec<u8>,
 }
 
-/// The listed fields of a conversation record (no `data`).
+/// The listed fields of a conversation record (read without copying
+/// `data`).
 #[derive(Deserialize)]
 pub struct ConversationHead {
     id: String,
@@ -64,8 +67,6 @@ pub struct ConversationHead {
     compressed: bool,
     #[serde(default)]
     plain: u32,
-    #[serde(with = "serde_bytes")]
-    data: Vec<u8>,
 }
 
 impl ConversationHead {
@@ -83,9 +84,8 @@ impl ConversationHead {
         }
     }
 
-    /// Stored bytes, and bytes compression saved.
-    pub fn sizes(&self) -> (u64, u64) {
-        let stored = self.data.len() as u64;
+    /// Stored bytes of `data` (given), and bytes compression saved.
+    pub fn sizes(&self, stored: u64) -> (u64, u64) {
         let saved = if self.compressed {
             u64::from(self.plain).saturating_sub(stored)
         } else {
@@ -109,6 +109,7 @@ pub fn encode_conversation(c: &Conversation) -> JsValue {
         id: c.id.clone(),
         site: c.site.clone(),
         updated: c.updated_ms,
+        rank: -c.updated_ms,
         created: c.created_ms,
         title: c.title.clone(),
         count: c.messages.len() as u32,
@@ -121,16 +122,18 @@ pub fn encode_conversation(c: &Conversation) -> JsValue {
     })
 }
 
+/// The `data` bytes of a record, if it has them.
+pub fn data_of(v: &JsValue) -> Option<js_sys::Uint8Array> {
+    js_sys::Reflect::get(v, &"data".into())
+        .ok()?
+        .dyn_into::<js_sys::Uint8Array>()
+        .ok()
+}
+
 /// The conversation in a record of any schema version.
 pub fn decode_conversation(v: &JsValue) -> Result<Conversation, RecordError> {
-    #[derive(Deserialize)]
-    struct Data {
-        #[serde(with = "serde_bytes")]
-        data: Vec<u8>,
-    }
-    let record: Data =
-        serde_wasm_bindgen::from_value(v.clone()).map_err(|e| format!("bad record: {e}"))?;
-    conversation::decode(&record.data).map_err(|e| e.to_string())
+    let data = data_of(v).ok_or("bad record: no data bytes")?;
+    conversation::decode(&data.to_vec()).map_err(|e| e.to_string())
 }
 
 /// The listed fields of a schema-2 record.
