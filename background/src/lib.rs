@@ -56,6 +56,31 @@ thread_local! {
     static PENDING_SELECTION: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
 }
 
+thread_local! {
+    static FLUSH_SCHEDULED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Saves the cache statistics of the open store in a few seconds, once for
+/// any number of calls meanwhile (the worker lives on for about 30 s after
+/// its last event, so this runs before it stops).
+pub(crate) fn flush_cache_stats_soon() {
+    if FLUSH_SCHEDULED.with(|f| f.replace(true)) {
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async {
+        gloo_timers::future::TimeoutFuture::new(STATS_FLUSH_DELAY_MS).await;
+        FLUSH_SCHEDULED.with(|f| f.set(false));
+        if let Ok(store) = store() {
+            if let Err(e) = store.flush_cache_stats().await {
+                web_sys::console::warn_1(&format!("paperclip: {}", e.message).into());
+            }
+        }
+    });
+}
+
+/// Delay of [`flush_cache_stats_soon`].
+const STATS_FLUSH_DELAY_MS: u32 = 3_000;
+
 /// The open store; `start` has run before any handler is called.
 pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
     STORE

@@ -112,6 +112,17 @@ pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
             ),
         ));
     }
+    // The fast path: a well-formed file parses once, without tracking paths.
+    // Only a file that fails is parsed again, slowly, to say where and why.
+    let file = match serde_json::from_slice::<ExportFile>(bytes) {
+        Ok(file) if file.format == FORMAT && file.version == VERSION => file,
+        _ => detailed_parse(bytes)?,
+    };
+    finish(file)
+}
+
+/// Parses `bytes` tracking JSON paths, for a precise error.
+fn detailed_parse(bytes: &[u8]) -> Result<ExportFile, ImportError> {
     #[derive(Deserialize)]
     struct Header {
         format: Option<serde_json::Value>,
@@ -151,7 +162,11 @@ pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
         };
         err(path, e.into_inner().to_string())
     })?;
-    let mut file = file;
+    Ok(file)
+}
+
+/// Validates a parsed file and normalises what may be normalised.
+fn finish(mut file: ExportFile) -> Result<ExportFile, ImportError> {
     validate(&file)?;
     for c in &mut file.conversations {
         c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();

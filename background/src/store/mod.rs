@@ -39,9 +39,10 @@ pub const DB_NAME: &str = "paperclip";
 const META_CACHE_STATS: &str = "cache_stats";
 const META_PREFS_VERSION: &str = "prefs_version";
 const META_LAST_MAINTENANCE: &str = "last_maintenance";
-/// Cache statistics are written every this many cache operations (and by
-/// every status read and cleanup): a killed worker loses fewer counts than
-/// this, and cache operations do not pay a second write each.
+/// Cache writes also save the statistics every this many cache operations;
+/// lookups schedule a save a few seconds later (see
+/// `flush_cache_stats_soon`), and status reads and the cleanup job save them
+/// too. No lookup waits for a write.
 const STATS_EVERY: u32 = 32;
 
 /// Where data lives.
@@ -96,8 +97,10 @@ fn tx(db: &Rexie, stores: &[&str], mode: TransactionMode) -> Result<Tx, Protocol
     Ok((tx, handles))
 }
 
+/// Commits a read-write transaction now (rather than when the browser
+/// notices it has no more requests) and waits until it is durable.
 async fn done(tx: rexie::Transaction) -> Result<(), ProtocolError> {
-    tx.done().await.map(|_| ()).map_err(storage_error)
+    tx.commit().await.map_err(storage_error)
 }
 
 fn array(items: &[JsValue]) -> JsValue {
@@ -824,9 +827,10 @@ impl Store {
             Lookup::Hit(e) => Some(e.clone()),
             Lookup::Expired | Lookup::Miss => None,
         };
-        if self.stats_due(1) {
-            self.flush_cache_stats().await?;
-        }
+        // Lookups never wait for a write: the statistics are saved a few
+        // seconds later (and by the next cache write that is due).
+        self.unsaved_stats.set(self.unsaved_stats.get() + 1);
+        crate::flush_cache_stats_soon();
         if found.is_some() {
             return Ok(found);
         }
