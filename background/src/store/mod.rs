@@ -97,6 +97,19 @@ fn tx(db: &Rexie, stores: &[&str], mode: TransactionMode) -> Result<Tx, Protocol
     Ok((tx, handles))
 }
 
+/// Issues the writes of `writes` (futures that make their requests when
+/// first polled) and commits in the same turn, so requests and commit
+/// reach the database together instead of a round trip apart; then waits
+/// until the transaction is durable. A failed write aborts it.
+async fn write_and_commit<T>(
+    t: rexie::Transaction,
+    writes: impl std::future::Future<Output = Result<T, ProtocolError>>,
+) -> Result<(), ProtocolError> {
+    let (written, committed) = futures::join!(writes, t.commit());
+    written?;
+    committed.map_err(storage_error)
+}
+
 /// Commits a read-write transaction now (rather than when the browser
 /// notices it has no more requests) and waits until it is durable.
 async fn done(tx: rexie::Transaction) -> Result<(), ProtocolError> {
@@ -472,10 +485,11 @@ impl Store {
                 return Err(e);
             }
         };
-        s[0].put(&records::encode_conversation(&c), None)
-            .await
-            .map_err(storage_error)?;
-        done(t).await?;
+        let record = records::encode_conversation(&c);
+        write_and_commit(t, async {
+            s[0].put(&record, None).await.map_err(storage_error)
+        })
+        .await?;
         Ok(c)
     }
 
@@ -533,8 +547,10 @@ impl Store {
         };
         let record = records::encode_conversation(c);
         let (t, s) = tx(db, &[store::CONVERSATIONS], TransactionMode::ReadWrite)?;
-        s[0].put(&record, None).await.map_err(storage_error)?;
-        done(t).await
+        write_and_commit(t, async {
+            s[0].put(&record, None).await.map_err(storage_error)
+        })
+        .await
     }
 
     /// Every conversation (or those with `ids`), oldest first by update.
@@ -636,18 +652,23 @@ impl Store {
             .write
             .iter()
             .map(|c| (records::encode_conversation(c), None));
-        let mut result = s[0].put_all(writes).await;
-        if with_prefs && result.is_ok() {
-            let rows = preferences
-                .iter()
-                .map(|(k, v)| (pref_record(k, v, now), None));
-            result = s[1].put_all(rows).await;
-        }
-        if let Err(e) = result {
-            let _ = t.abort().await;
-            return Err(storage_error(format!("import rolled back: {e}")));
-        }
-        done(t).await?;
+        let prefs = async {
+            if with_prefs {
+                let rows = preferences
+                    .iter()
+                    .map(|(k, v)| (pref_record(k, v, now), None));
+                s[1].put_all(rows).await.map_err(storage_error)
+            } else {
+                Ok(())
+            }
+        };
+        let both = async {
+            let (a, b) = futures::join!(s[0].put_all(writes), prefs);
+            a.map_err(storage_error).and(b)
+        };
+        write_and_commit(t, both)
+            .await
+            .map_err(|e| storage_error(format!("import rolled back: {}", e.message)))?;
         self.apply_preferences(&preferences);
         Ok(plan)
     }
@@ -798,13 +819,19 @@ impl Store {
             &[store::CONTEXT_CACHE, store::META],
             TransactionMode::ReadWrite,
         )?;
-        s[0].put_all(rows.into_iter().map(|r| (r, None)))
-            .await
-            .map_err(storage_error)?;
-        if save_stats {
-            meta_put(&s[1], META_CACHE_STATS, &self.cache_stats()).await?;
-        }
-        done(t).await
+        let stats = self.cache_stats();
+        let meta = async {
+            if save_stats {
+                meta_put(&s[1], META_CACHE_STATS, &stats).await
+            } else {
+                Ok(())
+            }
+        };
+        let both = async {
+            let (a, b) = futures::join!(s[0].put_all(rows.into_iter().map(|r| (r, None))), meta);
+            a.map_err(storage_error).and(b)
+        };
+        write_and_commit(t, both).await
     }
 
     /// Counts `n` cache operations; true when the statistics are due to be
