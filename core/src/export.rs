@@ -13,7 +13,7 @@
 //!
 //! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 0.0);
 //! c.push(Message::complete("m1".into(), Role::User, "Hi".into(), 1.0));
-//! let json = export(vec![c.clone()], 2.0);
+//! let json = export(vec![c.clone()], None, 2.0);
 //! assert_eq!(parse_import(json.as_bytes()).unwrap().conversations, vec![c]);
 //! let err = parse_import(br#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[{"id":5}]}"#).unwrap_err();
 //! assert_eq!(err.path, "$.conversations[0].id");
