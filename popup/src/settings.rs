@@ -77,7 +77,12 @@ fn pref_row(props: &RowProps) -> Html {
         let save = save.clone();
         Callback::from(move |ev: Event| {
             let input: web_sys::HtmlInputElement = ev.target_unchecked_into();
-            save(read_input(&kind, &input));
+            // An emptied number field is not a value yet: nothing to save.
+            let empty_number = matches!(kind, PrefKind::Whole { .. } | PrefKind::Number { .. })
+                && input.value().trim().is_empty();
+            if !empty_number {
+                save(read_input(&kind, &input));
+            }
         })
     };
     let on_select_change = Callback::from(move |ev: Event| {

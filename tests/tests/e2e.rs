@@ -708,8 +708,10 @@ async fn preferences_and_storage_on_the_options_page(
         )
         .await?;
     let alert = b
-        .poll(Duration::from_secs(10), "refusal", || {
-            b.text_of(".preferences [role=alert]")
+        .poll(Duration::from_secs(10), "refusal", || async {
+            Ok(b.text_of(".preferences [role=alert]")
+                .await?
+                .filter(|t| t.contains("outside")))
         })
         .await?;
     ensure!(
