@@ -38,21 +38,26 @@ pub fn ensure_wasm_bindgen() -> Result<()> {
     Ok(())
 }
 
-/// `npm ci` when the tools in `node_modules` (binaryen, web-ext, and Dexie
-/// for the storage benchmark) are missing.
+/// `npm ci` when the tools in `node_modules` (binaryen, web-ext, Dexie for
+/// the storage benchmark, and the official `openai` and `@anthropic-ai/sdk`
+/// clients that check the fake provider's streams) are missing.
 pub fn ensure_npm() -> Result<()> {
     let modules = root().join("node_modules");
     let bin = modules.join(".bin");
     if !bin.join("wasm-opt").exists()
         || !bin.join("web-ext").exists()
         || !modules.join("dexie/dist/dexie.mjs").exists()
+        || !modules.join("openai/package.json").exists()
+        || !modules.join("@anthropic-ai/sdk/package.json").exists()
     {
         if output_of(Command::new("npm").arg("--version")).is_none() {
             bail!(
                 "npm is missing: install Node.js 20 and npm (e.g. apt-get install -y nodejs npm)"
             );
         }
-        eprintln!("xtask: installing npm tools (binaryen, web-ext, dexie)");
+        eprintln!(
+            "xtask: installing npm tools (binaryen, web-ext, dexie, openai, @anthropic-ai/sdk)"
+        );
         run_cmd(
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
