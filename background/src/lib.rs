@@ -16,6 +16,7 @@
 pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod providers;
 pub mod store;
 
 use std::cell::RefCell;
@@ -24,9 +25,10 @@ use std::rc::Rc;
 use js_sys::{Object, Promise, Reflect};
 use paperclip_core::export;
 use paperclip_core::protocol::{
-    self, Activated, CacheInvalidated, ConversationDetail, ConversationList, Deleted, ErrorKind,
-    Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet, ProtocolError,
-    Reply, Request, Response, TagsSet, ToContent, PROTOCOL_VERSION,
+    self, Activated, CacheInvalidated, ConnectionTested, ConversationDetail, ConversationList,
+    Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
+    ProtocolError, ProviderDeleted, ProviderList, ProviderSaved, Reply, Request, Response, TagsSet,
+    ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
 use paperclip_platform as platform;
@@ -298,6 +300,22 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         }
         Request::InvalidateCache(r) => CacheInvalidated {
             removed: store.cache_invalidate(&r.prefix).await?,
+        }
+        .into(),
+        Request::ListProviders(_) => ProviderList {
+            providers: providers::public(&store).await?,
+        }
+        .into(),
+        Request::SaveProvider(r) => ProviderSaved {
+            provider: providers::save(&store, r).await?,
+        }
+        .into(),
+        Request::DeleteProvider(r) => ProviderDeleted {
+            existed: providers::delete(&store, &r.id).await?,
+        }
+        .into(),
+        Request::TestConnection(r) => ConnectionTested {
+            report: providers::test_connection(&store, &r.id).await?,
         }
         .into(),
     })

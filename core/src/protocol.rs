@@ -320,6 +320,14 @@ rpc! {
     RunMaintenance => MaintenanceReport,
     /// Drops context-cache entries whose key starts with `prefix`.
     InvalidateCache => CacheInvalidated,
+    /// The configured AI providers (never their keys).
+    ListProviders => ProviderList,
+    /// Adds or replaces a provider; the key travels only in this request.
+    SaveProvider => ProviderSaved,
+    /// Removes a provider and its key.
+    DeleteProvider => ProviderDeleted,
+    /// Asks a provider for its model list: latency and models, or its error.
+    TestConnection => ConnectionTested,
 }
 
 /// Asks for [`Pong`].
@@ -597,6 +605,87 @@ pub struct InvalidateCache {
 pub struct CacheInvalidated {
     /// Entries removed from disk.
     pub removed: u32,
+}
+
+/// Asks for [`ProviderList`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListProviders {}
+
+/// The configured providers, in the user's order (the first is primary,
+/// the second the fallback).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProviderList {
+    /// Settings and whether a key is stored; never the key.
+    pub providers: Vec<crate::provider::PublicProviderConfig>,
+}
+
+/// What to do with a provider's stored key.
+#[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum KeyUpdate {
+    /// Keep the stored key (or none).
+    Keep,
+    /// Forget the stored key.
+    Clear,
+    /// Store this key.
+    Set {
+        /// The key (this request is never logged).
+        key: String,
+    },
+}
+
+impl std::fmt::Debug for KeyUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keep => f.write_str("Keep"),
+            Self::Clear => f.write_str("Clear"),
+            Self::Set { .. } => f.write_str("Set(***)"),
+        }
+    }
+}
+
+/// Adds or replaces (by id) a provider.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SaveProvider {
+    /// The settings (validated by the background).
+    pub settings: crate::provider::ProviderSettings,
+    /// The key.
+    pub key: KeyUpdate,
+}
+
+/// The provider as stored.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProviderSaved {
+    /// Settings and whether a key is stored.
+    pub provider: crate::provider::PublicProviderConfig,
+}
+
+/// Removes provider `id`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeleteProvider {
+    /// The provider's id.
+    pub id: String,
+}
+
+/// Whether a provider was removed.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProviderDeleted {
+    /// False when no provider had that id.
+    pub existed: bool,
+}
+
+/// Tests provider `id`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TestConnection {
+    /// The provider's id.
+    pub id: String,
+}
+
+/// The result of a connection test.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionTested {
+    /// Latency, the model list and whether the configured model is listed.
+    pub report: crate::provider::ConnectionReport,
 }
 
 /// A canned question the agent offers as a button.

@@ -8,6 +8,7 @@
 //! Which view mounts is chosen by `<body data-page>`.
 #![forbid(unsafe_code)]
 
+mod providers;
 mod settings;
 
 use js_sys::{Array, Object, Reflect};
@@ -127,8 +128,9 @@ fn options() -> Html {
             <h1>{ "Paperclip options" }</h1>
             <section>
                 <h2>{ "Provider" }</h2>
-                <p>{ "Built-in offline provider: answers from the page itself. No API key, nothing leaves your browser." }</p>
+                <p>{ "Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. The providers below are stored and can be tested; answering with them comes next." }</p>
             </section>
+            <providers::ProvidersSection />
             <settings::PreferencesSection />
             <DataSection />
             <paperclip_ui::StorageSection />

@@ -721,6 +721,9 @@ fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) 
                     "prefs": {
                         "extensions.webextensions.uuids": json!({GECKO_ID: FIREFOX_UUID}).to_string(),
                         "extensions.originControls.grantByDefault": true,
+                        // A test clicks "Save provider", which asks for host
+                        // access: grant it as a user would, without the prompt.
+                        "extensions.webextOptionalPermissionPrompts": false,
                         "browser.shell.checkDefaultBrowser": false,
                         "app.update.enabled": false,
                         "network.captive-portal-service.enabled": false,

@@ -68,6 +68,7 @@ in_both_browsers!(
     bad_messages_get_clear_errors,
     export_and_import_through_the_options_page,
     preferences_and_storage_on_the_options_page,
+    providers_on_the_options_page,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -752,5 +753,105 @@ async fn preferences_and_storage_on_the_options_page(
     );
     b.client.close_window().await?;
     b.client.switch_to_window(back).await?;
+    Ok(b)
+}
+
+/// A provider is added on the options page (host access requested on the
+/// click), tested against the fake provider server, and its key never
+/// comes back out: not in the list, not in an export, not in a reply.
+async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let find = |css: &'static str| b.client.wait().for_element(fantoccini::Locator::Css(css));
+    find("#provider-label")
+        .await?
+        .send_keys("Fake local")
+        .await?;
+    find("#provider-url")
+        .await?
+        .send_keys(&fake.base_url())
+        .await?;
+    find("#provider-model")
+        .await?
+        .send_keys("fake-model-1")
+        .await?;
+    find(".add-provider button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    let saved = b
+        .poll(Duration::from_secs(10), "saved", || async {
+            Ok(b.text_of(".providers [role=status]")
+                .await?
+                .filter(|t| t.starts_with("Saved")))
+        })
+        .await?;
+    ensure!(saved == "Saved Fake local.", "{saved}");
+    let test = b
+        .poll(Duration::from_secs(10), "the provider row", || async {
+            Ok(b.client
+                .find(fantoccini::Locator::XPath(
+                    "//table[@aria-label='Providers']//button[.='Test connection']",
+                ))
+                .await
+                .ok())
+        })
+        .await?;
+    test.click().await?;
+    let report = b
+        .poll(Duration::from_secs(15), "connection report", || async {
+            Ok(
+                b.text_of(".providers [role=status], .providers [role=alert]")
+                    .await?
+                    .filter(|t| !t.starts_with("Saved")),
+            )
+        })
+        .await?;
+    ensure!(
+        report.starts_with("Connected in ")
+            && report.ends_with("Models: fake-model-1, fake-model-2"),
+        "{report}"
+    );
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
+    ensure!(
+        fake.requests().iter().any(|r| r.path == "/v1/models"),
+        "the fake server was not asked"
+    );
+
+    // A key set through the protocol is stored, reported as set, and never returned.
+    let list = ok(&b, json!({"type": "ListProviders"})).await?;
+    let settings = list["providers"][0]["settings"].clone();
+    ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "set", "key": "sk-test-SECRET-123"}}),
+    )
+    .await?;
+    let list = ok(&b, json!({"type": "ListProviders"})).await?;
+    ensure!(list["providers"][0]["has_key"] == json!(true), "{list}");
+    let export = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
+    for (what, text) in [("list", list.to_string()), ("export", export.to_string())] {
+        ensure!(
+            !text.contains("SECRET"),
+            "the key leaked into the {what}: {text}"
+        );
+    }
+    let bad = b
+        .request(json!({"type": "SaveProvider", "settings": {"id": "x", "kind": "openai_compatible", "label": "x", "base_url": "ftp://nope", "model": "m", "max_tokens": 10}, "key": {"action": "keep"}}))
+        .await?;
+    ensure!(
+        bad["body"]["err"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{bad}"
+    );
+    let again = ok(&b, json!({"type": "ListProviders"})).await?;
+    ensure!(
+        again["providers"].as_array().map(Vec::len) == Some(1),
+        "a bad save changed nothing: {again}"
+    );
     Ok(b)
 }

@@ -67,6 +67,8 @@ pub struct Store {
     /// Cache operations since the statistics were last written.
     unsaved_stats: Cell<u32>,
     prefs: RefCell<Preferences>,
+    /// `meta` records when IndexedDB is unavailable.
+    memory_meta: RefCell<BTreeMap<String, String>>,
 }
 
 fn storage_error(e: impl std::fmt::Display) -> ProtocolError {
@@ -180,6 +182,7 @@ impl Store {
             disk_hits: Cell::new(0),
             unsaved_stats: Cell::new(0),
             prefs: RefCell::default(),
+            memory_meta: RefCell::default(),
         }
     }
 
@@ -972,6 +975,48 @@ impl Store {
         let (t, s) = tx(db, &[store::META], TransactionMode::ReadWrite)?;
         meta_put(&s[0], META_CACHE_STATS, &self.cache_stats()).await?;
         done(t).await
+    }
+
+    // ----- engine state -----------------------------------------------------
+
+    /// The `meta` record `key`, stored as JSON text (memory: this instance only).
+    pub async fn meta_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, ProtocolError> {
+        let text = match self.db() {
+            Some(db) => {
+                let (_tx, s) = tx(db, &[store::META], TransactionMode::ReadOnly)?;
+                meta_get::<String>(&s[0], key).await?
+            }
+            None => self.memory_meta.borrow().get(key).cloned(),
+        };
+        match text {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| storage_error(format!("meta {key}: {e}"))),
+        }
+    }
+
+    /// Stores `value` as the `meta` record `key`.
+    pub async fn set_meta_json<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), ProtocolError> {
+        let text = serde_json::to_string(value).map_err(storage_error)?;
+        match self.db() {
+            Some(db) => {
+                let (t, s) = tx(db, &[store::META], TransactionMode::ReadWrite)?;
+                meta_put(&s[0], key, &text).await?;
+                done(t).await
+            }
+            None => {
+                self.memory_meta.borrow_mut().insert(key.to_string(), text);
+                Ok(())
+            }
+        }
     }
 
     // ----- preferences ----------------------------------------------------

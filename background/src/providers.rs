@@ -1,0 +1,186 @@
+//! AI provider settings and the HTTP calls to providers.
+//!
+//! Settings live in the store's `meta` record `providers`, as
+//! [`StoredProviderConfig`]s: the only place a key is kept. Pages get
+//! [`PublicProviderConfig`]s (settings and whether a key is set), exports
+//! never include providers, and keys are never logged. The requests and
+//! their parsing come from [`paperclip_core::provider`]; this module only
+//! does the `fetch`.
+
+use js_sys::{Object, Promise, Reflect};
+use paperclip_core::protocol::{KeyUpdate, ProtocolError, SaveProvider};
+use paperclip_core::provider::{
+    self, ConnectionReport, ProviderConfig, PublicProviderConfig, Secret, StoredProviderConfig,
+};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::store::Store;
+
+/// The `meta` record holding the providers.
+const META_PROVIDERS: &str = "providers";
+/// Most providers one may configure.
+pub const MAX_PROVIDERS: usize = 20;
+/// How long a connection test may take.
+const TEST_TIMEOUT_MS: u32 = 15_000;
+
+/// The stored providers, in the user's order. Unreadable entries are
+/// skipped and reported.
+pub async fn stored(store: &Store) -> Result<Vec<StoredProviderConfig>, ProtocolError> {
+    Ok(store
+        .meta_json::<Vec<StoredProviderConfig>>(META_PROVIDERS)
+        .await?
+        .unwrap_or_default())
+}
+
+/// The providers as the pages see them.
+pub async fn public(store: &Store) -> Result<Vec<PublicProviderConfig>, ProtocolError> {
+    Ok(stored(store)
+        .await?
+        .into_iter()
+        .filter_map(|s| s.into_config().ok())
+        .map(|c| c.public())
+        .collect())
+}
+
+fn invalid(e: impl std::fmt::Display) -> ProtocolError {
+    ProtocolError::new(
+        paperclip_core::protocol::ErrorKind::Malformed,
+        e.to_string(),
+    )
+}
+
+/// Validates and stores `request`; nothing changes on error.
+pub async fn save(
+    store: &Store,
+    request: SaveProvider,
+) -> Result<PublicProviderConfig, ProtocolError> {
+    let settings = request.settings.validate().map_err(invalid)?;
+    let mut all = stored(store).await?;
+    let existing = all.iter().position(|s| s.settings.id == settings.id);
+    let key = match request.key {
+        KeyUpdate::Keep => existing.and_then(|i| all[i].api_key.clone()),
+        KeyUpdate::Clear => None,
+        KeyUpdate::Set { key } => Some(Secret::new(&key).map_err(invalid)?),
+    };
+    let config = ProviderConfig::with_secret(settings, key).map_err(invalid)?;
+    match existing {
+        Some(i) => all[i] = config.to_stored(),
+        None if all.len() >= MAX_PROVIDERS => {
+            return Err(invalid(format!("at most {MAX_PROVIDERS} providers")))
+        }
+        None => all.push(config.to_stored()),
+    }
+    store.set_meta_json(META_PROVIDERS, &all).await?;
+    Ok(config.public())
+}
+
+/// Removes provider `id`; false when there was none.
+pub async fn delete(store: &Store, id: &str) -> Result<bool, ProtocolError> {
+    let mut all = stored(store).await?;
+    let before = all.len();
+    all.retain(|s| s.settings.id != id);
+    if all.len() == before {
+        return Ok(false);
+    }
+    store.set_meta_json(META_PROVIDERS, &all).await?;
+    Ok(true)
+}
+
+/// Provider `id`, ready to use.
+pub async fn config(store: &Store, id: &str) -> Result<ProviderConfig, ProtocolError> {
+    stored(store)
+        .await?
+        .into_iter()
+        .find(|s| s.settings.id == id)
+        .ok_or_else(|| ProtocolError::failed(format!("no provider {id:?}")))?
+        .into_config()
+        .map_err(invalid)
+}
+
+/// Lists the models of provider `id`, timing the call.
+pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport, ProtocolError> {
+    let config = config(store, id).await?;
+    if !config.settings().kind.is_http() {
+        return Err(ProtocolError::failed(format!(
+            "{} needs no connection test",
+            config.settings().kind.as_str()
+        )));
+    }
+    let request = provider::models_request(&config).map_err(invalid)?;
+    let started = js_sys::Date::now();
+    let (status, body) = fetch_text(&request, TEST_TIMEOUT_MS).await?;
+    let latency_ms = (js_sys::Date::now() - started).max(0.0) as u64;
+    provider::connection_report(&config, status, &body, latency_ms)
+        .map_err(|e| ProtocolError::failed(format!("{}: {e}", config.settings().label)))
+}
+
+/// Sends `request` and reads the whole answer as text, aborting after
+/// `timeout_ms`.
+async fn fetch_text(
+    request: &provider::HttpRequest,
+    timeout_ms: u32,
+) -> Result<(u16, String), ProtocolError> {
+    let controller = web_sys::AbortController::new().map_err(|_| invalid("no AbortController"))?;
+    let init = Object::new();
+    let set = |k: &str, v: &JsValue| {
+        Reflect::set(&init, &k.into(), v).expect("plain object");
+    };
+    set("method", &request.method.as_str().into());
+    let headers = Object::new();
+    for (name, value) in &request.headers {
+        Reflect::set(&headers, &name.as_str().into(), &value.as_str().into())
+            .expect("plain object");
+    }
+    set("headers", &headers);
+    if let Some(body) = &request.body {
+        set("body", &body.as_str().into());
+    }
+    set("signal", &controller.signal());
+    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| invalid("fetch is unavailable"))?;
+    let call = async {
+        let promise: Promise = fetch
+            .call2(&JsValue::UNDEFINED, &request.url.as_str().into(), &init)
+            .map_err(|e| network(&e))?
+            .unchecked_into();
+        let response = JsFuture::from(promise).await.map_err(|e| network(&e))?;
+        let status = Reflect::get(&response, &"status".into())
+            .ok()
+            .and_then(|s| s.as_f64())
+            .unwrap_or(0.0) as u16;
+        let text = Reflect::get(&response, &"text".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+            .ok_or_else(|| invalid("no response text"))?
+            .call0(&response)
+            .map_err(|e| network(&e))?;
+        let body = JsFuture::from(Promise::from(text))
+            .await
+            .map_err(|e| network(&e))?
+            .as_string()
+            .unwrap_or_default();
+        Ok::<_, ProtocolError>((status, body))
+    };
+    let timeout = gloo_timers::future::TimeoutFuture::new(timeout_ms);
+    let call = std::pin::pin!(call);
+    match futures::future::select(call, timeout).await {
+        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Right(_) => {
+            controller.abort();
+            Err(ProtocolError::failed(format!(
+                "no answer within {} s",
+                timeout_ms / 1000
+            )))
+        }
+    }
+}
+
+fn network(e: &JsValue) -> ProtocolError {
+    ProtocolError::failed(format!(
+        "could not reach the provider: {}",
+        paperclip_platform::error_text(e)
+    ))
+}

@@ -1,0 +1,229 @@
+//! The options page's AI providers: the configured list (with *Test
+//! connection* and *Remove*) and a form to add one. Host access to the
+//! provider's origin is requested here, on the user's click, before the
+//! provider is saved (`optional_host_permissions`).
+
+use js_sys::{Array, Object, Promise, Reflect};
+use paperclip_core::protocol::{
+    DeleteProvider, KeyUpdate, ListProviders, SaveProvider, TestConnection,
+};
+use paperclip_core::provider::{ProviderKind, ProviderSettings, PublicProviderConfig};
+use paperclip_platform as platform;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// Asks for access to `base_url`'s origin; must run inside the click.
+fn request_access(base_url: &str) -> Result<Promise, String> {
+    let origin = web_sys::Url::new(base_url)
+        .map_err(|_| format!("{base_url:?} is not a URL"))?
+        .origin();
+    let query = Object::new();
+    Reflect::set(
+        &query,
+        &"origins".into(),
+        &Array::of1(&format!("{origin}/*").into()),
+    )
+    .expect("plain object");
+    let permissions = Reflect::get(&platform::api(), &"permissions".into())
+        .map_err(|_| "permissions API unavailable".to_string())?;
+    Reflect::get(&permissions, &"request".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&permissions, &query).ok())
+        .map(Promise::from)
+        .ok_or_else(|| "permissions.request unavailable".to_string())
+}
+
+fn value(node: &NodeRef) -> String {
+    node.cast::<HtmlInputElement>()
+        .map(|i| i.value())
+        .unwrap_or_default()
+}
+
+/// The providers section.
+#[function_component(ProvidersSection)]
+pub fn providers_section() -> Html {
+    let list = use_state(|| None::<Result<Vec<PublicProviderConfig>, String>>);
+    let status = use_state(|| None::<Result<String, String>>);
+    let kind = use_state(|| ProviderKind::OpenAiCompatible);
+    let (label, base, model, key) = (
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+        use_node_ref(),
+    );
+    let reload = {
+        let list = list.clone();
+        move || {
+            let list = list.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = platform::call(ListProviders {})
+                    .await
+                    .map(|l| l.providers)
+                    .map_err(|e| e.message);
+                list.set(Some(r));
+            });
+        }
+    };
+    {
+        let reload = reload.clone();
+        use_effect_with((), move |_| reload());
+    }
+    let on_kind = {
+        let kind = kind.clone();
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            kind.set(if select.value() == "anthropic" {
+                ProviderKind::Anthropic
+            } else {
+                ProviderKind::OpenAiCompatible
+            });
+        })
+    };
+    let on_save = {
+        let (status, reload, kind) = (status.clone(), reload.clone(), *kind);
+        let (label, base, model, key) = (label.clone(), base.clone(), model.clone(), key.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let base_url = value(&base);
+            let mut settings = ProviderSettings::new(
+                &format!("p{}", js_sys::Date::now() as u64),
+                kind,
+                &base_url,
+                &value(&model),
+            );
+            settings.label = value(&label);
+            let key_text = value(&key);
+            let key = if key_text.trim().is_empty() {
+                KeyUpdate::Keep
+            } else {
+                KeyUpdate::Set { key: key_text }
+            };
+            // Asked synchronously, inside the click: browsers require it.
+            let access = request_access(&base_url);
+            let (status, reload) = (status.clone(), reload.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let granted = match access {
+                    Ok(p) => JsFuture::from(p)
+                        .await
+                        .map(|g| g.is_truthy())
+                        .unwrap_or(false),
+                    Err(e) => {
+                        status.set(Some(Err(e)));
+                        return;
+                    }
+                };
+                if !granted {
+                    status.set(Some(Err(
+                        "Paperclip needs access to the provider's address to talk to it; nothing was saved."
+                            .into(),
+                    )));
+                    return;
+                }
+                let r = platform::call(SaveProvider { settings, key })
+                    .await
+                    .map(|s| format!("Saved {}.", s.provider.settings.label))
+                    .map_err(|e| e.message);
+                status.set(Some(r));
+                reload();
+            });
+        })
+    };
+    let test = {
+        let status = status.clone();
+        Callback::from(move |id: String| {
+            let status = status.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = platform::call(TestConnection { id })
+                    .await
+                    .map(|t| {
+                        let r = t.report;
+                        format!(
+                            "Connected in {} ms. Models: {}{}",
+                            r.latency_ms,
+                            r.models.join(", "),
+                            if r.model_listed {
+                                ""
+                            } else {
+                                " (the configured model is not among them)"
+                            }
+                        )
+                    })
+                    .map_err(|e| e.message);
+                status.set(Some(r));
+            });
+        })
+    };
+    let remove = {
+        let (status, reload) = (status.clone(), reload.clone());
+        Callback::from(move |id: String| {
+            let (status, reload) = (status.clone(), reload.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = platform::call(DeleteProvider { id })
+                    .await
+                    .map(|_| "Removed.".to_string())
+                    .map_err(|e| e.message);
+                status.set(Some(r));
+                reload();
+            });
+        })
+    };
+    let rows = match &*list {
+        None => html! { <p aria-busy="true">{ "Loading…" }</p> },
+        Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
+        Some(Ok(l)) if l.is_empty() => html! {
+            <p>{ "None yet: Clippy answers with the built-in offline provider, from the page itself." }</p>
+        },
+        Some(Ok(l)) => html! {
+            <table class="providers" aria-label="Providers">
+                <thead><tr><th>{ "Name" }</th><th>{ "Kind" }</th><th>{ "Address" }</th><th>{ "Model" }</th><th>{ "Key" }</th><th></th></tr></thead>
+                <tbody>
+                { for l.iter().map(|p| {
+                    let s = &p.settings;
+                    let (id1, id2) = (s.id.clone(), s.id.clone());
+                    let (test, remove) = (test.clone(), remove.clone());
+                    html! {
+                        <tr>
+                            <td>{ s.label.clone() }</td>
+                            <td>{ s.kind.as_str() }</td>
+                            <td>{ s.base_url.clone() }</td>
+                            <td>{ s.model.clone() }</td>
+                            <td>{ if p.has_key { "set" } else { "none" } }</td>
+                            <td>
+                                <button onclick={Callback::from(move |_| test.emit(id1.clone()))}>{ "Test connection" }</button>
+                                <button onclick={Callback::from(move |_| remove.emit(id2.clone()))}>{ "Remove" }</button>
+                            </td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        },
+    };
+    html! {
+        <section class="providers">
+            <h2>{ "AI providers" }</h2>
+            { rows }
+            <form class="add-provider" onsubmit={on_save}>
+                <fieldset>
+                    <legend>{ "Add a provider" }</legend>
+                    <div class="pref">
+                        <label for="provider-kind">{ "Kind" }</label>
+                        <select id="provider-kind" onchange={on_kind}>
+                            <option value="openai_compatible" selected=true>{ "OpenAI-compatible (OpenAI, Ollama, LM Studio, llama.cpp, OpenRouter)" }</option>
+                            <option value="anthropic">{ "Anthropic" }</option>
+                        </select>
+                    </div>
+                    <div class="pref"><label for="provider-label">{ "Name" }</label><input id="provider-label" ref={label} required=true placeholder="My Ollama" /></div>
+                    <div class="pref"><label for="provider-url">{ "Address" }</label><input id="provider-url" ref={base} type="url" required=true placeholder="http://localhost:11434" /></div>
+                    <div class="pref"><label for="provider-model">{ "Model" }</label><input id="provider-model" ref={model} required=true placeholder="llama3.2" /></div>
+                    <div class="pref"><label for="provider-key">{ "API key (stored in this browser only)" }</label><input id="provider-key" ref={key} type="password" autocomplete="off" /></div>
+                    <button type="submit">{ "Save provider" }</button>
+                </fieldset>
+            </form>
+            { paperclip_ui::status_line(&status) }
+        </section>
+    }
+}
