@@ -3,9 +3,11 @@
 //! [`serve`] checks that the port comes from the agent frame inside a tab,
 //! sends the site's conversation ([`BgToAgent::History`]) and answers each
 //! [`AgentToBg::Ask`]: the user's message is stored first, then the page is
-//! read through the content script, the offline provider answers, and the
-//! answer streams chunk by chunk and is stored when complete (or stored as
-//! interrupted when the agent goes away mid-stream).
+//! read through the content script; the first configured provider answers
+//! (streamed from its server), or, when there is none or it fails before
+//! any text arrived, the offline provider does (labelled as a fallback).
+//! The answer streams chunk by chunk and is stored when complete (or stored
+//! as interrupted when the stream or the agent goes away mid-answer).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -251,13 +253,38 @@ async fn answer(
     });
 
     let page = read_page(session.tab_id).await?;
-    let full = offline::answer(&question.text, action, &page);
-
     let message_id = new_id();
+    let mut fallback_note = None;
+    if let Some(config) = crate::providers::primary(&store).await? {
+        match answer_with(
+            session,
+            &store,
+            &config,
+            &conversation_id,
+            &message_id,
+            &question,
+            &page,
+        )
+        .await
+        {
+            Ok(()) => return Ok(()),
+            Err(error) => fallback_note = Some(error),
+        }
+    }
+    // The offline provider: always there, and the last step of the fallback chain.
+    let full = offline::answer(&question.text, action, &page);
+    let provider = match &fallback_note {
+        Some(_) => format!("{} (fallback)", offline::PROVIDER),
+        None => offline::PROVIDER.to_string(),
+    };
     session.send(&BgToAgent::AnswerStart {
         message_id: message_id.clone(),
-        provider: offline::PROVIDER.into(),
+        provider: provider.clone(),
     });
+    let full = match &fallback_note {
+        Some(why) => format!("{why}. Answering from the page instead:\n\n{full}"),
+        None => full,
+    };
     let mut streamed = String::new();
     for chunk in offline::stream_chunks(&full, CHUNK_CHARS) {
         if session.closed.get() {
@@ -281,12 +308,102 @@ async fn answer(
         text: streamed,
         time_ms: now_ms(),
         status,
-        provider: Some(offline::PROVIDER.into()),
+        provider: Some(provider),
         tokens: 0,
     };
     store
         .upsert_message(&conversation_id, &session.site, reply, now_ms())
         .await?;
     session.send(&BgToAgent::AnswerDone { message_id });
+    Ok(())
+}
+
+/// Answers with `config`, streaming its text. An error before any text
+/// reached the user is returned (the caller falls back to the offline
+/// answer); once text has streamed, a failure stores the answer as
+/// interrupted and is reported, never retried.
+async fn answer_with(
+    session: &Session,
+    store: &crate::store::Store,
+    config: &paperclip_core::provider::ProviderConfig,
+    conversation_id: &str,
+    message_id: &str,
+    question: &Message,
+    page: &PageSnapshot,
+) -> Result<(), String> {
+    let history = store
+        .get(conversation_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.messages)
+        .unwrap_or_default();
+    let earlier: Vec<Message> = history
+        .into_iter()
+        .filter(|m| m.id != question.id)
+        .collect();
+    let personality = store.preferences().personality;
+    let request = paperclip_core::provider::prompt::build(
+        personality.system_prompt(),
+        page,
+        &earlier,
+        &question.text,
+        paperclip_core::provider::prompt::DEFAULT_BUDGET_CHARS,
+    );
+    let label = config.settings().label.clone();
+    let mut text = String::new();
+    let mut started = false;
+    let result = crate::providers::stream_chat(config, &request, |piece| {
+        if !started {
+            started = true;
+            session.send(&BgToAgent::AnswerStart {
+                message_id: message_id.to_string(),
+                provider: label.clone(),
+            });
+        }
+        text.push_str(piece);
+        session.send(&BgToAgent::AnswerChunk {
+            message_id: message_id.to_string(),
+            text: piece.to_string(),
+        });
+        !session.closed.get()
+    })
+    .await;
+    let (status, usage, failure) = match result {
+        Ok(done) => (MessageStatus::Complete, done.usage, None),
+        Err(f) if !f.streamed => return Err(f.error),
+        Err(f) => (MessageStatus::Interrupted, None, Some(f.error)),
+    };
+    let reply = Message {
+        id: message_id.to_string(),
+        role: Role::Assistant,
+        text,
+        time_ms: now_ms(),
+        status,
+        provider: Some(label),
+        tokens: usage.map_or(0, |(_, out)| out as u32),
+    };
+    let stored = store
+        .upsert_message(conversation_id, &session.site, reply, now_ms())
+        .await;
+    if let (Some((tokens_in, tokens_out)), Ok(_)) = (usage, &stored) {
+        let usage = paperclip_core::provider::price::PriceTable::defaults().usage(
+            config.settings(),
+            tokens_in,
+            tokens_out,
+        );
+        let _ = store.record_usage(conversation_id, usage).await;
+    }
+    if let Err(e) = stored {
+        session.fail(e);
+    }
+    session.send(&BgToAgent::AnswerDone {
+        message_id: message_id.to_string(),
+    });
+    if let Some(error) = failure {
+        session.fail(ProtocolError::failed(format!(
+            "the answer stopped: {error}"
+        )));
+    }
     Ok(())
 }

@@ -122,21 +122,7 @@ async fn fetch_text(
     timeout_ms: u32,
 ) -> Result<(u16, String), ProtocolError> {
     let controller = web_sys::AbortController::new().map_err(|_| invalid("no AbortController"))?;
-    let init = Object::new();
-    let set = |k: &str, v: &JsValue| {
-        Reflect::set(&init, &k.into(), v).expect("plain object");
-    };
-    set("method", &request.method.as_str().into());
-    let headers = Object::new();
-    for (name, value) in &request.headers {
-        Reflect::set(&headers, &name.as_str().into(), &value.as_str().into())
-            .expect("plain object");
-    }
-    set("headers", &headers);
-    if let Some(body) = &request.body {
-        set("body", &body.as_str().into());
-    }
-    set("signal", &controller.signal());
+    let init = request_init(request, &controller);
     let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
@@ -183,4 +169,187 @@ fn network(e: &JsValue) -> ProtocolError {
         "could not reach the provider: {}",
         paperclip_platform::error_text(e)
     ))
+}
+
+/// The provider that answers: the first configured one that speaks HTTP.
+pub async fn primary(store: &Store) -> Result<Option<ProviderConfig>, ProtocolError> {
+    Ok(stored(store)
+        .await?
+        .into_iter()
+        .filter_map(|s| s.into_config().ok())
+        .find(|c| c.settings().kind.is_http()))
+}
+
+/// How long the provider may take to send the first bytes, and to send the
+/// next ones after that.
+const FIRST_BYTE_MS: u32 = 30_000;
+const IDLE_MS: u32 = 30_000;
+
+/// What a finished stream gave.
+pub struct Streamed {
+    /// Prompt and completion tokens, when the provider said.
+    pub usage: Option<(u64, u64)>,
+}
+
+/// Why a stream failed, and whether text had reached the user by then.
+pub struct StreamFailure {
+    /// A message for the user (the key is never in it).
+    pub error: String,
+    /// Text had been passed to `on_text` before the failure.
+    pub streamed: bool,
+}
+
+/// Streams the answer to `request` from `config`, calling `on_text` with
+/// each piece of text; `on_text` returns false to stop (the request is
+/// aborted).
+pub async fn stream_chat(
+    config: &ProviderConfig,
+    request: &provider::ChatRequest,
+    mut on_text: impl FnMut(&str) -> bool,
+) -> Result<Streamed, StreamFailure> {
+    let fail = |error: String, streamed: bool| StreamFailure { error, streamed };
+    let http = provider::chat_request(config, request).map_err(|e| fail(e.to_string(), false))?;
+    let mut parser = provider::ChatStream::new(config).map_err(|e| fail(e.to_string(), false))?;
+    let controller =
+        web_sys::AbortController::new().map_err(|_| fail("no AbortController".into(), false))?;
+    let init = request_init(&http, &controller);
+    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| fail("fetch is unavailable".into(), false))?;
+    let response = with_timeout(
+        async {
+            let p: Promise = fetch
+                .call2(&JsValue::UNDEFINED, &http.url.as_str().into(), &init)
+                .map_err(|e| network(&e).message)?
+                .unchecked_into();
+            JsFuture::from(p).await.map_err(|e| network(&e).message)
+        },
+        FIRST_BYTE_MS,
+        &controller,
+    )
+    .await
+    .map_err(|e| fail(e, false))?;
+    let status = Reflect::get(&response, &"status".into())
+        .ok()
+        .and_then(|s| s.as_f64())
+        .unwrap_or(0.0) as u16;
+    if !(200..300).contains(&status) {
+        let text = call_method(&response, "text")
+            .map(JsFuture::from)
+            .map_err(|e| fail(e, false))?;
+        let body = text
+            .await
+            .ok()
+            .and_then(|b| b.as_string())
+            .unwrap_or_default();
+        let error = provider::parse_error_body(config, status, &body);
+        return Err(fail(format!("{}: {error}", config.settings().label), false));
+    }
+    let body =
+        Reflect::get(&response, &"body".into()).map_err(|_| fail("no body".into(), false))?;
+    let reader = call_method(&body, "getReader").map_err(|e| fail(e, false))?;
+    let reader: JsValue = reader.into();
+    let mut streamed = false;
+    let mut usage = None;
+    loop {
+        let chunk = with_timeout(
+            async {
+                let p = call_method(&reader, "read")?;
+                JsFuture::from(p).await.map_err(|e| network(&e).message)
+            },
+            IDLE_MS,
+            &controller,
+        )
+        .await
+        .map_err(|e| fail(e, streamed))?;
+        let done = Reflect::get(&chunk, &"done".into())
+            .map(|d| d.is_truthy())
+            .unwrap_or(true);
+        let events = if done {
+            parser.finish()
+        } else {
+            let bytes = Reflect::get(&chunk, &"value".into())
+                .ok()
+                .and_then(|v| v.dyn_into::<js_sys::Uint8Array>().ok())
+                .map(|a| a.to_vec())
+                .unwrap_or_default();
+            parser.push(&bytes)
+        };
+        for event in events {
+            match event {
+                provider::StreamEvent::Delta(text) => {
+                    streamed = true;
+                    if !on_text(&text) {
+                        controller.abort();
+                        return Err(fail("stopped".into(), true));
+                    }
+                }
+                provider::StreamEvent::Usage {
+                    tokens_in,
+                    tokens_out,
+                } => {
+                    usage = Some((tokens_in, tokens_out));
+                }
+                provider::StreamEvent::Finished { .. } => {
+                    controller.abort();
+                    return Ok(Streamed { usage });
+                }
+                provider::StreamEvent::Error(e) => {
+                    controller.abort();
+                    return Err(fail(format!("{}: {e}", config.settings().label), streamed));
+                }
+            }
+        }
+        if done {
+            return Err(fail(
+                format!("{}: the answer ended early", config.settings().label),
+                streamed,
+            ));
+        }
+    }
+}
+
+fn request_init(http: &provider::HttpRequest, controller: &web_sys::AbortController) -> Object {
+    let init = Object::new();
+    let set = |k: &str, v: &JsValue| {
+        Reflect::set(&init, &k.into(), v).expect("plain object");
+    };
+    set("method", &http.method.as_str().into());
+    let headers = Object::new();
+    for (name, value) in &http.headers {
+        Reflect::set(&headers, &name.as_str().into(), &value.as_str().into())
+            .expect("plain object");
+    }
+    set("headers", &headers);
+    if let Some(body) = &http.body {
+        set("body", &body.as_str().into());
+    }
+    set("signal", &controller.signal());
+    init
+}
+
+fn call_method(target: &JsValue, name: &str) -> Result<Promise, String> {
+    Reflect::get(target, &name.into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| format!("{name} is unavailable"))?
+        .call0(target)
+        .map(Promise::from)
+        .map_err(|e| network(&e).message)
+}
+
+async fn with_timeout<T>(
+    work: impl std::future::Future<Output = Result<T, String>>,
+    ms: u32,
+    controller: &web_sys::AbortController,
+) -> Result<T, String> {
+    let work = std::pin::pin!(work);
+    match futures::future::select(work, gloo_timers::future::TimeoutFuture::new(ms)).await {
+        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Right(_) => {
+            controller.abort();
+            Err(format!("no answer for {} s", ms / 1000))
+        }
+    }
 }

@@ -69,6 +69,7 @@ in_both_browsers!(
     export_and_import_through_the_options_page,
     preferences_and_storage_on_the_options_page,
     providers_on_the_options_page,
+    answers_stream_from_the_provider_and_fall_back_offline,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -852,6 +853,66 @@ async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Br
     ensure!(
         again["providers"].as_array().map(Vec::len) == Some(1),
         "a bad save changed nothing: {again}"
+    );
+    Ok(b)
+}
+
+/// With a provider configured, the answer streams from it (the fake server
+/// echoes the question and saw the page in the system prompt); when it
+/// fails before any text, the offline answer comes instead, labelled.
+async fn answers_stream_from_the_provider_and_fall_back_offline(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    let settings = json!({"id": "fake", "kind": "openai_compatible", "label": "Fake",
+        "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
+    ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
+    )
+    .await?;
+    let answer = b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
+    ensure!(answer == "Echo: What is the Gem clip?", "{answer}");
+    let sent = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/chat/completions")
+        .ok_or_else(|| anyhow::anyhow!("no chat request"))?;
+    ensure!(
+        sent.body.contains("Gem clip") && sent.body.contains("Page title"),
+        "{}",
+        sent.body
+    );
+
+    fake.script(
+        paperclip_e2e::fake_provider::Route::ChatCompletions,
+        vec![paperclip_e2e::fake_provider::Fault::Status(500)],
+    );
+    b.enter_agent().await?;
+    b.ask("Who patented the paper clip?").await?;
+    let (fallback, _) = b.wait_answer(1).await?;
+    b.top().await?;
+    ensure!(
+        fallback.starts_with("Fake: ") && fallback.contains("Answering from the page instead"),
+        "{fallback}"
+    );
+    let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
+    let id = list["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let c = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+    let providers: Vec<&str> = c["conversation"]["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["provider"].as_str())
+        .collect();
+    ensure!(providers == ["Fake", "offline (fallback)"], "{c}");
+    ensure!(
+        c["conversation"]["usage"]["tokens_out"].as_u64() > Some(0),
+        "usage recorded: {c}"
     );
     Ok(b)
 }

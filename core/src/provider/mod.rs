@@ -55,6 +55,7 @@ pub mod anthropic;
 mod config;
 pub mod openai;
 pub mod price;
+pub mod prompt;
 pub mod sse;
 
 use serde::{Deserialize, Serialize};

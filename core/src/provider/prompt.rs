@@ -1,0 +1,131 @@
+//! What is sent to a provider for one question: the personality's system
+//! prompt with the page context, the conversation so far, and the question,
+//! within a character budget (the selection and headings are kept; the page
+//! text and older messages are trimmed first).
+//!
+//! ```
+//! use paperclip_core::page::PageSnapshot;
+//! use paperclip_core::provider::prompt::build;
+//!
+//! let page = PageSnapshot { title: "Paper clips".into(), ..PageSnapshot::default() };
+//! let req = build("Be helpful.", &page, &[], "What is this page about?", 10_000);
+//! assert!(req.system.as_deref().unwrap().contains("Paper clips"));
+//! assert_eq!(req.messages.last().unwrap().content, "What is this page about?");
+//! ```
+
+use super::{ChatMessage, ChatRequest};
+use crate::conversation::{Message, MessageStatus};
+use crate::page::PageSnapshot;
+
+/// Default budget for the whole request, in characters (about 6,000 tokens).
+pub const DEFAULT_BUDGET_CHARS: usize = 24_000;
+/// Most earlier messages sent along.
+pub const MAX_HISTORY: usize = 12;
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// The page context as text: title, URL, selection, headings, then as much
+/// of the main text as `budget` characters allow.
+pub fn page_context(page: &PageSnapshot, budget: usize) -> String {
+    let mut out = format!("Page title: {}\nPage URL: {}\n", page.title, page.url);
+    if !page.selection.is_empty() {
+        out.push_str(&format!("Selected text:\n{}\n", page.selection));
+    }
+    if !page.headings.is_empty() {
+        out.push_str("Headings:\n");
+        for h in &page.headings {
+            out.push_str(&format!("- {h}\n"));
+        }
+    }
+    let left = budget.saturating_sub(out.chars().count());
+    let body = page.blocks.join("\n");
+    if !body.is_empty() && left > 40 {
+        out.push_str("Page text:\n");
+        out.push_str(&clip(&body, left - 12));
+        out.push('\n');
+    }
+    out
+}
+
+/// The request for `question` asked on `page` after `history` (oldest
+/// first; unfinished answers are left out), within `budget` characters.
+pub fn build(
+    system_prompt: &str,
+    page: &PageSnapshot,
+    history: &[Message],
+    question: &str,
+    budget: usize,
+) -> ChatRequest {
+    let question = clip(question, budget / 2);
+    let mut left = budget.saturating_sub(question.chars().count() + system_prompt.len());
+    let mut earlier: Vec<ChatMessage> = Vec::new();
+    for m in history
+        .iter()
+        .rev()
+        .filter(|m| m.status == MessageStatus::Complete && !m.text.trim().is_empty())
+        .take(MAX_HISTORY)
+    {
+        let n = m.text.chars().count();
+        if n > left / 2 {
+            break;
+        }
+        left -= n;
+        earlier.push(ChatMessage::new(m.role, m.text.clone()));
+    }
+    earlier.reverse();
+    let context = page_context(page, left);
+    let mut request = ChatRequest::new(earlier);
+    request.system = Some(format!(
+        "{system_prompt}\n\nThe user is reading this web page:\n{context}"
+    ));
+    request
+        .messages
+        .push(ChatMessage::new(crate::conversation::Role::User, question));
+    request
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::Role;
+
+    fn page(body_chars: usize) -> PageSnapshot {
+        PageSnapshot {
+            url: "https://a.test/x".into(),
+            title: "T".into(),
+            selection: "the selected words".into(),
+            headings: vec!["H1".into(), "H2".into()],
+            blocks: vec!["b".repeat(body_chars)],
+        }
+    }
+
+    #[test]
+    fn selection_and_headings_survive_a_small_budget_and_the_body_is_trimmed() {
+        let req = build("S", &page(50_000), &[], "Q?", 2_000);
+        let system = req.system.unwrap();
+        assert!(system.contains("the selected words") && system.contains("- H2"));
+        assert!(system.chars().count() < 2_100, "{}", system.chars().count());
+        assert!(system.contains('…'));
+    }
+
+    #[test]
+    fn history_goes_oldest_first_without_unfinished_answers() {
+        let mut cut = Message::complete("2".into(), Role::Assistant, "half".into(), 2.0);
+        cut.status = MessageStatus::Interrupted;
+        let history = vec![
+            Message::complete("1".into(), Role::User, "first".into(), 1.0),
+            cut,
+            Message::complete("3".into(), Role::Assistant, "answer".into(), 3.0),
+        ];
+        let req = build("S", &page(10), &history, "next?", 10_000);
+        let texts: Vec<&str> = req.messages.iter().map(|m| m.content.as_str()).collect();
+        assert_eq!(texts, ["first", "answer", "next?"]);
+    }
+}
