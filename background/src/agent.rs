@@ -353,7 +353,7 @@ async fn answer_with(
     let label = config.settings().label.clone();
     let mut text = String::new();
     let mut started = false;
-    let result = crate::providers::stream_chat(config, &request, |piece| {
+    let mut on_text = |piece: &str| {
         if !started {
             started = true;
             session.send(&BgToAgent::AnswerStart {
@@ -367,8 +367,8 @@ async fn answer_with(
             text: piece.to_string(),
         });
         !session.closed.get()
-    })
-    .await;
+    };
+    let result = crate::resilient::stream(store, config, &request, &mut on_text).await;
     let (status, usage, failure) = match result {
         Ok(done) => (MessageStatus::Complete, done.usage, None),
         Err(f) if !f.streamed => return Err(f.error),

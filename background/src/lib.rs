@@ -17,6 +17,7 @@ pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod providers;
+pub mod resilient;
 pub mod store;
 
 use std::cell::RefCell;

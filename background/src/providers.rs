@@ -12,6 +12,8 @@ use paperclip_core::protocol::{KeyUpdate, ProtocolError, SaveProvider};
 use paperclip_core::provider::{
     self, ConnectionReport, ProviderConfig, PublicProviderConfig, Secret, StoredProviderConfig,
 };
+use paperclip_core::resilience::limits::TimeoutKind;
+use paperclip_core::resilience::{retry, FailureKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
@@ -197,6 +199,32 @@ pub struct StreamFailure {
     pub error: String,
     /// Text had been passed to `on_text` before the failure.
     pub streamed: bool,
+    /// The failure as the resilience machines classify it.
+    pub kind: FailureKind,
+}
+
+/// The resilience classification of a provider's stream error.
+fn classify(e: &provider::ProviderError) -> FailureKind {
+    use provider::ProviderError as E;
+    match e {
+        E::Http { status, .. } => FailureKind::Http {
+            status: *status,
+            retry_after_ms: None,
+        },
+        E::Api { error_type, .. } => match error_type.as_deref() {
+            Some("overloaded_error") => FailureKind::Http {
+                status: 529,
+                retry_after_ms: None,
+            },
+            Some("rate_limit_error") => FailureKind::Http {
+                status: 429,
+                retry_after_ms: None,
+            },
+            _ => FailureKind::Malformed,
+        },
+        E::Truncated => FailureKind::Network,
+        E::Malformed { .. } | E::Framing { .. } => FailureKind::Malformed,
+    }
 }
 
 /// Streams the answer to `request` from `config`, calling `on_text` with
@@ -205,13 +233,27 @@ pub struct StreamFailure {
 pub async fn stream_chat(
     config: &ProviderConfig,
     request: &provider::ChatRequest,
-    mut on_text: impl FnMut(&str) -> bool,
+    on_text: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Streamed, StreamFailure> {
-    let fail = |error: String, streamed: bool| StreamFailure { error, streamed };
-    let http = provider::chat_request(config, request).map_err(|e| fail(e.to_string(), false))?;
-    let mut parser = provider::ChatStream::new(config).map_err(|e| fail(e.to_string(), false))?;
+    let fail = |error: String, streamed: bool| StreamFailure {
+        error,
+        streamed,
+        kind: FailureKind::Network,
+    };
+    let bad = |error: String| StreamFailure {
+        error,
+        streamed: false,
+        kind: FailureKind::Malformed,
+    };
+    let timed = |(error, timeout): (String, Option<TimeoutKind>), streamed: bool| StreamFailure {
+        error,
+        streamed,
+        kind: timeout.map_or(FailureKind::Network, FailureKind::Timeout),
+    };
+    let http = provider::chat_request(config, request).map_err(|e| bad(e.to_string()))?;
+    let mut parser = provider::ChatStream::new(config).map_err(|e| bad(e.to_string()))?;
     let controller =
-        web_sys::AbortController::new().map_err(|_| fail("no AbortController".into(), false))?;
+        web_sys::AbortController::new().map_err(|_| bad("no AbortController".into()))?;
     let init = request_init(&http, &controller);
     let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
         .ok()
@@ -226,10 +268,11 @@ pub async fn stream_chat(
             JsFuture::from(p).await.map_err(|e| network(&e).message)
         },
         FIRST_BYTE_MS,
+        TimeoutKind::FirstByte,
         &controller,
     )
     .await
-    .map_err(|e| fail(e, false))?;
+    .map_err(|e| timed(e, false))?;
     let status = Reflect::get(&response, &"status".into())
         .ok()
         .and_then(|s| s.as_f64())
@@ -244,7 +287,16 @@ pub async fn stream_chat(
             .and_then(|b| b.as_string())
             .unwrap_or_default();
         let error = provider::parse_error_body(config, status, &body);
-        return Err(fail(format!("{}: {error}", config.settings().label), false));
+        let retry_after_ms = header(&response, "retry-after")
+            .and_then(|h| retry::parse_retry_after(&h, js_sys::Date::now() as u64));
+        return Err(StreamFailure {
+            error: format!("{}: {error}", config.settings().label),
+            streamed: false,
+            kind: FailureKind::Http {
+                status,
+                retry_after_ms,
+            },
+        });
     }
     let body =
         Reflect::get(&response, &"body".into()).map_err(|_| fail("no body".into(), false))?;
@@ -259,10 +311,11 @@ pub async fn stream_chat(
                 JsFuture::from(p).await.map_err(|e| network(&e).message)
             },
             IDLE_MS,
+            TimeoutKind::Idle,
             &controller,
         )
         .await
-        .map_err(|e| fail(e, streamed))?;
+        .map_err(|e| timed(e, streamed))?;
         let done = Reflect::get(&chunk, &"done".into())
             .map(|d| d.is_truthy())
             .unwrap_or(true);
@@ -282,7 +335,11 @@ pub async fn stream_chat(
                     streamed = true;
                     if !on_text(&text) {
                         controller.abort();
-                        return Err(fail("stopped".into(), true));
+                        return Err(StreamFailure {
+                            error: "stopped".into(),
+                            streamed: true,
+                            kind: FailureKind::Cancelled,
+                        });
                     }
                 }
                 provider::StreamEvent::Usage {
@@ -297,7 +354,11 @@ pub async fn stream_chat(
                 }
                 provider::StreamEvent::Error(e) => {
                     controller.abort();
-                    return Err(fail(format!("{}: {e}", config.settings().label), streamed));
+                    return Err(StreamFailure {
+                        error: format!("{}: {e}", config.settings().label),
+                        streamed,
+                        kind: classify(&e),
+                    });
                 }
             }
         }
@@ -339,17 +400,30 @@ fn call_method(target: &JsValue, name: &str) -> Result<Promise, String> {
         .map_err(|e| network(&e).message)
 }
 
+/// Runs `work`, aborting the request after `ms`; an error says whether the
+/// timeout (`kind`) fired.
 async fn with_timeout<T>(
     work: impl std::future::Future<Output = Result<T, String>>,
     ms: u32,
+    kind: TimeoutKind,
     controller: &web_sys::AbortController,
-) -> Result<T, String> {
+) -> Result<T, (String, Option<TimeoutKind>)> {
     let work = std::pin::pin!(work);
     match futures::future::select(work, gloo_timers::future::TimeoutFuture::new(ms)).await {
-        futures::future::Either::Left((result, _)) => result,
+        futures::future::Either::Left((result, _)) => result.map_err(|e| (e, None)),
         futures::future::Either::Right(_) => {
             controller.abort();
-            Err(format!("no answer for {} s", ms / 1000))
+            Err((format!("no answer for {} s", ms / 1000), Some(kind)))
         }
     }
+}
+
+/// Response header `name`, if present.
+fn header(response: &JsValue, name: &str) -> Option<String> {
+    let headers = Reflect::get(response, &"headers".into()).ok()?;
+    let get = Reflect::get(&headers, &"get".into())
+        .ok()?
+        .dyn_into::<js_sys::Function>()
+        .ok()?;
+    get.call1(&headers, &name.into()).ok()?.as_string()
 }

@@ -128,7 +128,7 @@ fn options() -> Html {
             <h1>{ "Paperclip options" }</h1>
             <section>
                 <h2>{ "Provider" }</h2>
-                <p>{ "Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. The providers below are stored and can be tested; answering with them comes next." }</p>
+                <p>{ "Without a provider, Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. With one, answers come from the first provider below, and the page's text goes to it when you ask; if it fails, the offline answer comes instead." }</p>
             </section>
             <providers::ProvidersSection />
             <settings::PreferencesSection />

@@ -885,18 +885,40 @@ async fn answers_stream_from_the_provider_and_fall_back_offline(
         sent.body
     );
 
-    fake.script(
-        paperclip_e2e::fake_provider::Route::ChatCompletions,
-        vec![paperclip_e2e::fake_provider::Fault::Status(500)],
-    );
+    use paperclip_e2e::fake_provider::{Fault, Route};
+    // A 503 is retried (with backoff) and the answer still comes from the provider.
+    fake.script(Route::ChatCompletions, vec![Fault::Status(503)]);
     b.enter_agent().await?;
+    b.ask("Is it retried?").await?;
+    let (retried, _) = b.wait_answer(1).await?;
+    ensure!(retried == "Echo: Is it retried?", "{retried}");
+    // A 401 is not retried: the labelled offline answer comes instead.
+    fake.script(Route::ChatCompletions, vec![Fault::Status(401)]);
     b.ask("Who patented the paper clip?").await?;
-    let (fallback, _) = b.wait_answer(1).await?;
-    b.top().await?;
+    let (fallback, _) = b.wait_answer(2).await?;
     ensure!(
         fallback.starts_with("Fake: ") && fallback.contains("Answering from the page instead"),
         "{fallback}"
     );
+    // A server that stays down opens the breaker: then the provider is not
+    // even asked, and the offline answer says why.
+    fake.set_down(true);
+    for n in 3..5 {
+        b.ask("Still there?").await?;
+        b.wait_answer(n).await?;
+    }
+    let before = fake.requests().len();
+    b.ask("And now?").await?;
+    let (paused, _) = b.wait_answer(5).await?;
+    ensure!(
+        paused.contains("is paused after repeated failures"),
+        "{paused}"
+    );
+    ensure!(
+        fake.requests().len() == before,
+        "the open breaker still let a request through"
+    );
+    b.top().await?;
     let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
     let id = list["items"][0]["id"]
         .as_str()
@@ -909,7 +931,8 @@ async fn answers_stream_from_the_provider_and_fall_back_offline(
         .flatten()
         .filter_map(|m| m["provider"].as_str())
         .collect();
-    ensure!(providers == ["Fake", "offline (fallback)"], "{c}");
+    ensure!(providers.first() == Some(&"Fake"), "{c}");
+    ensure!(providers.contains(&"offline (fallback)"), "{c}");
     ensure!(
         c["conversation"]["usage"]["tokens_out"].as_u64() > Some(0),
         "usage recorded: {c}"
