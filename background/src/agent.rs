@@ -254,21 +254,30 @@ async fn answer(
 
     let page = read_page(session.tab_id).await?;
     let message_id = new_id();
-    let mut fallback_note = None;
-    if let Some(config) = crate::providers::primary(&store).await? {
-        match answer_with(
-            session,
-            &store,
-            &config,
-            &conversation_id,
-            &message_id,
-            &question,
-            &page,
-        )
-        .await
-        {
+    // The fallback chain: the primary provider, the fallback provider, then
+    // the offline answer. Each step is tried only if the one before failed
+    // before any text reached the user.
+    let mut fallback_note: Option<String> = None;
+    for (step, config) in crate::providers::chain(&store).await?.iter().enumerate() {
+        let label = if step == 0 {
+            config.settings().label.clone()
+        } else {
+            format!("{} (fallback)", config.settings().label)
+        };
+        let turn = Turn {
+            conversation_id: &conversation_id,
+            message_id: &message_id,
+            question: &question,
+            page: &page,
+        };
+        match answer_with(session, &store, config, &label, turn).await {
             Ok(()) => return Ok(()),
-            Err(error) => fallback_note = Some(error),
+            Err(error) => {
+                fallback_note = Some(match fallback_note {
+                    Some(earlier) => format!("{earlier}; {error}"),
+                    None => error,
+                })
+            }
         }
     }
     // The offline provider: always there, and the last step of the fallback chain.
@@ -318,6 +327,14 @@ async fn answer(
     Ok(())
 }
 
+/// What one answer is for.
+struct Turn<'a> {
+    conversation_id: &'a str,
+    message_id: &'a str,
+    question: &'a Message,
+    page: &'a PageSnapshot,
+}
+
 /// Answers with `config`, streaming its text. An error before any text
 /// reached the user is returned (the caller falls back to the offline
 /// answer); once text has streamed, a failure stores the answer as
@@ -326,11 +343,15 @@ async fn answer_with(
     session: &Session,
     store: &crate::store::Store,
     config: &paperclip_core::provider::ProviderConfig,
-    conversation_id: &str,
-    message_id: &str,
-    question: &Message,
-    page: &PageSnapshot,
+    label: &str,
+    turn: Turn<'_>,
 ) -> Result<(), String> {
+    let Turn {
+        conversation_id,
+        message_id,
+        question,
+        page,
+    } = turn;
     let history = store
         .get(conversation_id)
         .await
@@ -350,7 +371,7 @@ async fn answer_with(
         &question.text,
         paperclip_core::provider::prompt::DEFAULT_BUDGET_CHARS,
     );
-    let label = config.settings().label.clone();
+    let label = label.to_string();
     let mut text = String::new();
     let mut started = false;
     let mut on_text = |piece: &str| {

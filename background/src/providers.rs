@@ -173,13 +173,17 @@ fn network(e: &JsValue) -> ProtocolError {
     ))
 }
 
-/// The provider that answers: the first configured one that speaks HTTP.
-pub async fn primary(store: &Store) -> Result<Option<ProviderConfig>, ProtocolError> {
+/// The providers that answer, in order: the primary (the first configured
+/// one that speaks HTTP) and the fallback (the second). The offline answer
+/// follows them.
+pub async fn chain(store: &Store) -> Result<Vec<ProviderConfig>, ProtocolError> {
     Ok(stored(store)
         .await?
         .into_iter()
         .filter_map(|s| s.into_config().ok())
-        .find(|c| c.settings().kind.is_http()))
+        .filter(|c| c.settings().kind.is_http())
+        .take(2)
+        .collect())
 }
 
 /// How long the provider may take to send the first bytes, and to send the

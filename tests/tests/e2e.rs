@@ -70,6 +70,7 @@ in_both_browsers!(
     preferences_and_storage_on_the_options_page,
     providers_on_the_options_page,
     answers_stream_from_the_provider_and_fall_back_offline,
+    the_fallback_provider_answers_when_the_primary_fails,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -936,6 +937,43 @@ async fn answers_stream_from_the_provider_and_fall_back_offline(
     ensure!(
         c["conversation"]["usage"]["tokens_out"].as_u64() > Some(0),
         "usage recorded: {c}"
+    );
+    Ok(b)
+}
+
+/// The fallback chain's second step: when the primary provider fails (a
+/// 401: not retried), the configured fallback provider answers, labelled.
+async fn the_fallback_provider_answers_when_the_primary_fails(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+    let (primary, fallback) = (FakeProvider::start()?, FakeProvider::start()?);
+    for (id, fake) in [("primary", &primary), ("backup", &fallback)] {
+        let settings = json!({"id": id, "kind": "openai_compatible", "label": id,
+            "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
+        ok(
+            &b,
+            json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
+        )
+        .await?;
+    }
+    primary.script(Route::ChatCompletions, vec![Fault::Status(401)]);
+    let answer = b.ask_on(&server.url("/"), "Which one answers?").await?;
+    ensure!(answer == "Echo: Which one answers?", "{answer}");
+    ensure!(
+        primary.requests().len() == 1 && fallback.requests().len() == 1,
+        "each asked once"
+    );
+    let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
+    let id = list["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let c = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+    ensure!(
+        c["conversation"]["messages"][1]["provider"] == json!("backup (fallback)"),
+        "{c}"
     );
     Ok(b)
 }
