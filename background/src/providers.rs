@@ -124,46 +124,48 @@ async fn fetch_text(
     timeout_ms: u32,
 ) -> Result<(u16, String), ProtocolError> {
     let controller = web_sys::AbortController::new().map_err(|_| invalid("no AbortController"))?;
-    let init = request_init(request, &controller);
+    let call = async {
+        let response = send(request, &controller).await?;
+        let body = JsFuture::from(call_method(&response, "text")?)
+            .await
+            .map_err(|e| network(&e).message)?
+            .as_string()
+            .unwrap_or_default();
+        Ok((status_of(&response), body))
+    };
+    with_timeout(call, timeout_ms, TimeoutKind::Total, &controller)
+        .await
+        .map_err(|(e, _)| ProtocolError::failed(e))
+}
+
+/// Starts `fetch` for `http` (abortable through `controller`) and waits for
+/// the response headers.
+async fn send(
+    http: &provider::HttpRequest,
+    controller: &web_sys::AbortController,
+) -> Result<JsValue, String> {
     let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or_else(|| invalid("fetch is unavailable"))?;
-    let call = async {
-        let promise: Promise = fetch
-            .call2(&JsValue::UNDEFINED, &request.url.as_str().into(), &init)
-            .map_err(|e| network(&e))?
-            .unchecked_into();
-        let response = JsFuture::from(promise).await.map_err(|e| network(&e))?;
-        let status = Reflect::get(&response, &"status".into())
-            .ok()
-            .and_then(|s| s.as_f64())
-            .unwrap_or(0.0) as u16;
-        let text = Reflect::get(&response, &"text".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-            .ok_or_else(|| invalid("no response text"))?
-            .call0(&response)
-            .map_err(|e| network(&e))?;
-        let body = JsFuture::from(Promise::from(text))
-            .await
-            .map_err(|e| network(&e))?
-            .as_string()
-            .unwrap_or_default();
-        Ok::<_, ProtocolError>((status, body))
-    };
-    let timeout = gloo_timers::future::TimeoutFuture::new(timeout_ms);
-    let call = std::pin::pin!(call);
-    match futures::future::select(call, timeout).await {
-        futures::future::Either::Left((result, _)) => result,
-        futures::future::Either::Right(_) => {
-            controller.abort();
-            Err(ProtocolError::failed(format!(
-                "no answer within {} s",
-                timeout_ms / 1000
-            )))
-        }
-    }
+        .ok_or("fetch is unavailable")?;
+    let promise: Promise = fetch
+        .call2(
+            &JsValue::UNDEFINED,
+            &http.url.as_str().into(),
+            &request_init(http, controller),
+        )
+        .map_err(|e| network(&e).message)?
+        .unchecked_into();
+    JsFuture::from(promise)
+        .await
+        .map_err(|e| network(&e).message)
+}
+
+fn status_of(response: &JsValue) -> u16 {
+    Reflect::get(response, &"status".into())
+        .ok()
+        .and_then(|s| s.as_f64())
+        .unwrap_or(0.0) as u16
 }
 
 fn network(e: &JsValue) -> ProtocolError {
@@ -258,29 +260,15 @@ pub async fn stream_chat(
     let mut parser = provider::ChatStream::new(config).map_err(|e| bad(e.to_string()))?;
     let controller =
         web_sys::AbortController::new().map_err(|_| bad("no AbortController".into()))?;
-    let init = request_init(&http, &controller);
-    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or_else(|| fail("fetch is unavailable".into(), false))?;
     let response = with_timeout(
-        async {
-            let p: Promise = fetch
-                .call2(&JsValue::UNDEFINED, &http.url.as_str().into(), &init)
-                .map_err(|e| network(&e).message)?
-                .unchecked_into();
-            JsFuture::from(p).await.map_err(|e| network(&e).message)
-        },
+        send(&http, &controller),
         FIRST_BYTE_MS,
         TimeoutKind::FirstByte,
         &controller,
     )
     .await
     .map_err(|e| timed(e, false))?;
-    let status = Reflect::get(&response, &"status".into())
-        .ok()
-        .and_then(|s| s.as_f64())
-        .unwrap_or(0.0) as u16;
+    let status = status_of(&response);
     if !(200..300).contains(&status) {
         let text = call_method(&response, "text")
             .map(JsFuture::from)

@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use super::openai::to_json;
 use super::sse::SseEvent;
 use super::{
-    malformed, role_name, ChatRequest, Ending, FinishReason, HttpRequest, Method, ProviderConfig,
+    malformed, role_name, ChatRequest, Ending, FinishReason, HttpRequest, ProviderConfig,
     ProviderError, RequestError, StreamEvent,
 };
 
@@ -84,29 +84,21 @@ pub fn build(config: &ProviderConfig, req: &ChatRequest) -> Result<HttpRequest, 
         stream: true,
         temperature: req.temperature,
     };
-    let mut headers = vec![
-        ("content-type", "application/json".to_owned()),
-        ("accept", "text/event-stream".to_owned()),
-    ];
-    headers.extend(auth_headers(config));
     let url = format!("{}/messages", settings.api_root());
-    Ok(HttpRequest::new(
-        Method::Post,
+    Ok(HttpRequest::streaming_post(
         url,
-        headers,
-        Some(to_json(&body)),
+        auth_headers(config),
+        to_json(&body),
     ))
 }
 
 /// `GET {api_root}/models?limit=1000` with Anthropic's headers.
 pub fn models_request(config: &ProviderConfig) -> HttpRequest {
-    let mut headers = vec![("accept", "application/json".to_owned())];
-    headers.extend(auth_headers(config));
     let url = format!(
         "{}/models?limit={MODELS_PAGE}",
         config.settings().api_root()
     );
-    HttpRequest::new(Method::Get, url, headers, None)
+    HttpRequest::json_get(url, auth_headers(config))
 }
 
 fn auth_headers(config: &ProviderConfig) -> Vec<(&'static str, String)> {
@@ -319,6 +311,7 @@ mod tests {
 
     use super::*;
     use crate::conversation::Role;
+    use crate::provider::Method;
     use crate::provider::{ChatMessage, ProviderKind, ProviderSettings};
 
     fn config(base: &str) -> ProviderConfig {

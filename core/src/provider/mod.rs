@@ -233,6 +233,28 @@ impl HttpRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A streaming `POST` of the JSON `body`, with the dialect's `auth`
+    /// headers.
+    fn streaming_post(
+        url: String,
+        auth: impl IntoIterator<Item = (&'static str, String)>,
+        body: String,
+    ) -> Self {
+        let mut headers = vec![
+            ("content-type", "application/json".to_owned()),
+            ("accept", "text/event-stream".to_owned()),
+        ];
+        headers.extend(auth);
+        Self::new(Method::Post, url, headers, Some(body))
+    }
+
+    /// A `GET` of JSON, with the dialect's `auth` headers.
+    fn json_get(url: String, auth: impl IntoIterator<Item = (&'static str, String)>) -> Self {
+        let mut headers = vec![("accept", "application/json".to_owned())];
+        headers.extend(auth);
+        Self::new(Method::Get, url, headers, None)
+    }
+
     fn new(
         method: Method,
         url: String,

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use super::sse::SseEvent;
 use super::{
-    error_fields, malformed, role_name, ChatRequest, Ending, FinishReason, HttpRequest, Method,
+    error_fields, malformed, role_name, ChatRequest, Ending, FinishReason, HttpRequest,
     ProviderConfig, ProviderError, RequestError, StreamEvent,
 };
 
@@ -91,29 +91,19 @@ pub fn build(config: &ProviderConfig, req: &ChatRequest) -> Result<HttpRequest, 
         max_completion_tokens: official.then_some(prepared.max_tokens),
         temperature: req.temperature,
     };
-    let mut headers = vec![
-        ("content-type", "application/json".to_owned()),
-        ("accept", "text/event-stream".to_owned()),
-    ];
-    headers.extend(auth(config));
     let url = format!("{}/chat/completions", settings.api_root());
-    Ok(HttpRequest::new(
-        Method::Post,
+    Ok(HttpRequest::streaming_post(
         url,
-        headers,
-        Some(to_json(&body)),
+        auth(config),
+        to_json(&body),
     ))
 }
 
 /// `GET {api_root}/models`, with the key when set.
 pub fn models_request(config: &ProviderConfig) -> HttpRequest {
-    let mut headers = vec![("accept", "application/json".to_owned())];
-    headers.extend(auth(config));
-    HttpRequest::new(
-        Method::Get,
+    HttpRequest::json_get(
         format!("{}/models", config.settings().api_root()),
-        headers,
-        None,
+        auth(config),
     )
 }
 
@@ -284,6 +274,7 @@ mod tests {
 
     use super::*;
     use crate::conversation::Role;
+    use crate::provider::Method;
     use crate::provider::{ChatMessage, ProviderKind, ProviderSettings};
 
     fn config(base: &str, key: Option<&str>) -> ProviderConfig {
