@@ -209,30 +209,6 @@ pub struct StreamFailure {
     pub kind: FailureKind,
 }
 
-/// The resilience classification of a provider's stream error.
-fn classify(e: &provider::ProviderError) -> FailureKind {
-    use provider::ProviderError as E;
-    match e {
-        E::Http { status, .. } => FailureKind::Http {
-            status: *status,
-            retry_after_ms: None,
-        },
-        E::Api { error_type, .. } => match error_type.as_deref() {
-            Some("overloaded_error") => FailureKind::Http {
-                status: 529,
-                retry_after_ms: None,
-            },
-            Some("rate_limit_error") => FailureKind::Http {
-                status: 429,
-                retry_after_ms: None,
-            },
-            _ => FailureKind::Malformed,
-        },
-        E::Truncated => FailureKind::Network,
-        E::Malformed { .. } | E::Framing { .. } => FailureKind::Malformed,
-    }
-}
-
 /// Streams the answer to `request` from `config`, calling `on_text` with
 /// each piece of text; `on_text` returns false to stop (the request is
 /// aborted).
@@ -349,7 +325,7 @@ pub async fn stream_chat(
                     return Err(StreamFailure {
                         error: format!("{}: {e}", config.settings().label),
                         streamed,
-                        kind: classify(&e),
+                        kind: e.failure_kind(),
                     });
                 }
             }

@@ -61,18 +61,10 @@ async fn save_breaker(store: &Store, id: &str) {
 async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
     let mut dims = BTreeMap::new();
     dims.insert("provider".to_string(), provider.to_string());
-    let name = serde_json::to_value(event)
-        .ok()
-        .and_then(|v| {
-            v.as_object()
-                .and_then(|o| o.keys().next().cloned())
-                .or(v.as_str().map(String::from))
-        })
-        .unwrap_or_else(|| "event".into());
     let row = TelemetryRecord {
         time: js_sys::Date::now(),
         kind: "event".into(),
-        name: format!("provider.{name}"),
+        name: format!("provider.{}", event.name()),
         value: 1.0,
         dims,
     };

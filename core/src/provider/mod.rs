@@ -68,6 +68,7 @@ pub use self::config::{
 };
 use self::sse::{SseDecoder, SseError, SseEvent};
 use crate::conversation::Role;
+use crate::resilience::FailureKind;
 
 /// Longest error message kept from a server, in characters.
 pub const MAX_ERROR_MESSAGE_CHARS: usize = 500;
@@ -419,20 +420,38 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Whether the same request may well succeed later (rate limits,
-    /// overload, server errors, a lost connection); the retry policy's input.
-    pub fn is_transient(&self) -> bool {
+    /// The failure as the resilience machines classify it: the retry
+    /// policy's and the breaker's input. An error type that says "overloaded"
+    /// or "rate limited" counts as the HTTP status it stands for, even in a
+    /// stream that started with 200; a cut-off stream is a network failure.
+    pub fn failure_kind(&self) -> FailureKind {
+        let http = |status| FailureKind::Http {
+            status,
+            retry_after_ms: None,
+        };
         match self {
             Self::Http {
                 status, error_type, ..
-            } => {
-                matches!(status, 408 | 409 | 425 | 429 | 500 | 502 | 503 | 504 | 529)
-                    || error_type.as_deref().is_some_and(transient_type)
-            }
-            Self::Api { error_type, .. } => error_type.as_deref().is_some_and(transient_type),
-            Self::Truncated => true,
-            Self::Malformed { .. } | Self::Framing { .. } => false,
+            } if !http(*status).retryable() => http(
+                error_type
+                    .as_deref()
+                    .and_then(transient_status)
+                    .unwrap_or(*status),
+            ),
+            Self::Http { status, .. } => http(*status),
+            Self::Api { error_type, .. } => error_type
+                .as_deref()
+                .and_then(transient_status)
+                .map_or(FailureKind::Malformed, http),
+            Self::Truncated => FailureKind::Network,
+            Self::Malformed { .. } | Self::Framing { .. } => FailureKind::Malformed,
         }
+    }
+
+    /// Whether the same request may well succeed later (rate limits,
+    /// overload, server errors, a lost connection).
+    pub fn is_transient(&self) -> bool {
+        self.failure_kind().retryable()
     }
 
     /// Replaces every occurrence of the key in the message by `***` (a
@@ -471,21 +490,17 @@ impl ProviderError {
     }
 }
 
-fn transient_type(t: &str) -> bool {
-    matches!(
-        t,
-        "overloaded_error"
-            | "rate_limit_error"
-            | "api_error"
-            | "server_error"
-            | "timeout_error"
-            | "429"
-            | "500"
-            | "502"
-            | "503"
-            | "504"
-            | "529"
-    )
+/// The HTTP status a transient error type stands for.
+fn transient_status(t: &str) -> Option<u16> {
+    Some(match t {
+        "rate_limit_error" | "429" => 429,
+        "overloaded_error" | "529" => 529,
+        "timeout_error" | "504" => 504,
+        "api_error" | "server_error" | "500" => 500,
+        "502" => 502,
+        "503" => 503,
+        _ => return None,
+    })
 }
 
 /// The streaming request for `req` in the config's dialect.
@@ -1011,6 +1026,42 @@ mod tests {
         assert!(api("overloaded_error").is_transient());
         assert!(!api("invalid_request_error").is_transient());
         assert!(ProviderError::Truncated.is_transient());
+    }
+
+    #[test]
+    fn failures_are_classified_for_the_resilience_machines() {
+        let http = |status| FailureKind::Http {
+            status,
+            retry_after_ms: None,
+        };
+        let api = |t: &str| ProviderError::Api {
+            message: "m".into(),
+            error_type: Some(t.into()),
+        };
+        assert_eq!(api("overloaded_error").failure_kind(), http(529));
+        assert_eq!(api("rate_limit_error").failure_kind(), http(429));
+        assert_eq!(
+            api("invalid_request_error").failure_kind(),
+            FailureKind::Malformed
+        );
+        assert_eq!(
+            ProviderError::Truncated.failure_kind(),
+            FailureKind::Network
+        );
+        let status = |status, error_type: Option<&str>| ProviderError::Http {
+            status,
+            message: "m".into(),
+            error_type: error_type.map(String::from),
+        };
+        assert_eq!(status(503, None).failure_kind(), http(503));
+        assert_eq!(
+            status(401, Some("authentication_error")).failure_kind(),
+            http(401)
+        );
+        assert_eq!(
+            status(400, Some("overloaded_error")).failure_kind(),
+            http(529)
+        );
     }
 
     #[test]

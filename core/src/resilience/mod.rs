@@ -264,6 +264,24 @@ pub enum ResilienceEvent {
     },
 }
 
+impl ResilienceEvent {
+    /// A short stable name for telemetry (`retry`, `breaker`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Retry { .. } => "retry",
+            Self::GaveUp { .. } => "gave_up",
+            Self::Interrupted { .. } => "interrupted",
+            Self::Breaker(_) => "breaker",
+            Self::BreakerRejected { .. } => "breaker_rejected",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::OverTokenLimit { .. } => "over_token_limit",
+            Self::BulkheadRejected => "bulkhead_rejected",
+            Self::Queued { .. } => "queued",
+            Self::TimedOut { .. } => "timed_out",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
