@@ -19,11 +19,15 @@ use paperclip_core::page::PageSnapshot;
 use paperclip_core::protocol::{
     self, Activated, AgentToBg, BgToAgent, ProtocolError, QuickAction, ToContent, AGENT_PORT,
 };
+use paperclip_core::provider::{prompt, ProviderConfig};
+use paperclip_core::resilience::fallback::{answer_key, CachedAnswer, Degradation};
 use paperclip_core::sender;
 use paperclip_platform as platform;
 use wasm_bindgen::prelude::*;
 use web_extensions_sys::Port;
 
+use crate::cancel::Cancel;
+use crate::store::Store;
 use crate::{sender_info, store, to_content};
 
 /// Characters per streamed chunk, at least.
@@ -34,6 +38,13 @@ const CHUNK_PAUSE_MS: u32 = 12;
 thread_local! {
     /// Open agent sessions, removed when their port disconnects.
     static SESSIONS: RefCell<Vec<(usize, Rc<Session>)>> = const { RefCell::new(Vec::new()) };
+    /// Where the latest answer came from.
+    static LEVEL: Cell<Degradation> = const { Cell::new(Degradation::Normal) };
+}
+
+/// Where the latest answer came from in the fallback chain.
+pub fn degradation() -> Degradation {
+    LEVEL.with(Cell::get)
 }
 
 struct Session {
@@ -43,6 +54,8 @@ struct Session {
     conversation_id: RefCell<Option<String>>,
     busy: Cell<bool>,
     closed: Cell<bool>,
+    /// The stop signal of the answer in progress.
+    cancel: RefCell<Rc<Cancel>>,
 }
 
 impl Session {
@@ -128,6 +141,7 @@ pub fn serve(port: Port) {
             conversation_id: RefCell::new(None),
             busy: Cell::new(false),
             closed: Cell::new(false),
+            cancel: RefCell::default(),
         });
         send_history(&session).await;
         listen(&session);
@@ -175,6 +189,10 @@ fn listen(session: &Rc<Session>) {
                 Ok(AgentToBg::Ask { id, text, action }) => {
                     wasm_bindgen_futures::spawn_local(ask(session, Some(id), text, action));
                 }
+                Ok(AgentToBg::Stop {}) => session.cancel.borrow().stop(),
+                Ok(AgentToBg::Continue { message_id }) => {
+                    wasm_bindgen_futures::spawn_local(continue_answer(session, message_id));
+                }
                 Ok(AgentToBg::Close {}) => {
                     let tab = session.tab_id;
                     wasm_bindgen_futures::spawn_local(async move {
@@ -194,6 +212,7 @@ fn listen(session: &Rc<Session>) {
         Closure::<dyn Fn(JsValue)>::new(move |_| {
             if let Some(session) = session.upgrade() {
                 session.closed.set(true);
+                session.cancel.borrow().stop();
             }
             SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
         })
@@ -207,6 +226,24 @@ async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError> {
     Ok(protocol::decode_reply::<PageSnapshot>(&reply)?.clamp())
 }
 
+/// Runs `work` as the session's one answer in progress, with a fresh stop
+/// signal; reports its error.
+async fn exclusive(
+    session: &Session,
+    work: impl std::future::Future<Output = Result<(), ProtocolError>>,
+) {
+    if session.busy.replace(true) {
+        return session.fail(ProtocolError::failed(
+            "an answer is still streaming; stop it or wait",
+        ));
+    }
+    *session.cancel.borrow_mut() = Rc::new(Cancel::default());
+    if let Err(error) = work.await {
+        session.fail(error);
+    }
+    session.busy.set(false);
+}
+
 async fn ask(session: Rc<Session>, id: Option<String>, text: String, action: Option<QuickAction>) {
     let text = text.trim().to_string();
     if text.is_empty() {
@@ -215,18 +252,28 @@ async fn ask(session: Rc<Session>, id: Option<String>, text: String, action: Opt
             "the question is empty",
         ));
     }
-    if session.busy.replace(true) {
-        return session.fail(ProtocolError::failed(
-            "an answer is still streaming; stop it or wait",
-        ));
-    }
     let id = id
         .filter(|id| protocol::valid_message_id(id))
         .unwrap_or_else(new_id);
-    if let Err(error) = answer(&session, id, text, action).await {
-        session.fail(error);
-    }
-    session.busy.set(false);
+    exclusive(&session, answer(&session, id, text, action)).await;
+}
+
+async fn continue_answer(session: Rc<Session>, message_id: String) {
+    exclusive(&session, continuation(&session, message_id)).await;
+}
+
+/// One answer to produce: a new one, or the continuation of an interrupted
+/// one (`partial`).
+struct Job {
+    conversation_id: String,
+    message_id: String,
+    question: String,
+    action: Option<QuickAction>,
+    /// Complete messages before the question.
+    history: Vec<Message>,
+    page: PageSnapshot,
+    /// The interrupted answer's text, when continuing it.
+    partial: Option<String>,
 }
 
 async fn answer(
@@ -242,8 +289,8 @@ async fn answer(
         .get_or_insert_with(new_id)
         .clone();
     // The user's message is stored before anything else can fail; a
-    // question re-sent after a lost connection has the same id, so it is
-    // stored once.
+    // question re-sent after a lost connection (or retried) has the same
+    // id, so it is stored once.
     let question = Message::complete(id, Role::User, text, now_ms());
     store
         .upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
@@ -251,180 +298,326 @@ async fn answer(
     session.send(&BgToAgent::Stored {
         message: question.clone(),
     });
+    let history = store
+        .get(&conversation_id)
+        .await?
+        .map(|c| c.messages)
+        .unwrap_or_default()
+        .into_iter()
+        .take_while(|m| m.id != question.id)
+        .collect();
+    let job = Job {
+        conversation_id,
+        message_id: new_id(),
+        question: question.text,
+        action,
+        history,
+        page: read_page(session.tab_id).await?,
+        partial: None,
+    };
+    run_chain(session, &store, &job).await
+}
 
-    let page = read_page(session.tab_id).await?;
-    let message_id = new_id();
-    // The fallback chain: the primary provider, the fallback provider, then
-    // the offline answer. Each step is tried only if the one before failed
-    // before any text reached the user.
-    let mut fallback_note: Option<String> = None;
-    for (step, config) in crate::providers::chain(&store).await?.iter().enumerate() {
-        let label = if step == 0 {
-            config.settings().label.clone()
+async fn continuation(session: &Session, message_id: String) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let conversation_id = session
+        .conversation_id
+        .borrow()
+        .clone()
+        .ok_or_else(|| ProtocolError::failed("there is no answer to continue"))?;
+    let messages = store
+        .get(&conversation_id)
+        .await?
+        .map(|c| c.messages)
+        .unwrap_or_default();
+    let at = messages
+        .iter()
+        .position(|m| {
+            m.id == message_id
+                && m.role == Role::Assistant
+                && m.status == MessageStatus::Interrupted
+        })
+        .ok_or_else(|| ProtocolError::failed("that answer is not interrupted"))?;
+    let asked = messages[..at]
+        .iter()
+        .rposition(|m| m.role == Role::User)
+        .ok_or_else(|| ProtocolError::failed("the question of that answer is missing"))?;
+    let job = Job {
+        conversation_id,
+        message_id,
+        question: messages[asked].text.clone(),
+        action: None,
+        history: messages[..asked].to_vec(),
+        page: read_page(session.tab_id).await?,
+        partial: Some(messages[at].text.clone()),
+    };
+    run_chain(session, &store, &job).await
+}
+
+/// How a provider step ended, when it did not fail before any text.
+enum Step {
+    /// The answer streamed (complete or interrupted) and was stored.
+    Answered,
+    /// The user stopped it before any text.
+    Stopped,
+}
+
+/// The fallback chain: the primary provider, the fallback provider, an
+/// earlier answer to the same question about the same page, then the
+/// offline answer. Each step runs only if the one before failed before any
+/// text reached the user.
+async fn run_chain(session: &Session, store: &Store, job: &Job) -> Result<(), ProtocolError> {
+    let cancel = session.cancel.borrow().clone();
+    let settings = crate::resilient::settings(store).await;
+    let chain = crate::providers::chain(store).await?;
+    let mut failures: Vec<String> = Vec::new();
+    for (step, config) in chain.iter().enumerate() {
+        let (label, level) = if step == 0 {
+            (config.settings().label.clone(), Degradation::Normal)
         } else {
-            format!("{} (fallback)", config.settings().label)
+            let label = format!("{} (fallback)", config.settings().label);
+            (label, Degradation::Fallback)
         };
-        let turn = Turn {
-            conversation_id: &conversation_id,
-            message_id: &message_id,
-            question: &question,
-            page: &page,
-        };
-        match answer_with(session, &store, config, &label, turn).await {
-            Ok(()) => return Ok(()),
-            Err(error) => {
-                fallback_note = Some(match fallback_note {
-                    Some(earlier) => format!("{earlier}; {error}"),
-                    None => error,
-                })
+        match answer_with(session, store, config, &label, level, job, &cancel).await {
+            Ok(Step::Answered) => return Ok(()),
+            Ok(Step::Stopped) => {
+                session.send(&BgToAgent::Stopped {});
+                return Ok(());
             }
+            Err(error) => failures.push(error),
         }
     }
-    // The offline provider: always there, and the last step of the fallback chain.
-    let full = offline::answer(&question.text, action, &page);
-    let provider = match &fallback_note {
-        Some(_) => format!("{} (fallback)", offline::PROVIDER),
-        None => offline::PROVIDER.to_string(),
+    if cancel.is_stopped() {
+        session.send(&BgToAgent::Stopped {});
+        return Ok(());
+    }
+    let why = failures.join("; ");
+    if !failures.is_empty() && job.partial.is_none() && settings.answer_cache_ttl_ms > 0 {
+        let key = answer_key(&job.question, &job.page);
+        let cached = store
+            .cache_get(&key, now_ms() as u64)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|e| CachedAnswer::read(&e));
+        if let Some(cached) = cached {
+            let minutes = (now_ms() as u64).saturating_sub(cached.answered_ms) / 60_000;
+            let text = format!(
+                "{why}. Showing the answer {} gave {} ago:\n\n{}",
+                cached.provider,
+                humanize_minutes(minutes),
+                cached.text
+            );
+            let label = format!("{} (cached)", cached.provider);
+            return stream_local(session, store, job, &label, Degradation::Cached, &text).await;
+        }
+    }
+    // The offline provider: always there, and the last step of the chain.
+    let full = offline::answer(&job.question, job.action, &job.page);
+    let (label, level, text) = if failures.is_empty() {
+        (offline::PROVIDER.to_string(), Degradation::Normal, full)
+    } else {
+        let label = format!("{} (fallback)", offline::PROVIDER);
+        let text = format!("{why}. Answering from the page instead:\n\n{full}");
+        (label, Degradation::Offline, text)
     };
+    let text = match &job.partial {
+        Some(partial) => offline::continuation(&text, partial).to_string(),
+        None => text,
+    };
+    stream_local(session, store, job, &label, level, &text).await
+}
+
+fn humanize_minutes(minutes: u64) -> String {
+    match minutes {
+        0 => "less than a minute".into(),
+        1 => "1 minute".into(),
+        m if m < 120 => format!("{m} minutes"),
+        m => format!("{} hours", m / 60),
+    }
+}
+
+/// Records where an answer came from (telemetry, and the level the options
+/// page and the agent show).
+async fn record_level(store: &Store, level: Degradation) {
+    LEVEL.with(|l| l.set(level));
+    if level != Degradation::Normal {
+        let mut dims = std::collections::BTreeMap::new();
+        dims.insert("level".to_string(), level.as_str().to_string());
+        let row = crate::store::records::TelemetryRecord {
+            time: now_ms(),
+            kind: "event".into(),
+            name: "answer.degraded".into(),
+            value: 1.0,
+            dims,
+        };
+        let _ = store.telemetry_add(&[row]).await;
+    }
+}
+
+/// Streams `text` (made here, not by a provider) in chunks and stores it.
+async fn stream_local(
+    session: &Session,
+    store: &Store,
+    job: &Job,
+    label: &str,
+    level: Degradation,
+    text: &str,
+) -> Result<(), ProtocolError> {
+    let cancel = session.cancel.borrow().clone();
+    record_level(store, level).await;
     session.send(&BgToAgent::AnswerStart {
-        message_id: message_id.clone(),
-        provider: provider.clone(),
+        message_id: job.message_id.clone(),
+        provider: label.to_string(),
+        level,
     });
-    let full = match &fallback_note {
-        Some(why) => format!("{why}. Answering from the page instead:\n\n{full}"),
-        None => full,
-    };
     let mut streamed = String::new();
-    for chunk in offline::stream_chunks(&full, CHUNK_CHARS) {
-        if session.closed.get() {
+    for chunk in offline::stream_chunks(text, CHUNK_CHARS) {
+        if session.closed.get() || cancel.is_stopped() {
             break;
         }
         session.send(&BgToAgent::AnswerChunk {
-            message_id: message_id.clone(),
+            message_id: job.message_id.clone(),
             text: chunk.to_string(),
         });
         streamed.push_str(chunk);
         TimeoutFuture::new(CHUNK_PAUSE_MS).await;
     }
-    let status = if streamed.len() == full.len() {
+    let status = if streamed.len() == text.len() {
         MessageStatus::Complete
     } else {
         MessageStatus::Interrupted
     };
-    let reply = Message {
-        id: message_id.clone(),
-        role: Role::Assistant,
-        text: streamed,
-        time_ms: now_ms(),
+    store_answer(session, store, job, label, streamed, status, 0).await?;
+    session.send(&BgToAgent::AnswerDone {
+        message_id: job.message_id.clone(),
         status,
-        provider: Some(provider),
-        tokens: 0,
-    };
-    store
-        .upsert_message(&conversation_id, &session.site, reply, now_ms())
-        .await?;
-    session.send(&BgToAgent::AnswerDone { message_id });
+    });
     Ok(())
 }
 
-/// What one answer is for.
-struct Turn<'a> {
-    conversation_id: &'a str,
-    message_id: &'a str,
-    question: &'a Message,
-    page: &'a PageSnapshot,
+/// Stores the answer's text (after the partial one it continues).
+async fn store_answer(
+    session: &Session,
+    store: &Store,
+    job: &Job,
+    label: &str,
+    text: String,
+    status: MessageStatus,
+    tokens: u32,
+) -> Result<(), ProtocolError> {
+    let text = match &job.partial {
+        Some(partial) => format!("{partial}{text}"),
+        None => text,
+    };
+    let reply = Message {
+        id: job.message_id.clone(),
+        role: Role::Assistant,
+        text,
+        time_ms: now_ms(),
+        status,
+        provider: Some(label.to_string()),
+        tokens,
+    };
+    store
+        .upsert_message(&job.conversation_id, &session.site, reply, now_ms())
+        .await
+        .map(|_| ())
 }
 
-/// Answers with `config`, streaming its text. An error before any text
-/// reached the user is returned (the caller falls back to the offline
-/// answer); once text has streamed, a failure stores the answer as
-/// interrupted and is reported, never retried.
+/// Answers `job` with `config`, streaming its text. An error before any
+/// text reached the user is returned (the caller tries the next step);
+/// once text has streamed, a failure stores the answer as interrupted
+/// ("Continue" may finish it) and is reported, never retried.
 async fn answer_with(
     session: &Session,
-    store: &crate::store::Store,
-    config: &paperclip_core::provider::ProviderConfig,
+    store: &Store,
+    config: &ProviderConfig,
     label: &str,
-    turn: Turn<'_>,
-) -> Result<(), String> {
-    let Turn {
-        conversation_id,
-        message_id,
-        question,
-        page,
-    } = turn;
-    let history = store
-        .get(conversation_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|c| c.messages)
-        .unwrap_or_default();
-    let earlier: Vec<Message> = history
-        .into_iter()
-        .filter(|m| m.id != question.id)
-        .collect();
+    level: Degradation,
+    job: &Job,
+    cancel: &Cancel,
+) -> Result<Step, String> {
     let personality = store.preferences().personality;
-    let request = paperclip_core::provider::prompt::build(
-        personality.system_prompt(),
-        page,
-        &earlier,
-        &question.text,
-        paperclip_core::provider::prompt::DEFAULT_BUDGET_CHARS,
-    );
-    let label = label.to_string();
+    let request = match &job.partial {
+        Some(partial) => prompt::build_continuation(
+            personality.system_prompt(),
+            &job.page,
+            &job.history,
+            &job.question,
+            partial,
+            prompt::DEFAULT_BUDGET_CHARS,
+        ),
+        None => prompt::build(
+            personality.system_prompt(),
+            &job.page,
+            &job.history,
+            &job.question,
+            prompt::DEFAULT_BUDGET_CHARS,
+        ),
+    };
     let mut text = String::new();
     let mut started = false;
     let mut on_text = |piece: &str| {
         if !started {
             started = true;
             session.send(&BgToAgent::AnswerStart {
-                message_id: message_id.to_string(),
-                provider: label.clone(),
+                message_id: job.message_id.clone(),
+                provider: label.to_string(),
+                level,
             });
         }
         text.push_str(piece);
         session.send(&BgToAgent::AnswerChunk {
-            message_id: message_id.to_string(),
+            message_id: job.message_id.clone(),
             text: piece.to_string(),
         });
         !session.closed.get()
     };
-    let result = crate::resilient::stream(store, config, &request, &mut on_text).await;
+    let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
     let (status, usage, failure) = match result {
         Ok(done) => (MessageStatus::Complete, done.usage, None),
-        Err(f) if !f.streamed => return Err(f.error),
+        Err(_) if !started && cancel.is_stopped() => return Ok(Step::Stopped),
+        Err(f) if !started => return Err(f.error),
+        Err(_) if cancel.is_stopped() => (MessageStatus::Interrupted, None, None),
         Err(f) => (MessageStatus::Interrupted, None, Some(f.error)),
     };
-    let reply = Message {
-        id: message_id.to_string(),
-        role: Role::Assistant,
-        text,
-        time_ms: now_ms(),
-        status,
-        provider: Some(label),
-        tokens: usage.map_or(0, |(_, out)| out as u32),
-    };
-    let stored = store
-        .upsert_message(conversation_id, &session.site, reply, now_ms())
-        .await;
-    if let (Some((tokens_in, tokens_out)), Ok(_)) = (usage, &stored) {
-        let usage = paperclip_core::provider::price::PriceTable::defaults().usage(
-            config.settings(),
-            tokens_in,
-            tokens_out,
-        );
-        let _ = store.record_usage(conversation_id, usage).await;
+    record_level(store, level).await;
+    let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
+    let stored = store_answer(session, store, job, label, text.clone(), status, tokens).await;
+    if stored.is_ok() {
+        if let Some((tokens_in, tokens_out)) = usage {
+            let prices = crate::providers::prices(store).await;
+            let usage = prices.usage(config.settings(), tokens_in, tokens_out);
+            let _ = store.record_usage(&job.conversation_id, usage).await;
+        }
+        let ttl = crate::resilient::settings(store).await.answer_cache_ttl_ms;
+        if status == MessageStatus::Complete && ttl > 0 {
+            let full = match &job.partial {
+                Some(partial) => format!("{partial}{text}"),
+                None => text,
+            };
+            let answer = CachedAnswer {
+                text: full,
+                provider: config.settings().label.clone(),
+                answered_ms: now_ms() as u64,
+            };
+            let key = answer_key(&job.question, &job.page);
+            let entry = answer.entry(key, &config.settings().id, now_ms() as u64, ttl);
+            let _ = store.cache_put(entry, now_ms() as u64).await;
+        }
     }
     if let Err(e) = stored {
         session.fail(e);
     }
     session.send(&BgToAgent::AnswerDone {
-        message_id: message_id.to_string(),
+        message_id: job.message_id.clone(),
+        status,
     });
     if let Some(error) = failure {
         session.fail(ProtocolError::failed(format!(
-            "the answer stopped: {error}"
+            "the answer stopped: {error}. Press Continue to finish it"
         )));
     }
-    Ok(())
+    Ok(Step::Answered)
 }

@@ -16,6 +16,7 @@
 pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod cancel;
 pub mod providers;
 pub mod resilient;
 pub mod store;
@@ -28,7 +29,8 @@ use paperclip_core::export;
 use paperclip_core::protocol::{
     self, Activated, CacheInvalidated, ConnectionTested, ConversationDetail, ConversationList,
     Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
-    ProtocolError, ProviderDeleted, ProviderList, ProviderSaved, Reply, Request, Response, TagsSet,
+    PriceList, PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved,
+    ProvidersOrdered, Reply, Request, ResilienceSaved, ResilienceStatus, Response, TagsSet,
     ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
@@ -317,6 +319,39 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         .into(),
         Request::TestConnection(r) => ConnectionTested {
             report: providers::test_connection(&store, &r.id).await?,
+        }
+        .into(),
+        Request::SetProviderOrder(r) => ProvidersOrdered {
+            providers: providers::set_order(&store, &r.ids).await?,
+        }
+        .into(),
+        Request::GetResilience(_) => {
+            let ids: Vec<String> = providers::chain(&store)
+                .await?
+                .iter()
+                .map(|c| c.settings().id.clone())
+                .collect();
+            ResilienceStatus {
+                settings: resilient::settings(&store).await,
+                breakers: resilient::breakers(&store, &ids).await,
+                degradation: agent::degradation(),
+            }
+            .into()
+        }
+        Request::SetResilience(r) => ResilienceSaved {
+            settings: resilient::set_settings(&store, r.settings).await?,
+        }
+        .into(),
+        Request::GetPrices(_) => {
+            let table = providers::prices(&store).await;
+            PriceList {
+                defaults: table == paperclip_core::provider::price::PriceTable::defaults(),
+                table,
+            }
+            .into()
+        }
+        Request::SetPrices(r) => PricesSaved {
+            table: providers::set_prices(&store, r.table).await?,
         }
         .into(),
     })

@@ -7,16 +7,19 @@
 //! their parsing come from [`paperclip_core::provider`]; this module only
 //! does the `fetch`.
 
+use futures::future::{select, Either};
 use js_sys::{Object, Promise, Reflect};
 use paperclip_core::protocol::{KeyUpdate, ProtocolError, SaveProvider};
 use paperclip_core::provider::{
-    self, ConnectionReport, ProviderConfig, PublicProviderConfig, Secret, StoredProviderConfig,
+    self, price::PriceTable, ConnectionReport, ProviderConfig, PublicProviderConfig, Secret,
+    StoredProviderConfig,
 };
-use paperclip_core::resilience::limits::TimeoutKind;
+use paperclip_core::resilience::limits::{TimeoutKind, TimeoutWatch, Timeouts, Watch};
 use paperclip_core::resilience::{retry, FailureKind};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::cancel::Cancel;
 use crate::store::Store;
 
 /// The `meta` record holding the providers.
@@ -24,7 +27,7 @@ const META_PROVIDERS: &str = "providers";
 /// Most providers one may configure.
 pub const MAX_PROVIDERS: usize = 20;
 /// How long a connection test may take.
-const TEST_TIMEOUT_MS: u32 = 15_000;
+const TEST_TIMEOUT_MS: u64 = 15_000;
 
 /// The stored providers, in the user's order. Unreadable entries are
 /// skipped and reported.
@@ -89,6 +92,62 @@ pub async fn delete(store: &Store, id: &str) -> Result<bool, ProtocolError> {
     Ok(true)
 }
 
+/// Puts the providers in the order of `ids` (each configured id exactly
+/// once); nothing changes on error.
+pub async fn set_order(
+    store: &Store,
+    ids: &[String],
+) -> Result<Vec<PublicProviderConfig>, ProtocolError> {
+    let mut all = stored(store).await?;
+    let mut sorted: Vec<String> = ids.to_vec();
+    sorted.sort();
+    let mut known: Vec<String> = all.iter().map(|s| s.settings.id.clone()).collect();
+    known.sort();
+    if sorted != known {
+        return Err(invalid(
+            "the order must name every configured provider exactly once",
+        ));
+    }
+    all.sort_by_key(|s| ids.iter().position(|id| *id == s.settings.id));
+    store.set_meta_json(META_PROVIDERS, &all).await?;
+    public(store).await
+}
+
+/// The `meta` record holding the user's price table.
+const META_PRICES: &str = "prices";
+
+/// The price table in force: the user's, else the built-in one.
+pub async fn prices(store: &Store) -> PriceTable {
+    store
+        .meta_json::<PriceTable>(META_PRICES)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|t| t.validate().ok())
+        .unwrap_or_default()
+}
+
+/// Validates and stores `table` (`None`: back to the built-in table);
+/// nothing changes on error.
+pub async fn set_prices(
+    store: &Store,
+    table: Option<PriceTable>,
+) -> Result<PriceTable, ProtocolError> {
+    match table {
+        Some(table) => {
+            let table = table.validate().map_err(invalid)?;
+            store.set_meta_json(META_PRICES, &table).await?;
+            Ok(table)
+        }
+        None => {
+            store
+                .set_meta_json(META_PRICES, &PriceTable::defaults())
+                .await?;
+            Ok(PriceTable::defaults())
+        }
+    }
+}
+
 /// Provider `id`, ready to use.
 pub async fn config(store: &Store, id: &str) -> Result<ProviderConfig, ProtocolError> {
     stored(store)
@@ -121,7 +180,7 @@ pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport
 /// `timeout_ms`.
 async fn fetch_text(
     request: &provider::HttpRequest,
-    timeout_ms: u32,
+    timeout_ms: u64,
 ) -> Result<(u16, String), ProtocolError> {
     let controller = web_sys::AbortController::new().map_err(|_| invalid("no AbortController"))?;
     let call = async {
@@ -133,9 +192,19 @@ async fn fetch_text(
             .unwrap_or_default();
         Ok((status_of(&response), body))
     };
-    with_timeout(call, timeout_ms, TimeoutKind::Total, &controller)
+    let limit = Timeouts {
+        first_byte_ms: timeout_ms,
+        idle_ms: timeout_ms,
+        total_ms: timeout_ms,
+    };
+    let watch = TimeoutWatch::start(limit, now_ms());
+    guarded(call, &watch, &Cancel::default(), &controller)
         .await
-        .map_err(|(e, _)| ProtocolError::failed(e))
+        .map_err(|e| match e {
+            Interrupt::Failed(e) => ProtocolError::failed(e),
+            Interrupt::TimedOut(kind) => ProtocolError::failed(timeout_text(kind, &limit)),
+            Interrupt::Stopped => ProtocolError::failed("stopped"),
+        })
 }
 
 /// Starts `fetch` for `http` (abortable through `controller`) and waits for
@@ -188,11 +257,6 @@ pub async fn chain(store: &Store) -> Result<Vec<ProviderConfig>, ProtocolError> 
         .collect())
 }
 
-/// How long the provider may take to send the first bytes, and to send the
-/// next ones after that.
-const FIRST_BYTE_MS: u32 = 30_000;
-const IDLE_MS: u32 = 30_000;
-
 /// What a finished stream gave.
 pub struct Streamed {
     /// Prompt and completion tokens, when the provider said.
@@ -205,60 +269,139 @@ pub struct StreamFailure {
     pub error: String,
     /// Text had been passed to `on_text` before the failure.
     pub streamed: bool,
-    /// The failure as the resilience machines classify it.
+    /// The failure as the resilience machines classify it
+    /// ([`FailureKind::Cancelled`] for a stop, and for requests the
+    /// extension's own limits refused before sending).
     pub kind: FailureKind,
 }
 
-/// Streams the answer to `request` from `config`, calling `on_text` with
-/// each piece of text; `on_text` returns false to stop (the request is
-/// aborted).
+impl StreamFailure {
+    /// The failure of a request the user stopped.
+    pub fn stopped(streamed: bool) -> Self {
+        Self {
+            error: "stopped".into(),
+            streamed,
+            kind: FailureKind::Cancelled,
+        }
+    }
+}
+
+/// Why a guarded wait ended early.
+enum Interrupt {
+    Failed(String),
+    TimedOut(TimeoutKind),
+    Stopped,
+}
+
+fn now_ms() -> u64 {
+    js_sys::Date::now() as u64
+}
+
+/// Runs `work` until it ends, `watch` fires or `cancel` is set; the last two
+/// abort the request.
+async fn guarded<T>(
+    work: impl std::future::Future<Output = Result<T, String>>,
+    watch: &TimeoutWatch,
+    cancel: &Cancel,
+    controller: &web_sys::AbortController,
+) -> Result<T, Interrupt> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        let ms = match watch.check(now_ms()) {
+            Watch::Fired(kind) => {
+                controller.abort();
+                return Err(Interrupt::TimedOut(kind));
+            }
+            Watch::WakeAt(at) => at.saturating_sub(now_ms()).clamp(1, u64::from(u32::MAX)),
+        };
+        let timer = gloo_timers::future::TimeoutFuture::new(ms as u32);
+        let stop = std::pin::pin!(cancel.stopped());
+        match select(work.as_mut(), select(timer, stop)).await {
+            Either::Left((result, _)) => return result.map_err(Interrupt::Failed),
+            // The timer: check the watch again.
+            Either::Right((Either::Left(_), _)) => {}
+            Either::Right((Either::Right(_), _)) => {
+                controller.abort();
+                return Err(Interrupt::Stopped);
+            }
+        }
+    }
+}
+
+fn timeout_text(kind: TimeoutKind, timeouts: &Timeouts) -> String {
+    match kind {
+        TimeoutKind::FirstByte => format!(
+            "no answer within {} s",
+            timeouts.first_byte_ms.div_ceil(1000)
+        ),
+        TimeoutKind::Idle => format!(
+            "the answer stalled for {} s",
+            timeouts.idle_ms.div_ceil(1000)
+        ),
+        TimeoutKind::Total => format!(
+            "the answer took longer than {} s",
+            timeouts.total_ms.div_ceil(1000)
+        ),
+    }
+}
+
+/// Streams the answer to `request` from `config` within `timeouts`, calling
+/// `on_text` with each piece of text; `on_text` returns false to stop (the
+/// request is aborted), and so does `cancel`.
 pub async fn stream_chat(
     config: &ProviderConfig,
     request: &provider::ChatRequest,
+    timeouts: Timeouts,
+    cancel: &Cancel,
     on_text: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Streamed, StreamFailure> {
+    let label = &config.settings().label;
     let fail = |error: String, streamed: bool| StreamFailure {
-        error,
+        error: format!("{label}: {error}"),
         streamed,
         kind: FailureKind::Network,
     };
     let bad = |error: String| StreamFailure {
-        error,
+        error: format!("{label}: {error}"),
         streamed: false,
         kind: FailureKind::Malformed,
     };
-    let timed = |(error, timeout): (String, Option<TimeoutKind>), streamed: bool| StreamFailure {
-        error,
-        streamed,
-        kind: timeout.map_or(FailureKind::Network, FailureKind::Timeout),
+    let interrupted = |why: Interrupt, streamed: bool| match why {
+        Interrupt::Failed(error) => fail(error, streamed),
+        Interrupt::TimedOut(kind) => StreamFailure {
+            error: format!("{label}: {}", timeout_text(kind, &timeouts)),
+            streamed,
+            kind: FailureKind::Timeout(kind),
+        },
+        Interrupt::Stopped => StreamFailure::stopped(streamed),
     };
     let http = provider::chat_request(config, request).map_err(|e| bad(e.to_string()))?;
     let mut parser = provider::ChatStream::new(config).map_err(|e| bad(e.to_string()))?;
     let controller =
         web_sys::AbortController::new().map_err(|_| bad("no AbortController".into()))?;
-    let response = with_timeout(
-        send(&http, &controller),
-        FIRST_BYTE_MS,
-        TimeoutKind::FirstByte,
-        &controller,
-    )
-    .await
-    .map_err(|e| timed(e, false))?;
+    let mut watch = TimeoutWatch::start(timeouts, now_ms());
+    let response = guarded(send(&http, &controller), &watch, cancel, &controller)
+        .await
+        .map_err(|e| interrupted(e, false))?;
+    watch.on_chunk(now_ms());
     let status = status_of(&response);
     if !(200..300).contains(&status) {
-        let text = call_method(&response, "text")
-            .map(JsFuture::from)
-            .map_err(|e| fail(e, false))?;
-        let body = text
-            .await
-            .ok()
-            .and_then(|b| b.as_string())
-            .unwrap_or_default();
+        let text = call_method(&response, "text").map_err(|e| fail(e, false))?;
+        let body = guarded(
+            async { JsFuture::from(text).await.map_err(|e| network(&e).message) },
+            &watch,
+            cancel,
+            &controller,
+        )
+        .await
+        .ok()
+        .and_then(|b| b.as_string())
+        .unwrap_or_default();
         let error = provider::parse_error_body(config, status, &body);
-        let retry_after_ms = header(&response, "retry-after")
-            .and_then(|h| retry::parse_retry_after(&h, js_sys::Date::now() as u64));
+        let retry_after_ms =
+            header(&response, "retry-after").and_then(|h| retry::parse_retry_after(&h, now_ms()));
         return Err(StreamFailure {
-            error: format!("{}: {error}", config.settings().label),
+            error: format!("{label}: {error}"),
             streamed: false,
             kind: FailureKind::Http {
                 status,
@@ -268,22 +411,20 @@ pub async fn stream_chat(
     }
     let body =
         Reflect::get(&response, &"body".into()).map_err(|_| fail("no body".into(), false))?;
-    let reader = call_method(&body, "getReader").map_err(|e| fail(e, false))?;
-    let reader: JsValue = reader.into();
+    let reader: JsValue = call_method(&body, "getReader")
+        .map_err(|e| fail(e, false))?
+        .into();
     let mut streamed = false;
     let mut usage = None;
     loop {
-        let chunk = with_timeout(
-            async {
-                let p = call_method(&reader, "read")?;
-                JsFuture::from(p).await.map_err(|e| network(&e).message)
-            },
-            IDLE_MS,
-            TimeoutKind::Idle,
-            &controller,
-        )
-        .await
-        .map_err(|e| timed(e, streamed))?;
+        let read = async {
+            let p = call_method(&reader, "read")?;
+            JsFuture::from(p).await.map_err(|e| network(&e).message)
+        };
+        let chunk = guarded(read, &watch, cancel, &controller)
+            .await
+            .map_err(|e| interrupted(e, streamed))?;
+        watch.on_chunk(now_ms());
         let done = Reflect::get(&chunk, &"done".into())
             .map(|d| d.is_truthy())
             .unwrap_or(true);
@@ -301,13 +442,9 @@ pub async fn stream_chat(
             match event {
                 provider::StreamEvent::Delta(text) => {
                     streamed = true;
-                    if !on_text(&text) {
+                    if !on_text(&text) || cancel.is_stopped() {
                         controller.abort();
-                        return Err(StreamFailure {
-                            error: "stopped".into(),
-                            streamed: true,
-                            kind: FailureKind::Cancelled,
-                        });
+                        return Err(StreamFailure::stopped(true));
                     }
                 }
                 provider::StreamEvent::Usage {
@@ -323,7 +460,7 @@ pub async fn stream_chat(
                 provider::StreamEvent::Error(e) => {
                     controller.abort();
                     return Err(StreamFailure {
-                        error: format!("{}: {e}", config.settings().label),
+                        error: format!("{label}: {e}"),
                         streamed,
                         kind: e.failure_kind(),
                     });
@@ -331,10 +468,7 @@ pub async fn stream_chat(
             }
         }
         if done {
-            return Err(fail(
-                format!("{}: the answer ended early", config.settings().label),
-                streamed,
-            ));
+            return Err(fail("the answer ended early".into(), streamed));
         }
     }
 }
@@ -366,24 +500,6 @@ fn call_method(target: &JsValue, name: &str) -> Result<Promise, String> {
         .call0(target)
         .map(Promise::from)
         .map_err(|e| network(&e).message)
-}
-
-/// Runs `work`, aborting the request after `ms`; an error says whether the
-/// timeout (`kind`) fired.
-async fn with_timeout<T>(
-    work: impl std::future::Future<Output = Result<T, String>>,
-    ms: u32,
-    kind: TimeoutKind,
-    controller: &web_sys::AbortController,
-) -> Result<T, (String, Option<TimeoutKind>)> {
-    let work = std::pin::pin!(work);
-    match futures::future::select(work, gloo_timers::future::TimeoutFuture::new(ms)).await {
-        futures::future::Either::Left((result, _)) => result.map_err(|e| (e, None)),
-        futures::future::Either::Right(_) => {
-            controller.abort();
-            Err((format!("no answer for {} s", ms / 1000), Some(kind)))
-        }
-    }
 }
 
 /// Response header `name`, if present.

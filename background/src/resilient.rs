@@ -1,61 +1,183 @@
-//! Provider calls behind the core's resilience machines: a circuit breaker
-//! per provider (its snapshot persisted in the store's `meta`, so a worker
-//! restart does not reset it), retries with backoff and jitter inside a
-//! retry budget, honouring `Retry-After`, and never once text reached the
-//! user. Every decision is written to the `telemetry` store.
+//! Provider calls behind the core's resilience machines, one set per
+//! provider: a rate limiter (requests and tokens per sliding minute), a
+//! bulkhead (concurrent requests, with a bounded queue), a circuit breaker
+//! (its snapshot persisted in the store's `meta`, so a worker restart does
+//! not reset it), and retries with backoff and jitter inside a retry budget,
+//! honouring `Retry-After`, and never once text reached the user. Each
+//! attempt runs within the first-byte, idle and total timeouts. Every
+//! decision is written to the `telemetry` store.
+//!
+//! The settings are the user's [`ResilienceSettings`] (`meta` record
+//! `resilience`), validated on every write.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 
-use gloo_timers::future::TimeoutFuture;
+use futures::channel::oneshot;
+use paperclip_core::protocol::{BreakerStatus, ProtocolError};
 use paperclip_core::provider::{ChatRequest, ProviderConfig};
-use paperclip_core::resilience::breaker::{Breaker, BreakerConfig, BreakerSnapshot, Permit};
-use paperclip_core::resilience::retry::{Decision, RetryBudget, RetryPolicy, RetryState};
-use paperclip_core::resilience::{Health, ResilienceEvent};
+use paperclip_core::resilience::breaker::{Breaker, BreakerSnapshot, Permit};
+use paperclip_core::resilience::limits::{
+    Admission, Bulkhead, BulkheadConfig, RateLimiter, Throttle, Ticket,
+};
+use paperclip_core::resilience::retry::{Decision, RetryBudget, RetryState};
+use paperclip_core::resilience::settings::ResilienceSettings;
+use paperclip_core::resilience::{FailureKind, Health, ResilienceEvent};
 
+use crate::cancel::Cancel;
 use crate::providers::{self, StreamFailure, Streamed};
 use crate::store::records::TelemetryRecord;
 use crate::store::Store;
 
+/// The `meta` record holding the settings.
+const META_SETTINGS: &str = "resilience";
+
+/// One provider's machines.
+struct Guard {
+    settings: ResilienceSettings,
+    breaker: Breaker,
+    budget: RetryBudget,
+    bulkhead: Bulkhead,
+    bulkhead_config: BulkheadConfig,
+    limiter: RateLimiter,
+    /// Requests waiting in the bulkhead's queue, by ticket.
+    waiters: HashMap<u64, oneshot::Sender<()>>,
+}
+
+impl Guard {
+    fn new(settings: ResilienceSettings, snapshot: Option<BreakerSnapshot>) -> Option<Self> {
+        let breaker = match snapshot {
+            Some(s) => Breaker::restore(settings.breaker, s, now()).ok()?.0,
+            None => Breaker::new(settings.breaker).ok()?,
+        };
+        Some(Self {
+            settings,
+            breaker,
+            budget: RetryBudget::new(settings.retry.budget).ok()?,
+            bulkhead: Bulkhead::new(settings.bulkhead).ok()?,
+            bulkhead_config: settings.bulkhead,
+            limiter: RateLimiter::new(settings.limits).ok()?,
+            waiters: HashMap::new(),
+        })
+    }
+
+    /// Applies changed settings; the breaker keeps its state, the bulkhead
+    /// is replaced once no request holds or waits for a slot.
+    fn refresh(&mut self, settings: ResilienceSettings) {
+        if self.settings != settings {
+            if let Ok((breaker, _)) =
+                Breaker::restore(settings.breaker, self.breaker.snapshot(), now())
+            {
+                self.breaker = breaker;
+            }
+            if let Ok(budget) = RetryBudget::new(settings.retry.budget) {
+                self.budget = budget;
+            }
+            if let Ok(limiter) = RateLimiter::new(settings.limits) {
+                self.limiter = limiter;
+            }
+            self.settings = settings;
+        }
+        let idle = self.bulkhead.running() == 0 && self.bulkhead.queued() == 0;
+        if idle && self.bulkhead_config != settings.bulkhead {
+            if let Ok(bulkhead) = Bulkhead::new(settings.bulkhead) {
+                self.bulkhead = bulkhead;
+                self.bulkhead_config = settings.bulkhead;
+            }
+        }
+    }
+}
+
 thread_local! {
-    static BREAKERS: RefCell<HashMap<String, Breaker>> = RefCell::default();
-    static BUDGETS: RefCell<HashMap<String, RetryBudget>> = RefCell::default();
+    static GUARDS: RefCell<HashMap<String, Guard>> = RefCell::default();
+    static SETTINGS: RefCell<Option<ResilienceSettings>> = const { RefCell::new(None) };
 }
 
 fn now() -> u64 {
     js_sys::Date::now() as u64
 }
 
+fn with_guard<T>(id: &str, f: impl FnOnce(&mut Guard) -> T) -> Option<T> {
+    GUARDS.with(|g| g.borrow_mut().get_mut(id).map(f))
+}
+
+/// The settings in force (stored ones, else the defaults).
+pub async fn settings(store: &Store) -> ResilienceSettings {
+    if let Some(s) = SETTINGS.with(|s| *s.borrow()) {
+        return s;
+    }
+    let stored = store
+        .meta_json::<ResilienceSettings>(META_SETTINGS)
+        .await
+        .ok()
+        .flatten()
+        .filter(|s| s.validate().is_ok())
+        .unwrap_or_default();
+    SETTINGS.with(|s| *s.borrow_mut() = Some(stored));
+    stored
+}
+
+/// Validates and stores `settings`; nothing changes on error.
+pub async fn set_settings(
+    store: &Store,
+    settings: ResilienceSettings,
+) -> Result<ResilienceSettings, ProtocolError> {
+    settings.validate().map_err(|e| {
+        ProtocolError::new(
+            paperclip_core::protocol::ErrorKind::Malformed,
+            e.to_string(),
+        )
+    })?;
+    store.set_meta_json(META_SETTINGS, &settings).await?;
+    SETTINGS.with(|s| *s.borrow_mut() = Some(settings));
+    Ok(settings)
+}
+
 fn breaker_key(id: &str) -> String {
     format!("breaker:{id}")
 }
 
-/// The breaker of provider `id`: in memory, else restored from the store.
-async fn load_breaker(store: &Store, id: &str) {
-    if BREAKERS.with(|b| b.borrow().contains_key(id)) {
+/// Makes sure provider `id` has its machines: in memory, else with the
+/// breaker restored from the store; and that they use `settings`.
+async fn load_guard(store: &Store, id: &str, settings: ResilienceSettings) {
+    if with_guard(id, |g| g.refresh(settings)).is_some() {
         return;
     }
-    let config = BreakerConfig::default();
     let saved = store
         .meta_json::<Vec<u8>>(&breaker_key(id))
         .await
         .ok()
         .flatten()
         .and_then(|bytes| BreakerSnapshot::from_bytes(&bytes).ok());
-    let breaker = match saved {
-        Some(snapshot) => Breaker::restore(config, snapshot, now()).map(|(b, _)| b),
-        None => Breaker::new(config),
-    };
-    if let Ok(breaker) = breaker {
-        BREAKERS.with(|b| b.borrow_mut().insert(id.to_string(), breaker));
+    if let Some(guard) = Guard::new(settings, saved) {
+        GUARDS.with(|g| {
+            g.borrow_mut().entry(id.to_string()).or_insert(guard);
+        });
     }
 }
 
 async fn save_breaker(store: &Store, id: &str) {
-    let bytes = BREAKERS.with(|b| b.borrow().get(id).map(|b| b.snapshot().to_bytes()));
-    if let Some(bytes) = bytes {
+    if let Some(bytes) = with_guard(id, |g| g.breaker.snapshot().to_bytes()) {
         let _ = store.set_meta_json(&breaker_key(id), &bytes).await;
     }
+}
+
+/// The breakers of `ids` as they stand.
+pub async fn breakers(store: &Store, ids: &[String]) -> Vec<BreakerStatus> {
+    let settings = settings(store).await;
+    let mut out = Vec::new();
+    for id in ids {
+        load_guard(store, id, settings).await;
+        if let Some(status) = with_guard(id, |g| BreakerStatus {
+            provider_id: id.clone(),
+            state: g.breaker.state(),
+            trips: g.breaker.trips(),
+            wake_at_ms: g.breaker.wake_at_ms(),
+        }) {
+            out.push(status);
+        }
+    }
+    out
 }
 
 async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
@@ -71,29 +193,167 @@ async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
     let _ = store.telemetry_add(&[row]).await;
 }
 
-/// Streams `request` from `config` with the breaker and retries.
+/// A failure decided before any request was sent (a local limit).
+fn refused(error: String) -> StreamFailure {
+    StreamFailure {
+        error,
+        streamed: false,
+        kind: FailureKind::Cancelled,
+    }
+}
+
+/// A bulkhead slot, released (and the next waiter woken) when dropped.
+struct Slot {
+    id: String,
+    ticket: Ticket,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        with_guard(&self.id, |g| {
+            if let Some(next) = g.bulkhead.release(self.ticket) {
+                if let Some(waiter) = g.waiters.remove(&next.id()) {
+                    let _ = waiter.send(());
+                }
+            }
+        });
+    }
+}
+
+/// Waits until the rate limiter admits `tokens`, or fails.
+async fn admit(
+    store: &Store,
+    id: &str,
+    label: &str,
+    tokens: u32,
+    give_up_at: u64,
+    cancel: &Cancel,
+) -> Result<Option<paperclip_core::resilience::limits::Grant>, StreamFailure> {
+    loop {
+        let Some(checked) = with_guard(id, |g| g.limiter.check(tokens, now())) else {
+            return Ok(None);
+        };
+        match checked {
+            Ok(grant) => return Ok(Some(grant)),
+            Err(throttle) => {
+                record(store, id, &throttle.event()).await;
+                match throttle {
+                    Throttle::Wait { ms } if now().saturating_add(ms) <= give_up_at => {
+                        if !cancel.sleep(ms).await {
+                            return Err(StreamFailure::stopped(false));
+                        }
+                    }
+                    Throttle::Wait { ms } => {
+                        return Err(refused(format!(
+                            "{label} is rate limited by your settings; next request in {} s",
+                            ms.div_ceil(1000)
+                        )))
+                    }
+                    Throttle::TooLarge { tokens, limit } => {
+                        return Err(refused(format!(
+                            "{label}: this request (~{tokens} tokens) is over your limit of {limit} tokens per minute"
+                        )))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Takes a bulkhead slot, waiting in its queue if need be.
+async fn slot(
+    store: &Store,
+    id: &str,
+    label: &str,
+    cancel: &Cancel,
+) -> Result<Slot, StreamFailure> {
+    let admission = with_guard(id, |g| g.bulkhead.try_acquire()).unwrap_or(Admission::Rejected);
+    if let Some(event) = admission.event() {
+        record(store, id, &event).await;
+    }
+    match admission {
+        Admission::Run(ticket) => Ok(Slot {
+            id: id.to_string(),
+            ticket,
+        }),
+        Admission::Queued { ticket, .. } => {
+            let (tx, rx) = oneshot::channel();
+            with_guard(id, |g| g.waiters.insert(ticket.id(), tx));
+            let slot = || Slot {
+                id: id.to_string(),
+                ticket,
+            };
+            match cancel.run(rx).await {
+                Some(Ok(())) => Ok(slot()),
+                // Stopped: give the place up (or the slot, if it was just
+                // granted).
+                _ => {
+                    let queued = with_guard(id, |g| {
+                        g.waiters.remove(&ticket.id());
+                        g.bulkhead.cancel(ticket)
+                    });
+                    if queued == Some(false) {
+                        drop(slot());
+                    }
+                    Err(StreamFailure::stopped(false))
+                }
+            }
+        }
+        Admission::Rejected => Err(refused(format!(
+            "{label} has too many requests in progress; try again shortly"
+        ))),
+    }
+}
+
+/// Streams `request` from `config` through its machines.
 pub async fn stream(
     store: &Store,
     config: &ProviderConfig,
     request: &ChatRequest,
+    cancel: &Cancel,
     on_text: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Streamed, StreamFailure> {
     let id = config.settings().id.clone();
     let label = config.settings().label.clone();
-    load_breaker(store, &id).await;
-    let policy = RetryPolicy::default();
-    let mut state = BUDGETS.with(|b| {
-        let mut budgets = b.borrow_mut();
-        let budget = budgets
-            .entry(id.clone())
-            .or_insert_with(|| RetryBudget::new(policy.budget).expect("default budget is valid"));
-        RetryState::new(policy, now(), budget)
-    });
+    let settings = settings(store).await;
+    load_guard(store, &id, settings).await;
+    let started = now();
+    let give_up_at = started.saturating_add(settings.retry.deadline_ms);
+    let tokens = request.estimated_tokens(config.settings());
+    let grant = admit(store, &id, &label, tokens, give_up_at, cancel).await?;
+    let _slot = slot(store, &id, &label, cancel).await?;
+    let result = attempts(store, config, request, settings, cancel, on_text).await;
+    if let (
+        Some(grant),
+        Ok(Streamed {
+            usage: Some((i, o)),
+        }),
+    ) = (grant, &result)
+    {
+        let actual = u32::try_from(i + o).unwrap_or(u32::MAX);
+        with_guard(&id, |g| g.limiter.settle(grant, actual, now()));
+    }
+    result
+}
+
+/// The attempts of one request: breaker, timeouts and retries.
+async fn attempts(
+    store: &Store,
+    config: &ProviderConfig,
+    request: &ChatRequest,
+    settings: ResilienceSettings,
+    cancel: &Cancel,
+    on_text: &mut dyn FnMut(&str) -> bool,
+) -> Result<Streamed, StreamFailure> {
+    let id = config.settings().id.clone();
+    let label = config.settings().label.clone();
+    let Some(mut state) = with_guard(&id, |g| {
+        RetryState::new(settings.retry, now(), &mut g.budget)
+    }) else {
+        return providers::stream_chat(config, request, settings.timeouts, cancel, on_text).await;
+    };
     loop {
-        let checked = BREAKERS.with(|b| b.borrow_mut().get_mut(&id).map(|br| br.check(now())));
-        let Some(checked) = checked else {
-            return providers::stream_chat(config, request, on_text).await;
-        };
+        let checked = with_guard(&id, |g| g.breaker.check(now())).expect("loaded above");
         if let Some(event) = checked.event() {
             record(store, &id, &event).await;
             save_breaker(store, &id).await;
@@ -110,43 +370,44 @@ pub async fn stream(
                         ))
                     ),
                     streamed: false,
-                    kind: paperclip_core::resilience::FailureKind::Network,
+                    kind: FailureKind::Cancelled,
                 })
             }
         };
-        let result = providers::stream_chat(config, request, on_text).await;
+        let result =
+            providers::stream_chat(config, request, settings.timeouts, cancel, on_text).await;
         let health = match &result {
             Ok(_) => Health::Healthy,
             Err(f) => f.kind.health(),
         };
-        let transition = BREAKERS.with(|b| {
-            b.borrow_mut()
-                .get_mut(&id)
-                .and_then(|br| br.record(pass, health, now()))
-        });
-        if let Some(t) = transition {
+        if let Some(t) = with_guard(&id, |g| g.breaker.record(pass, health, now())).flatten() {
             record(store, &id, &ResilienceEvent::Breaker(t)).await;
             save_breaker(store, &id).await;
         }
         let failure = match result {
             Ok(done) => return Ok(done),
+            Err(f) if f.kind == FailureKind::Cancelled => return Err(f),
             Err(f) => f,
         };
-        let decision = BUDGETS.with(|b| {
-            let mut budgets = b.borrow_mut();
-            let budget = budgets.get_mut(&id).expect("created above");
+        if let FailureKind::Timeout(kind) = failure.kind {
+            record(store, &id, &ResilienceEvent::TimedOut { kind }).await;
+        }
+        let decision = with_guard(&id, |g| {
             state.decide(
                 failure.kind,
                 failure.streamed,
                 now(),
                 js_sys::Math::random(),
-                budget,
+                &mut g.budget,
             )
-        });
+        })
+        .expect("loaded above");
         record(store, &id, &decision.event()).await;
         match decision {
             Decision::Retry { delay_ms, .. } => {
-                TimeoutFuture::new(delay_ms.min(u64::from(u32::MAX)) as u32).await;
+                if !cancel.sleep(delay_ms).await {
+                    return Err(StreamFailure::stopped(false));
+                }
             }
             Decision::GiveUp { .. } | Decision::Interrupted { .. } => return Err(failure),
         }

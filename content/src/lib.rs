@@ -90,7 +90,12 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
             match platform::decode_js::<BgToAgent>(&m) {
                 Ok(m) => {
                     let history = matches!(m, BgToAgent::History { .. });
-                    if matches!(m, BgToAgent::AnswerDone { .. } | BgToAgent::Failed { .. }) {
+                    if matches!(
+                        m,
+                        BgToAgent::AnswerDone { .. }
+                            | BgToAgent::Failed { .. }
+                            | BgToAgent::Stopped {}
+                    ) {
                         // Answered: nothing to re-send after a later
                         // disconnect, and no reason to keep the background awake.
                         let mut l = link.borrow_mut();
@@ -148,7 +153,7 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
 /// Sends `message`, reconnecting first when the port has closed.
 fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, message: &AgentToBg) {
     let wire = protocol::encode(message);
-    if matches!(message, AgentToBg::Ask { .. }) {
+    if matches!(message, AgentToBg::Ask { .. } | AgentToBg::Continue { .. }) {
         let mut l = link.borrow_mut();
         l.in_flight = Some(wire.clone());
         l.resent = false;
@@ -219,6 +224,46 @@ fn app() -> Html {
             }
         }
     };
+    let stop = {
+        let link = link.clone();
+        let chat = chat.dispatcher();
+        Callback::from(move |_| send_message(&link, &chat, &AgentToBg::Stop {}))
+    };
+    let continue_answer = {
+        let link = link.clone();
+        let chat = chat.clone();
+        Callback::from(move |message_id: String| {
+            if !chat.0.can_send() {
+                return;
+            }
+            send_message(
+                &link,
+                &chat.dispatcher(),
+                &AgentToBg::Continue { message_id },
+            );
+            chat.dispatch(Action::Asked);
+        })
+    };
+    let retry = {
+        let link = link.clone();
+        let chat = chat.clone();
+        Callback::from(move |_| {
+            let Some(question) = chat.0.retryable().cloned() else {
+                return;
+            };
+            // The same id: the question is stored once, answered again.
+            send_message(
+                &link,
+                &chat.dispatcher(),
+                &AgentToBg::Ask {
+                    id: question.id,
+                    text: question.text,
+                    action: None,
+                },
+            );
+            chat.dispatch(Action::Asked);
+        })
+    };
     let close = {
         let link = link.clone();
         let chat = chat.dispatcher();
@@ -258,6 +303,8 @@ fn app() -> Html {
         Mood::Idle
     };
     let busy = !state.can_send();
+    let continuable = state.continuable().map(|m| m.id.clone());
+    let retryable = state.retryable().is_some();
 
     html! {
         <main class="agent">
@@ -271,6 +318,11 @@ fn app() -> Html {
                 </div>
                 <button class="close" aria-label="Close Clippy" onclick={close.reform(|_| ())}>{ "×" }</button>
             </header>
+            if let Some(label) = state.level.label() {
+                <p class="degraded" role="status" data-level={state.level.as_str()}>
+                    { format!("Degraded: {label}. Your providers are failing; see Options.") }
+                </p>
+            }
             if state.ready && !state.persistent {
                 <p class="notice" role="status">{ "Storage is unavailable here: this conversation will not be saved." }</p>
             }
@@ -284,12 +336,18 @@ fn app() -> Html {
                     };
                     html! {
                         <div key={m.id.clone()} class={classes!("message", role, status)} data-status={status}>
-                            if m.role == Role::Assistant && m.provider.as_deref() == Some("offline") {
-                                <span class="label">{ "Offline answer · from this page" }</span>
+                            if let (Role::Assistant, Some(provider)) = (m.role, m.provider.as_deref()) {
+                                <span class="label">{ provider_label(provider) }</span>
                             }
                             <p class="text">{ m.text.clone() }</p>
                             if m.status == MessageStatus::Interrupted {
                                 <span class="label">{ "Interrupted" }</span>
+                            }
+                            if continuable.as_deref() == Some(m.id.as_str()) {
+                                <button type="button" class="continue" onclick={continue_answer.reform({
+                                    let id = m.id.clone();
+                                    move |_| id.clone()
+                                })}>{ "Continue" }</button>
                             }
                         </div>
                     }
@@ -298,6 +356,9 @@ fn app() -> Html {
             if let Some(error) = &state.error {
                 <p class="error" role="alert">{ error.clone() }</p>
             }
+            if retryable {
+                <button type="button" class="retry" onclick={retry}>{ "Retry" }</button>
+            }
             <div class="quick">
                 <button type="button" disabled={busy} onclick={quick(QuickAction::SummarizePage)}>{ "Summarize this page" }</button>
                 <button type="button" disabled={busy} onclick={quick(QuickAction::ExplainSelection)}>{ "Explain selection" }</button>
@@ -305,8 +366,20 @@ fn app() -> Html {
             <form class="ask" {onsubmit}>
                 <textarea ref={input} aria-label="Ask Clippy" placeholder="Ask about this page…" rows="2" {onkeydown} />
                 <button type="submit" disabled={busy}>{ "Send" }</button>
+                if busy && state.ready {
+                    <button type="button" class="stop" onclick={stop.reform(|_| ())}>{ "Stop" }</button>
+                }
             </form>
         </main>
+    }
+}
+
+/// What an answer's label says about where it came from.
+fn provider_label(provider: &str) -> String {
+    match provider {
+        "offline" => "Offline answer · from this page".into(),
+        "offline (fallback)" => "Offline answer · from this page (fallback)".into(),
+        other => format!("Answered by {other}"),
     }
 }
 

@@ -5,7 +5,7 @@
 //! use paperclip_core::chat::ChatState;
 //! use paperclip_core::protocol::BgToAgent;
 //! let mut chat = ChatState::default();
-//! chat.apply(BgToAgent::AnswerStart { message_id: "a".into(), provider: "offline".into() });
+//! chat.apply(BgToAgent::AnswerStart { message_id: "a".into(), provider: "offline".into(), level: Default::default() });
 //! chat.apply(BgToAgent::AnswerChunk { message_id: "a".into(), text: "Hel".into() });
 //! chat.apply(BgToAgent::AnswerChunk { message_id: "a".into(), text: "lo".into() });
 //! assert_eq!(chat.messages[0].text, "Hello");
@@ -14,6 +14,7 @@
 
 use crate::conversation::{Message, MessageStatus, Role};
 use crate::protocol::BgToAgent;
+use crate::resilience::fallback::Degradation;
 
 /// What the chat shows.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,6 +33,8 @@ pub struct ChatState {
     pub error: Option<String>,
     /// The user asked and no answer has started yet.
     pub waiting: bool,
+    /// Where the latest answer came from in the fallback chain.
+    pub level: Degradation,
 }
 
 impl ChatState {
@@ -49,6 +52,23 @@ impl ChatState {
     pub fn asked(&mut self) {
         self.waiting = true;
         self.error = None;
+    }
+
+    /// The interrupted answer the user may continue: the last message, when
+    /// it is an interrupted answer and nothing is in progress.
+    pub fn continuable(&self) -> Option<&Message> {
+        let last = self.messages.last()?;
+        (self.can_send()
+            && last.role == Role::Assistant
+            && last.status == MessageStatus::Interrupted)
+            .then_some(last)
+    }
+
+    /// The question the user may retry: the last message, when it is the
+    /// user's and was never answered (the ask failed or was stopped).
+    pub fn retryable(&self) -> Option<&Message> {
+        let last = self.messages.last()?;
+        (self.can_send() && last.role == Role::User).then_some(last)
     }
 
     /// Folds one message from the background into the state.
@@ -72,17 +92,26 @@ impl ChatState {
             BgToAgent::AnswerStart {
                 message_id,
                 provider,
+                level,
             } => {
                 self.waiting = false;
-                self.upsert(Message {
-                    id: message_id.clone(),
-                    role: Role::Assistant,
-                    text: String::new(),
-                    time_ms: 0.0,
-                    status: MessageStatus::Streaming,
-                    provider: Some(provider),
-                    tokens: 0,
-                });
+                self.level = level;
+                match self.messages.iter_mut().find(|m| m.id == message_id) {
+                    // A continuation streams into the interrupted answer.
+                    Some(m) => {
+                        m.status = MessageStatus::Streaming;
+                        m.provider = Some(provider);
+                    }
+                    None => self.messages.push(Message {
+                        id: message_id.clone(),
+                        role: Role::Assistant,
+                        text: String::new(),
+                        time_ms: 0.0,
+                        status: MessageStatus::Streaming,
+                        provider: Some(provider),
+                        tokens: 0,
+                    }),
+                }
                 self.streaming = Some(message_id);
             }
             BgToAgent::AnswerChunk { message_id, text } => {
@@ -90,13 +119,16 @@ impl ChatState {
                     m.text.push_str(&text);
                 }
             }
-            BgToAgent::AnswerDone { message_id } => {
+            BgToAgent::AnswerDone { message_id, status } => {
                 if let Some(m) = self.messages.iter_mut().find(|m| m.id == message_id) {
-                    m.status = MessageStatus::Complete;
+                    m.status = status;
                 }
                 if self.streaming.as_deref() == Some(message_id.as_str()) {
                     self.streaming = None;
                 }
+            }
+            BgToAgent::Stopped {} => {
+                self.waiting = false;
             }
             BgToAgent::Failed { error } => {
                 self.ready = true;
@@ -155,6 +187,7 @@ mod tests {
         chat.apply(BgToAgent::AnswerStart {
             message_id: "a".into(),
             provider: "offline".into(),
+            level: Degradation::Offline,
         });
         chat.apply(BgToAgent::AnswerChunk {
             message_id: "a".into(),
@@ -162,6 +195,7 @@ mod tests {
         });
         chat.apply(BgToAgent::AnswerDone {
             message_id: "a".into(),
+            status: MessageStatus::Complete,
         });
         assert!(chat.can_send());
         assert_eq!(chat.messages.len(), 2);
@@ -186,6 +220,7 @@ mod tests {
         chat.apply(BgToAgent::AnswerStart {
             message_id: "a".into(),
             provider: "offline".into(),
+            level: Degradation::Offline,
         });
         chat.apply(BgToAgent::Failed {
             error: ProtocolError::failed("the page did not answer"),
@@ -193,5 +228,63 @@ mod tests {
         assert_eq!(chat.messages[0].status, MessageStatus::Interrupted);
         assert_eq!(chat.error.as_deref(), Some("the page did not answer"));
         assert!(chat.can_send());
+    }
+
+    #[test]
+    fn stop_continue_and_retry() {
+        let mut chat = ChatState::default();
+        chat.apply(BgToAgent::History {
+            conversation_id: None,
+            site: "https://a.test".into(),
+            messages: vec![],
+            persistent: true,
+        });
+        chat.asked();
+        chat.apply(BgToAgent::Stored {
+            message: Message::complete("q".into(), Role::User, "hi".into(), 1.0),
+        });
+        // Stopped before any text: the question may be retried.
+        assert_eq!(chat.retryable(), None, "not while waiting");
+        chat.apply(BgToAgent::Stopped {});
+        assert_eq!(chat.retryable().map(|m| m.id.as_str()), Some("q"));
+        assert_eq!(chat.error, None);
+        // An answer stopped mid-stream may be continued, into the same message.
+        chat.asked();
+        chat.apply(BgToAgent::AnswerStart {
+            message_id: "a".into(),
+            provider: "Local (fallback)".into(),
+            level: Degradation::Fallback,
+        });
+        chat.apply(BgToAgent::AnswerChunk {
+            message_id: "a".into(),
+            text: "Hel".into(),
+        });
+        chat.apply(BgToAgent::AnswerDone {
+            message_id: "a".into(),
+            status: MessageStatus::Interrupted,
+        });
+        assert_eq!(chat.level, Degradation::Fallback);
+        assert_eq!(chat.retryable(), None);
+        assert_eq!(chat.continuable().map(|m| m.id.as_str()), Some("a"));
+        chat.asked();
+        assert_eq!(chat.continuable(), None, "not while waiting");
+        chat.apply(BgToAgent::AnswerStart {
+            message_id: "a".into(),
+            provider: "Local".into(),
+            level: Degradation::Normal,
+        });
+        chat.apply(BgToAgent::AnswerChunk {
+            message_id: "a".into(),
+            text: "lo".into(),
+        });
+        chat.apply(BgToAgent::AnswerDone {
+            message_id: "a".into(),
+            status: MessageStatus::Complete,
+        });
+        assert_eq!(chat.messages.len(), 2);
+        assert_eq!(chat.messages[1].text, "Hello");
+        assert_eq!(chat.messages[1].status, MessageStatus::Complete);
+        assert_eq!(chat.continuable(), None);
+        assert_eq!(chat.level, Degradation::Normal);
     }
 }

@@ -168,6 +168,25 @@ pub fn passages(page: &PageSnapshot, query: &str, k: usize) -> Vec<String> {
 }
 
 /// Cuts `text` into pieces of at least `min_chars` characters, ending at
+/// What continues `partial`, an interrupted offline answer whose complete
+/// text is `full`: the rest of `full` after the part already shown. The
+/// shown part may start with a note (a fallback's explanation), so `full`'s
+/// beginning is looked for inside it; when `partial` is not a prefix of the
+/// answer at all, the whole answer follows.
+pub fn continuation<'a>(full: &'a str, partial: &str) -> &'a str {
+    if let Some(rest) = full.strip_prefix(partial) {
+        return rest;
+    }
+    let head: String = full.chars().take(40).collect();
+    if let Some(at) = partial.find(head.as_str()).filter(|_| !head.is_empty()) {
+        let shown = &partial[at..];
+        if let Some(rest) = full.strip_prefix(shown) {
+            return rest;
+        }
+    }
+    full
+}
+
 /// whitespace where possible; the pieces concatenate back to `text`.
 pub fn stream_chunks(text: &str, min_chars: usize) -> Vec<&str> {
     let mut chunks = Vec::new();
@@ -467,5 +486,22 @@ mod tests {
                 proptest::prop_assert!(blocks.iter().any(|b| b.contains(&s)));
             }
         }
+    }
+
+    #[test]
+    fn continuation_finds_what_was_shown() {
+        let full = "The first sentence of the answer is here. Then more follows.";
+        assert_eq!(
+            continuation(full, "The first"),
+            " sentence of the answer is here. Then more follows."
+        );
+        assert_eq!(continuation(full, ""), full);
+        assert_eq!(continuation(full, full), "");
+        let noted = format!(
+            "Local failed. Answering from the page instead:\n\n{}",
+            &full[..45]
+        );
+        assert_eq!(continuation(full, &noted), &full[45..]);
+        assert_eq!(continuation(full, "something else"), full);
     }
 }

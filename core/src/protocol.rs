@@ -28,7 +28,11 @@ use std::fmt;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-use crate::conversation::{Conversation, ConversationSummary, Message};
+use crate::conversation::{Conversation, ConversationSummary, Message, MessageStatus};
+
+fn complete() -> MessageStatus {
+    MessageStatus::Complete
+}
 
 /// Version of the wire protocol; a message with another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -328,6 +332,18 @@ rpc! {
     DeleteProvider => ProviderDeleted,
     /// Asks a provider for its model list: latency and models, or its error.
     TestConnection => ConnectionTested,
+    /// Puts the providers in this order (the first is primary, the second
+    /// the fallback).
+    SetProviderOrder => ProvidersOrdered,
+    /// The resilience settings, each provider's breaker and the current
+    /// degradation level.
+    GetResilience => ResilienceStatus,
+    /// Validates and stores the resilience settings.
+    SetResilience => ResilienceSaved,
+    /// The price table used for the cost of each answer.
+    GetPrices => PriceList,
+    /// Validates and stores the price table (`None` restores the defaults).
+    SetPrices => PricesSaved,
 }
 
 /// Asks for [`Pong`].
@@ -619,6 +635,91 @@ pub struct ProviderList {
     pub providers: Vec<crate::provider::PublicProviderConfig>,
 }
 
+/// Puts the providers in the order of `ids`, which must name each configured
+/// provider exactly once.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SetProviderOrder {
+    /// Every provider id, in the new order.
+    pub ids: Vec<String>,
+}
+
+/// The providers in their new order.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProvidersOrdered {
+    /// Settings and whether a key is stored; never the key.
+    pub providers: Vec<crate::provider::PublicProviderConfig>,
+}
+
+/// The resilience settings as stored.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ResilienceSaved {
+    /// The settings now in force.
+    pub settings: crate::resilience::settings::ResilienceSettings,
+}
+
+/// The price table as stored.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PricesSaved {
+    /// The table now in force.
+    pub table: crate::provider::price::PriceTable,
+}
+
+/// Asks for [`ResilienceStatus`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetResilience {}
+
+/// Replaces the resilience settings (validated as a whole).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SetResilience {
+    /// The new settings.
+    pub settings: crate::resilience::settings::ResilienceSettings,
+}
+
+/// One provider's circuit breaker as it stands.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BreakerStatus {
+    /// The provider's id.
+    pub provider_id: String,
+    /// Closed, open or half-open.
+    pub state: crate::resilience::breaker::BreakerState,
+    /// Trips since it last closed.
+    pub trips: u32,
+    /// When an open breaker admits a probe (ms since the epoch).
+    pub wake_at_ms: Option<u64>,
+}
+
+/// Resilience settings and state.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ResilienceStatus {
+    /// The settings in force.
+    pub settings: crate::resilience::settings::ResilienceSettings,
+    /// The breakers of the providers used since the background started or
+    /// restored from storage.
+    pub breakers: Vec<BreakerStatus>,
+    /// Where the last answer came from.
+    pub degradation: crate::resilience::fallback::Degradation,
+}
+
+/// Asks for [`PriceList`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetPrices {}
+
+/// Replaces the price table.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SetPrices {
+    /// The new table; `None` restores the defaults.
+    pub table: Option<crate::provider::price::PriceTable>,
+}
+
+/// The price table in force.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct PriceList {
+    /// Its entries.
+    pub table: crate::provider::price::PriceTable,
+    /// Whether it is the built-in table.
+    pub defaults: bool,
+}
+
 /// What to do with a provider's stored key.
 #[derive(Serialize, Deserialize, Clone, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", tag = "action")]
@@ -722,6 +823,15 @@ tagged! {
         },
         /// The user closed the agent.
         Close {},
+        /// The user pressed Stop: abort the answer in progress (what
+        /// streamed so far is kept, marked interrupted).
+        Stop {},
+        /// The user asked to continue interrupted answer `message_id`: the
+        /// continuation is appended to it.
+        Continue {
+            /// The interrupted assistant message.
+            message_id: String,
+        },
     }
 }
 
@@ -750,6 +860,9 @@ tagged! {
             message_id: String,
             /// Which provider answers ("offline" for the built-in one).
             provider: String,
+            /// Where the answer comes from in the fallback chain.
+            #[serde(default)]
+            level: crate::resilience::fallback::Degradation,
         },
         /// The next piece of the answer's text.
         AnswerChunk {
@@ -758,11 +871,18 @@ tagged! {
             /// Text to append.
             text: String,
         },
-        /// The answer is complete and stored.
+        /// The answer ended and is stored: complete, or interrupted (the
+        /// user stopped it or the stream broke; "Continue" may finish it).
         AnswerDone {
-            /// Id of the completed assistant message.
+            /// Id of the assistant message.
             message_id: String,
+            /// How it ended.
+            #[serde(default = "complete")]
+            status: MessageStatus,
         },
+        /// The user stopped the ask before any answer text arrived; nothing
+        /// was answered (the question is kept).
+        Stopped {},
         /// The ask failed; the user's message is kept.
         Failed {
             /// What went wrong.

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod providers;
+mod resilience;
 mod settings;
 
 use js_sys::{Array, Object, Reflect};
@@ -128,9 +129,10 @@ fn options() -> Html {
             <h1>{ "Paperclip options" }</h1>
             <section>
                 <h2>{ "Provider" }</h2>
-                <p>{ "Without a provider, Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. With one, answers come from the first provider below, and the page's text goes to it when you ask; if it fails, the offline answer comes instead." }</p>
+                <p>{ "Without a provider, Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. With providers, answers come from the first one below (the primary), and the page's text goes to it when you ask; if it fails, the second one (the fallback) answers, then an earlier answer to the same question about the same page, then the offline answer. Every fallback answer is labelled." }</p>
             </section>
             <providers::ProvidersSection />
+            <resilience::ResilienceSection />
             <settings::PreferencesSection />
             <DataSection />
             <paperclip_ui::StorageSection />

@@ -5,7 +5,7 @@
 
 use js_sys::{Array, Object, Promise, Reflect};
 use paperclip_core::protocol::{
-    DeleteProvider, KeyUpdate, ListProviders, SaveProvider, TestConnection,
+    DeleteProvider, KeyUpdate, ListProviders, SaveProvider, SetProviderOrder, TestConnection,
 };
 use paperclip_core::provider::{ProviderKind, ProviderSettings, PublicProviderConfig};
 use paperclip_platform as platform;
@@ -170,6 +170,26 @@ pub fn providers_section() -> Html {
             });
         })
     };
+    let move_up = {
+        let (status, reload, list) = (status.clone(), reload.clone(), list.clone());
+        Callback::from(move |index: usize| {
+            let Some(Ok(l)) = &*list else { return };
+            let mut ids: Vec<String> = l.iter().map(|p| p.settings.id.clone()).collect();
+            if index == 0 || index >= ids.len() {
+                return;
+            }
+            ids.swap(index - 1, index);
+            let (status, reload) = (status.clone(), reload.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let r = platform::call(SetProviderOrder { ids })
+                    .await
+                    .map(|_| "Order saved.".to_string())
+                    .map_err(|e| e.message);
+                status.set(Some(r));
+                reload();
+            });
+        })
+    };
     let rows = match &*list {
         None => html! { <p aria-busy="true">{ "Loading…" }</p> },
         Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
@@ -178,14 +198,20 @@ pub fn providers_section() -> Html {
         },
         Some(Ok(l)) => html! {
             <table class="providers" aria-label="Providers">
-                <thead><tr><th>{ "Name" }</th><th>{ "Kind" }</th><th>{ "Address" }</th><th>{ "Model" }</th><th>{ "Key" }</th><th></th></tr></thead>
+                <thead><tr><th>{ "Role" }</th><th>{ "Name" }</th><th>{ "Kind" }</th><th>{ "Address" }</th><th>{ "Model" }</th><th>{ "Key" }</th><th></th></tr></thead>
                 <tbody>
-                { for l.iter().map(|p| {
+                { for l.iter().enumerate().map(|(i, p)| {
                     let s = &p.settings;
                     let (id1, id2) = (s.id.clone(), s.id.clone());
-                    let (test, remove) = (test.clone(), remove.clone());
+                    let (test, remove, move_up) = (test.clone(), remove.clone(), move_up.clone());
+                    let role = match i {
+                        0 => "primary",
+                        1 => "fallback",
+                        _ => "unused",
+                    };
                     html! {
-                        <tr>
+                        <tr data-role={role}>
+                            <td>{ role }</td>
                             <td>{ s.label.clone() }</td>
                             <td>{ s.kind.as_str() }</td>
                             <td>{ s.base_url.clone() }</td>
@@ -194,6 +220,9 @@ pub fn providers_section() -> Html {
                             <td>
                                 <button onclick={Callback::from(move |_| test.emit(id1.clone()))}>{ "Test connection" }</button>
                                 <button onclick={Callback::from(move |_| remove.emit(id2.clone()))}>{ "Remove" }</button>
+                                if i > 0 {
+                                    <button aria-label={format!("Move {} up", s.label)} onclick={Callback::from(move |_| move_up.emit(i))}>{ "↑" }</button>
+                                }
                             </td>
                         </tr>
                     }

@@ -139,6 +139,20 @@ impl ChatRequest {
         out
     }
 
+    /// A rough upper estimate of the tokens this request uses, for rate
+    /// limits: a token per 4 bytes of prompt (a common rule of thumb for
+    /// English; generous elsewhere) plus the answer's limit.
+    pub fn estimated_tokens(&self, settings: &ProviderSettings) -> u32 {
+        let bytes: usize = self.system.as_deref().map_or(0, str::len)
+            + self
+                .messages
+                .iter()
+                .map(|m| m.content.len() + 4)
+                .sum::<usize>();
+        let prompt = u32::try_from(bytes.div_ceil(4)).unwrap_or(u32::MAX);
+        prompt.saturating_add(self.max_tokens.unwrap_or(settings.max_tokens))
+    }
+
     /// The system text if it is not blank.
     fn system_text(&self) -> Option<&str> {
         self.system.as_deref().filter(|s| !s.trim().is_empty())

@@ -213,6 +213,51 @@ fn check_entry(index: usize, entry: &PriceEntry) -> Result<(), PriceError> {
     Ok(())
 }
 
+impl PriceTable {
+    /// The table as the options page edits it: one entry per line,
+    /// `pattern input output`, prices in USD per million tokens.
+    pub fn to_lines(&self) -> String {
+        self.entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}\n",
+                    e.pattern,
+                    format_usd(e.input_per_mtok),
+                    format_usd(e.output_per_mtok)
+                )
+            })
+            .collect()
+    }
+
+    /// Reads [`PriceTable::to_lines`]'s format (blank lines and lines
+    /// starting with `#` are skipped) and validates the table; an error
+    /// names the line.
+    pub fn parse_lines(text: &str) -> Result<Self, String> {
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let [pattern, input, output] = fields[..] else {
+                return Err(format!(
+                    "line {}: write `model-or-prefix* input output` (USD per million tokens)",
+                    n + 1
+                ));
+            };
+            let price = |t: &str| parse_usd(t).map_err(|e| format!("line {}: {e}", n + 1));
+            entries.push(PriceEntry {
+                pattern: pattern.to_owned(),
+                input_per_mtok: price(input)?,
+                output_per_mtok: price(output)?,
+            });
+        }
+        Self { entries }.validate().map_err(|e| e.to_string())
+    }
+}
+
 /// What is wrong with a price table or a typed price.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PriceError {
@@ -468,5 +513,21 @@ mod tests {
         fn format_then_parse_is_identity(micro in 0..=MAX_PRICE_MICRO_USD) {
             prop_assert_eq!(parse_usd(&format_usd(micro)), Ok(micro));
         }
+    }
+
+    #[test]
+    fn lines_round_trip_and_errors_name_the_line() {
+        let table = PriceTable::defaults();
+        assert_eq!(PriceTable::parse_lines(&table.to_lines()), Ok(table));
+        let t = PriceTable::parse_lines("# mine\n\nlocal-* 0 0\ngpt-x $1.5 2\n").unwrap();
+        assert_eq!(t.entries[1], PriceEntry::new("gpt-x", 1_500_000, 2_000_000));
+        let err = PriceTable::parse_lines("a 1 1\nb 1\n").unwrap_err();
+        assert!(err.starts_with("line 2:"), "{err}");
+        let err = PriceTable::parse_lines("a 1 x\n").unwrap_err();
+        assert!(err.starts_with("line 1:"), "{err}");
+        assert!(
+            PriceTable::parse_lines("a 1 1\nA 2 2").is_err(),
+            "duplicate"
+        );
     }
 }

@@ -91,6 +91,35 @@ pub fn build(
     request
 }
 
+/// What the user asks when continuing an interrupted answer.
+pub const CONTINUE_PROMPT: &str =
+    "Your previous answer was cut off. Continue it exactly where it stopped, without repeating anything.";
+
+/// The request continuing `partial`, the interrupted answer to `question`:
+/// the request [`build`] makes for the question, then the partial answer
+/// and [`CONTINUE_PROMPT`].
+pub fn build_continuation(
+    system_prompt: &str,
+    page: &PageSnapshot,
+    history: &[Message],
+    question: &str,
+    partial: &str,
+    budget: usize,
+) -> ChatRequest {
+    let partial = clip(partial, budget / 2);
+    let rest = budget.saturating_sub(partial.chars().count());
+    let mut request = build(system_prompt, page, history, question, rest);
+    request.messages.push(ChatMessage::new(
+        crate::conversation::Role::Assistant,
+        partial,
+    ));
+    request.messages.push(ChatMessage::new(
+        crate::conversation::Role::User,
+        CONTINUE_PROMPT.to_string(),
+    ));
+    request
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,8 +46,10 @@
 use serde::{Deserialize, Serialize};
 
 pub mod breaker;
+pub mod fallback;
 pub mod limits;
 pub mod retry;
+pub mod settings;
 
 use breaker::Transition;
 use limits::TimeoutKind;
