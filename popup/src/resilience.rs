@@ -81,7 +81,7 @@ pub fn resilience_section() -> Html {
             }
             html! {
                 <>
-                <dl class="storage-status">
+                <dl class="resilience-status">
                     <dt>{ "Answers now come from" }</dt>
                     <dd class="degradation" data-level={s.degradation.as_str()}>
                         { s.degradation.label().unwrap_or("the primary provider") }

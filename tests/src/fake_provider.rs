@@ -153,9 +153,9 @@ pub enum Fault {
         /// The pause, in milliseconds.
         for_ms: u64,
     },
-    /// Sends the headers and `after_chunks` pieces, then closes the
-    /// connection (FIN) without the terminating HTTP chunk, `[DONE]` or
-    /// `message_stop`. Non-streaming: half the `Content-Length` body.
+    /// Sends the headers and `after_chunks` pieces, waits 200 ms, then
+    /// closes the connection (FIN) without the terminating HTTP chunk,
+    /// `[DONE]` or `message_stop`. Non-streaming: half the `Content-Length` body.
     DropMidStream {
         /// Text pieces sent before the close.
         after_chunks: usize,
@@ -190,6 +190,10 @@ pub enum Fault {
         after_chunks: usize,
     },
 }
+
+/// How long [`Fault::DropMidStream`] waits between its last piece and the
+/// close.
+const DROP_PAUSE: Duration = Duration::from_millis(200);
 
 /// Which requests a scripted fault is for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -1420,6 +1424,11 @@ async fn write_events(
                     tokio::time::sleep(Duration::from_millis(for_ms)).await;
                 }
                 Fault::DropMidStream { .. } => {
+                    // Let the pieces reach the client before the close, as
+                    // in a real drop: sent together, a browser may report
+                    // the broken body without handing over the pieces.
+                    stream.flush().await?;
+                    tokio::time::sleep(DROP_PAUSE).await;
                     stream.shutdown().await?;
                     return Ok(());
                 }

@@ -71,6 +71,9 @@ in_both_browsers!(
     providers_on_the_options_page,
     answers_stream_from_the_provider_and_fall_back_offline,
     the_fallback_provider_answers_when_the_primary_fails,
+    every_stream_fault_ends_in_an_answer_or_a_clear_choice,
+    cached_answers_then_the_breaker_opens_and_recovers,
+    resilience_settings_on_the_options_page,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -975,5 +978,468 @@ async fn the_fallback_provider_answers_when_the_primary_fails(
         c["conversation"]["messages"][1]["provider"] == json!("backup (fallback)"),
         "{c}"
     );
+    Ok(b)
+}
+
+/// Saves an OpenAI-compatible provider `id` pointing at `fake`.
+async fn add_fake_provider(
+    b: &Browser,
+    id: &str,
+    fake: &paperclip_e2e::fake_provider::FakeProvider,
+) -> Result<()> {
+    let settings = json!({"id": id, "kind": "openai_compatible", "label": id,
+        "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
+    ok(
+        b,
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Changes the resilience settings through the protocol: `edit` gets the
+/// current settings as JSON.
+async fn set_resilience(b: &Browser, edit: impl FnOnce(&mut Value)) -> Result<Value> {
+    let mut settings = ok(b, json!({"type": "GetResilience"})).await?["settings"].clone();
+    edit(&mut settings);
+    let saved = ok(
+        b,
+        json!({"type": "SetResilience", "settings": settings.clone()}),
+    )
+    .await?;
+    ensure!(saved["settings"] == settings, "{saved}");
+    Ok(settings)
+}
+
+/// The agent's last answer: status, text, label, the alert and which of
+/// Stop / Continue / Retry are offered (run inside the agent frame).
+async fn last_answer(b: &Browser) -> Result<Value> {
+    Ok(b.client
+        .execute(
+            "const a = [...document.querySelectorAll('[role=log] .message.assistant')];
+             const last = a[a.length - 1];
+             const q = s => document.querySelector(s);
+             return {n: a.length, status: last ? last.dataset.status : null,
+                     text: last ? last.querySelector('.text').textContent : null,
+                     label: last ? (last.querySelector('.label') || {}).textContent : null,
+                     alert: q('[role=alert]') ? q('[role=alert]').textContent : null,
+                     degraded: q('.degraded') ? q('.degraded').dataset.level : null,
+                     stop: !!q('button.stop'), cont: !!q('button.continue'), retry: !!q('button.retry')};",
+            vec![],
+        )
+        .await?)
+}
+
+/// Waits until `check` holds for [`last_answer`], and returns it.
+async fn wait_last(b: &Browser, what: &str, check: impl Fn(&Value) -> bool) -> Result<Value> {
+    let seen = std::sync::Mutex::new(Value::Null);
+    b.poll(Duration::from_secs(30), what, || async {
+        let v = last_answer(b).await?;
+        *seen.lock().unwrap() = v.clone();
+        Ok(check(&v).then_some(v))
+    })
+    .await
+    .map_err(|e| e.context(format!("last seen: {}", seen.lock().unwrap())))
+}
+
+async fn click_button(b: &Browser, name: &str) -> Result<()> {
+    let button = b.control("button", name).await?;
+    b.click(&button).await
+}
+
+/// One request per fault the fake provider can inject, each with short
+/// timeouts: the user always ends with a correct answer, a labelled
+/// fallback answer, or an interrupted answer with a clear error and
+/// Continue — never a hang, never a lost question. Stop works before and
+/// during the stream; Retry and Continue finish the job.
+async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+    let fake = FakeProvider::start()?;
+    b.client.goto(&server.url("/")).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    let settings = set_resilience(&b, |s| {
+        s["timeouts"] = json!({"first_byte_ms": 1500, "idle_ms": 1000, "total_ms": 20000});
+        s["retry"]["base_ms"] = json!(20);
+        s["retry"]["max_backoff_ms"] = json!(100);
+        s["breaker"]["mode"] = json!({"consecutive": {"threshold": 100}});
+    })
+    .await?;
+    // Settings out of range are refused, precisely, and change nothing.
+    let mut bad = settings.clone();
+    bad["timeouts"]["idle_ms"] = json!(5);
+    let refused = b
+        .request(json!({"type": "SetResilience", "settings": bad}))
+        .await?;
+    let message = refused["body"]["err"]["message"].as_str().unwrap_or("");
+    ensure!(message.contains("timeouts.idle_ms"), "{refused}");
+    let now = ok(&b, json!({"type": "GetResilience"})).await?;
+    ensure!(now["settings"] == settings, "{now}");
+
+    // 429 with Retry-After: 1 s — retried after the wait, then answered.
+    fake.script(
+        Route::ChatCompletions,
+        vec![Fault::TooManyRequests { retry_after_s: 1 }],
+    );
+    let answer = b.ask_on(&server.url("/"), "Rate limited?").await?;
+    ensure!(answer == "Echo: Rate limited?", "{answer}");
+    let chat: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .collect();
+    ensure!(chat.len() == 2, "{} chat requests", chat.len());
+    let waited = chat[1].at_ms.saturating_sub(chat[0].at_ms);
+    ensure!(
+        waited >= 900,
+        "Retry-After honoured: retried after {waited} ms"
+    );
+
+    // A reset connection, a server that never answers, a slow trickle cut
+    // inside UTF-8 characters: retried or waited out, then answered.
+    b.enter_agent().await?;
+    let cases = [
+        (Fault::Reset, "After a reset?"),
+        (Fault::HangBeforeHeaders, "After a hang?"),
+        (
+            Fault::SlowTrickle {
+                delay_ms: 20,
+                piece_bytes: Some(7),
+            },
+            "Slowly, ünïcödé?",
+        ),
+    ];
+    for (n, (fault, question)) in cases.into_iter().enumerate() {
+        fake.script(Route::ChatCompletions, vec![fault.clone()]);
+        b.ask(question).await?;
+        let (answer, _) = b.wait_answer(n + 1).await?;
+        ensure!(answer == format!("Echo: {question}"), "{fault:?}: {answer}");
+    }
+
+    // A stream that stalls after two pieces: the idle timeout cuts it, the
+    // answer is kept as interrupted, and Continue finishes it.
+    fake.script(
+        Route::ChatCompletions,
+        vec![Fault::StallMidStream {
+            after_chunks: 2,
+            for_ms: 5_000,
+        }],
+    );
+    b.ask("Stall here?").await?;
+    let cut = wait_last(&b, "the stalled answer to be interrupted", |v| {
+        v["n"] == 5 && v["status"] == "interrupted" && v["alert"].is_string()
+    })
+    .await?;
+    ensure!(cut["text"] == "Echo: St", "{cut}");
+    ensure!(
+        cut["alert"].as_str().unwrap_or("").contains("stalled") && cut["cont"] == true,
+        "{cut}"
+    );
+    click_button(&b, "Continue").await?;
+    let (continued, _) = b.wait_answer(4).await?;
+    ensure!(
+        continued.starts_with("Echo: StEcho: Your previous answer was cut off"),
+        "{continued}"
+    );
+    let last = fake.requests().pop().map(|r| r.body).unwrap_or_default();
+    ensure!(
+        last.contains("\"content\":\"Echo: St\""),
+        "the partial answer was sent: {last}"
+    );
+
+    // A connection dropped mid-stream: interrupted, with a clear error.
+    fake.script(
+        Route::ChatCompletions,
+        vec![Fault::DropMidStream { after_chunks: 1 }],
+    );
+    b.ask("Dropped?").await?;
+    let dropped = wait_last(&b, "the dropped answer to be interrupted", |v| {
+        v["n"] == 6 && v["status"] == "interrupted" && v["alert"].is_string()
+    })
+    .await?;
+    ensure!(
+        dropped["text"] == "Echo" && dropped["cont"] == true,
+        "{dropped}"
+    );
+
+    // A malformed first piece: not retried (a misconfiguration); the
+    // offline answer comes instead, labelled, and the agent says it is
+    // degraded.
+    fake.script(
+        Route::ChatCompletions,
+        vec![Fault::MalformedChunk { at: 0 }],
+    );
+    b.ask("Malformed?").await?;
+    let (fallback, _) = b.wait_answer(6).await?;
+    ensure!(
+        fallback.starts_with("Fake: ") && fallback.contains("Answering from the page instead"),
+        "{fallback}"
+    );
+    let shown = last_answer(&b).await?;
+    ensure!(
+        shown["label"] == "Offline answer · from this page (fallback)"
+            && shown["degraded"] == "offline",
+        "{shown}"
+    );
+
+    // Stop during the stream keeps what arrived and offers Continue.
+    fake.script(
+        Route::ChatCompletions,
+        // (A piece every 700 ms: within the 1 s idle timeout.)
+        vec![Fault::SlowTrickle {
+            delay_ms: 700,
+            piece_bytes: None,
+        }],
+    );
+    b.ask("Stop me?").await?;
+    let first = wait_last(&b, "the first piece", |v| {
+        v["n"] == 8 && v["text"].as_str().is_some_and(|t| !t.is_empty())
+    })
+    .await?;
+    ensure!(
+        first["stop"] == true,
+        "Stop is offered while streaming: {first} {:?}",
+        fake.requests()
+            .iter()
+            .map(|r| (r.at_ms, r.fault.clone()))
+            .collect::<Vec<_>>()
+    );
+    click_button(&b, "Stop").await?;
+    let stopped = wait_last(&b, "the stopped answer", |v| {
+        v["status"] == "interrupted" && v["stop"] == false
+    })
+    .await?;
+    ensure!(
+        stopped["alert"].is_null() && stopped["cont"] == true,
+        "a stop is not an error: {stopped}"
+    );
+    ensure!(
+        stopped["text"]
+            .as_str()
+            .is_some_and(|t| t.len() < "Echo: Stop me?".len()),
+        "{stopped}"
+    );
+
+    // Stop before any text: nothing answered, the question kept, Retry
+    // offered; Retry answers it without storing it twice.
+    // (Every attempt hangs until stopped.)
+    fake.set_down_with(Fault::HangBeforeHeaders);
+    b.ask("Hang, then stop?").await?;
+    click_button(&b, "Stop").await?;
+    let idle = wait_last(&b, "Retry to be offered", |v| v["retry"] == true).await?;
+    ensure!(idle["alert"].is_null() && idle["n"] == 8, "{idle}");
+    fake.set_down(false);
+    click_button(&b, "Retry").await?;
+    let (retried, _) = b.wait_answer(8).await?;
+    // (The stopped answer is not history, so the two questions reach the
+    // provider as one user turn; the fake echoes it.)
+    ensure!(
+        retried.starts_with("Echo: ") && retried.ends_with("Hang, then stop?"),
+        "{retried}"
+    );
+    b.top().await?;
+    let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
+    let id = list["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let c = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+    let messages = c["conversation"]["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let asked = messages
+        .iter()
+        .filter(|m| m["text"] == "Hang, then stop?")
+        .count();
+    ensure!(asked == 1, "the retried question is stored once: {c}");
+    let statuses: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .filter_map(|m| m["status"].as_str())
+        .collect();
+    ensure!(
+        statuses
+            == [
+                "complete",
+                "complete",
+                "complete",
+                "complete",
+                "complete",
+                "interrupted",
+                "complete",
+                "interrupted",
+                "complete"
+            ],
+        "{statuses:?}"
+    );
+    Ok(b)
+}
+
+/// When every provider fails, an earlier answer to the same question about
+/// the same page comes back, labelled as cached; failures open the
+/// breaker, which then blocks requests; when the server recovers, the
+/// breaker half-opens after its pause and closes on the next answer.
+async fn cached_answers_then_the_breaker_opens_and_recovers(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    use paperclip_e2e::fake_provider::FakeProvider;
+    let fake = FakeProvider::start()?;
+    b.client.goto(&server.url("/")).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    set_resilience(&b, |s| {
+        s["retry"]["max_attempts"] = json!(1);
+        s["breaker"]["mode"] = json!({"consecutive": {"threshold": 3}});
+        s["breaker"]["base_break_ms"] = json!(2000);
+    })
+    .await?;
+    let answer = b.ask_on(&server.url("/"), "Cache me?").await?;
+    ensure!(answer == "Echo: Cache me?", "{answer}");
+
+    fake.set_down(true);
+    b.enter_agent().await?;
+    b.ask("Cache me?").await?;
+    let (cached, _) = b.wait_answer(1).await?;
+    ensure!(
+        cached.contains("Showing the answer Fake gave") && cached.ends_with("Echo: Cache me?"),
+        "{cached}"
+    );
+    let shown = last_answer(&b).await?;
+    ensure!(
+        shown["label"] == "Answered by Fake (cached)" && shown["degraded"] == "cached",
+        "{shown}"
+    );
+    for (n, question) in [(2, "Not cached?"), (3, "Third failure?")] {
+        b.ask(question).await?;
+        let (offline, _) = b.wait_answer(n).await?;
+        ensure!(
+            offline.contains("Answering from the page instead"),
+            "{offline}"
+        );
+    }
+    b.top().await?;
+    let status = ok(&b, json!({"type": "GetResilience"})).await?;
+    ensure!(
+        status["breakers"][0]["state"]["open"].is_object() && status["degradation"] == "offline",
+        "three failures open the breaker: {status}"
+    );
+    let before = fake.requests().len();
+    b.enter_agent().await?;
+    b.ask("Blocked?").await?;
+    let (blocked, _) = b.wait_answer(4).await?;
+    ensure!(
+        blocked.contains("is paused after repeated failures"),
+        "{blocked}"
+    );
+    ensure!(
+        fake.requests().len() == before,
+        "the open breaker let a request through"
+    );
+
+    fake.set_down(false);
+    let wake = status["breakers"][0]["wake_at_ms"].as_f64().unwrap_or(0.0);
+    b.poll(Duration::from_secs(10), "the pause to end", || async {
+        let now = b.client.execute("return Date.now()", vec![]).await?;
+        Ok((now.as_f64().unwrap_or(0.0) > wake).then_some(()))
+    })
+    .await?;
+    b.ask("Recovered?").await?;
+    let (recovered, _) = b.wait_answer(5).await?;
+    ensure!(recovered == "Echo: Recovered?", "{recovered}");
+    let shown = last_answer(&b).await?;
+    ensure!(shown["degraded"].is_null(), "no longer degraded: {shown}");
+    b.top().await?;
+    let status = ok(&b, json!({"type": "GetResilience"})).await?;
+    ensure!(
+        status["breakers"][0]["state"] == "closed" && status["degradation"] == "normal",
+        "{status}"
+    );
+    Ok(b)
+}
+
+/// The options page's reliability form saves a valid value and refuses an
+/// out-of-range one with its name and range; the provider order changes
+/// which provider is primary; the price table refuses a bad line.
+async fn resilience_settings_on_the_options_page(b: Browser, _server: Server) -> Result<Browser> {
+    use fantoccini::Locator;
+    use paperclip_e2e::fake_provider::FakeProvider;
+    let (one, two) = (FakeProvider::start()?, FakeProvider::start()?);
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    add_fake_provider(&b, "first", &one).await?;
+    add_fake_provider(&b, "second", &two).await?;
+    b.client.refresh().await?;
+    let change = |id: &'static str, value: &'static str| {
+        let b = &b;
+        async move {
+            let input = b
+                .client
+                .wait()
+                .for_element(Locator::Css(&format!("#{id}")))
+                .await?;
+            b.client
+                .execute(
+                    "arguments[0].value = arguments[1];
+                     arguments[0].dispatchEvent(new Event('change', {bubbles: true}))",
+                    vec![serde_json::to_value(&input)?, json!(value)],
+                )
+                .await?;
+            anyhow::Ok(())
+        }
+    };
+    change("res-retry-max_attempts", "4").await?;
+    b.wait_until(Duration::from_secs(10), "the save", || async {
+        let s = ok(&b, json!({"type": "GetResilience"})).await?;
+        Ok(s["settings"]["retry"]["max_attempts"] == 4)
+    })
+    .await?;
+    change("res-retry-max_attempts", "40").await?;
+    let alert = b
+        .poll(Duration::from_secs(10), "the refusal", || async {
+            Ok(b.text_of(".resilience > [role=alert]").await?)
+        })
+        .await?;
+    ensure!(
+        alert.contains("retry.max_attempts") && alert.contains("1..=10"),
+        "{alert}"
+    );
+    let s = ok(&b, json!({"type": "GetResilience"})).await?;
+    ensure!(s["settings"]["retry"]["max_attempts"] == 4, "{s}");
+
+    // Move "second" up: it becomes the primary.
+    click_button(&b, "Move second up").await?;
+    b.wait_until(Duration::from_secs(10), "the new order", || async {
+        let l = ok(&b, json!({"type": "ListProviders"})).await?;
+        Ok(l["providers"][0]["settings"]["id"] == "second")
+    })
+    .await?;
+    let bad_order = b
+        .request(json!({"type": "SetProviderOrder", "ids": ["second"]}))
+        .await?;
+    ensure!(bad_order["body"]["err"].is_object(), "{bad_order}");
+
+    // A price line without its output price is refused, naming the line.
+    let prices = b.client.wait().for_element(Locator::Css("#prices")).await?;
+    prices.clear().await?;
+    prices.send_keys("my-model 1 2\nbroken 1\n").await?;
+    click_button(&b, "Save prices").await?;
+    let refused = b
+        .poll(Duration::from_secs(10), "the price refusal", || async {
+            Ok(b.text_of("form.prices + [role=alert]").await?)
+        })
+        .await?;
+    ensure!(refused.contains("line 2"), "{refused}");
+    let table = ok(&b, json!({"type": "GetPrices"})).await?;
+    ensure!(table["defaults"] == true, "nothing changed: {table}");
+    prices.clear().await?;
+    prices.send_keys("my-model 1 2\n").await?;
+    click_button(&b, "Save prices").await?;
+    b.wait_until(Duration::from_secs(10), "the prices", || async {
+        let t = ok(&b, json!({"type": "GetPrices"})).await?;
+        Ok(t["table"]["entries"] == json!([{"pattern": "my-model", "input_per_mtok": 1_000_000, "output_per_mtok": 2_000_000}]))
+    })
+    .await?;
     Ok(b)
 }
