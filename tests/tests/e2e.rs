@@ -1398,7 +1398,7 @@ async fn resilience_settings_on_the_options_page(b: Browser, _server: Server) ->
     change("res-retry-max_attempts", "40").await?;
     let alert = b
         .poll(Duration::from_secs(10), "the refusal", || async {
-            Ok(b.text_of(".resilience > [role=alert]").await?)
+            b.text_of(".resilience > [role=alert]").await
         })
         .await?;
     ensure!(
@@ -1427,7 +1427,7 @@ async fn resilience_settings_on_the_options_page(b: Browser, _server: Server) ->
     click_button(&b, "Save prices").await?;
     let refused = b
         .poll(Duration::from_secs(10), "the price refusal", || async {
-            Ok(b.text_of("form.prices + [role=alert]").await?)
+            b.text_of("form.prices + [role=alert]").await
         })
         .await?;
     ensure!(refused.contains("line 2"), "{refused}");
