@@ -15,6 +15,7 @@
 //! agent can be injected without a user gesture), written by
 //! `cargo xtask test`.
 
+pub mod bench;
 pub mod fake_provider;
 pub mod server;
 

@@ -1,13 +1,16 @@
 //! `cargo xtask bench storage [--quick]`: Paperclip's storage engine against
-//! raw IndexedDB and Dexie in headless Chromium.
+//! raw IndexedDB and Dexie in headless Chromium; `cargo xtask bench
+//! resilience [--quick]`: its breaker and retry decision against cockatiel,
+//! and recovery after an outage.
 //!
 //! Builds `paperclip-background` with the `bench` feature (its `BenchStore`
 //! class) for wasm32 in its own target directory (`target/bench-build`, so
 //! the extension's build is not invalidated), runs wasm-bindgen and wasm-opt
 //! as `dist` does into `target/bench/www/pkg/paperclip_bench{.js,_bg.wasm}`,
-//! stages `bench/*.html`, `bench/*.js` and Dexie's `dexie.mjs` (npm) next to
-//! it, and runs the `bench_storage` binary of `paperclip-e2e`, which prints
-//! the table and writes `target/bench/storage.json`.
+//! stages `bench/*.html`, `bench/*.js`, Dexie's `dexie.mjs` and cockatiel's
+//! ESM build (npm) next to it, and runs the `bench_storage` (or
+//! `bench_resilience`) binary of `paperclip-e2e`, which prints the table and
+//! writes `target/bench/storage.json` (or `resilience.json`).
 //!
 //! Dev shortcut: with `PAPERCLIP_BENCH_SKIP_WASM=1` the wasm build is
 //! skipped and whatever `target/bench/www/pkg/` holds is used (when it holds
@@ -22,12 +25,70 @@ use crate::{cargo, dist, root, run_cmd, tools};
 /// `cargo xtask bench <what> [args]`.
 pub fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
-        Some("storage") => storage(&args[1..]),
-        _ => bail!("usage: cargo xtask bench storage [--quick]"),
+        Some("storage") => {
+            stage()?;
+            run_bin("bench_storage", &args[1..])
+        }
+        Some("resilience") => {
+            stage()?;
+            run_bin("bench_resilience", &args[1..])
+        }
+        _ => bail!("usage: cargo xtask bench storage|resilience [--quick]"),
     }
 }
 
-fn storage(args: &[String]) -> Result<()> {
+fn run_bin(name: &str, args: &[String]) -> Result<()> {
+    run_cmd(
+        cargo()
+            .args(["run", "--quiet", "-p", "paperclip-e2e", "--bin", name, "--"])
+            .args(args),
+    )
+}
+
+/// cockatiel's ESM build imports `./x` for `./x.js`, which a browser does
+/// not resolve: copies `from` to `to` adding the extension to relative
+/// import specifiers.
+fn stage_esm(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            stage_esm(&path, &target)?;
+        } else if path.extension().and_then(|e| e.to_str()) == Some("js") {
+            let text = fs::read_to_string(&path)?;
+            let mut out = String::with_capacity(text.len() + 256);
+            for line in text.lines() {
+                out.push_str(&with_js_extension(line));
+                out.push('\n');
+            }
+            fs::write(&target, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `line` with `from './x'` (or `"../x"`) turned into `from './x.js'`.
+fn with_js_extension(line: &str) -> String {
+    for quote in ['\'', '"'] {
+        for dots in ["./", "../"] {
+            let needle = format!("from {quote}{dots}");
+            if let Some(at) = line.find(&needle) {
+                let start = at + needle.len() - dots.len();
+                if let Some(len) = line[start..].find(quote) {
+                    let spec = &line[start..start + len];
+                    if !spec.ends_with(".js") {
+                        return format!("{}{spec}.js{}", &line[..start], &line[start + len..]);
+                    }
+                }
+            }
+        }
+    }
+    line.to_string()
+}
+
+/// Builds the bench wasm and stages the pages and peer libraries.
+fn stage() -> Result<()> {
     let root = root();
     let www = root.join("target/bench/www");
     tools::ensure_npm()?;
@@ -84,17 +145,31 @@ fn storage(args: &[String]) -> Result<()> {
     )
     .context("copying Dexie (npm) into the bench page")?;
 
-    run_cmd(
-        cargo()
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "paperclip-e2e",
-                "--bin",
-                "bench_storage",
-                "--",
-            ])
-            .args(args),
+    stage_esm(
+        &root.join("node_modules/cockatiel/dist/esm"),
+        &www.join("cockatiel"),
     )
+    .context("staging cockatiel (npm) for the bench page")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_js_extension;
+
+    #[test]
+    fn relative_imports_get_their_extension() {
+        assert_eq!(
+            with_js_extension("export * from './backoff/Backoff';"),
+            "export * from './backoff/Backoff.js';"
+        );
+        assert_eq!(
+            with_js_extension("import { a } from \"../common/Event\";"),
+            "import { a } from \"../common/Event.js\";"
+        );
+        assert_eq!(
+            with_js_extension("import x from './x.js';"),
+            "import x from './x.js';"
+        );
+        assert_eq!(with_js_extension("const from = 1;"), "const from = 1;");
+    }
 }

@@ -8,7 +8,9 @@
 //! * `cargo xtask test` runs every test: native, wasm in a real browser, and
 //!   end-to-end in Chromium and Firefox.
 //! * `cargo xtask bench storage` compares Paperclip's storage engine with
-//!   raw IndexedDB and Dexie in headless Chromium (see [`bench`]).
+//!   raw IndexedDB and Dexie in headless Chromium; `cargo xtask bench
+//!   resilience` its breaker, retry decision and recovery with cockatiel
+//!   (see [`bench`]).
 //!
 //! Each command installs what it needs when missing (see [`tools`]).
 
@@ -43,6 +45,10 @@ commands:
                        storage p50/p95/p99 of Paperclip, raw IndexedDB and Dexie in
                        headless Chromium; writes target/bench/storage.json
                        (--quick: fewer iterations, only to check that it runs)
+  bench resilience [--quick]
+                       breaker check, retry decision, request and recovery time of
+                       Paperclip and cockatiel in headless Chromium with the fake
+                       provider; writes target/bench/resilience.json
 ";
 
 fn run() -> Result<()> {

@@ -16,11 +16,11 @@
 //! runs; its numbers are not the issue's.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use paperclip_e2e::{root, server::Server, Browser, Kind};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The implementations compared, in table order.
@@ -45,17 +45,7 @@ const MAX_USAGE_BYTES: f64 = 50e6;
 /// Longest a phase may take.
 const PHASE_LIMIT: Duration = Duration::from_secs(60 * 60);
 
-/// One row of `storage.json`.
-#[derive(Serialize, Deserialize, Debug, Clone)]
-struct Row {
-    case: String,
-    #[serde(rename = "impl")]
-    imp: String,
-    n: u32,
-    p50_ms: f64,
-    p95_ms: f64,
-    p99_ms: f64,
-}
+use paperclip_e2e::bench::Row;
 
 /// What `runStorageBench` resolves to.
 #[derive(Deserialize, Debug, Default)]
@@ -148,59 +138,10 @@ async fn main() -> Result<()> {
 /// echoing its progress lines, and returns its results.
 async fn phase(page: &str, config: Value) -> Result<Results> {
     let browser = Browser::launch_plain(Kind::Chromium, true).await?;
-    let result = drive(&browser, page, config).await;
+    let result =
+        paperclip_e2e::bench::drive(&browser, page, "runStorageBench", config, PHASE_LIMIT).await;
     browser.close().await;
-    result
-}
-
-async fn drive(browser: &Browser, page: &str, config: Value) -> Result<Results> {
-    browser.client.goto(page).await?;
-    browser
-        .poll(Duration::from_secs(20), "runStorageBench", || async {
-            let v = browser
-                .client
-                .execute("return typeof window.runStorageBench;", vec![])
-                .await?;
-            Ok((v == "function").then_some(()))
-        })
-        .await?;
-    // Started with `execute` and then polled (rather than one long
-    // `execute_async`) so that progress shows while it runs.
-    browser
-        .client
-        .execute(
-            "window.benchRun = {done: false};
-             window.runStorageBench(arguments[0]).then(
-               (r) => { benchRun.result = r; benchRun.done = true; },
-               (e) => { benchRun.error = String(e && e.stack || e); benchRun.done = true; });",
-            vec![config],
-        )
-        .await?;
-    let started = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_millis(1000)).await;
-        let v = browser
-            .client
-            .execute(
-                "return {log: window.benchLog.splice(0), done: benchRun.done,
-                         result: benchRun.result || null, error: benchRun.error || null};",
-                vec![],
-            )
-            .await?;
-        for line in v["log"].as_array().into_iter().flatten() {
-            eprintln!("  {}", line.as_str().unwrap_or_default());
-        }
-        if let Some(e) = v["error"].as_str() {
-            bail!("runStorageBench failed: {e}");
-        }
-        if v["done"] == true {
-            return serde_json::from_value(v["result"].clone())
-                .context("reading runStorageBench's results");
-        }
-        if started.elapsed() > PHASE_LIMIT {
-            bail!("the benchmark did not finish within {PHASE_LIMIT:?}");
-        }
-    }
+    serde_json::from_value(result?).context("reading runStorageBench's results")
 }
 
 fn print_report(results: &Results, quick: bool) {

@@ -1,0 +1,87 @@
+//! What the benchmark binaries (`bench_storage`, `bench_resilience`) share:
+//! the row format of `target/bench/*.json` and the driver that runs a
+//! page's `window.run…Bench(config)` in a browser, echoing its progress.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Browser;
+
+/// One row of a benchmark's JSON: a case measured for one implementation.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct Row {
+    /// What was measured.
+    pub case: String,
+    /// Who did it (`paperclip`, a peer library, …).
+    #[serde(rename = "impl")]
+    pub imp: String,
+    /// Samples.
+    pub n: u32,
+    /// Median, ms.
+    pub p50_ms: f64,
+    /// 95th percentile, ms.
+    pub p95_ms: f64,
+    /// 99th percentile, ms.
+    pub p99_ms: f64,
+}
+
+/// Opens `page`, waits for `window[function]`, calls it with `config` and
+/// polls until it settles, echoing `window.benchLog` lines; returns what it
+/// resolved to.
+pub async fn drive(
+    browser: &Browser,
+    page: &str,
+    function: &str,
+    config: Value,
+    limit: Duration,
+) -> Result<Value> {
+    browser.client.goto(page).await?;
+    browser
+        .poll(Duration::from_secs(20), function, || async {
+            let v = browser
+                .client
+                .execute("return typeof window[arguments[0]];", vec![function.into()])
+                .await?;
+            Ok((v == "function").then_some(()))
+        })
+        .await?;
+    // Started with `execute` and then polled (rather than one long
+    // `execute_async`) so that progress shows while it runs.
+    browser
+        .client
+        .execute(
+            "window.benchRun = {done: false};
+             window[arguments[0]](arguments[1]).then(
+               (r) => { benchRun.result = r; benchRun.done = true; },
+               (e) => { benchRun.error = String(e && e.stack || e); benchRun.done = true; });",
+            vec![function.into(), config],
+        )
+        .await?;
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let v = browser
+            .client
+            .execute(
+                "return {log: (window.benchLog || []).splice(0), done: benchRun.done,
+                         result: benchRun.result || null, error: benchRun.error || null};",
+                vec![],
+            )
+            .await?;
+        for line in v["log"].as_array().into_iter().flatten() {
+            eprintln!("  {}", line.as_str().unwrap_or_default());
+        }
+        if let Some(e) = v["error"].as_str() {
+            bail!("{function} failed: {e}");
+        }
+        if v["done"] == true {
+            return Ok(v["result"].clone());
+        }
+        if started.elapsed() > limit {
+            bail!("{function} did not finish within {limit:?}");
+        }
+    }
+}
