@@ -16,6 +16,7 @@
 pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod builtin;
 pub mod cancel;
 pub mod providers;
 pub mod resilient;

@@ -162,6 +162,9 @@ pub async fn config(store: &Store, id: &str) -> Result<ProviderConfig, ProtocolE
 /// Lists the models of provider `id`, timing the call.
 pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport, ProtocolError> {
     let config = config(store, id).await?;
+    if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
+        return crate::builtin::test_connection().await;
+    }
     if !config.settings().kind.is_http() {
         return Err(ProtocolError::failed(format!(
             "{} needs no connection test",
@@ -245,14 +248,17 @@ fn network(e: &JsValue) -> ProtocolError {
 }
 
 /// The providers that answer, in order: the primary (the first configured
-/// one that speaks HTTP) and the fallback (the second). The offline answer
-/// follows them.
+/// one that speaks HTTP or is Chrome's built-in AI) and the fallback (the
+/// second). The offline answer follows them.
 pub async fn chain(store: &Store) -> Result<Vec<ProviderConfig>, ProtocolError> {
     Ok(stored(store)
         .await?
         .into_iter()
         .filter_map(|s| s.into_config().ok())
-        .filter(|c| c.settings().kind.is_http())
+        .filter(|c| {
+            c.settings().kind.is_http()
+                || c.settings().kind == provider::ProviderKind::ChromeBuiltIn
+        })
         .take(2)
         .collect())
 }
@@ -287,19 +293,19 @@ impl StreamFailure {
 }
 
 /// Why a guarded wait ended early.
-enum Interrupt {
+pub(crate) enum Interrupt {
     Failed(String),
     TimedOut(TimeoutKind),
     Stopped,
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     js_sys::Date::now() as u64
 }
 
 /// Runs `work` until it ends, `watch` fires or `cancel` is set; the last two
 /// abort the request.
-async fn guarded<T>(
+pub(crate) async fn guarded<T>(
     work: impl std::future::Future<Output = Result<T, String>>,
     watch: &TimeoutWatch,
     cancel: &Cancel,
@@ -328,7 +334,7 @@ async fn guarded<T>(
     }
 }
 
-fn timeout_text(kind: TimeoutKind, timeouts: &Timeouts) -> String {
+pub(crate) fn timeout_text(kind: TimeoutKind, timeouts: &Timeouts) -> String {
     match kind {
         TimeoutKind::FirstByte => format!(
             "no answer within {} s",
@@ -355,6 +361,9 @@ pub async fn stream_chat(
     cancel: &Cancel,
     on_text: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Streamed, StreamFailure> {
+    if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
+        return crate::builtin::stream(config, request, timeouts, cancel, on_text).await;
+    }
     let label = &config.settings().label;
     let fail = |error: String, streamed: bool| StreamFailure {
         error: format!("{label}: {error}"),

@@ -75,10 +75,10 @@ pub fn providers_section() -> Html {
         let kind = kind.clone();
         Callback::from(move |e: Event| {
             let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            kind.set(if select.value() == "anthropic" {
-                ProviderKind::Anthropic
-            } else {
-                ProviderKind::OpenAiCompatible
+            kind.set(match select.value().as_str() {
+                "anthropic" => ProviderKind::Anthropic,
+                "chrome_built_in" => ProviderKind::ChromeBuiltIn,
+                _ => ProviderKind::OpenAiCompatible,
             });
         })
     };
@@ -87,33 +87,39 @@ pub fn providers_section() -> Html {
         let (label, base, model, key) = (label.clone(), base.clone(), model.clone(), key.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let base_url = value(&base);
+            let http = kind.is_http();
+            let base_url = if http { value(&base) } else { String::new() };
+            let model_id = if http { value(&model) } else { String::new() };
             let mut settings = ProviderSettings::new(
                 &format!("p{}", js_sys::Date::now() as u64),
                 kind,
                 &base_url,
-                &value(&model),
+                &model_id,
             );
             settings.label = value(&label);
-            let key_text = value(&key);
+            let key_text = if http { value(&key) } else { String::new() };
             let key = if key_text.trim().is_empty() {
                 KeyUpdate::Keep
             } else {
                 KeyUpdate::Set { key: key_text }
             };
             // Asked synchronously, inside the click: browsers require it.
-            let access = request_access(&base_url);
+            // The built-in model needs no host access.
+            let access = http.then(|| request_access(&base_url));
             let (status, reload) = (status.clone(), reload.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let granted = match access {
-                    Ok(p) => JsFuture::from(p)
-                        .await
-                        .map(|g| g.is_truthy())
-                        .unwrap_or(false),
-                    Err(e) => {
-                        status.set(Some(Err(e)));
-                        return;
-                    }
+                    None => true,
+                    Some(access) => match access {
+                        Ok(p) => JsFuture::from(p)
+                            .await
+                            .map(|g| g.is_truthy())
+                            .unwrap_or(false),
+                        Err(e) => {
+                            status.set(Some(Err(e)));
+                            return;
+                        }
+                    },
                 };
                 if !granted {
                     status.set(Some(Err(
@@ -243,12 +249,17 @@ pub fn providers_section() -> Html {
                         <select id="provider-kind" onchange={on_kind}>
                             <option value="openai_compatible" selected=true>{ "OpenAI-compatible (OpenAI, Ollama, LM Studio, llama.cpp, OpenRouter)" }</option>
                             <option value="anthropic">{ "Anthropic" }</option>
+                            <option value="chrome_built_in">{ "Chrome built-in AI (Gemini Nano, on this device)" }</option>
                         </select>
                     </div>
                     <div class="pref"><label for="provider-label">{ "Name" }</label><input id="provider-label" ref={label} required=true placeholder="My Ollama" /></div>
-                    <div class="pref"><label for="provider-url">{ "Address" }</label><input id="provider-url" ref={base} type="url" required=true placeholder="http://localhost:11434" /></div>
-                    <div class="pref"><label for="provider-model">{ "Model" }</label><input id="provider-model" ref={model} required=true placeholder="llama3.2" /></div>
-                    <div class="pref"><label for="provider-key">{ "API key (stored in this browser only)" }</label><input id="provider-key" ref={key} type="password" autocomplete="off" /></div>
+                    if kind.is_http() {
+                        <div class="pref"><label for="provider-url">{ "Address" }</label><input id="provider-url" ref={base} type="url" required=true placeholder="http://localhost:11434" /></div>
+                        <div class="pref"><label for="provider-model">{ "Model" }</label><input id="provider-model" ref={model} required=true placeholder="llama3.2" /></div>
+                        <div class="pref"><label for="provider-key">{ "API key (stored in this browser only)" }</label><input id="provider-key" ref={key} type="password" autocomplete="off" /></div>
+                    } else {
+                        <p class="meta">{ "Runs on this device: nothing leaves the browser. Needs Chrome 138 or later on a supported computer; \"Test connection\" says whether it is available here." }</p>
+                    }
                     <button type="submit">{ "Save provider" }</button>
                 </fieldset>
             </form>

@@ -74,6 +74,7 @@ in_both_browsers!(
     every_stream_fault_ends_in_an_answer_or_a_clear_choice,
     cached_answers_then_the_breaker_opens_and_recovers,
     resilience_settings_on_the_options_page,
+    chrome_built_in_ai_is_feature_detected,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1441,5 +1442,45 @@ async fn resilience_settings_on_the_options_page(b: Browser, _server: Server) ->
         Ok(t["table"]["entries"] == json!([{"pattern": "my-model", "input_per_mtok": 1_000_000, "output_per_mtok": 2_000_000}]))
     })
     .await?;
+    Ok(b)
+}
+
+/// Chrome's built-in AI is a provider like the others: where the browser
+/// lacks the Prompt API (Firefox; Chromium without the model) the
+/// connection test says so and asks fall back to the offline answer,
+/// labelled; where it has it, it answers.
+async fn chrome_built_in_ai_is_feature_detected(b: Browser, server: Server) -> Result<Browser> {
+    b.client.goto(&server.url("/")).await?;
+    let settings = json!({"id": "nano", "kind": "chrome_built_in", "label": "Nano",
+        "base_url": "", "model": "", "max_tokens": 256});
+    ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
+    )
+    .await?;
+    let tested = b
+        .request(json!({"type": "TestConnection", "id": "nano"}))
+        .await?;
+    let answer = b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
+    match tested["body"]["err"]["message"].as_str() {
+        Some(why) => {
+            ensure!(why.contains("Chrome's built-in"), "{tested}");
+            ensure!(
+                answer.starts_with(&format!("Nano: {why}"))
+                    && answer.contains("Answering from the page instead"),
+                "{answer}"
+            );
+        }
+        None => {
+            ensure!(
+                tested["body"]["ok"]["report"]["model_listed"] == true,
+                "{tested}"
+            );
+            ensure!(
+                !answer.contains("Answering from the page instead"),
+                "{answer}"
+            );
+        }
+    }
     Ok(b)
 }

@@ -52,6 +52,7 @@
 //! `Finished` or `Error`. Nothing follows the terminal event.
 
 pub mod anthropic;
+pub mod builtin;
 mod config;
 pub mod openai;
 pub mod price;
