@@ -1098,10 +1098,12 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
         "Retry-After honoured: retried after {waited} ms"
     );
 
-    // A reset connection, a server that never answers, a slow trickle cut
-    // inside UTF-8 characters: retried or waited out, then answered.
+    // A 500, a reset connection, a server that never answers, a slow
+    // trickle cut inside UTF-8 characters: retried or waited out, then
+    // answered.
     b.enter_agent().await?;
     let cases = [
+        (Fault::Status(500), "After a 500?"),
         (Fault::Reset, "After a reset?"),
         (Fault::HangBeforeHeaders, "After a hang?"),
         (
@@ -1130,7 +1132,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
     );
     b.ask("Stall here?").await?;
     let cut = wait_last(&b, "the stalled answer to be interrupted", |v| {
-        v["n"] == 5 && v["status"] == "interrupted" && v["alert"].is_string()
+        v["n"] == 6 && v["status"] == "interrupted" && v["alert"].is_string()
     })
     .await?;
     ensure!(cut["text"] == "Echo: St", "{cut}");
@@ -1139,7 +1141,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
         "{cut}"
     );
     click_button(&b, "Continue").await?;
-    let (continued, _) = b.wait_answer(4).await?;
+    let (continued, _) = b.wait_answer(5).await?;
     ensure!(
         continued.starts_with("Echo: StEcho: Your previous answer was cut off"),
         "{continued}"
@@ -1157,7 +1159,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
     );
     b.ask("Dropped?").await?;
     let dropped = wait_last(&b, "the dropped answer to be interrupted", |v| {
-        v["n"] == 6 && v["status"] == "interrupted" && v["alert"].is_string()
+        v["n"] == 7 && v["status"] == "interrupted" && v["alert"].is_string()
     })
     .await?;
     ensure!(
@@ -1173,7 +1175,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
         vec![Fault::MalformedChunk { at: 0 }],
     );
     b.ask("Malformed?").await?;
-    let (fallback, _) = b.wait_answer(6).await?;
+    let (fallback, _) = b.wait_answer(7).await?;
     ensure!(
         fallback.starts_with("Fake: ") && fallback.contains("Answering from the page instead"),
         "{fallback}"
@@ -1196,7 +1198,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
     );
     b.ask("Stop me?").await?;
     let first = wait_last(&b, "the first piece", |v| {
-        v["n"] == 8 && v["text"].as_str().is_some_and(|t| !t.is_empty())
+        v["n"] == 9 && v["text"].as_str().is_some_and(|t| !t.is_empty())
     })
     .await?;
     ensure!(
@@ -1230,10 +1232,10 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
     b.ask("Hang, then stop?").await?;
     click_button(&b, "Stop").await?;
     let idle = wait_last(&b, "Retry to be offered", |v| v["retry"] == true).await?;
-    ensure!(idle["alert"].is_null() && idle["n"] == 8, "{idle}");
+    ensure!(idle["alert"].is_null() && idle["n"] == 9, "{idle}");
     fake.set_down(false);
     click_button(&b, "Retry").await?;
-    let (retried, _) = b.wait_answer(8).await?;
+    let (retried, _) = b.wait_answer(9).await?;
     // (The stopped answer is not history, so the two questions reach the
     // provider as one user turn; the fake echoes it.)
     ensure!(
@@ -1264,6 +1266,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
     ensure!(
         statuses
             == [
+                "complete",
                 "complete",
                 "complete",
                 "complete",
