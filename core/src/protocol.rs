@@ -218,7 +218,10 @@ fn open_envelope(json: &str) -> Result<serde_json::Value, ProtocolError> {
 /// A one-shot request paired with its response type.
 pub trait Rpc: Sized {
     /// What the background answers on success.
-    type Response: TryFrom<Response, Error = ProtocolError>;
+    type Response: DeserializeOwned;
+
+    /// The response's `"type"` on the wire.
+    const RESPONSE: &'static str;
 
     /// Wraps the request in the [`Request`] enum.
     fn into_request(self) -> Request;
@@ -229,8 +232,21 @@ pub trait Rpc: Sized {
     }
 
     /// Reads the background's wire reply to a request of this type.
+    ///
+    /// Decodes only `Self::Response` (checking the `"type"` tag), not the
+    /// whole [`Response`] enum: each page then carries the decoders of the
+    /// replies it asks for, not of every reply.
     fn read_reply(json: &str) -> Result<Self::Response, ProtocolError> {
-        decode_reply::<Response>(json)?.try_into()
+        let value: serde_json::Value = decode_reply(json)?;
+        let got = value.get("type").and_then(|t| t.as_str()).unwrap_or("none");
+        if got != Self::RESPONSE {
+            return Err(ProtocolError::new(
+                ErrorKind::Malformed,
+                format!("expected {} in reply, got {got}", Self::RESPONSE),
+            ));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| ProtocolError::new(ErrorKind::Malformed, format!("reply: {e}")))
     }
 }
 
@@ -270,9 +286,17 @@ macro_rules! rpc {
         #[serde(tag = "type")]
         pub enum Response { $($resp($resp)),* }
 
+        impl Response {
+            /// The response's `"type"` on the wire.
+            pub fn name(&self) -> &'static str {
+                match self { $(Response::$resp(_) => stringify!($resp)),* }
+            }
+        }
+
         $(
             impl Rpc for $req {
                 type Response = $resp;
+                const RESPONSE: &'static str = stringify!($resp);
                 fn into_request(self) -> Request { Request::$req(self) }
             }
             impl From<$resp> for Response {
@@ -286,7 +310,7 @@ macro_rules! rpc {
                         #[allow(unreachable_patterns)]
                         other => Err(ProtocolError::new(
                             ErrorKind::Malformed,
-                            format!("expected {} in reply, got {:?}", stringify!($resp), other),
+                            format!("expected {} in reply, got {}", stringify!($resp), other.name()),
                         )),
                     }
                 }
@@ -924,6 +948,24 @@ mod tests {
             "{json}: `{}` lacks `{needle}`",
             err.message
         );
+    }
+
+    #[test]
+    fn a_reply_of_the_wrong_type_is_refused() {
+        let pong = Response::from(Pong {
+            version: "0".into(),
+            protocol: 1,
+            started_ms: 0.0,
+            ready_ms: 0.0,
+        });
+        let wire = encode(&Reply::Ok(pong));
+        let err = ListProviders {}.into_request();
+        assert_eq!(err.name(), "ListProviders");
+        let err = ListProviders::read_reply(&wire).unwrap_err();
+        assert_eq!(err.message, "expected ProviderList in reply, got Pong");
+        assert!(Ping::read_reply(&wire).is_ok());
+        let failed = encode(&Reply::<Response>::Err(ProtocolError::failed("no")));
+        assert_eq!(Ping::read_reply(&failed).unwrap_err().message, "no");
     }
 
     #[test]
