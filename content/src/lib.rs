@@ -11,6 +11,8 @@
 
 use std::cell::RefCell;
 
+mod markdown;
+
 use gloo_timers::callback::Interval;
 use std::rc::Rc;
 
@@ -339,7 +341,11 @@ fn app() -> Html {
                             if let (Role::Assistant, Some(provider)) = (m.role, m.provider.as_deref()) {
                                 <span class="label">{ provider_label(provider) }</span>
                             }
-                            <p class="text">{ m.text.clone() }</p>
+                            if m.role == Role::Assistant {
+                                <div class="text markdown">{ markdown::render(&paperclip_core::markdown::parse(&m.text)) }</div>
+                            } else {
+                                <p class="text">{ m.text.clone() }</p>
+                            }
                             if m.status == MessageStatus::Interrupted {
                                 <span class="label">{ "Interrupted" }</span>
                             }

@@ -24,6 +24,7 @@ pub mod chat;
 pub mod conversation;
 pub mod export;
 pub mod maintenance;
+pub mod markdown;
 pub mod offline;
 pub mod page;
 pub mod prefs;

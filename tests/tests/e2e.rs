@@ -75,6 +75,7 @@ in_both_browsers!(
     cached_answers_then_the_breaker_opens_and_recovers,
     resilience_settings_on_the_options_page,
     chrome_built_in_ai_is_feature_detected,
+    answers_render_markdown_and_never_run_script,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1485,5 +1486,96 @@ async fn chrome_built_in_ai_is_feature_detected(b: Browser, server: Server) -> R
             );
         }
     }
+    Ok(b)
+}
+
+/// Model output is rendered from Markdown (headings, lists, code with a
+/// Copy button, tables, links that open a new tab) and can never run
+/// script, load a resource or navigate: the fake provider echoes a corpus
+/// of XSS payloads back as the answer.
+async fn answers_render_markdown_and_never_run_script(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    b.client.goto(&server.url("/")).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    b.client.goto(&server.url("/")).await?;
+    b.activate(&server.url("/")).await?;
+    b.enter_agent().await?;
+    let question = "Render this:\n\n# Heading\n\n- first item\n- **second** item\n\n\
+        ```js\nlet answer = 42;\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
+        [safe](https://example.org/) [bad](javascript:window.__pwned=1) [rel](/relative)\n\n\
+        <img src=x onerror=\"window.__pwned=1\">\n\n<script>window.__pwned=1</script>\n\n\
+        <iframe src=\"javascript:window.__pwned=1\"></iframe>\n\n\
+        ![tracker](http://127.0.0.1:9/track.png)\n\n<svg onload=\"window.__pwned=1\"></svg>\n\n\
+        <a href=\"javascript:window.__pwned=1\">x</a> <style>*{display:none}</style>\n\n\
+        <form action=\"https://example.org\"><input name=q></form>\n\n\
+        <meta http-equiv=\"refresh\" content=\"0;url=https://example.org\">";
+    // Multi-line text is typed from script in both browsers (a typed
+    // newline would send).
+    let input = b.control("textarea", "Ask Clippy").await?;
+    let send = b.control("button", "Send").await?;
+    b.client
+        .execute(
+            "const [input, send, text] = arguments; input.value = text; send.click();",
+            vec![
+                serde_json::to_value(&input)?,
+                serde_json::to_value(&send)?,
+                json!(question),
+            ],
+        )
+        .await?;
+    b.wait_answer(0).await?;
+    let dom = b
+        .client
+        .execute(
+            "const a = [...document.querySelectorAll('[role=log] .message.assistant')].pop();
+             const q = (s) => [...a.querySelectorAll(s)];
+             return {
+               heading: q('h3').map(e => e.textContent),
+               items: q('ul > li').map(e => e.textContent),
+               code: q('pre code').map(e => e.textContent),
+               cells: q('table td, table th').map(e => e.textContent),
+               links: q('a').map(e => [e.getAttribute('href'), e.target, e.rel]),
+               copy: q('button[aria-label=\"Copy code\"]').length,
+               dangerous: [...document.querySelectorAll(
+                 '[role=log] :is(script, img, iframe, svg, object, embed, form, input, meta, style, link, video, audio)')]
+                 .map(e => e.tagName),
+               srcs: [...document.querySelectorAll('[role=log] [src], [role=log] [srcset]')].length,
+               pwned: window.__pwned === undefined ? null : window.__pwned,
+               text: a.textContent,
+             };",
+            vec![],
+        )
+        .await?;
+    ensure!(dom["heading"] == json!(["Heading"]), "{dom}");
+    ensure!(
+        dom["items"] == json!(["first item", "second item"]),
+        "{dom}"
+    );
+    ensure!(dom["code"] == json!(["let answer = 42;\n"]), "{dom}");
+    ensure!(dom["cells"] == json!(["a", "b", "1", "2"]), "{dom}");
+    ensure!(
+        dom["links"] == json!([["https://example.org/", "_blank", "noopener noreferrer"]]),
+        "only the safe link is a link: {dom}"
+    );
+    ensure!(dom["copy"] == 1, "{dom}");
+    ensure!(dom["dangerous"] == json!([]) && dom["srcs"] == 0, "{dom}");
+    ensure!(dom["pwned"].is_null(), "script ran: {dom}");
+    let text = dom["text"].as_str().unwrap_or_default();
+    ensure!(
+        text.contains("<script>window.__pwned=1</script>") && text.contains("[image: tracker]"),
+        "payloads are shown as text: {text}"
+    );
+    b.top().await?;
+    let shot = root().join(format!(
+        "target/e2e-artifacts/markdown-{}.png",
+        b.kind.name()
+    ));
+    b.screenshot(&shot).await?;
+    // The page is where it was.
+    let url = b.client.current_url().await?;
+    ensure!(url.as_str() == server.url("/"), "the page navigated: {url}");
     Ok(b)
 }

@@ -28,6 +28,8 @@
   const frame = document.createElement('iframe');
   frame.src = api.runtime.getURL('agent.html');
   frame.title = 'Clippy assistant';
+  // The Copy buttons of code blocks write to the clipboard from the frame.
+  frame.allow = 'clipboard-write';
   root.append(style, frame);
   document.documentElement.append(host);
 

@@ -1,0 +1,126 @@
+//! Renders [`paperclip_core::markdown`]'s safe tree as Yew elements: never
+//! as HTML. Links open in a new tab (`noopener noreferrer`), never in the
+//! page; images show their alternative text; code blocks get a Copy button.
+
+use paperclip_core::markdown::{Kind, Node};
+use yew::prelude::*;
+
+/// The elements of `nodes`.
+pub fn render(nodes: &[Node]) -> Html {
+    html! { <>{ for nodes.iter().map(node) }</> }
+}
+
+fn node(n: &Node) -> Html {
+    match n {
+        Node::Text(t) => html! { { t.clone() } },
+        Node::Code(t) => html! { <code>{ t.clone() }</code> },
+        Node::Break => html! { <br /> },
+        Node::Rule => html! { <hr /> },
+        Node::CodeBlock { lang, text } => {
+            html! { <CodeBlock lang={lang.clone()} text={text.clone()} /> }
+        }
+        Node::Element { kind, children } => {
+            let inner = render(children);
+            match kind {
+                Kind::Paragraph => html! { <p>{ inner }</p> },
+                Kind::Heading(1) => html! { <h3>{ inner }</h3> },
+                Kind::Heading(2) => html! { <h4>{ inner }</h4> },
+                Kind::Heading(_) => html! { <h5>{ inner }</h5> },
+                Kind::Quote => html! { <blockquote>{ inner }</blockquote> },
+                Kind::List(None) => html! { <ul>{ inner }</ul> },
+                Kind::List(Some(start)) => html! { <ol start={start.to_string()}>{ inner }</ol> },
+                Kind::Item => html! { <li>{ inner }</li> },
+                Kind::Table => html! { <div class="table"><table>{ inner }</table></div> },
+                Kind::TableHead => html! { <thead><tr>{ head_cells(children) }</tr></thead> },
+                Kind::TableRow => html! { <tr>{ inner }</tr> },
+                Kind::TableCell => html! { <td>{ inner }</td> },
+                Kind::Emphasis => html! { <em>{ inner }</em> },
+                Kind::Strong => html! { <strong>{ inner }</strong> },
+                Kind::Strike => html! { <s>{ inner }</s> },
+                Kind::Link(href) => html! {
+                    <a href={href.clone()} target="_blank" rel="noopener noreferrer">{ inner }</a>
+                },
+                Kind::Image => {
+                    html! { <span class="image-alt">{ "[image: " }{ inner }{ "]" }</span> }
+                }
+            }
+        }
+    }
+}
+
+/// The head row's cells as `th` (pulldown-cmark puts them straight in the
+/// head, without a row).
+fn head_cells(children: &[Node]) -> Html {
+    html! {
+        <>{ for children.iter().map(|c| match c {
+            Node::Element { kind: Kind::TableCell, children } => html! { <th>{ render(children) }</th> },
+            other => node(other),
+        }) }</>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct CodeProps {
+    lang: String,
+    text: String,
+}
+
+/// A code block with a Copy button.
+#[function_component(CodeBlock)]
+fn code_block(props: &CodeProps) -> Html {
+    let copied = use_state(|| None::<bool>);
+    let onclick = {
+        let (text, copied) = (props.text.clone(), copied.clone());
+        Callback::from(move |_| {
+            let (text, copied) = (text.clone(), copied.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                copied.set(Some(copy(&text).await));
+            });
+        })
+    };
+    let label = match *copied {
+        None => "Copy",
+        Some(true) => "Copied",
+        Some(false) => "Copy failed",
+    };
+    html! {
+        <div class="code">
+            <div class="code-bar">
+                <span class="lang">{ props.lang.clone() }</span>
+                <button type="button" class="copy" aria-label="Copy code" {onclick}>{ label }</button>
+            </div>
+            <pre><code>{ props.text.clone() }</code></pre>
+        </div>
+    }
+}
+
+/// Copies `text` to the clipboard: the async Clipboard API, else the
+/// `copy` command on a hidden textarea.
+async fn copy(text: &str) -> bool {
+    let Some(window) = web_sys::window() else {
+        return false;
+    };
+    let promise = window.navigator().clipboard().write_text(text);
+    if wasm_bindgen_futures::JsFuture::from(promise).await.is_ok() {
+        return true;
+    }
+    copy_with_command(&window, text).unwrap_or(false)
+}
+
+fn copy_with_command(window: &web_sys::Window, text: &str) -> Option<bool> {
+    use wasm_bindgen::JsCast;
+    let document = window.document()?;
+    let area: web_sys::HtmlTextAreaElement =
+        document.create_element("textarea").ok()?.dyn_into().ok()?;
+    area.set_value(text);
+    area.set_attribute("style", "position:fixed;opacity:0")
+        .ok()?;
+    document.body()?.append_child(&area).ok()?;
+    area.select();
+    let done = document
+        .dyn_ref::<web_sys::HtmlDocument>()
+        .and_then(|d| d.exec_command("copy").ok())
+        .unwrap_or(false);
+    area.remove();
+    Some(done)
+}
