@@ -538,11 +538,14 @@ async fn answer_with(
     job: &Job,
     cancel: &Cancel,
 ) -> Result<Step, String> {
-    let personality = store.preferences().personality;
+    let preferences = store.preferences();
+    let personality = preferences.personality;
+    // Only what the user allows leaves the browser.
+    let page = job.page.shared(&preferences.context);
     let request = match &job.partial {
         Some(partial) => prompt::build_continuation(
             personality.system_prompt(),
-            &job.page,
+            &page,
             &job.history,
             &job.question,
             partial,
@@ -550,7 +553,7 @@ async fn answer_with(
         ),
         None => prompt::build(
             personality.system_prompt(),
-            &job.page,
+            &page,
             &job.history,
             &job.question,
             prompt::DEFAULT_BUDGET_CHARS,

@@ -40,6 +40,27 @@ pub struct PageSnapshot {
 }
 
 impl PageSnapshot {
+    /// What of the page may be sent to a provider: the parts the user
+    /// turned off (options, *Privacy*) are left empty.
+    pub fn shared(&self, sources: &crate::prefs::ContextSources) -> PageSnapshot {
+        let keep = |on: bool, s: &str| if on { s.to_string() } else { String::new() };
+        PageSnapshot {
+            url: keep(sources.page_info, &self.url),
+            title: keep(sources.page_info, &self.title),
+            selection: keep(sources.selection, &self.selection),
+            headings: if sources.headings {
+                self.headings.clone()
+            } else {
+                Vec::new()
+            },
+            blocks: if sources.main_text {
+                self.blocks.clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
     /// Bounds every field (see the `MAX_*` constants) and drops empty blocks.
     pub fn clamp(mut self) -> Self {
         self.title = clip(self.title.trim(), MAX_TITLE_CHARS);
@@ -104,5 +125,29 @@ mod tests {
         let p: PageSnapshot = serde_json::from_str(r#"{"title":"x"}"#).unwrap();
         assert_eq!(p.title, "x");
         assert!(p.is_empty());
+    }
+
+    #[test]
+    fn turned_off_sources_are_not_shared() {
+        let page = PageSnapshot {
+            url: "https://a.test/x".into(),
+            title: "T".into(),
+            selection: "sel".into(),
+            headings: vec!["H".into()],
+            blocks: vec!["body".into()],
+        };
+        let all = crate::prefs::ContextSources::default();
+        assert_eq!(page.shared(&all), page);
+        let none = crate::prefs::ContextSources {
+            selection: false,
+            page_info: false,
+            headings: false,
+            main_text: false,
+            form_labels: false,
+            viewport: false,
+        };
+        assert_eq!(page.shared(&none), PageSnapshot::default());
+        let text = crate::provider::prompt::page_context(&page.shared(&none), 1000);
+        assert!(!text.contains("a.test") && !text.contains("sel") && !text.contains("body"));
     }
 }

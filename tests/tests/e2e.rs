@@ -76,6 +76,7 @@ in_both_browsers!(
     resilience_settings_on_the_options_page,
     chrome_built_in_ai_is_feature_detected,
     answers_render_markdown_and_never_run_script,
+    page_context_the_user_turned_off_is_not_sent,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1577,5 +1578,39 @@ async fn answers_render_markdown_and_never_run_script(
     // The page is where it was.
     let url = b.client.current_url().await?;
     ensure!(url.as_str() == server.url("/"), "the page navigated: {url}");
+    Ok(b)
+}
+
+/// The privacy options decide what of the page reaches a provider: with
+/// the page's text and its title/URL turned off, the request carries the
+/// headings only.
+async fn page_context_the_user_turned_off_is_not_sent(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    b.client.goto(&server.url("/")).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    for key in ["privacy.context.main_text", "privacy.context.page_info"] {
+        ok(
+            &b,
+            json!({"type": "SetPreference", "key": key, "value": false}),
+        )
+        .await?;
+    }
+    let answer = b.ask_on(&server.url("/"), "What is this about?").await?;
+    ensure!(answer == "Echo: What is this about?", "{answer}");
+    let sent = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/chat/completions")
+        .map(|r| r.body)
+        .unwrap_or_default();
+    ensure!(sent.contains("The Gem design"), "headings are sent: {sent}");
+    // (The title is also the page's first heading, so only its label is
+    // looked for.)
+    for private in ["Gem Manufacturing Company", "Page title:", &server.url("/")] {
+        ensure!(!sent.contains(private), "{private:?} was sent: {sent}");
+    }
     Ok(b)
 }

@@ -34,7 +34,13 @@ fn clip(text: &str, max: usize) -> String {
 /// The page context as text: title, URL, selection, headings, then as much
 /// of the main text as `budget` characters allow.
 pub fn page_context(page: &PageSnapshot, budget: usize) -> String {
-    let mut out = format!("Page title: {}\nPage URL: {}\n", page.title, page.url);
+    let mut out = String::new();
+    if !page.title.is_empty() {
+        out.push_str(&format!("Page title: {}\n", page.title));
+    }
+    if !page.url.is_empty() {
+        out.push_str(&format!("Page URL: {}\n", page.url));
+    }
     if !page.selection.is_empty() {
         out.push_str(&format!("Selected text:\n{}\n", page.selection));
     }
