@@ -147,7 +147,14 @@ pub fn serve(port: Port) {
         listen(&session);
         if crate::take_pending_selection(tab_id) {
             let action = QuickAction::ExplainSelection;
-            ask(session, None, action.prompt().to_string(), Some(action)).await;
+            ask(
+                session,
+                None,
+                action.prompt().to_string(),
+                Some(action),
+                None,
+            )
+            .await;
         }
     });
 }
@@ -186,8 +193,26 @@ fn listen(session: &Rc<Session>) {
                 return;
             };
             match platform::decode_js::<AgentToBg>(&message) {
-                Ok(AgentToBg::Ask { id, text, action }) => {
-                    wasm_bindgen_futures::spawn_local(ask(session, Some(id), text, action));
+                Ok(AgentToBg::Ask {
+                    id,
+                    text,
+                    action,
+                    context,
+                }) => {
+                    wasm_bindgen_futures::spawn_local(ask(
+                        session,
+                        Some(id),
+                        text,
+                        action,
+                        context,
+                    ));
+                }
+                Ok(AgentToBg::Preview { text }) => {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(error) = preview(&session, &text).await {
+                            session.fail(error);
+                        }
+                    });
                 }
                 Ok(AgentToBg::Stop {}) => session.cancel.borrow().stop(),
                 Ok(AgentToBg::Continue { message_id }) => {
@@ -244,7 +269,13 @@ async fn exclusive(
     session.busy.set(false);
 }
 
-async fn ask(session: Rc<Session>, id: Option<String>, text: String, action: Option<QuickAction>) {
+async fn ask(
+    session: Rc<Session>,
+    id: Option<String>,
+    text: String,
+    action: Option<QuickAction>,
+    context: Option<String>,
+) {
     let text = text.trim().to_string();
     if text.is_empty() {
         return session.fail(ProtocolError::new(
@@ -255,7 +286,7 @@ async fn ask(session: Rc<Session>, id: Option<String>, text: String, action: Opt
     let id = id
         .filter(|id| protocol::valid_message_id(id))
         .unwrap_or_else(new_id);
-    exclusive(&session, answer(&session, id, text, action)).await;
+    exclusive(&session, answer(&session, id, text, action, context)).await;
 }
 
 async fn continue_answer(session: Rc<Session>, message_id: String) {
@@ -274,6 +305,51 @@ struct Job {
     page: PageSnapshot,
     /// The interrupted answer's text, when continuing it.
     partial: Option<String>,
+    /// The page context the user reviewed in the preview, sent verbatim.
+    context: Option<String>,
+}
+
+/// Complete messages of conversation `id` before message `before` (all of
+/// them when it is not there).
+async fn history_before(store: &Store, id: Option<&str>, before: &str) -> Vec<Message> {
+    let Some(id) = id else {
+        return Vec::new();
+    };
+    store
+        .get(id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.messages)
+        .unwrap_or_default()
+        .into_iter()
+        .take_while(|m| m.id != before)
+        .collect()
+}
+
+/// Tells the agent what asking `text` would send, and to whom.
+async fn preview(session: &Session, text: &str) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let page = read_page(session.tab_id).await?;
+    let conversation_id = session.conversation_id.borrow().clone();
+    let history = history_before(&store, conversation_id.as_deref(), "").await;
+    let preferences = store.preferences();
+    let context = prompt::context_for(
+        preferences.personality.system_prompt(),
+        &page.shared(&preferences.context),
+        &history,
+        text,
+        prompt::DEFAULT_BUDGET_CHARS,
+    );
+    let destination = crate::providers::chain(&store)
+        .await?
+        .first()
+        .map(|c| c.settings().label.clone());
+    session.send(&BgToAgent::Preview {
+        destination,
+        context,
+    });
+    Ok(())
 }
 
 async fn answer(
@@ -281,6 +357,7 @@ async fn answer(
     id: String,
     text: String,
     action: Option<QuickAction>,
+    context: Option<String>,
 ) -> Result<(), ProtocolError> {
     let store = store()?;
     let conversation_id = session
@@ -298,14 +375,7 @@ async fn answer(
     session.send(&BgToAgent::Stored {
         message: question.clone(),
     });
-    let history = store
-        .get(&conversation_id)
-        .await?
-        .map(|c| c.messages)
-        .unwrap_or_default()
-        .into_iter()
-        .take_while(|m| m.id != question.id)
-        .collect();
+    let history = history_before(&store, Some(&conversation_id), &question.id).await;
     let job = Job {
         conversation_id,
         message_id: new_id(),
@@ -314,6 +384,7 @@ async fn answer(
         history,
         page: read_page(session.tab_id).await?,
         partial: None,
+        context,
     };
     run_chain(session, &store, &job).await
 }
@@ -350,6 +421,7 @@ async fn continuation(session: &Session, message_id: String) -> Result<(), Proto
         history: messages[..asked].to_vec(),
         page: read_page(session.tab_id).await?,
         partial: Some(messages[at].text.clone()),
+        context: None,
     };
     run_chain(session, &store, &job).await
 }
@@ -542,8 +614,15 @@ async fn answer_with(
     let personality = preferences.personality;
     // Only what the user allows leaves the browser.
     let page = job.page.shared(&preferences.context);
-    let request = match &job.partial {
-        Some(partial) => prompt::build_continuation(
+    let request = match (&job.partial, &job.context) {
+        (None, Some(context)) => prompt::build_with_context(
+            personality.system_prompt(),
+            context,
+            &job.history,
+            &job.question,
+            prompt::DEFAULT_BUDGET_CHARS,
+        ),
+        (Some(partial), _) => prompt::build_continuation(
             personality.system_prompt(),
             &page,
             &job.history,
@@ -551,7 +630,7 @@ async fn answer_with(
             partial,
             prompt::DEFAULT_BUDGET_CHARS,
         ),
-        None => prompt::build(
+        (None, None) => prompt::build(
             personality.system_prompt(),
             &page,
             &job.history,
@@ -595,7 +674,8 @@ async fn answer_with(
             let _ = store.record_usage(&job.conversation_id, usage).await;
         }
         let ttl = crate::resilient::settings(store).await.answer_cache_ttl_ms;
-        if status == MessageStatus::Complete && ttl > 0 {
+        // An answer to an edited context is not the page's answer.
+        if status == MessageStatus::Complete && ttl > 0 && job.context.is_none() {
             let full = match &job.partial {
                 Some(partial) => format!("{partial}{text}"),
                 None => text,

@@ -34,6 +34,7 @@ enum Action {
     Bg(BgToAgent),
     Asked,
     Disconnected,
+    ClosePreview,
 }
 
 impl Reducible for Chat {
@@ -44,6 +45,7 @@ impl Reducible for Chat {
             Action::Bg(m) => next.apply(m),
             Action::Asked => next.asked(),
             Action::Disconnected => next.disconnected(),
+            Action::ClosePreview => next.close_preview(),
         }
         Rc::new(Chat(next))
     }
@@ -199,19 +201,26 @@ fn app() -> Html {
     let send = {
         let link = link.clone();
         let chat = chat.clone();
-        Callback::from(move |(text, action): (String, Option<QuickAction>)| {
-            let text = text.trim().to_string();
-            if text.is_empty() || !chat.0.can_send() {
-                return;
-            }
-            let id = uuid::Uuid::new_v4().to_string();
-            send_message(
-                &link,
-                &chat.dispatcher(),
-                &AgentToBg::Ask { id, text, action },
-            );
-            chat.dispatch(Action::Asked);
-        })
+        Callback::from(
+            move |(text, action, context): (String, Option<QuickAction>, Option<String>)| {
+                let text = text.trim().to_string();
+                if text.is_empty() || !chat.0.can_send() {
+                    return;
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                send_message(
+                    &link,
+                    &chat.dispatcher(),
+                    &AgentToBg::Ask {
+                        id,
+                        text,
+                        action,
+                        context,
+                    },
+                );
+                chat.dispatch(Action::Asked);
+            },
+        )
     };
     let send_typed = {
         let send = send.clone();
@@ -220,7 +229,7 @@ fn app() -> Html {
             if let Some(el) = input.cast::<HtmlTextAreaElement>() {
                 let text = el.value();
                 if !text.trim().is_empty() {
-                    send.emit((text, None));
+                    send.emit((text, None, None));
                     el.set_value("");
                 }
             }
@@ -261,10 +270,43 @@ fn app() -> Html {
                     id: question.id,
                     text: question.text,
                     action: None,
+                    context: None,
                 },
             );
             chat.dispatch(Action::Asked);
         })
+    };
+    let context_area = use_node_ref();
+    let preview = {
+        let (link, chat, input) = (link.clone(), chat.clone(), input.clone());
+        Callback::from(move |_| {
+            let text = input
+                .cast::<HtmlTextAreaElement>()
+                .map(|el| el.value())
+                .unwrap_or_default();
+            if chat.0.can_send() {
+                send_message(&link, &chat.dispatcher(), &AgentToBg::Preview { text });
+            }
+        })
+    };
+    let send_previewed = {
+        let (send, input, context_area) = (send.clone(), input.clone(), context_area.clone());
+        Callback::from(move |_| {
+            let context = context_area
+                .cast::<HtmlTextAreaElement>()
+                .map(|el| el.value());
+            if let Some(el) = input.cast::<HtmlTextAreaElement>() {
+                let text = el.value();
+                if !text.trim().is_empty() {
+                    send.emit((text, None, context));
+                    el.set_value("");
+                }
+            }
+        })
+    };
+    let close_preview = {
+        let chat = chat.dispatcher();
+        Callback::from(move |_| chat.dispatch(Action::ClosePreview))
     };
     let close = {
         let link = link.clone();
@@ -291,7 +333,7 @@ fn app() -> Html {
     };
     let quick = |action: QuickAction| {
         let send = send.clone();
-        Callback::from(move |_| send.emit((action.prompt().to_string(), Some(action))))
+        Callback::from(move |_| send.emit((action.prompt().to_string(), Some(action), None)))
     };
 
     let state = &chat.0;
@@ -369,8 +411,23 @@ fn app() -> Html {
                 <button type="button" disabled={busy} onclick={quick(QuickAction::SummarizePage)}>{ "Summarize this page" }</button>
                 <button type="button" disabled={busy} onclick={quick(QuickAction::ExplainSelection)}>{ "Explain selection" }</button>
             </div>
+            if let Some(p) = &state.preview {
+                <section class="preview" role="region" aria-label="What will be sent">
+                    if let Some(to) = &p.destination {
+                        <p>{ format!("With your question, this goes to {to} (edit it if you like):") }</p>
+                        <textarea ref={context_area} aria-label="Page context" rows="8" value={p.context.clone()} />
+                    } else {
+                        <p>{ "Nothing leaves your browser: the offline provider answers from the page itself." }</p>
+                    }
+                    <div class="preview-actions">
+                        <button type="button" onclick={send_previewed} disabled={busy}>{ "Send with this context" }</button>
+                        <button type="button" onclick={close_preview}>{ "Cancel" }</button>
+                    </div>
+                </section>
+            }
             <form class="ask" {onsubmit}>
                 <textarea ref={input} aria-label="Ask Clippy" placeholder="Ask about this page…" rows="2" {onkeydown} />
+                <button type="button" class="preview-button" aria-label="Preview what will be sent" disabled={busy} onclick={preview}>{ "Preview" }</button>
                 <button type="submit" disabled={busy}>{ "Send" }</button>
                 if busy && state.ready {
                     <button type="button" class="stop" onclick={stop.reform(|_| ())}>{ "Stop" }</button>

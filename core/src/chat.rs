@@ -35,6 +35,19 @@ pub struct ChatState {
     pub waiting: bool,
     /// Where the latest answer came from in the fallback chain.
     pub level: Degradation,
+    /// What the question being previewed would send, while the preview is
+    /// open.
+    pub preview: Option<ContextPreview>,
+}
+
+/// What asking would send, as the preview shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextPreview {
+    /// The provider that would receive it; `None`: nothing leaves the
+    /// browser (the offline provider answers).
+    pub destination: Option<String>,
+    /// The page context that would be sent.
+    pub context: String,
 }
 
 impl ChatState {
@@ -52,6 +65,12 @@ impl ChatState {
     pub fn asked(&mut self) {
         self.waiting = true;
         self.error = None;
+        self.preview = None;
+    }
+
+    /// Closes the preview without sending.
+    pub fn close_preview(&mut self) {
+        self.preview = None;
     }
 
     /// The interrupted answer the user may continue: the last message, when
@@ -129,6 +148,15 @@ impl ChatState {
             }
             BgToAgent::Stopped {} => {
                 self.waiting = false;
+            }
+            BgToAgent::Preview {
+                destination,
+                context,
+            } => {
+                self.preview = Some(ContextPreview {
+                    destination,
+                    context,
+                });
             }
             BgToAgent::Failed { error } => {
                 self.ready = true;

@@ -844,6 +844,16 @@ tagged! {
             text: String,
             /// Set when the text came from a quick-action button.
             action: Option<QuickAction>,
+            /// The page context to send instead of the one read from the
+            /// page: what the user reviewed (and perhaps edited) in the
+            /// preview.
+            #[serde(default)]
+            context: Option<String>,
+        },
+        /// The user wants to see what asking `text` would send.
+        Preview {
+            /// The question as typed so far.
+            text: String,
         },
         /// The user closed the agent.
         Close {},
@@ -907,6 +917,14 @@ tagged! {
         /// The user stopped the ask before any answer text arrived; nothing
         /// was answered (the question is kept).
         Stopped {},
+        /// What asking the previewed question would send.
+        Preview {
+            /// Who would receive it: a provider's label, or `None` when
+            /// the offline provider answers (nothing leaves the browser).
+            destination: Option<String>,
+            /// The page context that would be sent (editable).
+            context: String,
+        },
         /// The ask failed; the user's message is kept.
         Failed {
             /// What went wrong.
@@ -1078,7 +1096,7 @@ mod tests {
 
         #[test]
         fn ask_round_trips(text in ".{0,500}") {
-            let msg = AgentToBg::Ask { id: "q1".into(), text, action: None };
+            let msg = AgentToBg::Ask { id: "q1".into(), text, action: None, context: None };
             proptest::prop_assert_eq!(decode::<AgentToBg>(&encode(&msg)).unwrap(), msg);
         }
     }

@@ -77,6 +77,7 @@ in_both_browsers!(
     chrome_built_in_ai_is_feature_detected,
     answers_render_markdown_and_never_run_script,
     page_context_the_user_turned_off_is_not_sent,
+    the_preview_shows_exactly_what_is_sent,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1612,5 +1613,69 @@ async fn page_context_the_user_turned_off_is_not_sent(
     for private in ["Gem Manufacturing Company", "Page title:", &server.url("/")] {
         ensure!(!sent.contains(private), "{private:?} was sent: {sent}");
     }
+    Ok(b)
+}
+
+/// "Preview" shows the page context that would go to the provider; the
+/// user edits it and sends; the provider receives exactly the edited text.
+async fn the_preview_shows_exactly_what_is_sent(b: Browser, server: Server) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    b.client.goto(&server.url("/")).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    b.client.goto(&server.url("/")).await?;
+    b.activate(&server.url("/")).await?;
+    b.enter_agent().await?;
+    let input = b.control("textarea", "Ask Clippy").await?;
+    b.client
+        .execute(
+            "arguments[0].value = 'Who designed it?';",
+            vec![serde_json::to_value(&input)?],
+        )
+        .await?;
+    click_button(&b, "Preview what will be sent").await?;
+    let area = b.control("textarea", "Page context").await?;
+    let shown = b
+        .client
+        .execute(
+            "return arguments[0].value;",
+            vec![serde_json::to_value(&area)?],
+        )
+        .await?;
+    let shown = shown.as_str().unwrap_or_default().to_string();
+    ensure!(
+        shown.contains("Page title: The Paperclip") && shown.contains("Gem Manufacturing"),
+        "{shown}"
+    );
+    // The user keeps the headings, drops the page text and adds a note.
+    let edited = format!(
+        "{}\nNote from the user: only the headings.",
+        shown
+            .split("Page text:")
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+    );
+    b.client
+        .execute(
+            "arguments[0].value = arguments[1];
+             arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+            vec![serde_json::to_value(&area)?, json!(edited)],
+        )
+        .await?;
+    click_button(&b, "Send with this context").await?;
+    let (answer, _) = b.wait_answer(0).await?;
+    ensure!(answer == "Echo: Who designed it?", "{answer}");
+    let sent = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/chat/completions")
+        .and_then(|r| r.json())
+        .ok_or_else(|| anyhow::anyhow!("no chat request"))?;
+    let system = sent["messages"][0]["content"].as_str().unwrap_or_default();
+    ensure!(
+        system.ends_with(&format!("The user is reading this web page:\n{edited}")),
+        "sent: {system}\nedited: {edited}"
+    );
+    ensure!(!system.contains("Gem Manufacturing"), "{system}");
     Ok(b)
 }

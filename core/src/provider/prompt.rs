@@ -60,16 +60,15 @@ pub fn page_context(page: &PageSnapshot, budget: usize) -> String {
     out
 }
 
-/// The request for `question` asked on `page` after `history` (oldest
-/// first; unfinished answers are left out), within `budget` characters.
-pub fn build(
+/// The part of `history` that fits (complete messages, newest first kept,
+/// at most [`MAX_HISTORY`]), oldest first, and the characters left for the
+/// page context.
+fn fit_history(
     system_prompt: &str,
-    page: &PageSnapshot,
     history: &[Message],
     question: &str,
     budget: usize,
-) -> ChatRequest {
-    let question = clip(question, budget / 2);
+) -> (Vec<ChatMessage>, usize) {
     let mut left = budget.saturating_sub(question.chars().count() + system_prompt.len());
     let mut earlier: Vec<ChatMessage> = Vec::new();
     for m in history
@@ -86,7 +85,49 @@ pub fn build(
         earlier.push(ChatMessage::new(m.role, m.text.clone()));
     }
     earlier.reverse();
-    let context = page_context(page, left);
+    (earlier, left)
+}
+
+/// The page context [`build`] would send for `question` on `page` after
+/// `history`: what the agent's preview shows (and lets the user edit).
+pub fn context_for(
+    system_prompt: &str,
+    page: &PageSnapshot,
+    history: &[Message],
+    question: &str,
+    budget: usize,
+) -> String {
+    let question = clip(question, budget / 2);
+    let (_, left) = fit_history(system_prompt, history, &question, budget);
+    page_context(page, left)
+}
+
+/// The request for `question` asked on `page` after `history` (oldest
+/// first; unfinished answers are left out), within `budget` characters.
+pub fn build(
+    system_prompt: &str,
+    page: &PageSnapshot,
+    history: &[Message],
+    question: &str,
+    budget: usize,
+) -> ChatRequest {
+    let context = context_for(system_prompt, page, history, question, budget);
+    build_with_context(system_prompt, &context, history, question, budget)
+}
+
+/// The request for `question` with `context` as the page context, verbatim
+/// (as the user reviewed and perhaps edited it; clipped to what the budget
+/// leaves after the question and history).
+pub fn build_with_context(
+    system_prompt: &str,
+    context: &str,
+    history: &[Message],
+    question: &str,
+    budget: usize,
+) -> ChatRequest {
+    let question = clip(question, budget / 2);
+    let (earlier, left) = fit_history(system_prompt, history, &question, budget);
+    let context = clip(context, left);
     let mut request = ChatRequest::new(earlier);
     request.system = Some(format!(
         "{system_prompt}\n\nThe user is reading this web page:\n{context}"
@@ -162,5 +203,21 @@ mod tests {
         let req = build("S", &page(10), &history, "next?", 10_000);
         let texts: Vec<&str> = req.messages.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(texts, ["first", "answer", "next?"]);
+    }
+
+    #[test]
+    fn the_previewed_context_is_what_is_sent() {
+        let page = page(5_000);
+        let question = "What is it?";
+        let context = context_for("Be brief.", &page, &[], question, 2_000);
+        let built = build("Be brief.", &page, &[], question, 2_000);
+        let system = built.system.clone().unwrap();
+        assert!(system.ends_with(&context), "{system}");
+        // The user shortened it and added a note.
+        let half: String = context.chars().take(context.chars().count() / 2).collect();
+        let edited = format!("{half} (edited)");
+        let sent = build_with_context("Be brief.", &edited, &[], question, 2_000);
+        assert!(sent.system.unwrap().ends_with("(edited)"));
+        assert_eq!(sent.messages, built.messages);
     }
 }
