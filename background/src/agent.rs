@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use gloo_timers::future::TimeoutFuture;
-use paperclip_core::conversation::{Message, MessageStatus, Role};
+use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
 use paperclip_core::offline;
 use paperclip_core::page::PageSnapshot;
 use paperclip_core::protocol::{
@@ -172,17 +172,81 @@ async fn send_history(session: &Session) {
     }
     .await;
     match result {
-        Ok((conversation, persistent)) => {
-            *session.conversation_id.borrow_mut() = conversation.as_ref().map(|c| c.id.clone());
-            session.send(&BgToAgent::History {
-                conversation_id: conversation.as_ref().map(|c| c.id.clone()),
-                site: session.site.clone(),
-                messages: conversation.map(|c| c.messages).unwrap_or_default(),
-                persistent,
-            });
-        }
+        Ok((conversation, persistent)) => show(session, conversation, persistent),
         Err(error) => session.fail(error),
     }
+}
+
+/// Makes `conversation` (or a new one) the open one and sends it.
+fn show(session: &Session, conversation: Option<Conversation>, persistent: bool) {
+    *session.conversation_id.borrow_mut() = conversation.as_ref().map(|c| c.id.clone());
+    session.send(&BgToAgent::History {
+        conversation_id: conversation.as_ref().map(|c| c.id.clone()),
+        site: session.site.clone(),
+        messages: conversation.map(|c| c.messages).unwrap_or_default(),
+        persistent,
+    });
+}
+
+/// Conversation `id`, if it belongs to this session's site.
+async fn own(store: &Store, session: &Session, id: &str) -> Result<Conversation, ProtocolError> {
+    store
+        .get(id)
+        .await?
+        .filter(|c| c.site == session.site)
+        .ok_or_else(|| ProtocolError::failed("no such conversation on this site"))
+}
+
+/// Sends this site's conversations, newest first.
+async fn send_conversations(session: &Session) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let query = protocol::ListConversations {
+        limit: 50,
+        filter: paperclip_core::query::Filter {
+            site: Some(session.site.clone()),
+            ..Default::default()
+        },
+        cursor: None,
+    };
+    let (items, _) = store.list(&query).await?;
+    session.send(&BgToAgent::Conversations {
+        items,
+        current: session.conversation_id.borrow().clone(),
+    });
+    Ok(())
+}
+
+/// Handles the conversation-list messages (not while an answer is in
+/// progress).
+async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolError> {
+    let store = store()?;
+    match message {
+        AgentToBg::ListConversations {} => {}
+        _ if session.busy.get() => {
+            return Err(ProtocolError::failed(
+                "an answer is still streaming; stop it or wait",
+            ))
+        }
+        AgentToBg::OpenConversation { id: Some(id) } => {
+            let conversation = own(&store, session, &id).await?;
+            show(session, Some(conversation), store.persistent());
+            return Ok(());
+        }
+        AgentToBg::OpenConversation { id: None } => {
+            show(session, None, store.persistent());
+            return Ok(());
+        }
+        AgentToBg::DeleteConversation { id } => {
+            own(&store, session, &id).await?;
+            store.delete(&id).await?;
+            let open = session.conversation_id.borrow().clone();
+            if open.as_deref() == Some(id.as_str()) {
+                show(session, None, store.persistent());
+            }
+        }
+        _ => return Ok(()),
+    }
+    send_conversations(session).await
 }
 
 fn listen(session: &Rc<Session>) {
@@ -206,6 +270,17 @@ fn listen(session: &Rc<Session>) {
                         action,
                         context,
                     ));
+                }
+                Ok(
+                    m @ (AgentToBg::ListConversations {}
+                    | AgentToBg::OpenConversation { .. }
+                    | AgentToBg::DeleteConversation { .. }),
+                ) => {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(error) = manage(&session, m).await {
+                            session.fail(error);
+                        }
+                    });
                 }
                 Ok(AgentToBg::Preview { text }) => {
                     wasm_bindgen_futures::spawn_local(async move {

@@ -35,6 +35,7 @@ enum Action {
     Asked,
     Disconnected,
     ClosePreview,
+    CloseConversations,
 }
 
 impl Reducible for Chat {
@@ -46,6 +47,7 @@ impl Reducible for Chat {
             Action::Asked => next.asked(),
             Action::Disconnected => next.disconnected(),
             Action::ClosePreview => next.close_preview(),
+            Action::CloseConversations => next.close_conversations(),
         }
         Rc::new(Chat(next))
     }
@@ -308,6 +310,41 @@ fn app() -> Html {
         let chat = chat.dispatcher();
         Callback::from(move |_| chat.dispatch(Action::ClosePreview))
     };
+    let conversations = {
+        let (link, chat) = (link.clone(), chat.clone());
+        Callback::from(move |_| {
+            if chat.0.conversations.is_some() {
+                chat.dispatch(Action::CloseConversations);
+            } else {
+                send_message(&link, &chat.dispatcher(), &AgentToBg::ListConversations {});
+            }
+        })
+    };
+    let open_conversation = {
+        let (link, chat) = (link.clone(), chat.clone());
+        Callback::from(move |id: Option<String>| {
+            if chat.0.can_send() {
+                chat.dispatch(Action::CloseConversations);
+                send_message(
+                    &link,
+                    &chat.dispatcher(),
+                    &AgentToBg::OpenConversation { id },
+                );
+            }
+        })
+    };
+    let delete_conversation = {
+        let (link, chat) = (link.clone(), chat.clone());
+        Callback::from(move |id: String| {
+            if chat.0.can_send() {
+                send_message(
+                    &link,
+                    &chat.dispatcher(),
+                    &AgentToBg::DeleteConversation { id },
+                );
+            }
+        })
+    };
     let close = {
         let link = link.clone();
         let chat = chat.dispatcher();
@@ -360,8 +397,39 @@ fn app() -> Html {
                       else if state.is_streaming() { "Here's what I found." }
                       else { "Hi! Ask me about this page." } }
                 </div>
-                <button class="close" aria-label="Close Clippy" onclick={close.reform(|_| ())}>{ "×" }</button>
+                <div class="header-actions">
+                    <button type="button" class="icon" aria-label="Conversations on this site"
+                        aria-expanded={state.conversations.is_some().to_string()} onclick={conversations}>{ "☰" }</button>
+                    <button type="button" class="icon" aria-label="New conversation" disabled={busy}
+                        onclick={open_conversation.reform(|_| None)}>{ "+" }</button>
+                    <button class="close" aria-label="Close Clippy" onclick={close.reform(|_| ())}>{ "×" }</button>
+                </div>
             </header>
+            if let Some((items, current)) = &state.conversations {
+                <section class="conversations" role="region" aria-label="Conversations on this site">
+                    if items.is_empty() {
+                        <p class="meta">{ "No saved conversations on this site yet." }</p>
+                    }
+                    <ul>
+                        { for items.iter().map(|c| {
+                            let is_current = current.as_deref() == Some(c.id.as_str());
+                            let (open_id, delete_id) = (c.id.clone(), c.id.clone());
+                            let title = if c.title.is_empty() { "Untitled".to_string() } else { c.title.clone() };
+                            html! {
+                                <li key={c.id.clone()} aria-current={is_current.then_some("true")}>
+                                    <button type="button" class="open" disabled={busy}
+                                        onclick={open_conversation.reform(move |_| Some(open_id.clone()))}>
+                                        { title.clone() }
+                                        <span class="meta">{ format!(" · {} messages", c.message_count) }</span>
+                                    </button>
+                                    <button type="button" class="delete" aria-label={format!("Delete conversation {title}")} disabled={busy}
+                                        onclick={delete_conversation.reform(move |_| delete_id.clone())}>{ "Delete" }</button>
+                                </li>
+                            }
+                        }) }
+                    </ul>
+                </section>
+            }
             if let Some(label) = state.level.label() {
                 <p class="degraded" role="status" data-level={state.level.as_str()}>
                     { format!("Degraded: {label}. Your providers are failing; see Options.") }

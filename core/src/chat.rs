@@ -38,6 +38,12 @@ pub struct ChatState {
     /// What the question being previewed would send, while the preview is
     /// open.
     pub preview: Option<ContextPreview>,
+    /// This site's conversations and the open one's id, while the list is
+    /// open.
+    pub conversations: Option<(
+        Vec<crate::conversation::ConversationSummary>,
+        Option<String>,
+    )>,
 }
 
 /// What asking would send, as the preview shows it.
@@ -71,6 +77,11 @@ impl ChatState {
     /// Closes the preview without sending.
     pub fn close_preview(&mut self) {
         self.preview = None;
+    }
+
+    /// Closes the conversation list.
+    pub fn close_conversations(&mut self) {
+        self.conversations = None;
     }
 
     /// The interrupted answer the user may continue: the last message, when
@@ -148,6 +159,9 @@ impl ChatState {
             }
             BgToAgent::Stopped {} => {
                 self.waiting = false;
+            }
+            BgToAgent::Conversations { items, current } => {
+                self.conversations = Some((items, current));
             }
             BgToAgent::Preview {
                 destination,

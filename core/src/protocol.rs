@@ -850,6 +850,20 @@ tagged! {
             #[serde(default)]
             context: Option<String>,
         },
+        /// The user opened the list of this site's conversations.
+        ListConversations {},
+        /// Switch to conversation `id` of this site, or start a new one
+        /// (`None`); answered with `History`.
+        OpenConversation {
+            /// The conversation, or `None` for a new one.
+            id: Option<String>,
+        },
+        /// Delete conversation `id` of this site; answered with
+        /// `Conversations` (and `History` when it was the open one).
+        DeleteConversation {
+            /// The conversation.
+            id: String,
+        },
         /// The user wants to see what asking `text` would send.
         Preview {
             /// The question as typed so far.
@@ -917,6 +931,13 @@ tagged! {
         /// The user stopped the ask before any answer text arrived; nothing
         /// was answered (the question is kept).
         Stopped {},
+        /// This site's conversations, newest first.
+        Conversations {
+            /// Their summaries.
+            items: Vec<ConversationSummary>,
+            /// The open one.
+            current: Option<String>,
+        },
         /// What asking the previewed question would send.
         Preview {
             /// Who would receive it: a provider's label, or `None` when

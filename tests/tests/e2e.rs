@@ -78,6 +78,7 @@ in_both_browsers!(
     answers_render_markdown_and_never_run_script,
     page_context_the_user_turned_off_is_not_sent,
     the_preview_shows_exactly_what_is_sent,
+    the_agent_lists_opens_starts_and_deletes_conversations,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1677,5 +1678,89 @@ async fn the_preview_shows_exactly_what_is_sent(b: Browser, server: Server) -> R
         "sent: {system}\nedited: {edited}"
     );
     ensure!(!system.contains("Gem Manufacturing"), "{system}");
+    Ok(b)
+}
+
+/// The agent's conversation list for the site: start a new conversation,
+/// switch between them, delete one; the history after a reload is the
+/// newest remaining conversation.
+async fn the_agent_lists_opens_starts_and_deletes_conversations(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let page = server.url("/");
+    b.ask_on(&page, "What is the Gem clip?").await?;
+    b.enter_agent().await?;
+    click_button(&b, "New conversation").await?;
+    b.wait_until(Duration::from_secs(10), "an empty log", || async {
+        Ok(b.messages().await?.is_empty())
+    })
+    .await?;
+    b.ask("Who made paperclips?").await?;
+    b.wait_answer(0).await?;
+    click_button(&b, "Conversations on this site").await?;
+    let list_items = || async {
+        let v = b
+            .client
+            .execute(
+                "return [...document.querySelectorAll('.conversations li')].map(li =>
+                   [li.querySelector('.open').firstChild.textContent, li.hasAttribute('aria-current')]);",
+                vec![],
+            )
+            .await?;
+        anyhow::Ok(serde_json::from_value::<Vec<(String, bool)>>(v)?)
+    };
+    let listed = b
+        .poll(Duration::from_secs(10), "the list", || async {
+            let items = list_items().await?;
+            Ok((items.len() == 2).then_some(items))
+        })
+        .await?;
+    ensure!(
+        listed
+            == vec![
+                ("Who made paperclips?".to_string(), true),
+                ("What is the Gem clip?".to_string(), false)
+            ],
+        "{listed:?}"
+    );
+    // Open the first conversation.
+    let first = b
+        .client
+        .find_all(fantoccini::Locator::Css(".conversations li .open"))
+        .await?;
+    b.click(&first[1]).await?;
+    b.wait_until(
+        Duration::from_secs(10),
+        "the first conversation",
+        || async {
+            let m = b.messages().await?;
+            Ok(m.first().map(|(_, t)| t.as_str()) == Some("What is the Gem clip?"))
+        },
+    )
+    .await?;
+    // Delete the second.
+    click_button(&b, "Conversations on this site").await?;
+    click_button(&b, "Delete conversation Who made paperclips?").await?;
+    let left = b
+        .poll(Duration::from_secs(10), "the deletion", || async {
+            let items = list_items().await?;
+            Ok((items.len() == 1).then_some(items))
+        })
+        .await?;
+    ensure!(
+        left == vec![("What is the Gem clip?".to_string(), true)],
+        "{left:?}"
+    );
+    // After a reload, the remaining conversation is restored.
+    b.top().await?;
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let restored = b.messages().await?;
+    ensure!(
+        restored.first().map(|(_, t)| t.as_str()) == Some("What is the Gem clip?"),
+        "{restored:?}"
+    );
     Ok(b)
 }
