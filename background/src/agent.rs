@@ -145,16 +145,16 @@ pub fn serve(port: Port) {
         });
         send_history(&session).await;
         listen(&session);
-        if crate::take_pending_selection(tab_id) {
-            let action = QuickAction::ExplainSelection;
-            ask(
-                session,
-                None,
-                action.prompt().to_string(),
-                Some(action),
-                None,
-            )
-            .await;
+        match crate::take_pending_action(tab_id) {
+            Some(action @ QuickAction::AskAboutSelection) => {
+                session.send(&BgToAgent::Compose { action });
+            }
+            Some(action) => {
+                let language = paperclip_platform::ui_language();
+                let question = action.question("", &language);
+                ask(session, None, question, Some(action), None).await;
+            }
+            None => {}
         }
     });
 }

@@ -31,8 +31,8 @@ use paperclip_core::protocol::{
     self, Activated, CacheInvalidated, ConnectionTested, ConversationDetail, ConversationList,
     Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
     PriceList, PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved,
-    ProvidersOrdered, Reply, Request, ResilienceSaved, ResilienceStatus, Response, TagsSet,
-    ToContent, PROTOCOL_VERSION,
+    ProvidersOrdered, QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response,
+    TagsSet, ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
 use paperclip_platform as platform;
@@ -50,16 +50,32 @@ const MAINTENANCE_PERIOD_MINUTES: f64 = 60.0;
 /// The path of the content script that shows the agent in a page.
 pub const LOADER: &str = "content/loader.js";
 
-/// Id of the context-menu entry.
-pub const MENU_ASK_SELECTION: &str = "paperclip-ask-selection";
+/// The context-menu entries on a selection: id, title and quick action.
+pub const MENUS: [(&str, &str, QuickAction); 3] = [
+    (
+        "paperclip-ask-selection",
+        "Ask Clippy about selection",
+        QuickAction::AskAboutSelection,
+    ),
+    (
+        "paperclip-explain-selection",
+        "Explain selection with Clippy",
+        QuickAction::ExplainSelection,
+    ),
+    (
+        "paperclip-translate-selection",
+        "Translate selection with Clippy",
+        QuickAction::TranslateSelection,
+    ),
+];
 
 thread_local! {
     static STARTED_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
     static READY_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
     static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
-    /// Tabs whose agent should explain the selection as soon as it connects
+    /// Tabs whose agent should start a quick action as soon as it connects
     /// (set by the context menu).
-    static PENDING_SELECTION: RefCell<Vec<i32>> = const { RefCell::new(Vec::new()) };
+    static PENDING_ACTION: RefCell<Vec<(i32, QuickAction)>> = const { RefCell::new(Vec::new()) };
 }
 
 thread_local! {
@@ -404,45 +420,51 @@ pub fn on_command(command: String, tab: Option<Tab>) {
     }
 }
 
-/// `contextMenus.onClicked`: shows the agent and explains the selection.
+/// `contextMenus.onClicked`: shows the agent and starts the entry's quick
+/// action on the selection.
 #[wasm_bindgen]
 pub fn on_menu(info: JsValue, tab: Option<Tab>) {
     let item = Reflect::get(&info, &"menuItemId".into())
         .ok()
         .and_then(|v| v.as_string());
-    if item.as_deref() != Some(MENU_ASK_SELECTION) {
+    let Some(&(_, _, action)) = MENUS.iter().find(|(id, ..)| Some(*id) == item.as_deref()) else {
         return;
-    }
+    };
     if let Some(id) = tab.as_ref().and_then(|t| t.id()) {
-        PENDING_SELECTION.with(|p| p.borrow_mut().push(id));
+        PENDING_ACTION.with(|p| {
+            let mut p = p.borrow_mut();
+            p.retain(|&(t, _)| t != id);
+            p.push((id, action));
+        });
     }
     activate_tab(tab);
 }
 
-/// Takes the pending "explain selection" mark of `tab_id`, if any.
-pub(crate) fn take_pending_selection(tab_id: i32) -> bool {
-    PENDING_SELECTION.with(|p| {
+/// Takes the pending quick action of `tab_id`, if any.
+pub(crate) fn take_pending_action(tab_id: i32) -> Option<QuickAction> {
+    PENDING_ACTION.with(|p| {
         let mut p = p.borrow_mut();
-        let before = p.len();
-        p.retain(|&t| t != tab_id);
-        p.len() != before
+        let at = p.iter().position(|&(t, _)| t == tab_id)?;
+        Some(p.remove(at).1)
     })
 }
 
-/// `runtime.onInstalled`: creates the context-menu entry.
+/// `runtime.onInstalled`: creates the context-menu entries.
 #[wasm_bindgen]
 pub fn on_installed() {
-    let props = Object::new();
-    let set = |k: &str, v: &JsValue| {
-        Reflect::set(&props, &k.into(), v).expect("plain object");
-    };
-    set("id", &MENU_ASK_SELECTION.into());
-    set("title", &"Ask Clippy about selection".into());
-    set("contexts", &js_sys::Array::of1(&"selection".into()));
-    // onInstalled also fires on update, when the entry already exists.
+    // onInstalled also fires on update, when the entries already exist.
     let menus = platform::api().context_menus();
     let create = Closure::once_into_js(move || {
-        platform::api().context_menus().create(&props, None);
+        for (id, title, _) in MENUS {
+            let props = Object::new();
+            let set = |k: &str, v: &JsValue| {
+                Reflect::set(&props, &k.into(), v).expect("plain object");
+            };
+            set("id", &id.into());
+            set("title", &title.into());
+            set("contexts", &js_sys::Array::of1(&"selection".into()));
+            platform::api().context_menus().create(&props, None);
+        }
     });
     menus.remove_all(Some(create.unchecked_ref()));
 }

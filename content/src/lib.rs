@@ -36,6 +36,7 @@ enum Action {
     Disconnected,
     ClosePreview,
     CloseConversations,
+    Compose(Option<QuickAction>),
 }
 
 impl Reducible for Chat {
@@ -48,6 +49,7 @@ impl Reducible for Chat {
             Action::Disconnected => next.disconnected(),
             Action::ClosePreview => next.close_preview(),
             Action::CloseConversations => next.close_conversations(),
+            Action::Compose(action) => next.compose(action),
         }
         Rc::new(Chat(next))
     }
@@ -227,11 +229,18 @@ fn app() -> Html {
     let send_typed = {
         let send = send.clone();
         let input = input.clone();
+        let compose = chat.0.compose;
         move || {
             if let Some(el) = input.cast::<HtmlTextAreaElement>() {
                 let text = el.value();
                 if !text.trim().is_empty() {
-                    send.emit((text, None, None));
+                    match compose {
+                        Some(action) => {
+                            let question = action.question(&text, &platform::ui_language());
+                            send.emit((question, Some(action), None));
+                        }
+                        None => send.emit((text, None, None)),
+                    }
                     el.set_value("");
                 }
             }
@@ -358,20 +367,52 @@ fn app() -> Html {
         })
     };
     let onkeydown = {
-        let close = close.clone();
+        let (close, stop, chat) = (close.clone(), stop.clone(), chat.clone());
         Callback::from(move |e: KeyboardEvent| {
             if e.key() == "Enter" && !e.shift_key() {
                 e.prevent_default();
                 send_typed();
             } else if e.key() == "Escape" {
-                close.emit(());
+                e.prevent_default();
+                // Escape stops an answer in progress, else closes Clippy.
+                if chat.0.can_send() || !chat.0.ready {
+                    close.emit(());
+                } else {
+                    stop.emit(());
+                }
             }
         })
     };
     let quick = |action: QuickAction| {
         let send = send.clone();
-        Callback::from(move |_| send.emit((action.prompt().to_string(), Some(action), None)))
+        Callback::from(move |_| {
+            let question = action.question("", &platform::ui_language());
+            send.emit((question, Some(action), None))
+        })
     };
+    let ask_about_selection = {
+        let (chat, input) = (chat.dispatcher(), input.clone());
+        Callback::from(move |_| {
+            chat.dispatch(Action::Compose(Some(QuickAction::AskAboutSelection)));
+            if let Some(el) = input.cast::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+        })
+    };
+    let cancel_compose = {
+        let chat = chat.dispatcher();
+        Callback::from(move |_| chat.dispatch(Action::Compose(None)))
+    };
+    {
+        // Focus the input when the chat is ready, and when a quick action
+        // waits for the user's words.
+        let input = input.clone();
+        use_effect_with((chat.0.ready, chat.0.compose), move |_| {
+            if let Some(el) = input.cast::<web_sys::HtmlElement>() {
+                let _ = el.focus();
+            }
+        });
+    }
 
     let state = &chat.0;
     let mood = if state.error.is_some() {
@@ -478,7 +519,15 @@ fn app() -> Html {
             <div class="quick">
                 <button type="button" disabled={busy} onclick={quick(QuickAction::SummarizePage)}>{ "Summarize this page" }</button>
                 <button type="button" disabled={busy} onclick={quick(QuickAction::ExplainSelection)}>{ "Explain selection" }</button>
+                <button type="button" disabled={busy} onclick={ask_about_selection}>{ "Ask about selection" }</button>
+                <button type="button" disabled={busy} onclick={quick(QuickAction::TranslateSelection)}>{ "Translate selection" }</button>
             </div>
+            if state.compose == Some(QuickAction::AskAboutSelection) {
+                <p class="compose" role="status">
+                    { "Your next question is about the selected text." }
+                    <button type="button" class="icon" aria-label="Cancel asking about the selection" onclick={cancel_compose}>{ "×" }</button>
+                </p>
+            }
             if let Some(p) = &state.preview {
                 <section class="preview" role="region" aria-label="What will be sent">
                     if let Some(to) = &p.destination {
@@ -494,7 +543,7 @@ fn app() -> Html {
                 </section>
             }
             <form class="ask" {onsubmit}>
-                <textarea ref={input} aria-label="Ask Clippy" placeholder="Ask about this page…" rows="2" {onkeydown} />
+                <textarea ref={input} aria-label="Ask Clippy" placeholder={if state.compose.is_some() { "Ask about the selected text…" } else { "Ask about this page…" }} rows="2" {onkeydown} />
                 <button type="button" class="preview-button" aria-label="Preview what will be sent" disabled={busy} onclick={preview}>{ "Preview" }</button>
                 <button type="submit" disabled={busy}>{ "Send" }</button>
                 if busy && state.ready {

@@ -38,6 +38,9 @@ pub struct ChatState {
     /// What the question being previewed would send, while the preview is
     /// open.
     pub preview: Option<ContextPreview>,
+    /// The quick action the next typed question is for (the user chose
+    /// "Ask about selection").
+    pub compose: Option<crate::protocol::QuickAction>,
     /// This site's conversations and the open one's id, while the list is
     /// open.
     pub conversations: Option<(
@@ -72,6 +75,12 @@ impl ChatState {
         self.waiting = true;
         self.error = None;
         self.preview = None;
+        self.compose = None;
+    }
+
+    /// Sets (or clears) the quick action the next typed question is for.
+    pub fn compose(&mut self, action: Option<crate::protocol::QuickAction>) {
+        self.compose = action;
     }
 
     /// Closes the preview without sending.
@@ -159,6 +168,9 @@ impl ChatState {
             }
             BgToAgent::Stopped {} => {
                 self.waiting = false;
+            }
+            BgToAgent::Compose { action } => {
+                self.compose = Some(action);
             }
             BgToAgent::Conversations { items, current } => {
                 self.conversations = Some((items, current));

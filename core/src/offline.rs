@@ -41,6 +41,8 @@ pub enum Intent<'a> {
     Summarize,
     /// An explanation of the selected text.
     ExplainSelection,
+    /// A translation of the selected text (which needs a model).
+    Translate,
     /// An answer to a free question.
     Question(&'a str),
 }
@@ -50,6 +52,8 @@ pub fn intent(question: &str, action: Option<QuickAction>) -> Intent<'_> {
     match action {
         Some(QuickAction::SummarizePage) => return Intent::Summarize,
         Some(QuickAction::ExplainSelection) => return Intent::ExplainSelection,
+        Some(QuickAction::TranslateSelection) => return Intent::Translate,
+        Some(QuickAction::AskAboutSelection) => return Intent::Question(question),
         None => {}
     }
     let q = question.to_lowercase();
@@ -77,6 +81,7 @@ pub fn answer(question: &str, action: Option<QuickAction>, page: &PageSnapshot) 
     match intent(question, action) {
         Intent::Summarize => summary_answer(&doc, page),
         Intent::ExplainSelection => selection_answer(&doc, page),
+        Intent::Translate => translate_answer(page),
         Intent::Question(q) => question_answer(&doc, page, q),
     }
 }
@@ -103,6 +108,16 @@ fn summary_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
         return "I couldn't find any readable text on this page.".into();
     }
     format!("Summary of “{}”:\n{}", title_of(page), bullets(&picked))
+}
+
+fn translate_answer(page: &PageSnapshot) -> String {
+    let selection = page.selection.trim();
+    if selection.is_empty() {
+        return "Select some text on the page first, then ask me again.".into();
+    }
+    format!(
+        "Translating needs an AI provider (add one in Options): the offline provider only answers from the page's own words. You selected “{selection}”."
+    )
 }
 
 fn selection_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
@@ -503,5 +518,33 @@ mod tests {
         );
         assert_eq!(continuation(full, &noted), &full[45..]);
         assert_eq!(continuation(full, "something else"), full);
+    }
+
+    #[test]
+    fn translation_needs_a_provider_and_a_selection() {
+        let mut page = PageSnapshot {
+            selection: "Bonjour".into(),
+            ..Default::default()
+        };
+        let a = answer(
+            "Translate the selection into my language (en-US)",
+            Some(QuickAction::TranslateSelection),
+            &page,
+        );
+        assert!(
+            a.contains("needs an AI provider") && a.contains("Bonjour"),
+            "{a}"
+        );
+        page.selection.clear();
+        let a = answer("x", Some(QuickAction::TranslateSelection), &page);
+        assert!(a.starts_with("Select some text"), "{a}");
+        assert_eq!(
+            QuickAction::AskAboutSelection.question(" why? ", "fr"),
+            "About the selection: why?"
+        );
+        assert_eq!(
+            QuickAction::TranslateSelection.question("", "fr-FR"),
+            "Translate the selection into my language (fr-FR)"
+        );
     }
 }

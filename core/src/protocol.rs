@@ -820,14 +820,34 @@ pub enum QuickAction {
     SummarizePage,
     /// Explain the selected text.
     ExplainSelection,
+    /// A question the user typed about the selected text.
+    AskAboutSelection,
+    /// Translate the selected text into the user's language.
+    TranslateSelection,
 }
 
 impl QuickAction {
-    /// The text shown in the chat for this action.
+    /// The text shown in the chat for this action (for
+    /// [`QuickAction::AskAboutSelection`], what precedes the typed question).
     pub fn prompt(self) -> &'static str {
         match self {
             QuickAction::SummarizePage => "Summarize this page",
             QuickAction::ExplainSelection => "Explain the selection",
+            QuickAction::AskAboutSelection => "About the selection:",
+            QuickAction::TranslateSelection => "Translate the selection",
+        }
+    }
+
+    /// The question sent for this action: the prompt, with `typed` (what
+    /// the user asked about the selection) or `language` (the target of a
+    /// translation, e.g. `fr-FR`) where the action takes one.
+    pub fn question(self, typed: &str, language: &str) -> String {
+        match self {
+            QuickAction::AskAboutSelection => format!("{} {}", self.prompt(), typed.trim()),
+            QuickAction::TranslateSelection => {
+                format!("{} into my language ({language})", self.prompt())
+            }
+            _ => self.prompt().to_string(),
         }
     }
 }
@@ -937,6 +957,12 @@ tagged! {
             items: Vec<ConversationSummary>,
             /// The open one.
             current: Option<String>,
+        },
+        /// Get ready for a quick action that needs the user's words (the
+        /// context menu's "Ask Clippy about selection"): focus the input.
+        Compose {
+            /// The action the next question is for.
+            action: QuickAction,
         },
         /// What asking the previewed question would send.
         Preview {

@@ -169,6 +169,17 @@ async fn sleep_ms(ms: i32) {
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
+/// The browser's UI language (`navigator.language`, e.g. `fr-FR`), in a
+/// page or a worker; `en` when unknown.
+pub fn ui_language() -> String {
+    js_sys::Reflect::get(&js_sys::global(), &"navigator".into())
+        .and_then(|n| js_sys::Reflect::get(&n, &"language".into()))
+        .ok()
+        .and_then(|l| l.as_string())
+        .filter(|l| !l.is_empty() && l.len() <= 35)
+        .unwrap_or_else(|| "en".into())
+}
+
 /// Opens the agent's port to the background.
 pub fn connect_agent() -> Port {
     let info = Object::new();

@@ -79,6 +79,7 @@ in_both_browsers!(
     page_context_the_user_turned_off_is_not_sent,
     the_preview_shows_exactly_what_is_sent,
     the_agent_lists_opens_starts_and_deletes_conversations,
+    quick_actions_on_the_selection,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1761,6 +1762,72 @@ async fn the_agent_lists_opens_starts_and_deletes_conversations(
     ensure!(
         restored.first().map(|(_, t)| t.as_str()) == Some("What is the Gem clip?"),
         "{restored:?}"
+    );
+    Ok(b)
+}
+
+/// "Translate selection" and "Ask about selection" send the selection as
+/// context with the action's question; Escape stops nothing when idle.
+async fn quick_actions_on_the_selection(b: Browser, server: Server) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    b.client.goto(&page).await?;
+    let selected = b
+        .client
+        .execute(
+            "const p = [...document.querySelectorAll('p')].find(p => p.textContent.includes('springy'));
+             const r = document.createRange(); r.selectNodeContents(p);
+             const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+             return s.toString().replace(/\\s+/g, ' ').trim();",
+            vec![],
+        )
+        .await?;
+    let selected = selected.as_str().unwrap_or_default().to_string();
+    ensure!(selected.contains("springy"), "{selected}");
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    click_button(&b, "Translate selection").await?;
+    let (translated, _) = b.wait_answer(0).await?;
+    ensure!(
+        translated.starts_with("Echo: Translate the selection into my language ("),
+        "{translated}"
+    );
+    let system = |n: usize| {
+        fake.requests()
+            .into_iter()
+            .filter(|r| r.path == "/v1/chat/completions")
+            .nth(n)
+            .and_then(|r| r.json())
+            .and_then(|j| j["messages"][0]["content"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    ensure!(
+        system(0).contains(&format!("Selected text:\n{selected}")),
+        "{}",
+        system(0)
+    );
+    click_button(&b, "Ask about selection").await?;
+    b.control("button", "Cancel asking about the selection")
+        .await?;
+    b.ask("Why does it hold?").await?;
+    let (asked, _) = b.wait_answer(1).await?;
+    ensure!(
+        asked == "Echo: About the selection: Why does it hold?",
+        "{asked}"
+    );
+    ensure!(system(1).contains("Selected text:"), "{}", system(1));
+    let users: Vec<String> = b
+        .messages()
+        .await?
+        .into_iter()
+        .filter(|(role, _)| role == "user")
+        .map(|(_, t)| t)
+        .collect();
+    ensure!(
+        users.last().map(String::as_str) == Some("About the selection: Why does it hold?"),
+        "{users:?}"
     );
     Ok(b)
 }
