@@ -596,6 +596,75 @@ async fn firefox_agent_survives_the_event_page_suspending() -> Result<()> {
     .await
 }
 
+/// Keyboard only, with real key events (Firefox: chromedriver cannot send
+/// keys into a frame inside a closed shadow root): the input has focus when
+/// the agent opens, Enter sends, Escape stops an answer in progress, and
+/// Escape again closes the agent, removing it from the page.
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_keyboard_only() -> Result<()> {
+    with_browser(Kind::Firefox, |b, server| async move {
+        use fantoccini::key::Key;
+        use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+        let fake = FakeProvider::start()?;
+        let page = server.url("/");
+        b.client.goto(&page).await?;
+        add_fake_provider(&b, "Fake", &fake).await?;
+        b.client.goto(&page).await?;
+        b.activate(&page).await?;
+        b.enter_agent().await?;
+        let focused = b
+            .client
+            .execute(
+                "return document.activeElement.getAttribute('aria-label');",
+                vec![],
+            )
+            .await?;
+        ensure!(focused == "Ask Clippy", "focus on open: {focused}");
+        let keys = |text: String| {
+            let b = &b;
+            async move {
+                let active = b.client.active_element().await?;
+                active.send_keys(&text).await?;
+                anyhow::Ok(())
+            }
+        };
+        keys(format!("Hello there{}", char::from(Key::Enter))).await?;
+        let (answer, _) = b.wait_answer(0).await?;
+        ensure!(answer == "Echo: Hello there", "{answer}");
+        fake.script(
+            Route::ChatCompletions,
+            vec![Fault::SlowTrickle {
+                delay_ms: 700,
+                piece_bytes: None,
+            }],
+        );
+        keys(format!("Slowly please{}", char::from(Key::Enter))).await?;
+        wait_last(&b, "the first piece", |v| {
+            v["n"] == 2 && v["text"].as_str().is_some_and(|t| !t.is_empty())
+        })
+        .await?;
+        keys(char::from(Key::Escape).to_string()).await?;
+        let stopped = wait_last(&b, "the stop", |v| v["status"] == "interrupted").await?;
+        ensure!(stopped["alert"].is_null(), "{stopped}");
+        // Focus is still in the input: Escape closes the agent.
+        keys(char::from(Key::Escape).to_string()).await?;
+        b.top().await?;
+        b.wait_until(Duration::from_secs(10), "the agent to close", || async {
+            let n = b
+                .client
+                .execute(
+                    "return document.querySelectorAll('paperclip-agent').length;",
+                    vec![],
+                )
+                .await?;
+            Ok(n == json!(0))
+        })
+        .await?;
+        Ok(b)
+    })
+    .await
+}
+
 /// Sends `body` and returns the `ok` payload, failing on an error reply.
 async fn ok(b: &Browser, body: Value) -> Result<Value> {
     let reply = b.request(body).await?;
