@@ -185,6 +185,9 @@ fn show(session: &Session, conversation: Option<Conversation>, persistent: bool)
         site: session.site.clone(),
         messages: conversation.map(|c| c.messages).unwrap_or_default(),
         persistent,
+        character: store()
+            .map(|s| s.preferences().character)
+            .unwrap_or_default(),
     });
 }
 

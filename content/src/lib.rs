@@ -13,14 +13,15 @@ use std::cell::RefCell;
 
 mod markdown;
 
-use gloo_timers::callback::Interval;
+use gloo_timers::callback::{Interval, Timeout};
 use std::rc::Rc;
 
+use paperclip_core::character::{self, IdleVariant};
 use paperclip_core::chat::ChatState;
 use paperclip_core::conversation::{MessageStatus, Role};
 use paperclip_core::protocol::{self, AgentToBg, BgToAgent, Ping, QuickAction};
 use paperclip_platform as platform;
-use paperclip_ui::{Character, Mood};
+use paperclip_ui::Character;
 use platform::sys::Port;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlTextAreaElement;
@@ -354,10 +355,37 @@ fn app() -> Html {
             }
         })
     };
+    let greeting = use_state(|| true);
+    let idle = use_state(|| IdleVariant::Bob);
+    let closing = use_state(|| false);
+    {
+        // The greeting plays once the chat is ready; then an idle variation,
+        // picked by weight, every few seconds.
+        let (greeting, idle) = (greeting.clone(), idle.clone());
+        use_effect_with(chat.0.ready, move |ready| {
+            let timers = ready.then(|| {
+                let greeted = Timeout::new(character::GREETING_MS, move || greeting.set(false));
+                let rotate = Interval::new(character::IDLE_MS, move || {
+                    idle.set(character::pick_idle(js_sys::Math::random()));
+                });
+                (greeted, rotate)
+            });
+            move || drop(timers)
+        });
+    }
     let close = {
         let link = link.clone();
         let chat = chat.dispatcher();
-        Callback::from(move |_| send_message(&link, &chat, &AgentToBg::Close {}))
+        let closing = closing.clone();
+        Callback::from(move |_| {
+            // Wave goodbye, then go.
+            closing.set(true);
+            let (link, chat) = (link.clone(), chat.clone());
+            Timeout::new(character::GOODBYE_MS, move || {
+                send_message(&link, &chat, &AgentToBg::Close {})
+            })
+            .forget();
+        })
     };
     let onsubmit = {
         let send_typed = send_typed.clone();
@@ -415,15 +443,18 @@ fn app() -> Html {
     }
 
     let state = &chat.0;
-    let mood = if state.error.is_some() {
-        Mood::Alert
-    } else if state.waiting {
-        Mood::Thinking
-    } else if state.is_streaming() {
-        Mood::Speaking
-    } else {
-        Mood::Idle
-    };
+    let animation = character::animation(
+        &character::View {
+            ready: state.ready,
+            greeting: *greeting,
+            closing: *closing,
+            waiting: state.waiting,
+            streaming: state.is_streaming(),
+            error: state.error.is_some(),
+            level: state.level,
+        },
+        *idle,
+    );
     let busy = !state.can_send();
     let continuable = state.continuable().map(|m| m.id.clone());
     let retryable = state.retryable().is_some();
@@ -431,12 +462,18 @@ fn app() -> Html {
     html! {
         <main class="agent">
             <header>
-                <Character {mood} />
+                <Character {animation} look={state.look} />
                 <div class="balloon" aria-hidden="true">
-                    { if !state.ready { "Connecting…" }
-                      else if state.waiting { "Let me look at this page…" }
-                      else if state.is_streaming() { "Here's what I found." }
-                      else { "Hi! Ask me about this page." } }
+                    { match animation {
+                        _ if !state.ready => "Connecting…",
+                        character::Animation::Goodbye => "Bye for now!",
+                        character::Animation::Thinking => "Let me look at this page…",
+                        character::Animation::Alert if state.error.is_some() => "Oops, something went wrong.",
+                        character::Animation::Alert => "My providers are down; I'm answering from what I have.",
+                        character::Animation::Hesitation => "Hmm, my usual provider failed; another one answered.",
+                        _ if state.is_streaming() => "Here's what I found.",
+                        _ => "Hi! Ask me about this page.",
+                    } }
                 </div>
                 <div class="header-actions">
                     <button type="button" class="icon" aria-label="Conversations on this site"

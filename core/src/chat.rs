@@ -38,6 +38,8 @@ pub struct ChatState {
     /// What the question being previewed would send, while the preview is
     /// open.
     pub preview: Option<ContextPreview>,
+    /// The character the user chose.
+    pub look: crate::prefs::Character,
     /// The quick action the next typed question is for (the user chose
     /// "Ask about selection").
     pub compose: Option<crate::protocol::QuickAction>,
@@ -117,8 +119,10 @@ impl ChatState {
                 site,
                 messages,
                 persistent,
+                character,
                 ..
             } => {
+                self.look = character;
                 self.ready = true;
                 self.site = site;
                 self.messages = messages;
@@ -231,6 +235,7 @@ mod tests {
             site: "https://a.test".into(),
             messages: vec![],
             persistent: true,
+            character: Default::default(),
         });
         assert!(chat.can_send());
         chat.asked();
@@ -292,6 +297,7 @@ mod tests {
             site: "https://a.test".into(),
             messages: vec![],
             persistent: true,
+            character: Default::default(),
         });
         chat.asked();
         chat.apply(BgToAgent::Stored {

@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cache;
+pub mod character;
 pub mod chat;
 pub mod conversation;
 pub mod export;

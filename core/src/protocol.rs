@@ -916,6 +916,9 @@ tagged! {
             messages: Vec<Message>,
             /// False when storage is in memory only.
             persistent: bool,
+            /// The character the user chose.
+            #[serde(default)]
+            character: crate::prefs::Character,
         },
         /// The user's message was stored (it carries its final id).
         Stored {

@@ -19,7 +19,7 @@ use paperclip_core::protocol::{
     Ping,
 };
 use paperclip_platform as platform;
-use paperclip_ui::{Character, ConversationTable, Mood};
+use paperclip_ui::{Animation, Character, ConversationTable};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -83,7 +83,7 @@ fn popup() -> Html {
     html! {
         <main class="popup">
             <header>
-                <Character mood={Mood::Idle} />
+                <Character animation={Animation::Idle(paperclip_core::character::IdleVariant::Bob)} />
                 <h1>{ "Paperclip" }</h1>
             </header>
             <button class="primary" onclick={activate}>{ "Ask Clippy on this page" }</button>

@@ -323,9 +323,9 @@ impl Browser {
         Ok(())
     }
 
-    /// Steps into the agent's iframe (inside the closed shadow root) and
-    /// waits until the chat is ready.
-    pub async fn enter_agent(&self) -> Result<()> {
+    /// Steps into the agent's iframe as soon as it exists, without waiting
+    /// for the chat to be ready.
+    pub async fn enter_agent_now(&self) -> Result<()> {
         self.top().await?;
         let host = self
             .client
@@ -340,6 +340,13 @@ impl Browser {
             .enter_frame()
             .await
             .context("entering the agent frame")?;
+        Ok(())
+    }
+
+    /// Steps into the agent's iframe (inside the closed shadow root) and
+    /// waits until the chat is ready.
+    pub async fn enter_agent(&self) -> Result<()> {
+        self.enter_agent_now().await?;
         self.wait_until(Duration::from_secs(15), "the chat to be ready", || async {
             Ok(self.control("button", "Send").await?.is_enabled().await?)
         })

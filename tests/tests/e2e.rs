@@ -80,6 +80,7 @@ in_both_browsers!(
     the_preview_shows_exactly_what_is_sent,
     the_agent_lists_opens_starts_and_deletes_conversations,
     quick_actions_on_the_selection,
+    every_animation_state_is_shown_and_saved,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1898,5 +1899,117 @@ async fn quick_actions_on_the_selection(b: Browser, server: Server) -> Result<Br
         users.last().map(String::as_str) == Some("About the selection: Why does it hold?"),
         "{users:?}"
     );
+    Ok(b)
+}
+
+/// Drives the character through its states — greeting, idle, thinking,
+/// speaking, alert, hesitating (a fallback provider answers), goodbye — and
+/// Clippette; checks each state's `data-animation` and saves a screenshot
+/// of each in `target/e2e-artifacts/animation-<browser>-<state>.png`.
+async fn every_animation_state_is_shown_and_saved(b: Browser, server: Server) -> Result<Browser> {
+    use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+    let (primary, backup) = (FakeProvider::start()?, FakeProvider::start()?);
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    add_fake_provider(&b, "primary", &primary).await?;
+    add_fake_provider(&b, "backup", &backup).await?;
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    let shot = |state: &'static str| {
+        let b = &b;
+        async move {
+            let path = root().join(format!(
+                "target/e2e-artifacts/animation-{}-{state}.png",
+                b.kind.name()
+            ));
+            b.screenshot(&path).await?;
+            b.enter_agent_now().await
+        }
+    };
+    b.enter_agent_now().await?;
+    let state = || async {
+        let v = b
+            .client
+            .execute(
+                "const c = document.querySelector('svg.clippy');
+                 return c ? [c.dataset.animation, c.getAttribute('class')] : null;",
+                vec![],
+            )
+            .await?;
+        anyhow::Ok(v)
+    };
+    let reach = |want: &'static str| {
+        let state = &state;
+        let b = &b;
+        async move {
+            b.poll(Duration::from_secs(15), want, || async {
+                let v = state().await?;
+                Ok((v[0] == want).then_some(v))
+            })
+            .await
+        }
+    };
+    reach("greeting").await?;
+    shot("greeting").await?;
+    reach("idle").await?;
+    shot("idle").await?;
+
+    primary.set_down_with(Fault::HangBeforeHeaders);
+    b.ask("Think about it").await?;
+    reach("thinking").await?;
+    shot("thinking").await?;
+    click_button(&b, "Stop").await?;
+    reach("idle").await?;
+    primary.set_down(false);
+
+    primary.script(
+        Route::ChatCompletions,
+        vec![Fault::SlowTrickle {
+            delay_ms: 400,
+            piece_bytes: None,
+        }],
+    );
+    b.ask("Speak slowly").await?;
+    reach("speaking").await?;
+    shot("speaking").await?;
+    b.wait_answer(0).await?;
+
+    primary.script(
+        Route::ChatCompletions,
+        vec![Fault::DropMidStream { after_chunks: 1 }],
+    );
+    b.ask("Break it").await?;
+    reach("alert").await?;
+    shot("alert").await?;
+
+    primary.script(Route::ChatCompletions, vec![Fault::Status(401)]);
+    b.ask("Ask the other one").await?;
+    b.wait_answer(2).await?;
+    reach("hesitating").await?;
+    shot("hesitating").await?;
+
+    click_button(&b, "Close Clippy").await?;
+    reach("goodbye").await?;
+    let path = root().join(format!(
+        "target/e2e-artifacts/animation-{}-goodbye.png",
+        b.kind.name()
+    ));
+    b.screenshot(&path).await?;
+
+    // The other character.
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "agent.character", "value": "clippette"}),
+    )
+    .await?;
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let look = reach("idle").await?;
+    ensure!(
+        look[1].as_str().unwrap_or_default().contains("clippette"),
+        "{look}"
+    );
+    shot("clippette").await?;
     Ok(b)
 }

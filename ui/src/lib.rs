@@ -4,8 +4,9 @@
 //!
 //! ```no_run
 //! use yew::prelude::*;
-//! use paperclip_ui::{Character, Mood};
-//! let _ = html! { <Character mood={Mood::Idle} /> };
+//! use paperclip_ui::{Animation, Character};
+//! use paperclip_core::character::IdleVariant;
+//! let _ = html! { <Character animation={Animation::Idle(IdleVariant::Bob)} /> };
 //! ```
 #![forbid(unsafe_code)]
 
@@ -16,53 +17,48 @@ pub use storage::{status_line, StorageSection};
 use paperclip_core::conversation::ConversationSummary;
 use yew::prelude::*;
 
-/// What the character is doing.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mood {
-    /// Waiting for the user.
-    Idle,
-    /// Waiting for an answer.
-    Thinking,
-    /// An answer streams.
-    Speaking,
-    /// Something failed.
-    Alert,
-}
-
-impl Mood {
-    fn class(self) -> &'static str {
-        match self {
-            Mood::Idle => "idle",
-            Mood::Thinking => "thinking",
-            Mood::Speaking => "speaking",
-            Mood::Alert => "alert",
-        }
-    }
-}
+pub use paperclip_core::character::Animation;
+pub use paperclip_core::prefs::Character as Look;
 
 /// Props of [`Character`].
 #[derive(Properties, PartialEq)]
 pub struct CharacterProps {
-    /// The current mood (drives the CSS animation).
-    pub mood: Mood,
+    /// What it is doing (drives the CSS animation).
+    pub animation: Animation,
+    /// Which character.
+    #[prop_or_default]
+    pub look: Look,
 }
 
-/// Our own paperclip, drawn in SVG; CSS (`paperclip.css`) animates it by
-/// mood.
+/// Our own characters, drawn in SVG (Clippy, and Clippette with a bow and
+/// lashes); CSS (`paperclip.css`) animates them by [`Animation`] and
+/// respects reduced motion.
 #[function_component(Character)]
 pub fn character(props: &CharacterProps) -> Html {
+    let a = props.animation;
+    let look = props.look.as_str();
     html! {
-        <svg class={classes!("clippy", props.mood.class())} viewBox="0 0 64 96"
-             role="img" aria-label={format!("Clippy, {}", props.mood.class())}>
-            <path class="wire" d="M22 78 V22 a10 10 0 0 1 20 0 V70 a6 6 0 0 1 -12 0 V30"
-                  fill="none" stroke-width="5" stroke-linecap="round" />
-            <g class="eyes">
-                <ellipse cx="22" cy="34" rx="7" ry="8" class="eye-white" />
-                <ellipse cx="42" cy="34" rx="7" ry="8" class="eye-white" />
-                <circle cx="24" cy="35" r="3" class="pupil" />
-                <circle cx="44" cy="35" r="3" class="pupil" />
-                <path d="M14 23 q8 -6 14 -1" class="brow" fill="none" stroke-width="2.5" />
-                <path d="M36 22 q8 -5 14 1" class="brow" fill="none" stroke-width="2.5" />
+        <svg class={classes!("clippy", look, a.class())} viewBox="0 0 64 96" data-animation={a.name()}
+             role="img" aria-label={format!("{}, {}", if props.look == Look::Clippy { "Clippy" } else { "Clippette" }, a.name())}>
+            <g class="body">
+                <path class="wire" d="M22 78 V22 a10 10 0 0 1 20 0 V70 a6 6 0 0 1 -12 0 V30"
+                      fill="none" stroke-width="5" stroke-linecap="round" />
+                if props.look == Look::Clippette {
+                    <path class="bow" d="M32 9 l-9 -6 v12 z M32 9 l9 -6 v12 z" />
+                    <circle class="bow" cx="32" cy="9" r="2.5" />
+                }
+                <g class="eyes">
+                    <ellipse cx="22" cy="34" rx="7" ry="8" class="eye-white" />
+                    <ellipse cx="42" cy="34" rx="7" ry="8" class="eye-white" />
+                    <circle cx="24" cy="35" r="3" class="pupil" />
+                    <circle cx="44" cy="35" r="3" class="pupil" />
+                    <path d="M14 23 q8 -6 14 -1" class="brow" fill="none" stroke-width="2.5" />
+                    <path d="M36 22 q8 -5 14 1" class="brow" fill="none" stroke-width="2.5" />
+                    if props.look == Look::Clippette {
+                        <path d="M15 29 l-3 -2 M16 27 l-2 -3 M49 29 l3 -2 M48 27 l2 -3" class="lash" stroke-width="1.5" />
+                    }
+                </g>
+                <path class="hand" d="M42 58 q10 -4 14 -14" fill="none" stroke-width="3" stroke-linecap="round" />
             </g>
         </svg>
     }
