@@ -49,6 +49,8 @@ const MAINTENANCE_PERIOD_MINUTES: f64 = 60.0;
 
 /// The path of the content script that shows the agent in a page.
 pub const LOADER: &str = "content/loader.js";
+/// The page reading, injected just before [`LOADER`].
+pub const EXTRACT: &str = "content/extract.js";
 
 /// The context-menu entries on a selection: id, title and quick action.
 pub const MENUS: [(&str, &str, QuickAction); 3] = [
@@ -385,7 +387,7 @@ pub fn on_connect(port: Port) {
 pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
     let target = Object::new();
     Reflect::set(&target, &"tabId".into(), &tab_id.into()).expect("plain object");
-    let files = js_sys::Array::of1(&LOADER.into());
+    let files = js_sys::Array::of2(&EXTRACT.into(), &LOADER.into());
     let options = Object::new();
     Reflect::set(&options, &"target".into(), &target).expect("plain object");
     Reflect::set(&options, &"files".into(), &files).expect("plain object");

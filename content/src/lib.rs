@@ -432,6 +432,15 @@ fn app() -> Html {
         Callback::from(move |_| chat.dispatch(Action::Compose(None)))
     };
     {
+        // Marks for `cargo xtask bench agent`: first drawn, then ready.
+        use_effect_with((), |_| mark("paperclip-agent-visible"));
+        use_effect_with(chat.0.ready, |ready| {
+            if *ready {
+                mark("paperclip-agent-ready");
+            }
+        });
+    }
+    {
         // Focus the input when the chat is ready, and when a quick action
         // waits for the user's words.
         let input = input.clone();
@@ -588,6 +597,27 @@ fn app() -> Html {
                 }
             </form>
         </main>
+    }
+}
+
+/// `performance.mark(name)`, once per name.
+fn mark(name: &str) {
+    let Ok(performance) = js_sys::Reflect::get(&js_sys::global(), &"performance".into()) else {
+        return;
+    };
+    let seen = js_sys::Reflect::get(&performance, &"getEntriesByName".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| f.call1(&performance, &name.into()).ok())
+        .map(|list| js_sys::Array::from(&list).length() > 0)
+        .unwrap_or(false);
+    if !seen {
+        if let Some(f) = js_sys::Reflect::get(&performance, &"mark".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        {
+            let _ = f.call1(&performance, &name.into());
+        }
     }
 }
 

@@ -33,7 +33,17 @@ pub fn bench(args: &[String]) -> Result<()> {
             stage()?;
             run_bin("bench_resilience", &args[1..])
         }
-        _ => bail!("usage: cargo xtask bench storage|resilience [--quick]"),
+        Some("agent") => {
+            crate::dist::dist()?;
+            crate::dist::test_extensions()?;
+            stage()?;
+            fs::copy(
+                root().join("content/static/content/extract.js"),
+                root().join("target/bench/www/extract.js"),
+            )?;
+            run_bin("bench_agent", &args[1..])
+        }
+        _ => bail!("usage: cargo xtask bench storage|resilience|agent [--quick]"),
     }
 }
 

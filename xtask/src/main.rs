@@ -49,6 +49,10 @@ commands:
                        breaker check, retry decision, request and recovery time of
                        Paperclip and cockatiel in headless Chromium with the fake
                        provider; writes target/bench/resilience.json
+  bench agent [--quick]
+                       activation time, page reading on 100 KB / 1 MB pages and bytes
+                       added before activation, headless Chromium; writes
+                       target/bench/agent.json
 ";
 
 fn run() -> Result<()> {

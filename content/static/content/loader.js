@@ -5,8 +5,8 @@
 // It puts the agent, an extension-origin iframe, inside a closed shadow root
 // (page scripts can read neither the chat nor what is typed, page CSS cannot
 // restyle it, and the page's CSP does not apply to it), and answers the
-// background's ToContent messages: GetPageContext reads the page text in
-// reading order, Close removes the agent. Runs again on a second activation:
+// background's ToContent messages: GetPageContext reads the page with
+// extract.js (injected just before this file), Close removes the agent. Runs again on a second activation:
 // then it only brings the agent back.
 (() => {
   const api = globalThis.browser ?? globalThis.chrome;
@@ -33,32 +33,6 @@
   root.append(style, frame);
   document.documentElement.append(host);
 
-  const SKIP = 'nav, header, footer, aside, script, style, noscript, template, [hidden], [aria-hidden="true"], paperclip-agent';
-  const BLOCKS = 'p, li, blockquote, pre, td, th, dd, dt, figcaption, summary';
-  const text = (el) => (el.innerText || el.textContent || '').replace(/\s+/g, ' ').trim();
-
-  function snapshot() {
-    const main = document.querySelector('main, article, [role="main"]') || document.body;
-    const blocks = [];
-    for (const el of main.querySelectorAll(BLOCKS)) {
-      if (el.closest(SKIP) || el.parentElement?.closest(BLOCKS)) continue;
-      const t = text(el);
-      if (t) blocks.push(t);
-    }
-    if (blocks.length === 0 && main) blocks.push(text(main));
-    const headings = [...document.querySelectorAll('h1, h2, h3')]
-      .filter((h) => !h.closest('nav, footer, paperclip-agent'))
-      .map(text)
-      .filter(Boolean);
-    return {
-      url: location.href,
-      title: document.title,
-      selection: String(globalThis.getSelection?.() ?? ''),
-      headings,
-      blocks,
-    };
-  }
-
   const ok = (body) => ({ v: 1, body: { ok: body } });
   const err = (message) => ({ v: 1, body: { err: { kind: 'unknown_type', message } } });
 
@@ -70,7 +44,7 @@
         sendResponse(ok({}));
         break;
       case 'GetPageContext':
-        sendResponse(ok(snapshot()));
+        sendResponse(ok(globalThis.__paperclipExtract(document, globalThis)));
         break;
       case 'Close':
         agent.remove();

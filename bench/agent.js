@@ -1,0 +1,82 @@
+// Agent benchmark, page part: the time Paperclip's page reading
+// (content/extract.js, the exact file injected into pages) takes on
+// generated pages of about 100 KB and 1 MB of HTML, rendered in an iframe
+// so that layout-dependent reading (innerText) is included.
+//
+// `window.runExtractBench(config)` resolves to {rows: [...], sizes: {...}}.
+
+window.benchLog = window.benchLog || [];
+const started = performance.now();
+function log(message) {
+  window.benchLog.push(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`);
+}
+
+function percentile(xs, p) {
+  const i = Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1));
+  return xs[i];
+}
+
+/** A deterministic article-like page of about `bytes` bytes of HTML. */
+function page(bytes) {
+  const words = ('paper clip wire loop steel office history design patent gem spring ' +
+    'sheet fasten bend shape metal desk document holder useful simple').split(' ');
+  let seed = 7;
+  const word = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return words[seed % words.length]; };
+  const sentence = () => Array.from({ length: 14 }, word).join(' ') + '.';
+  const parts = ['<!doctype html><html><head><title>Generated</title></head><body>',
+    '<nav><a href="/">Home</a> <a href="/a">About</a></nav><main><article><h1>Generated page</h1>'];
+  let size = parts.join('').length;
+  let n = 0;
+  while (size < bytes) {
+    const chunk = n % 10 === 0
+      ? `<h2>Section ${n}</h2>`
+      : n % 7 === 0
+        ? `<ul><li>${sentence()}</li><li>${sentence()}</li></ul>`
+        : n % 13 === 0
+          ? `<table><tr><td>${word()}</td><td>${sentence()}</td></tr></table>`
+          : `<p>${sentence()} ${sentence()} ${sentence()}</p>`;
+    parts.push(chunk);
+    size += chunk.length;
+    n++;
+  }
+  parts.push('</article></main><footer>Footer text</footer></body></html>');
+  return parts.join('');
+}
+
+async function frameWith(html) {
+  const frame = document.createElement('iframe');
+  frame.style.cssText = 'width: 1024px; height: 768px; border: 0';
+  document.body.append(frame);
+  await new Promise((resolve) => { frame.onload = resolve; frame.srcdoc = html; });
+  return frame;
+}
+
+export async function runExtractBench(overrides) {
+  const cfg = { n: 30, warmup: 3, sizes: { extract_100kb: 100_000, extract_1mb: 1_000_000 }, ...(overrides || {}) };
+  const rows = [];
+  const sizes = {};
+  for (const [kase, bytes] of Object.entries(cfg.sizes)) {
+    const html = page(bytes);
+    sizes[kase] = html.length;
+    const frame = await frameWith(html);
+    const samples = [];
+    let blocks = 0;
+    for (let i = 0; i < cfg.warmup + cfg.n; i++) {
+      // A fresh layout each time, as on a page the user just opened.
+      frame.contentDocument.body.style.display = i % 2 ? '' : 'block';
+      const t = performance.now();
+      const snapshot = globalThis.__paperclipExtract(frame.contentDocument, frame.contentWindow);
+      const ms = performance.now() - t;
+      blocks = snapshot.blocks.length;
+      if (i >= cfg.warmup) samples.push(ms);
+    }
+    frame.remove();
+    samples.sort((a, b) => a - b);
+    rows.push({ case: kase, impl: 'paperclip', n: samples.length,
+      p50_ms: percentile(samples, 50), p95_ms: percentile(samples, 95), p99_ms: percentile(samples, 99) });
+    log(`${kase}: ${html.length} bytes, ${blocks} blocks`);
+  }
+  return { rows, sizes };
+}
+
+window.runExtractBench = runExtractBench;

@@ -1,0 +1,209 @@
+//! `cargo xtask bench agent`: the in-page agent in headless Chromium.
+//!
+//! * bytes the extension adds to a page before activation: the page's DOM
+//!   and the resources it loaded, with the extension installed, against a
+//!   browser without it, in the same run;
+//! * activation: from the `ActivateTab` message (sent from an extension
+//!   page, as the popup does) to the agent drawn (`paperclip-agent-visible`
+//!   mark in the agent frame) and ready (`paperclip-agent-ready`: history
+//!   loaded, input enabled), on a freshly loaded page each time;
+//! * page reading: `content/extract.js` on generated pages of 100 KB and
+//!   1 MB of HTML (`bench/agent.html`).
+//!
+//! Writes `target/bench/agent.json` (rows in the shared format) and
+//! `target/bench/agent-extra.json`. `--quick`: fewer samples.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use fantoccini::Locator;
+use paperclip_e2e::bench::Row;
+use paperclip_e2e::{root, server::Server, Browser, Kind};
+use serde_json::{json, Value};
+
+/// Activation target, p95 ms.
+const MAX_ACTIVATION_P95_MS: f64 = 150.0;
+/// Reading target for a 1 MB page, ms.
+const MAX_EXTRACT_1MB_MS: f64 = 50.0;
+
+/// What a page holds: DOM size and extension resources it loaded.
+const PAGE_FOOTPRINT: &str = "
+    const ext = performance.getEntriesByType('resource')
+      .filter(e => /^(chrome|moz)-extension:/.test(e.name));
+    return {dom: document.documentElement.outerHTML.length,
+            agents: document.querySelectorAll('paperclip-agent').length,
+            ext_resources: ext.length,
+            ext_bytes: ext.reduce((n, e) => n + (e.decodedBodySize || 0), 0)};";
+
+/// Sends ActivateTab for the tab at arguments[0]; resolves to the send time.
+const ACTIVATE_TIMED: &str = "
+    const [prefix, done] = arguments;
+    const api = globalThis.browser ?? globalThis.chrome;
+    (async () => {
+      const tabs = await api.tabs.query({});
+      const tab = tabs.find((t) => (t.url || '').startsWith(prefix));
+      if (!tab) return {error: 'no tab at ' + prefix};
+      const t0 = performance.timeOrigin + performance.now();
+      const reply = await api.runtime.sendMessage({v: 1, body: {type: 'ActivateTab', tab_id: tab.id}});
+      return {t0, reply};
+    })().then(done, (e) => done({error: String(e)}));";
+
+fn row(case: &str, mut xs: Vec<f64>) -> Row {
+    xs.sort_by(f64::total_cmp);
+    let p = |q: f64| {
+        let i = ((q / 100.0) * xs.len() as f64).ceil() as usize;
+        xs[i.clamp(1, xs.len()) - 1]
+    };
+    Row {
+        case: case.into(),
+        imp: "paperclip".into(),
+        n: xs.len() as u32,
+        p50_ms: p(50.0),
+        p95_ms: p(95.0),
+        p99_ms: p(99.0),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let samples = if quick { 5 } else { 30 };
+    let www = root().join("target/bench/www");
+    if !www.join("agent.html").exists() {
+        bail!(
+            "{} is missing: run `cargo xtask bench agent`",
+            www.display()
+        );
+    }
+    let server = Server::start(&root())?;
+    let page = server.url("/");
+    let mut rows = Vec::new();
+
+    eprintln!("bench: footprint before activation (with and without the extension)");
+    let plain = Browser::launch_plain(Kind::Chromium, true).await?;
+    plain.client.goto(&page).await?;
+    let without = plain.client.execute(PAGE_FOOTPRINT, vec![]).await?;
+    plain.close().await;
+
+    let b = Browser::launch(Kind::Chromium, true).await?;
+    b.client.goto(&page).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let with = b.client.execute(PAGE_FOOTPRINT, vec![]).await?;
+    let added = with["dom"].as_f64().unwrap_or(0.0) - without["dom"].as_f64().unwrap_or(0.0)
+        + with["ext_bytes"].as_f64().unwrap_or(0.0);
+
+    eprintln!("bench: activation, {samples} samples");
+    let page_window = b.client.window().await?;
+    let ext_tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(ext_tab.handle.clone()).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let (mut visible, mut ready) = (Vec::new(), Vec::new());
+    for i in 0..samples + 2 {
+        b.client.switch_to_window(page_window.clone()).await?;
+        b.client.goto(&page).await?;
+        b.client.switch_to_window(ext_tab.handle.clone()).await?;
+        let sent = b
+            .client
+            .execute_async(ACTIVATE_TIMED, vec![json!(page)])
+            .await?;
+        let t0 = sent["t0"]
+            .as_f64()
+            .with_context(|| format!("activation failed: {sent}"))?;
+        b.client.switch_to_window(page_window.clone()).await?;
+        b.enter_agent_now().await?;
+        let marks: Value = b
+            .poll(Duration::from_secs(10), "the agent to be ready", || async {
+                let v = b
+                    .client
+                    .execute(
+                        "const at = (n) => { const e = performance.getEntriesByName(n)[0];
+                           return e ? performance.timeOrigin + e.startTime : null; };
+                         return {visible: at('paperclip-agent-visible'), ready: at('paperclip-agent-ready')};",
+                        vec![],
+                    )
+                    .await?;
+                Ok((!v["ready"].is_null()).then_some(v))
+            })
+            .await?;
+        if i >= 2 {
+            visible.push(marks["visible"].as_f64().unwrap_or(f64::NAN) - t0);
+            ready.push(marks["ready"].as_f64().unwrap_or(f64::NAN) - t0);
+        }
+        b.top().await?;
+        // Leave the agent frame before the next load.
+        let _ = b.client.find(Locator::Css("body")).await;
+    }
+    rows.push(row("activation_visible", visible));
+    rows.push(row("activation_ready", ready));
+    b.close().await;
+
+    eprintln!("bench: page reading");
+    let reader = Browser::launch_plain(Kind::Chromium, true).await?;
+    let config = if quick {
+        json!({"n": 5, "warmup": 1})
+    } else {
+        json!({})
+    };
+    let result = paperclip_e2e::bench::drive(
+        &reader,
+        &server.url("/bench/agent.html"),
+        "runExtractBench",
+        config,
+        Duration::from_secs(600),
+    )
+    .await;
+    reader.close().await;
+    let result = result?;
+    let extract: Vec<Row> = serde_json::from_value(result["rows"].clone())?;
+    rows.extend(extract);
+
+    println!(
+        "\n{:<20} {:>5} {:>10} {:>10} {:>10}  target",
+        "case", "n", "p50 ms", "p95 ms", "p99 ms"
+    );
+    for r in &rows {
+        let target = match r.case.as_str() {
+            "activation_visible" | "activation_ready" => {
+                Some((MAX_ACTIVATION_P95_MS, r.p95_ms <= MAX_ACTIVATION_P95_MS))
+            }
+            "extract_1mb" => Some((MAX_EXTRACT_1MB_MS, r.p95_ms <= MAX_EXTRACT_1MB_MS)),
+            _ => None,
+        };
+        let target = target.map_or(String::new(), |(t, met)| {
+            format!("p95 ≤ {t} ms: {}", if met { "met" } else { "NOT met" })
+        });
+        println!(
+            "{:<20} {:>5} {:>10.2} {:>10.2} {:>10.2}  {target}",
+            r.case, r.n, r.p50_ms, r.p95_ms, r.p99_ms
+        );
+    }
+    println!(
+        "bytes added to a page before activation: {added} (DOM {} with the extension vs {} without; \
+         {} extension resources loaded) — target 0: {}",
+        with["dom"],
+        without["dom"],
+        with["ext_resources"],
+        if added == 0.0 && with["agents"] == 0 { "met" } else { "NOT met" }
+    );
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("agent.json"),
+        serde_json::to_string_pretty(&rows)? + "\n",
+    )?;
+    std::fs::write(
+        out.join("agent-extra.json"),
+        serde_json::to_string_pretty(&json!({
+            "bytes_added_before_activation": added,
+            "footprint_with_extension": with,
+            "footprint_without_extension": without,
+            "page_sizes": result["sizes"],
+            "notes": [
+                "headless Chromium; activation from an extension page's ActivateTab (as the popup sends it) to marks in the agent frame, on a freshly loaded demo page each time",
+                "page reading: content/extract.js in an iframe holding a generated page (layout included)",
+            ],
+        }))? + "\n",
+    )?;
+    println!("\nWrote {}", out.join("agent.json").display());
+    Ok(())
+}
