@@ -493,7 +493,7 @@ fn app() -> Html {
                 </div>
             </header>
             if let Some((items, current)) = &state.conversations {
-                <section class="conversations" role="region" aria-label="Conversations on this site">
+                <section class="site-conversations" role="region" aria-label="Conversations on this site">
                     if items.is_empty() {
                         <p class="meta">{ "No saved conversations on this site yet." }</p>
                     }

@@ -1073,6 +1073,21 @@ async fn add_fake_provider(
     Ok(())
 }
 
+/// Starts a fake provider, saves it as "Fake", then opens `page`, shows
+/// the agent and steps into it.
+async fn agent_with_fake_provider(
+    b: &Browser,
+    page: &str,
+) -> Result<paperclip_e2e::fake_provider::FakeProvider> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    b.client.goto(page).await?;
+    add_fake_provider(b, "Fake", &fake).await?;
+    b.client.goto(page).await?;
+    b.activate(page).await?;
+    b.enter_agent().await?;
+    Ok(fake)
+}
+
 /// Changes the resilience settings through the protocol: `edit` gets the
 /// current settings as JSON.
 async fn set_resilience(b: &Browser, edit: impl FnOnce(&mut Value)) -> Result<Value> {
@@ -1571,12 +1586,7 @@ async fn answers_render_markdown_and_never_run_script(
     b: Browser,
     server: Server,
 ) -> Result<Browser> {
-    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
-    b.client.goto(&server.url("/")).await?;
-    add_fake_provider(&b, "Fake", &fake).await?;
-    b.client.goto(&server.url("/")).await?;
-    b.activate(&server.url("/")).await?;
-    b.enter_agent().await?;
+    let _fake = agent_with_fake_provider(&b, &server.url("/")).await?;
     let question = "Render this:\n\n# Heading\n\n- first item\n- **second** item\n\n\
         ```js\nlet answer = 42;\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n\
         [safe](https://example.org/) [bad](javascript:window.__pwned=1) [rel](/relative)\n\n\
@@ -1691,12 +1701,7 @@ async fn page_context_the_user_turned_off_is_not_sent(
 /// "Preview" shows the page context that would go to the provider; the
 /// user edits it and sends; the provider receives exactly the edited text.
 async fn the_preview_shows_exactly_what_is_sent(b: Browser, server: Server) -> Result<Browser> {
-    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
-    b.client.goto(&server.url("/")).await?;
-    add_fake_provider(&b, "Fake", &fake).await?;
-    b.client.goto(&server.url("/")).await?;
-    b.activate(&server.url("/")).await?;
-    b.enter_agent().await?;
+    let fake = agent_with_fake_provider(&b, &server.url("/")).await?;
     let input = b.control("textarea", "Ask Clippy").await?;
     b.client
         .execute(
@@ -1774,7 +1779,7 @@ async fn the_agent_lists_opens_starts_and_deletes_conversations(
         let v = b
             .client
             .execute(
-                "return [...document.querySelectorAll('.conversations li')].map(li =>
+                "return [...document.querySelectorAll('.site-conversations li')].map(li =>
                    [li.querySelector('.open').firstChild.textContent, li.hasAttribute('aria-current')]);",
                 vec![],
             )
@@ -1798,7 +1803,7 @@ async fn the_agent_lists_opens_starts_and_deletes_conversations(
     // Open the first conversation.
     let first = b
         .client
-        .find_all(fantoccini::Locator::Css(".conversations li .open"))
+        .find_all(fantoccini::Locator::Css(".site-conversations li .open"))
         .await?;
     b.click(&first[1]).await?;
     b.wait_until(
