@@ -14,7 +14,9 @@ fn node(n: &Node) -> Html {
     match n {
         Node::Text(t) => html! { { t.clone() } },
         Node::Code(t) => html! { <code>{ t.clone() }</code> },
-        Node::Break => html! { <br /> },
+        // A newline the CSS shows as a line break (`white-space: pre-line`),
+        // so the text reads and copies as the model wrote it.
+        Node::Break => html! { { "\n" } },
         Node::Rule => html! { <hr /> },
         Node::CodeBlock { lang, text } => {
             html! { <CodeBlock lang={lang.clone()} text={text.clone()} /> }
