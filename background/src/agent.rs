@@ -592,15 +592,10 @@ fn humanize_minutes(minutes: u64) -> String {
 async fn record_level(store: &Store, level: Degradation) {
     LEVEL.with(|l| l.set(level));
     if level != Degradation::Normal {
-        let mut dims = std::collections::BTreeMap::new();
-        dims.insert("level".to_string(), level.as_str().to_string());
-        let row = crate::store::records::TelemetryRecord {
-            time: now_ms(),
-            kind: "event".into(),
-            name: "answer.degraded".into(),
-            value: 1.0,
-            dims,
-        };
+        let row = crate::store::records::TelemetryRecord::event(
+            "answer.degraded",
+            &[("level", level.as_str())],
+        );
         let _ = store.telemetry_add(&[row]).await;
     }
 }

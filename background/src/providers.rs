@@ -276,8 +276,8 @@ pub struct StreamFailure {
     /// Text had been passed to `on_text` before the failure.
     pub streamed: bool,
     /// The failure as the resilience machines classify it
-    /// ([`FailureKind::Cancelled`] for a stop, and for requests the
-    /// extension's own limits refused before sending).
+    /// ([`FailureKind::Cancelled`] for a stop, [`FailureKind::Refused`] for
+    /// a request the extension's own guards refused before sending).
     pub kind: FailureKind,
 }
 

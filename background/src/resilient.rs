@@ -11,7 +11,7 @@
 //! `resilience`), validated on every write.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use futures::channel::oneshot;
 use paperclip_core::protocol::{BreakerStatus, ProtocolError};
@@ -181,24 +181,19 @@ pub async fn breakers(store: &Store, ids: &[String]) -> Vec<BreakerStatus> {
 }
 
 async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
-    let mut dims = BTreeMap::new();
-    dims.insert("provider".to_string(), provider.to_string());
-    let row = TelemetryRecord {
-        time: js_sys::Date::now(),
-        kind: "event".into(),
-        name: format!("provider.{}", event.name()),
-        value: 1.0,
-        dims,
-    };
+    let row = TelemetryRecord::event(
+        format!("provider.{}", event.name()),
+        &[("provider", provider)],
+    );
     let _ = store.telemetry_add(&[row]).await;
 }
 
-/// A failure decided before any request was sent (a local limit).
+/// A failure decided before any request was sent (a local guard).
 fn refused(error: String) -> StreamFailure {
     StreamFailure {
         error,
         streamed: false,
-        kind: FailureKind::Cancelled,
+        kind: FailureKind::Refused,
     }
 }
 
@@ -361,17 +356,13 @@ async fn attempts(
         let pass = match checked.permit {
             Permit::Allowed(pass) | Permit::AllowedProbe(pass) => pass,
             Permit::Rejected { retry_in_ms } => {
-                return Err(StreamFailure {
-                    error: format!(
-                        "{label} is paused after repeated failures{}",
-                        retry_in_ms.map_or(String::new(), |ms| format!(
-                            "; trying it again in {} s",
-                            ms.div_ceil(1000)
-                        ))
-                    ),
-                    streamed: false,
-                    kind: FailureKind::Cancelled,
-                })
+                return Err(refused(format!(
+                    "{label} is paused after repeated failures{}",
+                    retry_in_ms.map_or(String::new(), |ms| format!(
+                        "; trying it again in {} s",
+                        ms.div_ceil(1000)
+                    ))
+                )))
             }
         };
         let result =

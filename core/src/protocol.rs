@@ -286,13 +286,6 @@ macro_rules! rpc {
         #[serde(tag = "type")]
         pub enum Response { $($resp($resp)),* }
 
-        impl Response {
-            /// The response's `"type"` on the wire.
-            pub fn name(&self) -> &'static str {
-                match self { $(Response::$resp(_) => stringify!($resp)),* }
-            }
-        }
-
         $(
             impl Rpc for $req {
                 type Response = $resp;
@@ -301,19 +294,6 @@ macro_rules! rpc {
             }
             impl From<$resp> for Response {
                 fn from(r: $resp) -> Self { Response::$resp(r) }
-            }
-            impl TryFrom<Response> for $resp {
-                type Error = ProtocolError;
-                fn try_from(r: Response) -> Result<Self, ProtocolError> {
-                    match r {
-                        Response::$resp(x) => Ok(x),
-                        #[allow(unreachable_patterns)]
-                        other => Err(ProtocolError::new(
-                            ErrorKind::Malformed,
-                            format!("expected {} in reply, got {}", stringify!($resp), other.name()),
-                        )),
-                    }
-                }
             }
         )*
     };

@@ -945,19 +945,12 @@ async fn answers_stream_from_the_provider_and_fall_back_offline(
     server: Server,
 ) -> Result<Browser> {
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
-    let settings = json!({"id": "fake", "kind": "openai_compatible", "label": "Fake",
-        "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
-    ok(
-        &b,
-        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
-    )
-    .await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
     let answer = b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
     ensure!(answer == "Echo: What is the Gem clip?", "{answer}");
-    let sent = fake
-        .requests()
+    let sent = chat_requests(&fake)
         .into_iter()
-        .find(|r| r.path == "/v1/chat/completions")
+        .next()
         .ok_or_else(|| anyhow::anyhow!("no chat request"))?;
     ensure!(
         sent.body.contains("Gem clip") && sent.body.contains("Page title"),
@@ -999,12 +992,7 @@ async fn answers_stream_from_the_provider_and_fall_back_offline(
         "the open breaker still let a request through"
     );
     b.top().await?;
-    let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
-    let id = list["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let c = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+    let c = latest_conversation(&b).await?;
     let providers: Vec<&str> = c["conversation"]["messages"]
         .as_array()
         .into_iter()
@@ -1029,13 +1017,7 @@ async fn the_fallback_provider_answers_when_the_primary_fails(
     use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
     let (primary, fallback) = (FakeProvider::start()?, FakeProvider::start()?);
     for (id, fake) in [("primary", &primary), ("backup", &fallback)] {
-        let settings = json!({"id": id, "kind": "openai_compatible", "label": id,
-            "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
-        ok(
-            &b,
-            json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
-        )
-        .await?;
+        add_fake_provider(&b, id, fake).await?;
     }
     primary.script(Route::ChatCompletions, vec![Fault::Status(401)]);
     let answer = b.ask_on(&server.url("/"), "Which one answers?").await?;
@@ -1044,12 +1026,7 @@ async fn the_fallback_provider_answers_when_the_primary_fails(
         primary.requests().len() == 1 && fallback.requests().len() == 1,
         "each asked once"
     );
-    let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
-    let id = list["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let c = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+    let c = latest_conversation(&b).await?;
     ensure!(
         c["conversation"]["messages"][1]["provider"] == json!("backup (fallback)"),
         "{c}"
@@ -1071,6 +1048,26 @@ async fn add_fake_provider(
     )
     .await?;
     Ok(())
+}
+
+/// The chat requests `fake` received, in order.
+fn chat_requests(
+    fake: &paperclip_e2e::fake_provider::FakeProvider,
+) -> Vec<paperclip_e2e::fake_provider::RecordedRequest> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.path == "/v1/chat/completions")
+        .collect()
+}
+
+/// The most recently updated conversation, whole.
+async fn latest_conversation(b: &Browser) -> Result<Value> {
+    let list = ok(b, json!({"type": "ListConversations", "limit": 1})).await?;
+    let id = list["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ok(b, json!({"type": "GetConversation", "id": id})).await
 }
 
 /// Starts a fake provider, saves it as "Fake", then opens `page`, shows
@@ -1176,11 +1173,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
     );
     let answer = b.ask_on(&server.url("/"), "Rate limited?").await?;
     ensure!(answer == "Echo: Rate limited?", "{answer}");
-    let chat: Vec<_> = fake
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/v1/chat/completions")
-        .collect();
+    let chat = chat_requests(&fake);
     ensure!(chat.len() == 2, "{} chat requests", chat.len());
     let waited = chat[1].at_ms.saturating_sub(chat[0].at_ms);
     ensure!(
@@ -1333,12 +1326,7 @@ async fn every_stream_fault_ends_in_an_answer_or_a_clear_choice(
         "{retried}"
     );
     b.top().await?;
-    let list = ok(&b, json!({"type": "ListConversations", "limit": 1})).await?;
-    let id = list["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let c = ok(&b, json!({"type": "GetConversation", "id": id})).await?;
+    let c = latest_conversation(&b).await?;
     let messages = c["conversation"]["messages"]
         .as_array()
         .cloned()
@@ -1683,10 +1671,9 @@ async fn page_context_the_user_turned_off_is_not_sent(
     }
     let answer = b.ask_on(&server.url("/"), "What is this about?").await?;
     ensure!(answer == "Echo: What is this about?", "{answer}");
-    let sent = fake
-        .requests()
+    let sent = chat_requests(&fake)
         .into_iter()
-        .find(|r| r.path == "/v1/chat/completions")
+        .next()
         .map(|r| r.body)
         .unwrap_or_default();
     ensure!(sent.contains("The Gem design"), "headings are sent: {sent}");
@@ -1742,10 +1729,8 @@ async fn the_preview_shows_exactly_what_is_sent(b: Browser, server: Server) -> R
     click_button(&b, "Send with this context").await?;
     let (answer, _) = b.wait_answer(0).await?;
     ensure!(answer == "Echo: Who designed it?", "{answer}");
-    let sent = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/v1/chat/completions")
+    let sent = chat_requests(&fake)
+        .first()
         .and_then(|r| r.json())
         .ok_or_else(|| anyhow::anyhow!("no chat request"))?;
     let system = sent["messages"][0]["content"].as_str().unwrap_or_default();
@@ -1870,10 +1855,8 @@ async fn quick_actions_on_the_selection(b: Browser, server: Server) -> Result<Br
         "{translated}"
     );
     let system = |n: usize| {
-        fake.requests()
-            .into_iter()
-            .filter(|r| r.path == "/v1/chat/completions")
-            .nth(n)
+        chat_requests(&fake)
+            .get(n)
             .and_then(|r| r.json())
             .and_then(|j| j["messages"][0]["content"].as_str().map(str::to_string))
             .unwrap_or_default()

@@ -238,6 +238,22 @@ pub struct TelemetryRecord {
     pub dims: std::collections::BTreeMap<String, String>,
 }
 
+impl TelemetryRecord {
+    /// An event now, named `name`, with labels `dims`.
+    pub fn event(name: impl Into<String>, dims: &[(&str, &str)]) -> Self {
+        Self {
+            time: js_sys::Date::now(),
+            kind: "event".into(),
+            name: name.into(),
+            value: 1.0,
+            dims: dims
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        }
+    }
+}
+
 /// Serialises any record.
 pub fn record<T: Serialize>(value: &T) -> JsValue {
     to_js(value)

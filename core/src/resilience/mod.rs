@@ -95,6 +95,10 @@ pub enum FailureKind {
     Malformed,
     /// The user (or the extension) cancelled the request.
     Cancelled,
+    /// The extension's own guards refused the request before it was sent
+    /// (the breaker is open, the bulkhead's queue is full, a rate limit):
+    /// the provider was not asked.
+    Refused,
 }
 
 impl FailureKind {
@@ -105,7 +109,8 @@ impl FailureKind {
     /// server's own timeout), 409 "conflict" (OpenAI's lock contention; its
     /// SDKs retry it too) and 425 "too early" (RFC 8470 asks for a retry).
     /// No for every other status (400, 401, 403, 404, 413, … describe the
-    /// request or the account, which a retry repeats), for `Cancelled`, and
+    /// request or the account, which a retry repeats), for `Cancelled` and
+    /// `Refused`, and
     /// for `Malformed`: an unreadable body almost always means a
     /// misconfiguration (a base URL that serves a web page, the wrong
     /// dialect) that a retry would only repeat; a stream cut off in transit
@@ -114,7 +119,7 @@ impl FailureKind {
         match *self {
             Self::Network | Self::Timeout(_) => true,
             Self::Http { status, .. } => matches!(status, 408 | 409 | 425 | 429 | 500..=599),
-            Self::Malformed | Self::Cancelled => false,
+            Self::Malformed | Self::Cancelled | Self::Refused => false,
         }
     }
 
@@ -127,7 +132,7 @@ impl FailureKind {
     /// or key: healthy. A cancellation says nothing.
     pub fn health(&self) -> Health {
         match self {
-            Self::Cancelled => Health::Unknown,
+            Self::Cancelled | Self::Refused => Health::Unknown,
             Self::Http { status, .. } if !self.retryable() && *status < 500 => Health::Healthy,
             _ => Health::Unhealthy,
         }
@@ -308,6 +313,8 @@ mod tests {
         assert_eq!(FailureKind::Malformed.health(), Health::Unhealthy);
         assert!(!FailureKind::Cancelled.retryable());
         assert_eq!(FailureKind::Cancelled.health(), Health::Unknown);
+        assert!(!FailureKind::Refused.retryable());
+        assert_eq!(FailureKind::Refused.health(), Health::Unknown);
         assert_eq!(Outcome::Success.health(), Health::Healthy);
     }
 

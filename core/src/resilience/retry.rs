@@ -693,7 +693,11 @@ mod tests {
                 retry_after_ms: Some(0),
             })
             .into_iter()
-            .chain([FailureKind::Cancelled, FailureKind::Malformed])
+            .chain([
+                FailureKind::Cancelled,
+                FailureKind::Refused,
+                FailureKind::Malformed,
+            ])
         {
             let d = RetryState::new(p, 0, &mut b).decide(failure, false, 0, 0.5, &mut b);
             assert_eq!(
@@ -795,6 +799,7 @@ mod tests {
             Just(FailureKind::Network),
             Just(FailureKind::Malformed),
             Just(FailureKind::Cancelled),
+            Just(FailureKind::Refused),
             Just(FailureKind::Timeout(
                 super::super::limits::TimeoutKind::Idle
             )),
