@@ -14,8 +14,10 @@ use std::rc::Rc;
 
 use gloo_timers::future::TimeoutFuture;
 use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
+use paperclip_core::hints::{self, HintState, Outcome};
 use paperclip_core::offline;
 use paperclip_core::page::PageSnapshot;
+use paperclip_core::place::Place;
 use paperclip_core::protocol::{
     self, Activated, AgentToBg, BgToAgent, ProtocolError, QuickAction, ToContent, AGENT_PORT,
 };
@@ -144,8 +146,13 @@ pub fn serve(port: Port) {
             cancel: RefCell::default(),
         });
         send_history(&session).await;
+        send_place(&session).await;
         listen(&session);
-        match crate::take_pending_action(tab_id) {
+        let pending = crate::take_pending_action(tab_id);
+        if pending.is_none() {
+            offer_hint(&session).await;
+        }
+        match pending {
             Some(action @ QuickAction::AskAboutSelection) => {
                 session.send(&BgToAgent::Compose { action });
             }
@@ -175,6 +182,62 @@ async fn send_history(session: &Session) {
         Ok((conversation, persistent)) => show(session, conversation, persistent),
         Err(error) => session.fail(error),
     }
+}
+
+fn place_key(site: &str) -> String {
+    format!("place:{site}")
+}
+
+fn hints_key(site: &str) -> String {
+    format!("hints:{site}")
+}
+
+/// Tells the agent where the user last put it on this site.
+async fn send_place(session: &Session) {
+    let Ok(store) = store() else { return };
+    if let Ok(Some(place)) = store.meta_json::<Place>(&place_key(&session.site)).await {
+        if place.validate().is_ok() {
+            session.send(&BgToAgent::Place { place });
+        }
+    }
+}
+
+/// Remembers where the user put the agent on this site.
+async fn save_place(session: &Session, place: Place) -> Result<(), ProtocolError> {
+    let place = place
+        .validate()
+        .map_err(|e| ProtocolError::new(protocol::ErrorKind::Malformed, e.to_string()))?;
+    store()?
+        .set_meta_json(&place_key(&session.site), &place)
+        .await
+}
+
+/// Offers a hint when the user allowed hints on this site and the backoff
+/// lets one through. Reading the page stays in the browser; nothing is
+/// sent unless the user takes the hint. The hint counts as ignored until
+/// the agent reports it taken.
+async fn offer_hint(session: &Session) {
+    let Ok(store) = store() else { return };
+    if !hints::allowed(&store.preferences(), &session.site) {
+        return;
+    }
+    let key = hints_key(&session.site);
+    let state: HintState = store
+        .meta_json(&key)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let (offer, mut state) = state.visit();
+    if offer {
+        if let Ok(page) = read_page(session.tab_id).await {
+            if let Some(hint) = hints::suggest(&page) {
+                session.send(&BgToAgent::Hint { hint });
+                state = state.after(Outcome::Ignored);
+            }
+        }
+    }
+    let _ = store.set_meta_json(&key, &state).await;
 }
 
 /// Makes `conversation` (or a new one) the open one and sends it.
@@ -293,6 +356,21 @@ fn listen(session: &Rc<Session>) {
                     });
                 }
                 Ok(AgentToBg::Stop {}) => session.cancel.borrow().stop(),
+                Ok(AgentToBg::Place { place }) => {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(error) = save_place(&session, place).await {
+                            session.fail(error);
+                        }
+                    });
+                }
+                Ok(AgentToBg::HintTaken {}) => {
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Ok(store) = store() {
+                            let state = HintState::default().after(Outcome::Taken);
+                            let _ = store.set_meta_json(&hints_key(&session.site), &state).await;
+                        }
+                    });
+                }
                 Ok(AgentToBg::Continue { message_id }) => {
                     wasm_bindgen_futures::spawn_local(continue_answer(session, message_id));
                 }
@@ -325,8 +403,7 @@ fn listen(session: &Rc<Session>) {
 }
 
 async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError> {
-    let reply = to_content(tab_id, &ToContent::GetPageContext {}).await?;
-    Ok(protocol::decode_reply::<PageSnapshot>(&reply)?.clamp())
+    Ok(crate::page::read(tab_id).await?.0)
 }
 
 /// Runs `work` as the session's one answer in progress, with a fresh stop

@@ -330,3 +330,10 @@ impl BenchStore {
         })
     }
 }
+
+/// Runs the core's page extraction on a serialised DOM (what the
+/// background does with `extract.js`'s stream); returns the block count.
+#[wasm_bindgen(js_name = extractPage)]
+pub fn extract_page(dom: &str) -> u32 {
+    paperclip_core::extract::extract(dom).blocks.len() as u32
+}

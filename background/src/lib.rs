@@ -18,6 +18,7 @@ pub mod agent;
 pub mod bench;
 pub mod builtin;
 pub mod cancel;
+pub mod page;
 pub mod providers;
 pub mod resilient;
 pub mod store;

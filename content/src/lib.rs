@@ -11,14 +11,16 @@
 
 use std::cell::RefCell;
 
+mod frame;
 mod markdown;
 
 use gloo_timers::callback::{Interval, Timeout};
 use std::rc::Rc;
 
-use paperclip_core::character::{self, IdleVariant};
+use paperclip_core::character::{self, Direction, IdleVariant};
 use paperclip_core::chat::ChatState;
 use paperclip_core::conversation::{MessageStatus, Role};
+use paperclip_core::place::Place;
 use paperclip_core::protocol::{self, AgentToBg, BgToAgent, Ping, QuickAction};
 use paperclip_platform as platform;
 use paperclip_ui::Character;
@@ -38,6 +40,7 @@ enum Action {
     ClosePreview,
     CloseConversations,
     Compose(Option<QuickAction>),
+    DismissHint,
 }
 
 impl Reducible for Chat {
@@ -51,6 +54,7 @@ impl Reducible for Chat {
             Action::ClosePreview => next.close_preview(),
             Action::CloseConversations => next.close_conversations(),
             Action::Compose(action) => next.compose(action),
+            Action::DismissHint => next.dismiss_hint(),
         }
         Rc::new(Chat(next))
     }
@@ -98,6 +102,10 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
         Closure::<dyn Fn(JsValue)>::new(move |m: JsValue| {
             match platform::decode_js::<BgToAgent>(&m) {
                 Ok(m) => {
+                    if let BgToAgent::Place { place } = m {
+                        // Where the user left the agent on this site.
+                        frame::place(place, false);
+                    }
                     let history = matches!(m, BgToAgent::History { .. });
                     if matches!(
                         m,
@@ -358,6 +366,84 @@ fn app() -> Html {
     let greeting = use_state(|| true);
     let idle = use_state(|| IdleVariant::Bob);
     let closing = use_state(|| false);
+    let pointing = use_state(|| None::<Direction>);
+    let place = use_mut_ref(Place::default);
+    {
+        // The content script reports where the agent sits (remembered per
+        // site once a move ends) and what was highlighted on the page
+        // (the character looks and points there for a moment).
+        let (place, pointing, link, chat) = (
+            place.clone(),
+            pointing.setter(),
+            link.clone(),
+            chat.dispatcher(),
+        );
+        let stop_pointing = Rc::new(RefCell::new(None::<Timeout>));
+        use_effect_with((), move |_| {
+            frame::listen(move |message| match message {
+                frame::FromPage::Placed { place: at, save } => {
+                    *place.borrow_mut() = at;
+                    if save {
+                        send_message(&link, &chat, &AgentToBg::Place { place: at });
+                    }
+                }
+                frame::FromPage::Look { dx, dy } => {
+                    let Some(direction) = Direction::toward(dx, dy) else {
+                        return;
+                    };
+                    pointing.set(Some(direction));
+                    let pointing = pointing.clone();
+                    *stop_pointing.borrow_mut() =
+                        Some(Timeout::new(character::POINT_MS, move || {
+                            pointing.set(None)
+                        }));
+                }
+            });
+        });
+    }
+    let drag = use_mut_ref(|| None::<(i32, i32)>);
+    let on_handle_down = {
+        let drag = drag.clone();
+        Callback::from(move |e: PointerEvent| {
+            if e.button() != 0 {
+                return;
+            }
+            if let Some(el) = e.target_dyn_into::<web_sys::Element>() {
+                let _ = el.set_pointer_capture(e.pointer_id());
+            }
+            *drag.borrow_mut() = Some((e.screen_x(), e.screen_y()));
+        })
+    };
+    let on_handle_move = {
+        let (drag, place) = (drag.clone(), place.clone());
+        Callback::from(move |e: PointerEvent| {
+            let mut drag = drag.borrow_mut();
+            let Some((x, y)) = *drag else { return };
+            let (sx, sy) = (e.screen_x(), e.screen_y());
+            *drag = Some((sx, sy));
+            let at = place.borrow().moved(sx - x, sy - y);
+            *place.borrow_mut() = at;
+            frame::place(at, false);
+        })
+    };
+    let on_handle_up = {
+        let (drag, place) = (drag.clone(), place.clone());
+        Callback::from(move |_: PointerEvent| {
+            if drag.borrow_mut().take().is_some() {
+                frame::place(*place.borrow(), true);
+            }
+        })
+    };
+    let on_handle_key = {
+        let place = place.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            let nudged = place.borrow().nudged(&e.key());
+            if let Some(at) = nudged {
+                e.prevent_default();
+                frame::place(at, true);
+            }
+        })
+    };
     {
         // The greeting plays once the chat is ready; then an idle variation,
         // picked by weight, every few seconds.
@@ -427,6 +513,26 @@ fn app() -> Html {
             }
         })
     };
+    let take_hint = {
+        let (send, link, chat) = (send.clone(), link.clone(), chat.clone());
+        Callback::from(move |_| {
+            let Some(hint) = chat.0.hint.clone() else {
+                return;
+            };
+            send_message(&link, &chat.dispatcher(), &AgentToBg::HintTaken {});
+            if hint.action == QuickAction::AskAboutSelection {
+                chat.dispatch(Action::Compose(Some(hint.action)));
+                chat.dispatch(Action::DismissHint);
+            } else {
+                let question = hint.action.question("", &platform::ui_language());
+                send.emit((question, Some(hint.action), None));
+            }
+        })
+    };
+    let dismiss_hint = {
+        let chat = chat.dispatcher();
+        Callback::from(move |_| chat.dispatch(Action::DismissHint))
+    };
     let cancel_compose = {
         let chat = chat.dispatcher();
         Callback::from(move |_| chat.dispatch(Action::Compose(None)))
@@ -461,6 +567,7 @@ fn app() -> Html {
             streaming: state.is_streaming(),
             error: state.error.is_some(),
             level: state.level,
+            pointing: *pointing,
         },
         *idle,
     );
@@ -480,11 +587,18 @@ fn app() -> Html {
                         character::Animation::Alert if state.error.is_some() => "Oops, something went wrong.",
                         character::Animation::Alert => "My providers are down; I'm answering from what I have.",
                         character::Animation::Hesitation => "Hmm, my usual provider failed; another one answered.",
+                        character::Animation::Pointing(_) => "Ooh, what's that you highlighted?",
+                        _ if state.hint.is_some() => "I have an idea for this page…",
                         _ if state.is_streaming() => "Here's what I found.",
                         _ => "Hi! Ask me about this page.",
                     } }
                 </div>
                 <div class="header-actions">
+                    <button type="button" class="icon move" aria-label="Move Clippy"
+                        title="Drag to move Clippy; arrow keys move it, Home puts it back"
+                        onpointerdown={on_handle_down} onpointermove={on_handle_move}
+                        onpointerup={on_handle_up.clone()} onpointercancel={on_handle_up}
+                        onkeydown={on_handle_key}>{ "✥" }</button>
                     <button type="button" class="icon" aria-label="Conversations on this site"
                         aria-expanded={state.conversations.is_some().to_string()} onclick={conversations}>{ "☰" }</button>
                     <button type="button" class="icon" aria-label="New conversation" disabled={busy}
@@ -561,6 +675,13 @@ fn app() -> Html {
             }
             if retryable {
                 <button type="button" class="retry" onclick={retry}>{ "Retry" }</button>
+            }
+            if let Some(hint) = &state.hint {
+                <section class="hint" role="region" aria-label="Hint">
+                    <p role="status">{ hint.text.clone() }</p>
+                    <button type="button" class="primary" disabled={busy} onclick={take_hint}>{ hint.action.label() }</button>
+                    <button type="button" onclick={dismiss_hint}>{ "Not now" }</button>
+                </section>
             }
             <div class="quick">
                 <button type="button" disabled={busy} onclick={quick(QuickAction::SummarizePage)}>{ "Summarize this page" }</button>

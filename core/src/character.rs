@@ -80,6 +80,74 @@ pub enum Animation {
     Hesitation,
     /// Waving goodbye before the agent closes.
     Goodbye,
+    /// Looking and pointing toward something highlighted on the page.
+    Pointing(Direction),
+}
+
+/// Where the character looks and points, on screen (8 directions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Up.
+    Up,
+    /// Up and right.
+    UpRight,
+    /// Right.
+    Right,
+    /// Down and right.
+    DownRight,
+    /// Down.
+    Down,
+    /// Down and left.
+    DownLeft,
+    /// Left.
+    Left,
+    /// Up and left.
+    UpLeft,
+}
+
+/// Closer than this (CSS px), a target is "here": no direction.
+pub const POINT_MIN_DISTANCE: f64 = 24.0;
+/// How long the character points after something is highlighted.
+pub const POINT_MS: u32 = 2_500;
+
+impl Direction {
+    /// The direction of a target `dx`, `dy` CSS px away (y grows down),
+    /// `None` when it is nearer than [`POINT_MIN_DISTANCE`] or not a number.
+    pub fn toward(dx: f64, dy: f64) -> Option<Direction> {
+        let distance = dx.hypot(dy);
+        if distance.is_nan() || distance < POINT_MIN_DISTANCE {
+            return None;
+        }
+        // Angle clockwise from up, in eighths of a turn.
+        let turns = dx.atan2(-dy) / std::f64::consts::TAU;
+        let eighth = ((turns * 8.0).round() as i64).rem_euclid(8);
+        Some(
+            [
+                Direction::Up,
+                Direction::UpRight,
+                Direction::Right,
+                Direction::DownRight,
+                Direction::Down,
+                Direction::DownLeft,
+                Direction::Left,
+                Direction::UpLeft,
+            ][eighth as usize],
+        )
+    }
+
+    /// The CSS class of the direction.
+    pub fn class(self) -> &'static str {
+        match self {
+            Direction::Up => "point-up",
+            Direction::UpRight => "point-up-right",
+            Direction::Right => "point-right",
+            Direction::DownRight => "point-down-right",
+            Direction::Down => "point-down",
+            Direction::DownLeft => "point-down-left",
+            Direction::Left => "point-left",
+            Direction::UpLeft => "point-up-left",
+        }
+    }
 }
 
 impl Animation {
@@ -97,6 +165,16 @@ impl Animation {
             Self::Alert => "alert",
             Self::Hesitation => "hesitation",
             Self::Goodbye => "goodbye",
+            Self::Pointing(d) => match d {
+                Direction::Up => "pointing point-up",
+                Direction::UpRight => "pointing point-up-right",
+                Direction::Right => "pointing point-right",
+                Direction::DownRight => "pointing point-down-right",
+                Direction::Down => "pointing point-down",
+                Direction::DownLeft => "pointing point-down-left",
+                Direction::Left => "pointing point-left",
+                Direction::UpLeft => "pointing point-up-left",
+            },
         }
     }
 
@@ -110,6 +188,7 @@ impl Animation {
             Self::Alert => "alert",
             Self::Hesitation => "hesitating",
             Self::Goodbye => "goodbye",
+            Self::Pointing(_) => "pointing",
         }
     }
 }
@@ -131,6 +210,8 @@ pub struct View {
     pub error: bool,
     /// Where the latest answer came from.
     pub level: Degradation,
+    /// Something was just highlighted on the page, in this direction.
+    pub pointing: Option<Direction>,
 }
 
 /// The animation for `view`, with `idle` as the current idle variation.
@@ -148,6 +229,8 @@ pub fn animation(view: &View, idle: IdleVariant) -> Animation {
         }
     } else if view.greeting || !view.ready {
         Animation::Greeting
+    } else if let Some(direction) = view.pointing {
+        Animation::Pointing(direction)
     } else {
         match view.level {
             Degradation::Cached | Degradation::Offline => Animation::Alert,
@@ -161,6 +244,65 @@ pub fn animation(view: &View, idle: IdleVariant) -> Animation {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn directions() {
+        assert_eq!(Direction::toward(0.0, -100.0), Some(Direction::Up));
+        assert_eq!(Direction::toward(100.0, -100.0), Some(Direction::UpRight));
+        assert_eq!(Direction::toward(100.0, 10.0), Some(Direction::Right));
+        assert_eq!(Direction::toward(80.0, 90.0), Some(Direction::DownRight));
+        assert_eq!(Direction::toward(-5.0, 300.0), Some(Direction::Down));
+        assert_eq!(Direction::toward(-100.0, 100.0), Some(Direction::DownLeft));
+        assert_eq!(Direction::toward(-400.0, 0.0), Some(Direction::Left));
+        assert_eq!(Direction::toward(-100.0, -120.0), Some(Direction::UpLeft));
+        assert_eq!(Direction::toward(3.0, 4.0), None);
+        assert_eq!(Direction::toward(f64::NAN, 4.0), None);
+    }
+
+    #[test]
+    fn pointing_waits_for_busier_states() {
+        let view = View {
+            ready: true,
+            pointing: Some(Direction::Left),
+            ..View::default()
+        };
+        let idle = IdleVariant::Bob;
+        assert_eq!(animation(&view, idle), Animation::Pointing(Direction::Left));
+        assert_eq!(
+            animation(
+                &View {
+                    waiting: true,
+                    ..view
+                },
+                idle
+            ),
+            Animation::Thinking
+        );
+        assert_eq!(
+            animation(
+                &View {
+                    streaming: true,
+                    ..view
+                },
+                idle
+            ),
+            Animation::Speaking
+        );
+        assert_eq!(
+            animation(
+                &View {
+                    greeting: true,
+                    ..view
+                },
+                idle
+            ),
+            Animation::Greeting
+        );
+        assert_eq!(
+            Animation::Pointing(Direction::Left).class(),
+            "pointing point-left"
+        );
+    }
 
     #[test]
     fn priorities() {

@@ -49,6 +49,8 @@ pub struct ChatState {
         Vec<crate::conversation::ConversationSummary>,
         Option<String>,
     )>,
+    /// The proactive hint on offer, until taken or dismissed.
+    pub hint: Option<crate::hints::Hint>,
 }
 
 /// What asking would send, as the preview shows it.
@@ -78,6 +80,13 @@ impl ChatState {
         self.error = None;
         self.preview = None;
         self.compose = None;
+        // Asking anything answers the hint (taken or ignored).
+        self.hint = None;
+    }
+
+    /// The user dismissed the hint.
+    pub fn dismiss_hint(&mut self) {
+        self.hint = None;
     }
 
     /// Sets (or clears) the quick action the next typed question is for.
@@ -176,6 +185,13 @@ impl ChatState {
             BgToAgent::Compose { action } => {
                 self.compose = Some(action);
             }
+            BgToAgent::Hint { hint } => {
+                if self.can_send() {
+                    self.hint = Some(hint);
+                }
+            }
+            // Where the agent sits is the content script's business.
+            BgToAgent::Place { .. } => {}
             BgToAgent::Conversations { items, current } => {
                 self.conversations = Some((items, current));
             }

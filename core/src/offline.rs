@@ -400,6 +400,7 @@ mod tests {
                 "Traffic across the river is expected to fall by a third now that the bridge is open.".into(),
                 "The mayor thanked the workers who built the bridge.".into(),
             ],
+            ..PageSnapshot::default()
         }
     }
 

@@ -1,8 +1,11 @@
-//! What the content script reads from a page: [`PageSnapshot`].
+//! What is known of a page: [`PageSnapshot`].
 //!
-//! The content script walks the DOM and sends raw text; [`PageSnapshot::clamp`]
-//! bounds every field before any ranking happens, so a hostile page cannot
-//! make the background do unbounded work.
+//! The content script answers [`PageRead`]: title, URL, description,
+//! selection, what is on screen and the serialised DOM, which
+//! [`extract`](crate::extract::extract) turns into headings, main text and
+//! form labels. [`PageSnapshot::clamp`] bounds every field before anything
+//! else happens, so a hostile page cannot make the background do unbounded
+//! work.
 //!
 //! ```
 //! use paperclip_core::page::PageSnapshot;
@@ -22,6 +25,43 @@ pub const MAX_HEADINGS: usize = 200;
 pub const MAX_HEADING_CHARS: usize = 300;
 /// Total characters of body text kept, across blocks.
 pub const MAX_BODY_CHARS: usize = 300_000;
+/// Longest meta description kept.
+pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
+/// Most on-screen blocks kept.
+pub const MAX_VISIBLE: usize = 8;
+/// Longest on-screen block kept.
+pub const MAX_VISIBLE_CHARS: usize = 600;
+/// Longest form-field label kept.
+pub const MAX_FORM_LABEL_CHARS: usize = 160;
+
+/// What the content script answers to `GetPageContext`.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct PageRead {
+    /// The page URL.
+    pub url: String,
+    /// The document title.
+    pub title: String,
+    /// The meta description.
+    pub description: String,
+    /// The selected text.
+    pub selection: String,
+    /// What is on screen.
+    pub viewport: Viewport,
+    /// The serialised DOM (see [`crate::extract`]); `None` when the page
+    /// has not changed since the last read.
+    pub dom: Option<String>,
+}
+
+/// What is on screen.
+#[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
+#[serde(default)]
+pub struct Viewport {
+    /// How far the page is scrolled, 0–100.
+    pub scrolled_percent: u8,
+    /// The text blocks on screen, top to bottom.
+    pub visible: Vec<String>,
+}
 
 /// Text read from a page, in reading order.
 #[derive(Serialize, Deserialize, Debug, Clone, Default, PartialEq, Eq)]
@@ -31,12 +71,18 @@ pub struct PageSnapshot {
     pub url: String,
     /// The document title.
     pub title: String,
+    /// The meta description.
+    pub description: String,
     /// The selected text, if any.
     pub selection: String,
     /// Headings (h1–h3) in document order.
     pub headings: Vec<String>,
-    /// Text blocks (paragraphs, list items, cells) of the main content.
+    /// Text blocks (paragraphs, list items, table rows) of the main content.
     pub blocks: Vec<String>,
+    /// Form fields as `label (kind)`; never their values.
+    pub forms: Vec<String>,
+    /// What is on screen.
+    pub viewport: Viewport,
 }
 
 impl PageSnapshot {
@@ -47,6 +93,7 @@ impl PageSnapshot {
         PageSnapshot {
             url: keep(sources.page_info, &self.url),
             title: keep(sources.page_info, &self.title),
+            description: keep(sources.page_info, &self.description),
             selection: keep(sources.selection, &self.selection),
             headings: if sources.headings {
                 self.headings.clone()
@@ -58,12 +105,54 @@ impl PageSnapshot {
             } else {
                 Vec::new()
             },
+            forms: if sources.form_labels {
+                self.forms.clone()
+            } else {
+                Vec::new()
+            },
+            viewport: if sources.viewport {
+                self.viewport.clone()
+            } else {
+                Viewport::default()
+            },
+        }
+    }
+
+    /// The snapshot of a page `read` by the content script, whose DOM gave
+    /// `extracted`.
+    pub fn new(read: PageRead, extracted: crate::extract::Extracted) -> Self {
+        PageSnapshot {
+            url: read.url,
+            title: read.title,
+            description: read.description,
+            selection: read.selection,
+            headings: extracted.headings,
+            blocks: extracted.blocks,
+            forms: extracted.forms,
+            viewport: read.viewport,
         }
     }
 
     /// Bounds every field (see the `MAX_*` constants) and drops empty blocks.
     pub fn clamp(mut self) -> Self {
         self.title = clip(self.title.trim(), MAX_TITLE_CHARS);
+        self.description = clip(self.description.trim(), MAX_DESCRIPTION_CHARS);
+        self.forms = self
+            .forms
+            .iter()
+            .map(|f| clip(f.trim(), MAX_FORM_LABEL_CHARS))
+            .filter(|f| !f.is_empty())
+            .take(crate::extract::MAX_FORM_FIELDS)
+            .collect();
+        self.viewport.scrolled_percent = self.viewport.scrolled_percent.min(100);
+        self.viewport.visible = self
+            .viewport
+            .visible
+            .iter()
+            .map(|v| clip(v.trim(), MAX_VISIBLE_CHARS))
+            .filter(|v| !v.is_empty())
+            .take(MAX_VISIBLE)
+            .collect();
         self.selection = clip(self.selection.trim(), MAX_SELECTION_CHARS);
         self.headings = self
             .headings
@@ -94,6 +183,18 @@ impl PageSnapshot {
     }
 }
 
+/// Longest URL kept in a [`context_key`].
+pub const MAX_KEY_URL_CHARS: usize = 2_000;
+
+/// The context-cache key of the serialised DOM `dom` read at `url`:
+/// `ctx:<url without its fragment>#<128-bit xxh3 of dom, hex>`.
+pub fn context_key(url: &str, dom: &str) -> String {
+    let url = url.split('#').next().unwrap_or_default();
+    let url: String = url.chars().take(MAX_KEY_URL_CHARS).collect();
+    let hash = xxhash_rust::xxh3::xxh3_128(dom.as_bytes());
+    format!("ctx:{url}#{hash:032x}")
+}
+
 fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
@@ -107,17 +208,39 @@ mod tests {
         let page = PageSnapshot {
             url: "u".into(),
             title: "  T  ".into(),
+            description: "d".repeat(MAX_DESCRIPTION_CHARS * 2),
             selection: "s".repeat(MAX_SELECTION_CHARS + 5),
             headings: vec!["h".into(); MAX_HEADINGS + 10],
             blocks: vec!["b".repeat(100_000); 5],
+            forms: vec!["f".repeat(1000); 100],
+            viewport: Viewport {
+                scrolled_percent: 250,
+                visible: vec!["v".repeat(5000); 20],
+            },
         }
         .clamp();
+        assert_eq!(page.description.len(), MAX_DESCRIPTION_CHARS);
+        assert_eq!(page.forms.len(), crate::extract::MAX_FORM_FIELDS);
+        assert!(page.forms.iter().all(|f| f.len() == MAX_FORM_LABEL_CHARS));
+        assert_eq!(page.viewport.scrolled_percent, 100);
+        assert_eq!(page.viewport.visible.len(), MAX_VISIBLE);
         assert_eq!(page.title, "T");
         assert_eq!(page.selection.len(), MAX_SELECTION_CHARS);
         assert_eq!(page.headings.len(), MAX_HEADINGS);
         assert_eq!(page.blocks.len(), 3);
         let total: usize = page.blocks.iter().map(|b| b.len()).sum();
         assert_eq!(total, MAX_BODY_CHARS);
+    }
+
+    #[test]
+    fn context_keys_follow_content_not_fragments() {
+        let a = context_key("https://a.test/p#top", "<body\0#x\0>");
+        assert_eq!(a, context_key("https://a.test/p#end", "<body\0#x\0>"));
+        assert_ne!(a, context_key("https://a.test/p", "<body\0#y\0>"));
+        assert_ne!(a, context_key("https://a.test/q", "<body\0#x\0>"));
+        assert!(
+            a.starts_with("ctx:https://a.test/p#") && a.len() == "ctx:https://a.test/p#".len() + 32
+        );
     }
 
     #[test]
@@ -132,9 +255,15 @@ mod tests {
         let page = PageSnapshot {
             url: "https://a.test/x".into(),
             title: "T".into(),
+            description: "about".into(),
             selection: "sel".into(),
             headings: vec!["H".into()],
             blocks: vec!["body".into()],
+            forms: vec!["Email (email)".into()],
+            viewport: Viewport {
+                scrolled_percent: 40,
+                visible: vec!["on screen".into()],
+            },
         };
         let all = crate::prefs::ContextSources::default();
         assert_eq!(page.shared(&all), page);
@@ -149,5 +278,9 @@ mod tests {
         assert_eq!(page.shared(&none), PageSnapshot::default());
         let text = crate::provider::prompt::page_context(&page.shared(&none), 1000);
         assert!(!text.contains("a.test") && !text.contains("sel") && !text.contains("body"));
+        let text = crate::provider::prompt::page_context(&page, 1000);
+        for part in ["about", "Email (email)", "on screen", "40%"] {
+            assert!(text.contains(part), "{part} missing from {text}");
+        }
     }
 }

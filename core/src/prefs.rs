@@ -346,7 +346,7 @@ impl PrefType for Vec<String> {
 
 /// Normalizes an http(s) origin (`scheme://host[:port]`): trimmed, scheme
 /// and host lowercased, one trailing `/` and a default port dropped.
-fn origin(s: &str) -> Result<String, String> {
+pub fn origin(s: &str) -> Result<String, String> {
     const NOT_ORIGIN: &str = "is not an http(s) origin";
     let (scheme, rest) = s.trim().split_once("://").ok_or(NOT_ORIGIN)?;
     let scheme = scheme.to_ascii_lowercase();

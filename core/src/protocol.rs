@@ -9,7 +9,7 @@
 //! * the agent's long-lived port (name [`AGENT_PORT`]): [`AgentToBg`] and
 //!   [`BgToAgent`];
 //! * background → content script of a tab: [`ToContent`], answered with a
-//!   [`Reply`] (a [`PageSnapshot`](crate::page::PageSnapshot) for [`ToContent::GetPageContext`]).
+//!   [`Reply`] (a [`PageRead`](crate::page::PageRead) for [`ToContent::GetPageContext`]).
 //!
 //! Decoding never panics: malformed JSON, a wrong version, an unknown type or
 //! a wrong field each give a [`ProtocolError`] with a precise message.
@@ -807,6 +807,16 @@ pub enum QuickAction {
 }
 
 impl QuickAction {
+    /// The button label for this action.
+    pub fn label(self) -> &'static str {
+        match self {
+            QuickAction::SummarizePage => "Summarize this page",
+            QuickAction::ExplainSelection => "Explain selection",
+            QuickAction::AskAboutSelection => "Ask about selection",
+            QuickAction::TranslateSelection => "Translate selection",
+        }
+    }
+
     /// The text shown in the chat for this action (for
     /// [`QuickAction::AskAboutSelection`], what precedes the typed question).
     pub fn prompt(self) -> &'static str {
@@ -880,6 +890,13 @@ tagged! {
             /// The interrupted assistant message.
             message_id: String,
         },
+        /// The user moved the agent: remember where, for this site.
+        Place {
+            /// Where it is now.
+            place: crate::place::Place,
+        },
+        /// The user took the hint offered (`BgToAgent::Hint`).
+        HintTaken {},
     }
 }
 
@@ -947,6 +964,18 @@ tagged! {
             /// The action the next question is for.
             action: QuickAction,
         },
+        /// Where the user last put the agent on this site (sent after
+        /// `History` when it was moved before).
+        Place {
+            /// The remembered place.
+            place: crate::place::Place,
+        },
+        /// A proactive hint (the user allowed hints on this site). Nothing
+        /// is sent anywhere unless the user takes it.
+        Hint {
+            /// The hint.
+            hint: crate::hints::Hint,
+        },
         /// What asking the previewed question would send.
         Preview {
             /// Who would receive it: a provider's label, or `None` when
@@ -970,8 +999,14 @@ tagged! {
         /// `Reply<Activated>`; asked before the agent port is served, so an
         /// `agent.html` that a page embedded by itself gets nothing.
         Hello {},
-        /// Read the page; answered with `Reply<PageSnapshot>`.
-        GetPageContext {},
+        /// Read the page; answered with `Reply<PageRead>`. The serialised
+        /// DOM is left out when the page has not changed since the last
+        /// read, unless `fresh`.
+        GetPageContext {
+            /// Serialise the DOM even if the page looks unchanged.
+            #[serde(default)]
+            fresh: bool,
+        },
         /// Remove the agent from the page; answered with `Reply<Activated>`.
         Close {},
     }
@@ -986,7 +1021,7 @@ pub fn valid_message_id(id: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::page::PageSnapshot;
+    use crate::page::PageRead;
 
     fn check_err<T: Tagged + fmt::Debug>(json: &str, kind: ErrorKind, needle: &str) {
         let err = decode::<T>(json).unwrap_err();
@@ -1036,8 +1071,8 @@ mod tests {
     fn wire_shape_is_stable() {
         // The content script (plain JS) and the end-to-end tests rely on these shapes.
         assert_eq!(
-            encode(&ToContent::GetPageContext {}),
-            r#"{"v":1,"body":{"type":"GetPageContext"}}"#
+            encode(&ToContent::GetPageContext { fresh: true }),
+            r#"{"v":1,"body":{"type":"GetPageContext","fresh":true}}"#
         );
         assert_eq!(
             decode::<Request>(r#"{"v":1,"body":{"type":"ListConversations","limit":3}}"#),
@@ -1121,7 +1156,7 @@ mod tests {
         fn decode_never_panics(s in ".{0,200}") {
             let _ = decode::<Request>(&s);
             let _ = decode::<AgentToBg>(&s);
-            let _ = decode_reply::<PageSnapshot>(&s);
+            let _ = decode_reply::<PageRead>(&s);
         }
 
         #[test]

@@ -1,6 +1,8 @@
 //! A static file server on 127.0.0.1 for the demo and test pages.
 //!
 //! `/` serves `demo/index.html`; `/pages/NAME` serves `tests/pages/NAME`;
+//! `/fixtures/NAME` serves the extraction tests' saved pages
+//! (`core/tests/fixtures/pages/NAME`);
 //! anything under `/strict/` is served from the same folders with
 //! `Content-Security-Policy: default-src 'none'; script-src 'self'`.
 //! `/bench/PATH` serves `target/bench/www/PATH` (the storage benchmark, staged
@@ -68,6 +70,8 @@ fn respond(root: &Path, request: tiny_http::Request) -> std::io::Result<()> {
         Some(root.join("demo/index.html"))
     } else if let Some(name) = path.strip_prefix("/pages/") {
         (!name.contains("..")).then(|| root.join("tests/pages").join(name))
+    } else if let Some(name) = path.strip_prefix("/fixtures/") {
+        (!name.contains("..")).then(|| root.join("core/tests/fixtures/pages").join(name))
     } else if let Some(name) = bench {
         (!name.contains("..")).then(|| root.join("target/bench/www").join(name))
     } else {

@@ -252,6 +252,15 @@ impl TelemetryRecord {
                 .collect(),
         }
     }
+
+    /// A duration now, `ms` milliseconds, named `name`, with labels `dims`.
+    pub fn timing(name: impl Into<String>, ms: f64, dims: &[(&str, &str)]) -> Self {
+        Self {
+            kind: "timing".into(),
+            value: ms,
+            ..Self::event(name, dims)
+        }
+    }
 }
 
 /// Serialises any record.

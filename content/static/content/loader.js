@@ -6,7 +6,7 @@
 // (page scripts can read neither the chat nor what is typed, page CSS cannot
 // restyle it, and the page's CSP does not apply to it), and answers the
 // background's ToContent messages: GetPageContext reads the page with
-// extract.js (injected just before this file), Close removes the agent. Runs again on a second activation:
+// extract.js (injected just before this file; the DOM only when it changed), Close removes the agent. Runs again on a second activation:
 // then it only brings the agent back.
 (() => {
   const api = globalThis.browser ?? globalThis.chrome;
@@ -33,6 +33,26 @@
   root.append(style, frame);
   document.documentElement.append(host);
 
+  // Whether the page changed since its DOM was last sent. The observer
+  // only raises the flag and stops listening: a busy page costs one
+  // callback per read, not one per mutation.
+  const page = {
+    dirty: true,
+    url: '',
+    observer: new MutationObserver(() => {
+      page.dirty = true;
+      page.observer.disconnect();
+    }),
+    watch() {
+      page.dirty = false;
+      page.url = location.href;
+      page.observer.disconnect();
+      if (document.body) {
+        page.observer.observe(document.body, { childList: true, subtree: true, characterData: true });
+      }
+    },
+  };
+
   const ok = (body) => ({ v: 1, body: { ok: body } });
   const err = (message) => ({ v: 1, body: { err: { kind: 'unknown_type', message } } });
 
@@ -43,9 +63,15 @@
       case 'Hello':
         sendResponse(ok({}));
         break;
-      case 'GetPageContext':
-        sendResponse(ok(globalThis.__paperclipExtract(document, globalThis)));
+      case 'GetPageContext': {
+        // The DOM is serialised again only when the page changed since the
+        // last read (or the background asks for it: it lost its copy).
+        const fresh = message.body.fresh === true || page.dirty || page.url !== location.href;
+        const read = globalThis.__paperclipRead(document, globalThis, fresh);
+        if (fresh) page.watch();
+        sendResponse(ok(read));
         break;
+      }
       case 'Close':
         agent.remove();
         sendResponse(ok({}));
@@ -61,11 +87,48 @@
     show() { host.style.setProperty('display', 'block', 'important'); frame.focus(); },
     remove() {
       host.remove();
+      page.observer.disconnect();
+      removeEventListener('message', onFrameMessage);
+      document.removeEventListener('selectionchange', onSelection);
+      clearTimeout(looking);
       api.runtime.onMessage.removeListener(onMessage);
       delete globalThis.__paperclipAgent;
     },
   };
   globalThis.__paperclipAgent = agent;
   frame.addEventListener('load', () => frame.focus(), { once: true });
+
+  // The frame moves the agent (a drag, arrow keys, or the place remembered
+  // for this site) and is told what the user highlights. Only coordinates
+  // travel this way; only our own frame is listened to.
+  const origin = new URL(api.runtime.getURL('')).origin;
+  const tell = (message) => frame.contentWindow?.postMessage(message, origin);
+  function onFrameMessage(event) {
+    if (event.source !== frame.contentWindow || event.origin !== origin) return;
+    const m = event.data;
+    if (m?.paperclip !== 'place' || !Number.isFinite(m.right) || !Number.isFinite(m.bottom)) return;
+    // Keep the whole agent on screen.
+    const box = host.getBoundingClientRect();
+    const right = Math.round(Math.max(0, Math.min(m.right, innerWidth - box.width)));
+    const bottom = Math.round(Math.max(0, Math.min(m.bottom, innerHeight - box.height)));
+    host.style.setProperty('right', right + 'px', 'important');
+    host.style.setProperty('bottom', bottom + 'px', 'important');
+    tell({ paperclip: 'placed', right, bottom, save: m.save === true });
+  }
+  addEventListener('message', onFrameMessage);
+  let looking = 0;
+  function onSelection() {
+    clearTimeout(looking);
+    looking = setTimeout(() => {
+      const selection = getSelection();
+      if (!selection || selection.isCollapsed || selection.rangeCount === 0) return;
+      const r = selection.getRangeAt(0).getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) return;
+      // From the character, drawn in the frame's top-left corner.
+      const box = host.getBoundingClientRect();
+      tell({ paperclip: 'look', dx: r.left + r.width / 2 - (box.left + 36), dy: r.top + r.height / 2 - (box.top + 46) });
+    }, 250);
+  }
+  document.addEventListener('selectionchange', onSelection);
   return true;
 })();

@@ -17,8 +17,14 @@ use super::{ChatMessage, ChatRequest};
 use crate::conversation::{Message, MessageStatus};
 use crate::page::PageSnapshot;
 
-/// Default budget for the whole request, in characters (about 6,000 tokens).
-pub const DEFAULT_BUDGET_CHARS: usize = 24_000;
+/// Characters per token assumed when budgeting (the usual estimate for
+/// English text with BPE tokenizers).
+pub const CHARS_PER_TOKEN: usize = 4;
+/// Default budget for the whole request, in tokens.
+pub const DEFAULT_BUDGET_TOKENS: usize = 6_000;
+/// [`DEFAULT_BUDGET_TOKENS`] in characters: the unit of every `budget`
+/// argument here.
+pub const DEFAULT_BUDGET_CHARS: usize = DEFAULT_BUDGET_TOKENS * CHARS_PER_TOKEN;
 /// Most earlier messages sent along.
 pub const MAX_HISTORY: usize = 12;
 
@@ -31,31 +37,84 @@ fn clip(text: &str, max: usize) -> String {
     }
 }
 
-/// The page context as text: title, URL, selection, headings, then as much
-/// of the main text as `budget` characters allow.
+/// The page context as text, within `budget` characters: the title, URL,
+/// description, selection and headings always (they are small and say
+/// what the question is about), then what is on screen and the form
+/// labels while they fit, then as many whole blocks of the main text as
+/// fit, the last one clipped, with a line saying how much was left out.
 pub fn page_context(page: &PageSnapshot, budget: usize) -> String {
+    use std::fmt::Write as _;
     let mut out = String::new();
     if !page.title.is_empty() {
-        out.push_str(&format!("Page title: {}\n", page.title));
+        let _ = writeln!(out, "Page title: {}", page.title);
     }
     if !page.url.is_empty() {
-        out.push_str(&format!("Page URL: {}\n", page.url));
+        let _ = writeln!(out, "Page URL: {}", page.url);
+    }
+    if !page.description.is_empty() {
+        let _ = writeln!(out, "Page description: {}", page.description);
     }
     if !page.selection.is_empty() {
-        out.push_str(&format!("Selected text:\n{}\n", page.selection));
+        let _ = writeln!(out, "Selected text:\n{}", page.selection);
     }
     if !page.headings.is_empty() {
         out.push_str("Headings:\n");
         for h in &page.headings {
-            out.push_str(&format!("- {h}\n"));
+            let _ = writeln!(out, "- {h}");
         }
     }
-    let left = budget.saturating_sub(out.chars().count());
-    let body = page.blocks.join("\n");
-    if !body.is_empty() && left > 40 {
-        out.push_str("Page text:\n");
-        out.push_str(&clip(&body, left - 12));
-        out.push('\n');
+    let optional = |section: String, out: &mut String| {
+        if out.chars().count() + section.chars().count() <= budget {
+            out.push_str(&section);
+        }
+    };
+    if !page.viewport.visible.is_empty() {
+        let mut section = format!(
+            "On screen (scrolled {}% down the page):\n",
+            page.viewport.scrolled_percent
+        );
+        for v in &page.viewport.visible {
+            let _ = writeln!(section, "- {v}");
+        }
+        optional(section, &mut out);
+    }
+    if !page.forms.is_empty() {
+        let mut section = String::from("Form fields on the page:\n");
+        for f in &page.forms {
+            let _ = writeln!(section, "- {f}");
+        }
+        optional(section, &mut out);
+    }
+    let mut left = budget.saturating_sub(out.chars().count());
+    if page.blocks.is_empty() || left <= 60 {
+        return out;
+    }
+    out.push_str("Page text:\n");
+    left -= 11;
+    let total = page.blocks.len();
+    let mut sent = 0;
+    // Room for the line saying how much was left out.
+    let note = 60;
+    for block in &page.blocks {
+        let n = block.chars().count() + 1;
+        if n + note <= left {
+            out.push_str(block);
+            out.push('\n');
+            left -= n;
+            sent += 1;
+        } else {
+            if left > note + 40 {
+                out.push_str(&clip(block, left - note - 1));
+                out.push('\n');
+            }
+            break;
+        }
+    }
+    if sent < total {
+        let _ = writeln!(
+            out,
+            "[page text cut to fit: {sent} of {total} blocks sent whole]"
+        );
     }
     out
 }
@@ -179,7 +238,32 @@ mod tests {
             selection: "the selected words".into(),
             headings: vec!["H1".into(), "H2".into()],
             blocks: vec!["b".repeat(body_chars)],
+            ..PageSnapshot::default()
         }
+    }
+
+    #[test]
+    fn the_body_is_cut_at_whole_blocks_and_says_so() {
+        let page = PageSnapshot {
+            blocks: (0..10).map(|k| format!("{k}{}", "x".repeat(99))).collect(),
+            ..page(0)
+        };
+        let text = page_context(&page, 700);
+        assert!(text.chars().count() <= 700, "{}", text.chars().count());
+        assert!(text.contains("the selected words") && text.contains("- H2"));
+        let whole = page
+            .blocks
+            .iter()
+            .filter(|b| text.contains(b.as_str()))
+            .count();
+        assert!(whole >= 4, "{text}");
+        assert!(text.contains(&format!(
+            "[page text cut to fit: {whole} of 10 blocks sent whole]"
+        )));
+        let all = page_context(&page, 100_000);
+        assert!(
+            !all.contains("cut to fit") && page.blocks.iter().all(|b| all.contains(b.as_str()))
+        );
     }
 
     #[test]

@@ -1,0 +1,120 @@
+//! Reading a tab's page: the content script's [`PageRead`], the core's
+//! [`extract`](paperclip_core::extract::extract), and the context cache.
+//!
+//! The content script sends the serialised DOM only when the page changed
+//! since its last read (a MutationObserver marks it dirty). The extraction
+//! is cached in the storage engine under `ctx:<url>#<content hash>` with
+//! the `performance.context_cache_ttl_minutes` lifetime, so an unchanged
+//! page — in this tab, after a reload, or after the worker restarted — is
+//! never extracted twice.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use paperclip_core::cache::CacheEntry;
+use paperclip_core::extract::{extract, Extracted};
+use paperclip_core::page::{context_key as cache_key, PageRead, PageSnapshot};
+use paperclip_core::protocol::{self, ProtocolError, ToContent};
+
+use crate::store::records::TelemetryRecord;
+use crate::{store, to_content};
+
+/// How much a page context is worth keeping, against other cache entries.
+const RELEVANCE: f32 = 0.5;
+
+thread_local! {
+    /// Per tab, the cache key of the page context it last sent.
+    static LAST: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
+}
+
+/// Where a page context came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The DOM was serialised and extracted.
+    Extracted,
+    /// The DOM was serialised, and the same content was in the cache.
+    Cached,
+    /// The page had not changed: nothing was serialised.
+    Unchanged,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Extracted => "extracted",
+            Source::Cached => "cached",
+            Source::Unchanged => "unchanged",
+        }
+    }
+}
+
+async fn request(tab_id: i32, fresh: bool) -> Result<PageRead, ProtocolError> {
+    let reply = to_content(tab_id, &ToContent::GetPageContext { fresh }).await?;
+    Ok(protocol::decode_reply::<PageRead>(&reply)?)
+}
+
+async fn cached(key: &str) -> Option<Extracted> {
+    let store = store().ok()?;
+    let entry = store
+        .cache_get(key, js_sys::Date::now() as u64)
+        .await
+        .ok()??;
+    serde_json::from_str(&entry.value).ok()
+}
+
+async fn keep(key: &str, page: &Extracted) {
+    let Ok(store) = store() else { return };
+    let ttl_ms = u64::from(store.preferences().context_cache_ttl_minutes) * 60_000;
+    let Ok(value) = serde_json::to_string(page) else {
+        return;
+    };
+    let now = js_sys::Date::now() as u64;
+    let entry = CacheEntry::new(key, value, now, ttl_ms, RELEVANCE, Vec::new());
+    let _ = store.cache_put(entry, now).await;
+}
+
+/// The extraction of `dom` read at `url`: from the cache, or made now.
+async fn extraction(url: &str, dom: &str) -> (String, Extracted, Source) {
+    let key = cache_key(url, dom);
+    if let Some(page) = cached(&key).await {
+        return (key, page, Source::Cached);
+    }
+    let page = extract(dom);
+    keep(&key, &page).await;
+    (key, page, Source::Extracted)
+}
+
+/// Reads the page of tab `tab_id`.
+pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> {
+    let started = js_sys::Date::now();
+    let known = LAST.with(|l| l.borrow().get(&tab_id).cloned());
+    let mut read = request(tab_id, known.is_none()).await?;
+    let unchanged = match (read.dom.take(), known) {
+        (None, Some(key)) => cached(&key)
+            .await
+            .map(|page| (key, page, Source::Unchanged)),
+        (dom, _) => match dom {
+            Some(dom) => Some(extraction(&read.url, &dom).await),
+            None => None,
+        },
+    };
+    let (key, page, source) = match unchanged {
+        Some(found) => found,
+        // The cached context is gone (expired, evicted, cleared): read it all again.
+        None => {
+            read = request(tab_id, true).await?;
+            let dom = read.dom.take().unwrap_or_default();
+            extraction(&read.url, &dom).await
+        }
+    };
+    LAST.with(|l| l.borrow_mut().insert(tab_id, key));
+    if let Ok(store) = store() {
+        let row = TelemetryRecord::timing(
+            "context.read_ms",
+            js_sys::Date::now() - started,
+            &[("source", source.name())],
+        );
+        let _ = store.telemetry_add(&[row]).await;
+    }
+    Ok((PageSnapshot::new(read, page).clamp(), source))
+}
