@@ -38,4 +38,5 @@ pub mod query;
 pub mod resilience;
 pub mod schema;
 pub mod sender;
+pub mod telemetry;
 mod text;
