@@ -30,7 +30,9 @@ use web_extensions_sys::Port;
 
 use crate::cancel::Cancel;
 use crate::store::Store;
+use crate::telemetry;
 use crate::{sender_info, store, to_content};
+use paperclip_core::telemetry::span::SpanKind;
 
 /// Characters per streamed chunk, at least.
 const CHUNK_CHARS: usize = 24;
@@ -531,17 +533,33 @@ async fn answer(
         message: question.clone(),
     });
     let history = history_before(&store, Some(&conversation_id), &question.id).await;
+    // The ask is one trace: reading the page, then the chain (each
+    // provider attempt is a child span).
+    let mut trace = telemetry::root("ask");
+    trace.set_attribute("action", action.map_or("typed", QuickAction::label));
+    let gather = telemetry::child(&trace, "context.gather", SpanKind::Internal);
+    let page = read_page(session.tab_id).await;
+    telemetry::end(gather, page.as_ref().err().map(|e| e.message.as_str()));
     let job = Job {
         conversation_id,
         message_id: new_id(),
         question: question.text,
         action,
         history,
-        page: read_page(session.tab_id).await?,
+        page: page?,
         partial: None,
         context,
     };
-    run_chain(session, &store, &job).await
+    telemetry::set_current(Some(&trace));
+    let chain = telemetry::child(&trace, "answer.chain", SpanKind::Internal);
+    let result = run_chain(session, &store, &job).await;
+    telemetry::set_current(None);
+    let failed = result.as_ref().err().map(|e| e.message.clone());
+    telemetry::end(chain, failed.as_deref());
+    trace.set_attribute("level", degradation().as_str());
+    telemetry::end(trace, failed.as_deref());
+    telemetry::count("ask.count", &[("level", degradation().as_str())], 1);
+    result
 }
 
 async fn continuation(session: &Session, message_id: String) -> Result<(), ProtocolError> {
@@ -621,12 +639,22 @@ async fn run_chain(session: &Session, store: &Store, job: &Job) -> Result<(), Pr
     let why = failures.join("; ");
     if !failures.is_empty() && job.partial.is_none() && settings.answer_cache_ttl_ms > 0 {
         let key = answer_key(&job.question, &job.page);
+        let lookup = telemetry::child_of_current("cache.lookup", SpanKind::Internal);
         let cached = store
             .cache_get(&key, now_ms() as u64)
             .await
             .ok()
             .flatten()
             .and_then(|e| CachedAnswer::read(&e));
+        telemetry::count(
+            "answer_cache.lookups",
+            &[("hit", if cached.is_some() { "true" } else { "false" })],
+            1,
+        );
+        if let Some(mut lookup) = lookup {
+            lookup.set_attribute("hit", cached.is_some());
+            telemetry::end(lookup, None);
+        }
         if let Some(cached) = cached {
             let minutes = (now_ms() as u64).saturating_sub(cached.answered_ms) / 60_000;
             let text = format!(
@@ -668,6 +696,7 @@ fn humanize_minutes(minutes: u64) -> String {
 /// page and the agent show).
 async fn record_level(store: &Store, level: Degradation) {
     LEVEL.with(|l| l.set(level));
+    telemetry::event("answer.level", &[("level", level.as_str())]);
     if level != Degradation::Normal {
         let row = crate::store::records::TelemetryRecord::event(
             "answer.degraded",

@@ -22,6 +22,7 @@ pub mod page;
 pub mod providers;
 pub mod resilient;
 pub mod store;
+pub mod telemetry;
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -33,7 +34,7 @@ use paperclip_core::protocol::{
     Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
     PriceList, PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved,
     ProvidersOrdered, QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response,
-    TagsSet, ToContent, PROTOCOL_VERSION,
+    TagsSet, TelemetryAnswer, TelemetryExportSaved, ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
 use paperclip_platform as platform;
@@ -116,9 +117,10 @@ pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
 /// Opens storage. `bg.js` awaits this before handing over any event.
 #[wasm_bindgen]
 pub async fn start() {
-    console_error_panic_hook::set_once();
+    telemetry::set_panic_hook();
     STARTED_MS.with(|t| t.set(js_sys::Date::now()));
     let store = Rc::new(Store::open().await);
+    telemetry::start(&store).await;
     STORE.with(|s| *s.borrow_mut() = Some(store));
     READY_MS.with(|t| t.set(performance_now()));
     wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
@@ -162,6 +164,10 @@ pub fn on_alarm(alarm: JsValue) {
     let name = Reflect::get(&alarm, &"name".into())
         .ok()
         .and_then(|v| v.as_string());
+    if name.as_deref() == Some(telemetry::ALARM) {
+        wasm_bindgen_futures::spawn_local(telemetry::resume());
+        return;
+    }
     if name.as_deref() != Some(MAINTENANCE_ALARM) {
         return;
     }
@@ -311,11 +317,13 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             entries: store.preference_entries(r.category),
         }
         .into(),
-        Request::SetPreference(r) => PreferenceSet {
-            value: store.set_preference(&r.key, &r.value).await?,
-            key: r.key,
+        Request::SetPreference(r) => {
+            let value = store.set_preference(&r.key, &r.value).await?;
+            if r.key == "privacy.telemetry_remote" {
+                telemetry::refresh(&store).await;
+            }
+            PreferenceSet { value, key: r.key }.into()
         }
-        .into(),
         Request::GetStorageStatus(_) => store.status().await?.into(),
         Request::RunMaintenance(_) => {
             let budget = Budget::from_preferences(&store.preferences());
@@ -372,6 +380,16 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         }
         Request::SetPrices(r) => PricesSaved {
             table: providers::set_prices(&store, r.table).await?,
+        }
+        .into(),
+        Request::RecordTelemetry(batch) => telemetry::accept(&batch).into(),
+        Request::QueryTelemetry(q) => TelemetryAnswer {
+            answer: telemetry::query(&q.query)?,
+        }
+        .into(),
+        Request::GetTelemetryExport(_) => telemetry::export_status(&store).into(),
+        Request::SetTelemetryExport(settings) => TelemetryExportSaved {
+            export: telemetry::set_export(&store, settings).await?,
         }
         .into(),
     })

@@ -108,12 +108,10 @@ pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> 
         }
     };
     LAST.with(|l| l.borrow_mut().insert(tab_id, key));
+    let ms = js_sys::Date::now() - started;
+    crate::telemetry::timing("context.read", &[("source", source.name())], ms);
     if let Ok(store) = store() {
-        let row = TelemetryRecord::timing(
-            "context.read_ms",
-            js_sys::Date::now() - started,
-            &[("source", source.name())],
-        );
+        let row = TelemetryRecord::timing("context.read_ms", ms, &[("source", source.name())]);
         let _ = store.telemetry_add(&[row]).await;
     }
     Ok((PageSnapshot::new(read, page).clamp(), source))

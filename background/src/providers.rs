@@ -361,9 +361,76 @@ pub async fn stream_chat(
     cancel: &Cancel,
     on_text: &mut dyn FnMut(&str) -> bool,
 ) -> Result<Streamed, StreamFailure> {
-    if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
-        return crate::builtin::stream(config, request, timeouts, cancel, on_text).await;
+    use paperclip_core::telemetry::span::SpanKind;
+    let kind = config.settings().kind.as_str();
+    let started = js_sys::Date::now();
+    let headers_at = std::cell::Cell::new(None::<f64>);
+    let first_at = std::cell::Cell::new(None::<f64>);
+    let chars = std::cell::Cell::new(0usize);
+    let mut counting = |text: &str| {
+        if first_at.get().is_none() {
+            first_at.set(Some(js_sys::Date::now()));
+        }
+        chars.set(chars.get() + text.chars().count());
+        on_text(text)
+    };
+    let span = crate::telemetry::child_of_current("provider.request", SpanKind::Client);
+    let result = if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
+        crate::builtin::stream(config, request, timeouts, cancel, &mut counting).await
+    } else {
+        stream_http(
+            config,
+            request,
+            timeouts,
+            cancel,
+            &mut counting,
+            &headers_at,
+        )
+        .await
+    };
+    let end = js_sys::Date::now();
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(f) => f.kind.as_str(),
+    };
+    let labels = [("provider", kind), ("outcome", outcome)];
+    crate::telemetry::timing("provider.total", &labels, end - started);
+    if let Some(at) = headers_at.get() {
+        crate::telemetry::timing("provider.time_to_first_byte", &labels, at - started);
     }
+    if let Some(at) = first_at.get() {
+        crate::telemetry::timing("provider.time_to_first_token", &labels, at - started);
+        let tokens = match &result {
+            Ok(Streamed {
+                usage: Some((_, out)),
+            }) => *out as f64,
+            _ => chars.get() as f64 / 4.0,
+        };
+        let seconds = (end - at) / 1000.0;
+        if seconds > 0.0 {
+            crate::telemetry::timing(
+                "provider.tokens_per_s",
+                &[("provider", kind)],
+                tokens / seconds,
+            );
+        }
+    }
+    if let Some(mut span) = span {
+        span.set_attribute("provider.kind", kind);
+        span.set_attribute("outcome", outcome);
+        crate::telemetry::end(span, result.as_ref().err().map(|f| f.error.as_str()));
+    }
+    result
+}
+
+async fn stream_http(
+    config: &ProviderConfig,
+    request: &provider::ChatRequest,
+    timeouts: Timeouts,
+    cancel: &Cancel,
+    on_text: &mut dyn FnMut(&str) -> bool,
+    headers_at: &std::cell::Cell<Option<f64>>,
+) -> Result<Streamed, StreamFailure> {
     let label = &config.settings().label;
     let fail = |error: String, streamed: bool| StreamFailure {
         error: format!("{label}: {error}"),
@@ -393,6 +460,7 @@ pub async fn stream_chat(
         .await
         .map_err(|e| interrupted(e, false))?;
     watch.on_chunk(now_ms());
+    headers_at.set(Some(js_sys::Date::now()));
     let status = status_of(&response);
     if !(200..300).contains(&status) {
         let text = call_method(&response, "text").map_err(|e| fail(e, false))?;

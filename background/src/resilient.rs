@@ -181,6 +181,27 @@ pub async fn breakers(store: &Store, ids: &[String]) -> Vec<BreakerStatus> {
 }
 
 async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
+    crate::telemetry::event(
+        &format!("provider.{}", event.name()),
+        &[("provider", provider)],
+    );
+    if let ResilienceEvent::Breaker(t) = event {
+        use paperclip_core::resilience::breaker::BreakerState;
+        use paperclip_core::telemetry::health::Status;
+        let (status, message) = match t.to {
+            BreakerState::Closed => (Status::Healthy, "breaker closed"),
+            BreakerState::Open { .. } => (Status::Down, "breaker open"),
+            _ => (Status::Degraded, "breaker half-open: probing"),
+        };
+        crate::telemetry::with(|e, now| {
+            e.set_health(&format!("provider.{provider}"), status, message, now)
+        });
+        crate::telemetry::gauge(
+            "provider.breaker_open",
+            &[("provider", provider)],
+            f64::from(u8::from(matches!(t.to, BreakerState::Open { .. }))),
+        );
+    }
     let row = TelemetryRecord::event(
         format!("provider.{}", event.name()),
         &[("provider", provider)],
@@ -272,13 +293,20 @@ async fn slot(
             ticket,
         }),
         Admission::Queued { ticket, .. } => {
+            let queued_at = js_sys::Date::now();
             let (tx, rx) = oneshot::channel();
             with_guard(id, |g| g.waiters.insert(ticket.id(), tx));
             let slot = || Slot {
                 id: id.to_string(),
                 ticket,
             };
-            match cancel.run(rx).await {
+            let waited = cancel.run(rx).await;
+            crate::telemetry::timing(
+                "provider.queue",
+                &[("provider", id)],
+                js_sys::Date::now() - queued_at,
+            );
+            match waited {
                 Some(Ok(())) => Ok(slot()),
                 // Stopped: give the place up (or the slot, if it was just
                 // granted).

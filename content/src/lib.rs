@@ -77,6 +77,11 @@ struct Link {
     keepalive: Option<Interval>,
 }
 
+thread_local! {
+    /// When the answer in progress was asked (for `agent.time_to_first_text`).
+    static ASKED_AT: std::cell::Cell<Option<f64>> = const { std::cell::Cell::new(None) };
+}
+
 /// How often the agent pings the background while an answer is in progress.
 const KEEPALIVE_MS: u32 = 2_000;
 
@@ -118,6 +123,15 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
                         let mut l = link.borrow_mut();
                         l.in_flight = None;
                         l.keepalive = None;
+                    }
+                    if let BgToAgent::AnswerChunk { .. } = &m {
+                        if let Some(asked) = ASKED_AT.with(|a| a.take()) {
+                            paperclip_platform::telemetry::timing(
+                                "agent.time_to_first_text",
+                                &[],
+                                js_sys::Date::now() - asked,
+                            );
+                        }
                     }
                     chat.dispatch(Action::Bg(m));
                     if history {
@@ -171,6 +185,8 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
 fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, message: &AgentToBg) {
     let wire = protocol::encode(message);
     if matches!(message, AgentToBg::Ask { .. } | AgentToBg::Continue { .. }) {
+        ASKED_AT.with(|a| a.set(Some(js_sys::Date::now())));
+        paperclip_platform::telemetry::count("agent.asks", &[], 1);
         let mut l = link.borrow_mut();
         l.in_flight = Some(wire.clone());
         l.resent = false;
@@ -440,6 +456,7 @@ fn app() -> Html {
             let nudged = place.borrow().nudged(&e.key());
             if let Some(at) = nudged {
                 e.prevent_default();
+                *place.borrow_mut() = at;
                 frame::place(at, true);
             }
         })
@@ -679,7 +696,7 @@ fn app() -> Html {
             if let Some(hint) = &state.hint {
                 <section class="hint" role="region" aria-label="Hint">
                     <p role="status">{ hint.text.clone() }</p>
-                    <button type="button" class="primary" disabled={busy} onclick={take_hint}>{ hint.action.label() }</button>
+                    <button type="button" class="primary" disabled={busy} onclick={take_hint}>{ format!("Yes: {}", hint.action.label()) }</button>
                     <button type="button" onclick={dismiss_hint}>{ "Not now" }</button>
                 </section>
             }
@@ -754,6 +771,7 @@ fn provider_label(provider: &str) -> String {
 /// Mounts the agent into `agent.html`.
 #[wasm_bindgen(start)]
 pub fn main() {
-    console_error_panic_hook::set_once();
+    // Panics become error records in the background's telemetry.
+    paperclip_platform::telemetry::init("agent");
     yew::Renderer::<App>::new().render();
 }

@@ -28,7 +28,7 @@ pub const MAX_BODY_CHARS: usize = 300_000;
 /// Longest meta description kept.
 pub const MAX_DESCRIPTION_CHARS: usize = 1_000;
 /// Most on-screen blocks kept.
-pub const MAX_VISIBLE: usize = 8;
+pub const MAX_VISIBLE: usize = 12;
 /// Longest on-screen block kept.
 pub const MAX_VISIBLE_CHARS: usize = 600;
 /// Longest form-field label kept.
@@ -119,8 +119,22 @@ impl PageSnapshot {
     }
 
     /// The snapshot of a page `read` by the content script, whose DOM gave
-    /// `extracted`.
+    /// `extracted`. Of what is on screen, only the parts of the main
+    /// content are kept (not a cookie banner or a sticky ad over it).
     pub fn new(read: PageRead, extracted: crate::extract::Extracted) -> Self {
+        let mut viewport = read.viewport;
+        let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let content: Vec<String> = extracted
+            .blocks
+            .iter()
+            .chain(&extracted.headings)
+            .map(|b| norm(b))
+            .collect();
+        viewport.visible.retain(|v| {
+            let v = norm(v);
+            let probe: String = v.chars().take(80).collect();
+            !probe.is_empty() && content.iter().any(|b| b.contains(&probe))
+        });
         PageSnapshot {
             url: read.url,
             title: read.title,
@@ -129,7 +143,7 @@ impl PageSnapshot {
             headings: extracted.headings,
             blocks: extracted.blocks,
             forms: extracted.forms,
-            viewport: read.viewport,
+            viewport,
         }
     }
 
@@ -230,6 +244,28 @@ mod tests {
         assert_eq!(page.blocks.len(), 3);
         let total: usize = page.blocks.iter().map(|b| b.len()).sum();
         assert_eq!(total, MAX_BODY_CHARS);
+    }
+
+    #[test]
+    fn only_main_content_counts_as_on_screen() {
+        let read = PageRead {
+            viewport: Viewport {
+                scrolled_percent: 10,
+                visible: vec![
+                    "We use cookies. Accept all".into(),
+                    "The  council voted".into(),
+                    "Chapter two".into(),
+                ],
+            },
+            ..PageRead::default()
+        };
+        let extracted = crate::extract::Extracted {
+            headings: vec!["Chapter two".into()],
+            blocks: vec!["The council voted on Tuesday.".into()],
+            forms: Vec::new(),
+        };
+        let page = PageSnapshot::new(read, extracted);
+        assert_eq!(page.viewport.visible, ["The  council voted", "Chapter two"]);
     }
 
     #[test]

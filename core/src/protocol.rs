@@ -348,6 +348,131 @@ rpc! {
     GetPrices => PriceList,
     /// Validates and stores the price table (`None` restores the defaults).
     SetPrices => PricesSaved,
+    /// Telemetry recorded in a page (agent, popup, options, devtools
+    /// panel), sent in batches.
+    RecordTelemetry => TelemetryRecorded,
+    /// The devtools panel's telemetry query.
+    QueryTelemetry => TelemetryAnswer,
+    /// Where telemetry is exported (off unless the user opted in).
+    GetTelemetryExport => TelemetryExport,
+    /// Validates and stores where telemetry is exported.
+    SetTelemetryExport => TelemetryExportSaved,
+}
+
+/// Most records in one [`RecordTelemetry`] (the rest are counted as dropped).
+pub const MAX_TELEMETRY_BATCH: usize = 500;
+
+/// One telemetry record made in a page. Names and labels are bounded and
+/// scrubbed by the background (no page text, URLs or keys get through).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum PageRecord {
+    /// Add `value` to counter `name`.
+    Count {
+        /// Instrument name.
+        name: String,
+        /// Labels.
+        #[serde(default)]
+        labels: Vec<(String, String)>,
+        /// How much.
+        value: u64,
+    },
+    /// Record a duration in histogram `name`.
+    Timing {
+        /// Instrument name.
+        name: String,
+        /// Labels.
+        #[serde(default)]
+        labels: Vec<(String, String)>,
+        /// Milliseconds.
+        ms: f64,
+    },
+    /// An event.
+    Event {
+        /// Event name.
+        name: String,
+        /// Properties.
+        #[serde(default)]
+        properties: Vec<(String, String)>,
+    },
+    /// An error (a panic, a failed call).
+    Error {
+        /// The message.
+        message: String,
+        /// Its kind (`panic`, `TypeError`, ...).
+        kind: String,
+        /// The stack, if any.
+        #[serde(default)]
+        stack: Option<String>,
+    },
+}
+
+/// A batch of telemetry records from one page.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct RecordTelemetry {
+    /// The reporting page: `agent`, `popup`, `options` or `devtools`.
+    pub source: String,
+    /// The records, oldest first.
+    pub records: Vec<PageRecord>,
+    /// Records the page dropped before sending (its buffer was full).
+    #[serde(default)]
+    pub dropped: u32,
+}
+
+/// What became of a [`RecordTelemetry`] batch.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TelemetryRecorded {
+    /// Records taken in.
+    pub accepted: u32,
+    /// Records refused (bad names, over the batch limit), counted in
+    /// `telemetry.dropped`.
+    pub dropped: u32,
+}
+
+/// The devtools panel asks the telemetry engine.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct QueryTelemetry {
+    /// The question.
+    pub query: crate::telemetry::panel::PanelQuery,
+}
+
+/// The telemetry engine's answer.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct TelemetryAnswer {
+    /// The answer.
+    pub answer: crate::telemetry::panel::PanelAnswer,
+}
+
+/// Asks for [`TelemetryExport`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetTelemetryExport {}
+
+/// Where telemetry goes. Export happens only while the
+/// `privacy.telemetry_remote` preference is on.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct SetTelemetryExport {
+    /// An OpenTelemetry collector's base URL (`/v1/metrics`, `/v1/logs`
+    /// and `/v1/traces` are posted to it); `None` turns export off.
+    #[serde(default)]
+    pub otlp_url: Option<String>,
+}
+
+/// The export settings after [`SetTelemetryExport`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct TelemetryExportSaved {
+    /// What is in force now.
+    pub export: TelemetryExport,
+}
+
+/// The export settings and the state of the offline queue.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct TelemetryExport {
+    /// The collector's base URL.
+    pub otlp_url: Option<String>,
+    /// Whether the user opted in (`privacy.telemetry_remote`).
+    pub enabled: bool,
+    /// Batches waiting in the offline queue.
+    pub queued: u32,
 }
 
 /// Asks for [`Pong`].

@@ -194,6 +194,7 @@ fn panel() -> Html {
 /// Mounts the panel.
 #[wasm_bindgen(start)]
 pub fn main() {
-    console_error_panic_hook::set_once();
+    // Panics become error records in the background's telemetry.
+    paperclip_platform::telemetry::init("devtools");
     yew::Renderer::<Panel>::new().render();
 }

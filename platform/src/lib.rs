@@ -53,6 +53,8 @@ extern "C" {
     pub fn get_manifest(this: &RuntimeExt) -> Object;
 }
 
+pub mod telemetry;
+
 /// The WebExtension namespace: `browser` where it exists (Firefox), else
 /// `chrome`.
 pub fn api() -> Browser {

@@ -242,12 +242,17 @@ fn data_section() -> Html {
 /// Mounts the view named by `<body data-page>`.
 #[wasm_bindgen(start)]
 pub fn main() {
-    console_error_panic_hook::set_once();
     let page = web_sys::window()
         .and_then(|w| w.document())
         .and_then(|d| d.body())
         .and_then(|b| b.get_attribute("data-page"))
         .unwrap_or_default();
+    // Panics become error records in the background's telemetry.
+    paperclip_platform::telemetry::init(if page == "options" {
+        "options"
+    } else {
+        "popup"
+    });
     if page == "options" {
         yew::Renderer::<Options>::new().render();
     } else {

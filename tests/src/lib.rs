@@ -17,6 +17,7 @@
 
 pub mod bench;
 pub mod fake_provider;
+pub mod otlp_receiver;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -81,6 +81,10 @@ in_both_browsers!(
     the_agent_lists_opens_starts_and_deletes_conversations,
     quick_actions_on_the_selection,
     every_animation_state_is_shown_and_saved,
+    saved_pages_are_read_by_the_core_and_reread_only_after_a_change,
+    the_agent_is_moved_and_remembered_per_site,
+    the_character_points_at_the_selection,
+    hints_only_where_allowed_never_sent_and_backing_off,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1999,5 +2003,331 @@ async fn every_animation_state_is_shown_and_saved(b: Browser, server: Server) ->
         "{look}"
     );
     shot("clippette").await?;
+    Ok(b)
+}
+
+/// Types `question` and opens the preview; returns the page context shown
+/// and closes the preview (inside the agent frame).
+async fn preview_context(b: &Browser, question: &str) -> Result<String> {
+    let input = b.control("textarea", "Ask Clippy").await?;
+    b.client
+        .execute(
+            "arguments[0].value = arguments[1];",
+            vec![serde_json::to_value(&input)?, json!(question)],
+        )
+        .await?;
+    click_button(b, "Preview what will be sent").await?;
+    let area = b.control("textarea", "Page context").await?;
+    let shown = b
+        .client
+        .execute(
+            "return arguments[0].value;",
+            vec![serde_json::to_value(&area)?],
+        )
+        .await?;
+    click_button(b, "Cancel").await?;
+    Ok(shown.as_str().unwrap_or_default().to_string())
+}
+
+/// How each page read was served (`extracted`, `cached`, `unchanged`), in
+/// order, from the telemetry store.
+async fn page_reads(b: &Browser) -> Result<Vec<String>> {
+    let reads = b
+        .in_extension_page(
+            "options.html",
+            "const done = arguments[arguments.length - 1];
+             const open = indexedDB.open('paperclip');
+             open.onsuccess = () => {
+               const db = open.result;
+               const req = db.transaction('telemetry').objectStore('telemetry').getAll();
+               req.onsuccess = () => {
+                 done(req.result.filter((r) => r.name === 'context.read_ms')
+                   .sort((a, b) => a.time - b.time)
+                   .map((r) => typeof r.dims?.get === 'function' ? r.dims.get('source') : r.dims?.source));
+                 db.close();
+               };
+             };",
+            json!(null),
+        )
+        .await?;
+    Ok(serde_json::from_value(reads)?)
+}
+
+/// A saved news page: what the preview shows is the core's reading of it
+/// (article text, outline, form labels, what is on screen; no banner, no
+/// form value). Asked again unchanged, the page sends no DOM; changed, it
+/// is read again; reloaded unchanged, the context cache answers.
+async fn saved_pages_are_read_by_the_core_and_reread_only_after_a_change(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let page = server.url("/fixtures/news.html");
+    let _fake = agent_with_fake_provider(&b, &page).await?;
+    b.top().await?;
+    b.client
+        .execute(
+            "document.querySelector('article h2').scrollIntoView({block: 'center'});",
+            vec![],
+        )
+        .await?;
+    b.enter_agent_now().await?;
+    let first = preview_context(&b, "What was decided?").await?;
+    for part in [
+        "Page description: The city council voted 7-2",
+        "After nearly two years of hearings, the Port Elridge city council voted",
+        "- Concerns from anglers and ecologists",
+        "Form fields on the page:\n- Email address (email)",
+    ] {
+        ensure!(first.contains(part), "{part:?} missing from:\n{first}");
+    }
+    let on_screen = first
+        .split("On screen (scrolled ")
+        .nth(1)
+        .and_then(|s| s.split("Form fields").next())
+        .unwrap_or_default();
+    ensure!(
+        on_screen.contains("How the array would work") && !on_screen.contains("cookies"),
+        "on screen: {on_screen:?}"
+    );
+    for absent in [
+        "reader@example.com",
+        "We use cookies and similar technologies",
+        "Subscribe for $1 a week",
+        "Real Estate Listings",
+    ] {
+        ensure!(!first.contains(absent), "{absent:?} sent:\n{first}");
+    }
+    let second = preview_context(&b, "What was decided?").await?;
+    ensure!(second == first, "an unchanged page reads the same");
+    b.top().await?;
+    b.client
+        .execute(
+            "document.querySelector('article').insertAdjacentHTML('beforeend',
+               '<p>Correction appended after publication: the vote was seven to two.</p>');",
+            vec![],
+        )
+        .await?;
+    b.enter_agent_now().await?;
+    let third = preview_context(&b, "What was decided?").await?;
+    ensure!(
+        third.contains("Correction appended after publication"),
+        "{third}"
+    );
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    preview_context(&b, "What was decided?").await?;
+    let reads = page_reads(&b).await?;
+    // Each agent start may read the page once more; the order of the
+    // four previews' reads is what matters.
+    let tail: Vec<&str> = reads.iter().map(String::as_str).rev().take(4).collect();
+    ensure!(
+        tail[0] == "cached"
+            && tail[1] == "extracted"
+            && tail[2] == "unchanged"
+            && matches!(tail[3], "extracted" | "cached" | "unchanged"),
+        "reads: {reads:?}"
+    );
+    ensure!(
+        !reads[..reads.len() - 1].iter().any(|r| r == "cached"),
+        "nothing was cached before the reload: {reads:?}"
+    );
+    Ok(b)
+}
+
+/// The agent's offsets from the viewport's right and bottom edges, read
+/// from its host element in the page.
+async fn agent_place(b: &Browser) -> Result<(String, String)> {
+    b.top().await?;
+    let v = b
+        .client
+        .execute(
+            "const h = document.querySelector('paperclip-agent');
+             return [h.style.right, h.style.bottom];",
+            vec![],
+        )
+        .await?;
+    b.enter_agent_now().await?;
+    Ok((
+        v[0].as_str().unwrap_or_default().to_string(),
+        v[1].as_str().unwrap_or_default().to_string(),
+    ))
+}
+
+/// The agent is dragged by its handle and moved with arrow keys; the place
+/// is remembered for the site (after a reload), and another site keeps the
+/// default corner.
+async fn the_agent_is_moved_and_remembered_per_site(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let handle = b.control("button", "Move Clippy").await?;
+    // A drag 50 px left and 20 px up, then two steps up with the keyboard.
+    b.client
+        .execute(
+            "const h = arguments[0];
+             const at = (type, x, y) => h.dispatchEvent(new PointerEvent(type,
+               { bubbles: true, button: 0, pointerId: 1, screenX: x, screenY: y }));
+             at('pointerdown', 500, 500); at('pointermove', 470, 490); at('pointermove', 450, 480);
+             at('pointerup', 450, 480);
+             for (const key of ['ArrowUp', 'ArrowUp'])
+               h.dispatchEvent(new KeyboardEvent('keydown', { key, bubbles: true }));",
+            vec![serde_json::to_value(&handle)?],
+        )
+        .await?;
+    let moved = ("66px".to_string(), (16 + 20 + 48).to_string() + "px");
+    b.poll(Duration::from_secs(5), "the agent to move", || async {
+        let at = agent_place(&b).await?;
+        Ok((at == moved).then_some(()))
+    })
+    .await?;
+    // Remembered for this site…
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.poll(Duration::from_secs(5), "the remembered place", || async {
+        let at = agent_place(&b).await?;
+        Ok((at == moved).then_some(()))
+    })
+    .await?;
+    // …and only for it (another port is another site); Home puts it back.
+    let other_server = Server::start(&root())?;
+    let other = other_server.url("/");
+    b.client.goto(&other).await?;
+    b.activate(&other).await?;
+    b.enter_agent().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let at = agent_place(&b).await?;
+    ensure!(at == ("16px".into(), "16px".into()), "{at:?}");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let handle = b.control("button", "Move Clippy").await?;
+    b.client
+        .execute(
+            "arguments[0].dispatchEvent(new KeyboardEvent('keydown', { key: 'Home', bubbles: true }));",
+            vec![serde_json::to_value(&handle)?],
+        )
+        .await?;
+    b.poll(Duration::from_secs(5), "the default place", || async {
+        let at = agent_place(&b).await?;
+        Ok((at == ("16px".into(), "16px".into())).then_some(()))
+    })
+    .await?;
+    Ok(b)
+}
+
+/// Selecting text on the page makes the character look and point toward
+/// it for a moment, then it goes back to idling.
+async fn the_character_points_at_the_selection(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    // Past the greeting.
+    tokio::time::sleep(Duration::from_millis(1_800)).await;
+    b.top().await?;
+    b.client
+        .execute(
+            "const p = document.querySelector('h1');
+             const r = document.createRange(); r.selectNodeContents(p);
+             const s = getSelection(); s.removeAllRanges(); s.addRange(r);",
+            vec![],
+        )
+        .await?;
+    b.enter_agent_now().await?;
+    let animation = || async {
+        let v = b
+            .client
+            .execute(
+                "const svg = document.querySelector('svg.clippy');
+                 return [svg.dataset.animation, svg.getAttribute('class')];",
+                vec![],
+            )
+            .await?;
+        Ok::<_, anyhow::Error>((
+            v[0].as_str().unwrap_or_default().to_string(),
+            v[1].as_str().unwrap_or_default().to_string(),
+        ))
+    };
+    let class = b
+        .poll(Duration::from_secs(5), "the character to point", || async {
+            let (name, class) = animation().await?;
+            Ok((name == "pointing").then_some(class))
+        })
+        .await?;
+    // The heading is up and to the left of the agent's corner.
+    ensure!(
+        class.contains("point-up-left")
+            || class.contains("point-left")
+            || class.contains("point-up"),
+        "{class}"
+    );
+    let path = root().join(format!(
+        "target/e2e-artifacts/animation-{}-pointing.png",
+        b.kind.name()
+    ));
+    b.screenshot(&path).await?;
+    b.enter_agent_now().await?;
+    b.poll(Duration::from_secs(6), "the pointing to end", || async {
+        let (name, _) = animation().await?;
+        Ok((name != "pointing").then_some(()))
+    })
+    .await?;
+    Ok(b)
+}
+
+/// Hints are off by default and only on allowed sites; offering one sends
+/// nothing; an ignored hint skips the next visit; a taken one asks.
+async fn hints_only_where_allowed_never_sent_and_backing_off(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let page = server.url("/fixtures/news.html");
+    let fake = agent_with_fake_provider(&b, &page).await?;
+    let reopen = || async {
+        b.client.goto(&page).await?;
+        b.activate(&page).await?;
+        b.enter_agent().await?;
+        // The hint, if any, follows the history at once.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        b.text_of("section.hint p").await
+    };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    ensure!(
+        b.text_of("section.hint").await?.is_none(),
+        "hints are off by default"
+    );
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "agent.hint_sites",
+        "value": [server.url("/").trim_end_matches('/')]}),
+    )
+    .await?;
+    ensure!(reopen().await?.is_none(), "allowed, but not turned on");
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "agent.proactive_hints", "value": true}),
+    )
+    .await?;
+    let hint = reopen().await?.unwrap_or_default();
+    ensure!(hint.starts_with("This page is long"), "{hint:?}");
+    ensure!(
+        chat_requests(&fake).is_empty(),
+        "offering a hint sent something"
+    );
+    click_button(&b, "Not now").await?;
+    ensure!(b.text_of("section.hint").await?.is_none());
+    ensure!(
+        reopen().await?.is_none(),
+        "the visit after an ignored hint is skipped"
+    );
+    ensure!(reopen().await?.is_some(), "then hints come back");
+    click_button(&b, "Yes: Summarize this page").await?;
+    let (answer, _) = b.wait_answer(0).await?;
+    ensure!(answer == "Echo: Summarize this page", "{answer}");
+    ensure!(chat_requests(&fake).len() == 1);
+    ensure!(reopen().await?.is_some(), "a taken hint resets the backoff");
     Ok(b)
 }

@@ -1,16 +1,20 @@
 //! `cargo xtask bench storage [--quick]`: Paperclip's storage engine against
 //! raw IndexedDB and Dexie in headless Chromium; `cargo xtask bench
 //! resilience [--quick]`: its breaker and retry decision against cockatiel,
-//! and recovery after an outage.
+//! and recovery after an outage; `cargo xtask bench telemetry [--quick]`:
+//! its telemetry engine against the OpenTelemetry JS metrics SDK, and a
+//! sustained load with its loss accounting.
 //!
 //! Builds `paperclip-background` with the `bench` feature (its `BenchStore`
 //! class) for wasm32 in its own target directory (`target/bench-build`, so
 //! the extension's build is not invalidated), runs wasm-bindgen and wasm-opt
 //! as `dist` does into `target/bench/www/pkg/paperclip_bench{.js,_bg.wasm}`,
 //! stages `bench/*.html`, `bench/*.js`, Dexie's `dexie.mjs` and cockatiel's
-//! ESM build (npm) next to it, and runs the `bench_storage` (or
-//! `bench_resilience`) binary of `paperclip-e2e`, which prints the table and
-//! writes `target/bench/storage.json` (or `resilience.json`).
+//! ESM build (npm) next to it (for `telemetry`, also the OpenTelemetry
+//! SDK's ESM builds in `otel/`), and runs the `bench_storage` (or
+//! `bench_resilience`, `bench_telemetry`) binary of `paperclip-e2e`, which
+//! prints the table and writes `target/bench/storage.json` (or
+//! `resilience.json`, `telemetry.json`).
 //!
 //! Dev shortcut: with `PAPERCLIP_BENCH_SKIP_WASM=1` the wasm build is
 //! skipped and whatever `target/bench/www/pkg/` holds is used (when it holds
@@ -33,6 +37,11 @@ pub fn bench(args: &[String]) -> Result<()> {
             stage()?;
             run_bin("bench_resilience", &args[1..])
         }
+        Some("telemetry") => {
+            stage()?;
+            stage_otel()?;
+            run_bin("bench_telemetry", &args[1..])
+        }
         Some("agent") => {
             crate::dist::dist()?;
             crate::dist::test_extensions()?;
@@ -43,7 +52,7 @@ pub fn bench(args: &[String]) -> Result<()> {
             )?;
             run_bin("bench_agent", &args[1..])
         }
-        _ => bail!("usage: cargo xtask bench storage|resilience|agent [--quick]"),
+        _ => bail!("usage: cargo xtask bench storage|resilience|telemetry|agent [--quick]"),
     }
 }
 
@@ -160,6 +169,62 @@ fn stage() -> Result<()> {
         &www.join("cockatiel"),
     )
     .context("staging cockatiel (npm) for the bench page")
+}
+
+/// The OpenTelemetry JS packages the telemetry bench page loads (the
+/// metrics SDK and what it imports), from `node_modules/@opentelemetry/`.
+const OTEL_PACKAGES: [&str; 5] = [
+    "api",
+    "core",
+    "resources",
+    "semantic-conventions",
+    "sdk-metrics",
+];
+
+/// Stages the OpenTelemetry metrics SDK (npm) for `bench/telemetry.html`:
+/// each package's ESM build (`dist/**/*.mjs`, whose relative imports carry
+/// their extension) and `package.json` (its version) under
+/// `target/bench/www/otel/<package>/`; the page's import map resolves the
+/// bare specifiers between them.
+fn stage_otel() -> Result<()> {
+    let root = root();
+    let modules = root.join("node_modules/@opentelemetry");
+    if !modules.join("sdk-metrics/package.json").exists() {
+        eprintln!("xtask: installing npm tools (@opentelemetry/sdk-metrics for the bench)");
+        run_cmd(
+            std::process::Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&root),
+        )?;
+    }
+    let otel = root.join("target/bench/www/otel");
+    if otel.exists() {
+        fs::remove_dir_all(&otel)?;
+    }
+    for package in OTEL_PACKAGES {
+        let from = modules.join(package);
+        let to = otel.join(package);
+        copy_mjs(&from.join("dist"), &to).with_context(|| {
+            format!("staging @opentelemetry/{package} (npm) for the bench page")
+        })?;
+        fs::copy(from.join("package.json"), to.join("package.json"))?;
+    }
+    Ok(())
+}
+
+/// Copies the `.mjs` files under `from` to `to`, keeping the tree.
+fn copy_mjs(from: &std::path::Path, to: &std::path::Path) -> Result<()> {
+    fs::create_dir_all(to)?;
+    for entry in fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().expect("a file name"));
+        if path.is_dir() {
+            copy_mjs(&path, &target)?;
+        } else if path.extension().and_then(|e| e.to_str()) == Some("mjs") {
+            fs::copy(&path, &target)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

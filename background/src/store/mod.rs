@@ -505,13 +505,24 @@ impl Store {
         message: Message,
         now_ms: f64,
     ) -> Result<Conversation, ProtocolError> {
-        self.modify(id, |existing| {
-            let mut c = existing
-                .unwrap_or_else(|| Conversation::new(id.to_string(), site.to_string(), now_ms));
-            c.upsert(message);
-            Ok(c)
-        })
-        .await
+        let started = js_sys::Date::now();
+        let result = self
+            .modify(id, |existing| {
+                let mut c = existing
+                    .unwrap_or_else(|| Conversation::new(id.to_string(), site.to_string(), now_ms));
+                c.upsert(message);
+                Ok(c)
+            })
+            .await;
+        crate::telemetry::timing(
+            "storage.operation",
+            &[
+                ("op", "upsert_message"),
+                ("ok", if result.is_ok() { "true" } else { "false" }),
+            ],
+            js_sys::Date::now() - started,
+        );
+        result
     }
 
     /// Replaces the tags of conversation `id`; returns them normalised.
@@ -853,10 +864,22 @@ impl Store {
         key: &str,
         now_ms: u64,
     ) -> Result<Option<CacheEntry>, ProtocolError> {
+        let started = js_sys::Date::now();
         let found = match self.cache.borrow_mut().get(key, now_ms) {
             Lookup::Hit(e) => Some(e.clone()),
             Lookup::Expired | Lookup::Miss => None,
         };
+        let found_in = |tier: &str| {
+            crate::telemetry::count("context_cache.lookups", &[("result", tier)], 1);
+            crate::telemetry::timing(
+                "storage.operation",
+                &[("op", "cache_get")],
+                js_sys::Date::now() - started,
+            );
+        };
+        if found.is_some() {
+            found_in("memory");
+        }
         // Lookups never wait for a write: the statistics are saved a few
         // seconds later (and by the next cache write that is due).
         self.unsaved_stats.set(self.unsaved_stats.get() + 1);
@@ -864,11 +887,15 @@ impl Store {
         if found.is_some() {
             return Ok(found);
         }
-        let Some(db) = self.db() else { return Ok(None) };
+        let Some(db) = self.db() else {
+            found_in("miss");
+            return Ok(None);
+        };
         let value = {
             let (_tx, s) = tx(db, &[store::CONTEXT_CACHE], TransactionMode::ReadOnly)?;
             s[0].get(key.into()).await.map_err(storage_error)?
         };
+        found_in(if value.is_some() { "disk" } else { "miss" });
         let Some(value) = value else { return Ok(None) };
         match records::decode_cache(&value) {
             Ok(entry) if entry.expired(now_ms) => {

@@ -55,18 +55,20 @@ globalThis.__paperclipRead = (doc, win, withDom) => {
     dom = out.join('\0');
   }
 
-  // What is on screen: the blocks under a few points down the middle, and
-  // how far the page is scrolled.
+  // What is on screen: the blocks under a grid of points (the core keeps
+  // those of the main content), and how far the page is scrolled.
   const visible = [];
   const seen = new Set();
   const BLOCK = 'p, li, h1, h2, h3, h4, h5, h6, pre, blockquote, td, th, dd, dt, figcaption';
-  for (const f of [0.15, 0.35, 0.55, 0.75, 0.9]) {
-    const hit = doc.elementFromPoint?.(win.innerWidth * 0.4, win.innerHeight * f);
-    const el = hit?.closest?.(BLOCK);
-    if (!el || el.closest('paperclip-agent') || seen.has(el)) continue;
-    seen.add(el);
-    const t = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 600);
-    if (t) visible.push(t);
+  for (let y = 0.05; y < 1; y += 0.075) {
+    for (const x of [0.3, 0.5]) {
+      const hit = doc.elementFromPoint?.(win.innerWidth * x, win.innerHeight * y);
+      const el = hit?.closest?.(BLOCK);
+      if (!el || el.closest('paperclip-agent') || seen.has(el)) continue;
+      seen.add(el);
+      const t = (el.textContent || '').replace(/\s+/g, ' ').trim().slice(0, 600);
+      if (t) visible.push(t);
+    }
   }
   const range = Math.max(1, (doc.documentElement?.scrollHeight || 0) - win.innerHeight);
   const meta = doc.querySelector('meta[name="description" i]');

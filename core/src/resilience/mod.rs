@@ -102,6 +102,20 @@ pub enum FailureKind {
 }
 
 impl FailureKind {
+    /// A short label for telemetry (`network`, `timeout`, `http_5xx`, …).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Timeout(_) => "timeout",
+            Self::Http { status, .. } if *status == 429 => "http_429",
+            Self::Http { status, .. } if *status >= 500 => "http_5xx",
+            Self::Http { .. } => "http_4xx",
+            Self::Malformed => "malformed",
+            Self::Cancelled => "cancelled",
+            Self::Refused => "refused",
+        }
+    }
+
     /// Whether another attempt may succeed where this one failed.
     ///
     /// Yes for network errors, timeouts, every 5xx (529 "overloaded"

@@ -587,6 +587,11 @@ impl Engine {
         poll
     }
 
+    /// Every queued batch (to mirror the queue in storage).
+    pub fn queued_batches(&self) -> impl Iterator<Item = &QueuedBatch> {
+        self.queue.batches()
+    }
+
     /// A queued batch (its endpoint and body to POST, or to persist).
     pub fn batch(&self, id: BatchId) -> Option<&QueuedBatch> {
         self.queue.get(id)

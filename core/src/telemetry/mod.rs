@@ -52,6 +52,7 @@ pub mod funnel;
 pub mod health;
 pub mod metrics;
 pub mod otlp;
+pub mod pages;
 pub mod panel;
 pub mod privacy;
 pub mod sampling;

@@ -1,0 +1,496 @@
+//! The telemetry engine in the worker: the shell around
+//! [`paperclip_core::telemetry::Engine`]. It owns the clock, the random
+//! numbers, the wake-up timer, the network and storage:
+//!
+//! - the background records directly ([`count`], [`timing`], [`event`],
+//!   [`error`], [`span`]); pages send batches ([`accept`]);
+//! - the devtools panel asks [`query`];
+//! - export to an OpenTelemetry collector (OTLP/HTTP JSON) runs only when
+//!   the user opted in (`privacy.telemetry_remote`) and gave a collector
+//!   URL. Batches wait in an offline queue mirrored in the `meta` store, so
+//!   they survive worker restarts; they are sent when due, when the
+//!   network comes back (`online`) and on the `paperclip-telemetry` alarm.
+//!
+//! The engine's own state (metrics, events, error groups, spans) lives in
+//! memory and starts afresh with the worker; the queue of batches to
+//! export does not.
+
+use std::cell::{Cell, RefCell};
+
+use js_sys::{Object, Promise, Reflect};
+use paperclip_core::protocol::{
+    ProtocolError, RecordTelemetry, SetTelemetryExport, TelemetryExport, TelemetryRecorded,
+};
+use paperclip_core::telemetry::otlp::{collector_url, QueuedBatch};
+use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
+use paperclip_core::telemetry::span::Span;
+use paperclip_core::telemetry::{errors::ErrorInput, AttrValue, Engine, EngineConfig};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use crate::store::Store;
+
+/// The `meta` record holding the export queue.
+const QUEUE_META: &str = "telemetry.queue";
+/// The `meta` record holding the collector URL.
+const EXPORT_META: &str = "telemetry.export";
+/// The alarm that wakes the worker while batches wait.
+pub const ALARM: &str = "paperclip-telemetry";
+/// Longest sleep between ticks while the worker lives, ms.
+const MAX_SLEEP_MS: f64 = 30_000.0;
+/// How long an export request may take, ms.
+const EXPORT_TIMEOUT_MS: i32 = 10_000;
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    static COLLECTOR: RefCell<Option<String>> = const { RefCell::new(None) };
+    static TIMER: RefCell<Option<(f64, Closure<dyn FnMut()>)>> = const { RefCell::new(None) };
+    static PUMPING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+fn random() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Runs `f` on the engine, if it has started.
+/// Runs `f` on the engine, if it has started (and is not in use: a panic
+/// inside the engine must not panic again in the hook).
+pub fn with<R>(f: impl FnOnce(&mut Engine, f64) -> R) -> Option<R> {
+    ENGINE.with(|e| {
+        let mut engine = e.try_borrow_mut().ok()?;
+        engine.as_mut().map(|engine| f(engine, now()))
+    })
+}
+
+/// Turns the worker's panics into error records (and logs them).
+pub fn set_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let stack = Reflect::get(&js_sys::Error::new("panic"), &"stack".into())
+            .ok()
+            .and_then(|s| s.as_string());
+        let message = info.to_string();
+        with(|e, now| {
+            e.error(
+                ErrorInput {
+                    message: &message,
+                    kind: "panic",
+                    stack: stack.as_deref(),
+                    context: &[],
+                    component: "background",
+                    page_url: None,
+                },
+                now,
+                random(),
+            )
+        });
+    }));
+}
+
+/// Starts the engine: export as the user set it, the queue as it was left.
+pub async fn start(store: &Store) {
+    let config = EngineConfig {
+        service_version: paperclip_platform::version(),
+        ..EngineConfig::default()
+    };
+    let Ok(mut engine) = Engine::new(config, now()) else {
+        return;
+    };
+    let saved: Vec<QueuedBatch> = store
+        .meta_json(QUEUE_META)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let _ = engine.restore_queue(saved);
+    let url: Option<String> = store.meta_json(EXPORT_META).await.ok().flatten();
+    engine.set_export(store.preferences().telemetry_remote && url.is_some());
+    COLLECTOR.with(|c| *c.borrow_mut() = url);
+    ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+    listen_online();
+    wake();
+}
+
+/// Re-reads the opt-in (after a preference changed).
+pub async fn refresh(store: &Store) {
+    let on = store.preferences().telemetry_remote && COLLECTOR.with(|c| c.borrow().is_some());
+    let removed = with(|e, _| e.set_export(on)).unwrap_or_default();
+    if !removed.is_empty() {
+        save_queue(store).await;
+    }
+    wake();
+}
+
+/// Adds `value` to counter `name`.
+pub fn count(name: &str, labels: &[(&str, &str)], value: u64) {
+    with(|e, _| {
+        if let Ok(c) = e.metrics_mut().counter(name, "1", "") {
+            e.metrics_mut().add_with(c, labels, value);
+        }
+    });
+}
+
+/// Records `ms` in histogram `name`.
+pub fn timing(name: &str, labels: &[(&str, &str)], ms: f64) {
+    with(|e, _| {
+        if let Ok(h) = e.metrics_mut().histogram(name, "ms", "") {
+            e.metrics_mut().record_with(h, labels, ms);
+        }
+    });
+}
+
+/// Sets gauge `name`.
+pub fn gauge(name: &str, labels: &[(&str, &str)], value: f64) {
+    with(|e, _| {
+        if let Ok(g) = e.metrics_mut().gauge(name, "1", "") {
+            e.metrics_mut().set_with(g, labels, value);
+        }
+    });
+}
+
+/// Records event `name`.
+pub fn event(name: &str, properties: &[(&str, &str)]) {
+    let props: Vec<(&str, AttrValue)> = properties
+        .iter()
+        .map(|(k, v)| (*k, AttrValue::from(*v)))
+        .collect();
+    with(|e, now| e.event(name, &props, now, random()));
+}
+
+/// Records an error of the background's `component`.
+pub fn error(component: &str, kind: &str, message: &str) {
+    with(|e, now| {
+        e.error(
+            ErrorInput {
+                message,
+                kind,
+                stack: None,
+                context: &[],
+                component,
+                page_url: None,
+            },
+            now,
+            random(),
+        )
+    });
+}
+
+/// Records a finished span.
+pub fn span(span: Span) {
+    with(|e, now| e.span(span, now));
+}
+
+/// Takes a page's batch.
+pub fn accept(batch: &RecordTelemetry) -> TelemetryRecorded {
+    with(|e, now| e.accept_page(batch, now, random())).unwrap_or(TelemetryRecorded {
+        accepted: 0,
+        dropped: batch.records.len() as u32,
+    })
+}
+
+/// Answers the devtools panel.
+pub fn query(query: &PanelQuery) -> Result<PanelAnswer, ProtocolError> {
+    with(|e, _| e.query(query)).ok_or_else(|| ProtocolError::failed("telemetry is not running"))
+}
+
+/// The export settings and queue.
+pub fn export_status(store: &Store) -> TelemetryExport {
+    TelemetryExport {
+        otlp_url: COLLECTOR.with(|c| c.borrow().clone()),
+        enabled: store.preferences().telemetry_remote,
+        queued: with(|e, _| e.query(&PanelQuery::Export))
+            .and_then(|a| match a {
+                PanelAnswer::Export(status) => Some(status.queued_batches),
+                _ => None,
+            })
+            .unwrap_or(0),
+    }
+}
+
+/// Validates and stores the collector URL.
+pub async fn set_export(
+    store: &Store,
+    settings: SetTelemetryExport,
+) -> Result<TelemetryExport, ProtocolError> {
+    let url = match settings.otlp_url.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) => {
+            collector_url(url, paperclip_core::telemetry::otlp::Endpoint::Metrics).map_err(
+                |e| {
+                    ProtocolError::new(
+                        paperclip_core::protocol::ErrorKind::Malformed,
+                        format!("collector URL: {e}"),
+                    )
+                },
+            )?;
+            Some(url.trim_end_matches('/').to_string())
+        }
+    };
+    store.set_meta_json(EXPORT_META, &url).await?;
+    COLLECTOR.with(|c| *c.borrow_mut() = url);
+    refresh(store).await;
+    Ok(export_status(store))
+}
+
+async fn save_queue(store: &Store) {
+    let batches: Vec<QueuedBatch> =
+        with(|e, _| e.queued_batches().cloned().collect()).unwrap_or_default();
+    let _ = store.set_meta_json(QUEUE_META, &batches).await;
+    set_alarm(!batches.is_empty());
+}
+
+/// Schedules the next tick at the engine's next wake-up (at most
+/// [`MAX_SLEEP_MS`] away).
+fn wake() {
+    let Some(at) = with(|e, now| e.next_wake(now).min(now + MAX_SLEEP_MS).max(now)) else {
+        return;
+    };
+    let sooner = TIMER.with(|t| t.borrow().as_ref().is_none_or(|(when, _)| at < *when));
+    if !sooner {
+        return;
+    }
+    let tick = Closure::<dyn FnMut()>::new(|| {
+        TIMER.with(|t| {
+            if let Ok(mut t) = t.try_borrow_mut() {
+                let old = t.take();
+                wasm_bindgen_futures::spawn_local(async move { drop(old) });
+            }
+        });
+        wasm_bindgen_futures::spawn_local(tick());
+    });
+    let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    if let Some(set_timeout) = set_timeout {
+        let _ = set_timeout.call2(
+            &JsValue::UNDEFINED,
+            tick.as_ref(),
+            &((at - now()).max(0.0) as i32).into(),
+        );
+    }
+    TIMER.with(|t| *t.borrow_mut() = Some((at, tick)));
+}
+
+/// Collects and batches what is due, then sends what the queue allows.
+pub async fn tick() {
+    let report = with(|e, now| e.tick(now, random()));
+    if let (Some(report), Ok(store)) = (report, crate::store()) {
+        if !report.enqueued.is_empty() || !report.removed.is_empty() {
+            save_queue(&store).await;
+        }
+        pump(&store).await;
+    }
+    wake();
+}
+
+/// The network came back, or the alarm rang: batches waiting on a backoff
+/// are due now.
+pub async fn resume() {
+    with(|e, now| e.online(now));
+    tick().await;
+}
+
+/// Sends queued batches one at a time while the queue has one due.
+async fn pump(store: &Store) {
+    if PUMPING.with(|p| p.replace(true)) {
+        return;
+    }
+    loop {
+        let Some(poll) = with(|e, now| e.poll(now)) else {
+            break;
+        };
+        let Some(id) = poll.send else {
+            if !poll.expired.is_empty() {
+                save_queue(store).await;
+            }
+            break;
+        };
+        let Some((url, body)) = with(|e, _| {
+            let batch = e.batch(id)?;
+            let base = COLLECTOR.with(|c| c.borrow().clone())?;
+            Some((
+                collector_url(&base, batch.endpoint).ok()?,
+                batch.body.clone(),
+            ))
+        })
+        .flatten() else {
+            with(|e, now| e.on_network_error(id, now, random()));
+            break;
+        };
+        match post(&url, &body).await {
+            Ok((status, retry_after, text)) => {
+                with(|e, now| {
+                    e.on_response(id, status, retry_after.as_deref(), &text, now, random())
+                });
+                count(
+                    "telemetry.export.requests",
+                    &[("status", &status.to_string())],
+                    1,
+                );
+            }
+            Err(_) => {
+                with(|e, now| e.on_network_error(id, now, random()));
+                count("telemetry.export.requests", &[("status", "network")], 1);
+            }
+        }
+        save_queue(store).await;
+    }
+    PUMPING.with(|p| p.set(false));
+}
+
+/// POSTs `body` as JSON to `url`: status, `Retry-After` and body.
+async fn post(url: &str, body: &str) -> Result<(u16, Option<String>, String), JsValue> {
+    let init = Object::new();
+    let set = |k: &str, v: &JsValue| {
+        let _ = Reflect::set(&init, &k.into(), v);
+    };
+    set("method", &"POST".into());
+    let headers = Object::new();
+    let _ = Reflect::set(&headers, &"content-type".into(), &"application/json".into());
+    set("headers", &headers);
+    set("body", &body.into());
+    if let Ok(controller) = web_sys::AbortController::new() {
+        set("signal", &controller.signal());
+        let abort = Closure::once_into_js(move || controller.abort());
+        if let Ok(f) = Reflect::get(&js_sys::global(), &"setTimeout".into()) {
+            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+                let _ = f.call2(&JsValue::UNDEFINED, &abort, &EXPORT_TIMEOUT_MS.into());
+            }
+        }
+    }
+    let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into()?;
+    let response = JsFuture::from(Promise::from(fetch.call2(
+        &JsValue::UNDEFINED,
+        &url.into(),
+        &init,
+    )?))
+    .await?;
+    let status = Reflect::get(&response, &"status".into())?
+        .as_f64()
+        .unwrap_or(0.0) as u16;
+    let headers = Reflect::get(&response, &"headers".into())?;
+    let get: js_sys::Function = Reflect::get(&headers, &"get".into())?.dyn_into()?;
+    let retry_after = get.call1(&headers, &"retry-after".into())?.as_string();
+    let text: js_sys::Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
+    let text = JsFuture::from(Promise::from(text.call0(&response)?))
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    Ok((status, retry_after, text))
+}
+
+fn listen_online() {
+    let online = Closure::<dyn Fn()>::new(|| wasm_bindgen_futures::spawn_local(resume()));
+    if let Ok(add) = Reflect::get(&js_sys::global(), &"addEventListener".into()) {
+        if let Some(add) = add.dyn_ref::<js_sys::Function>() {
+            let _ = add.call2(&js_sys::global(), &"online".into(), online.as_ref());
+        }
+    }
+    online.forget();
+}
+
+/// Keeps the alarm while batches wait (it wakes a stopped worker, which
+/// then restores the queue and sends).
+fn set_alarm(on: bool) {
+    let Ok(alarms) = Reflect::get(&paperclip_platform::api(), &"alarms".into()) else {
+        return;
+    };
+    let call = |name: &str, args: &js_sys::Array| {
+        if let Ok(f) = Reflect::get(&alarms, &name.into()) {
+            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
+                let _ = f.apply(&alarms, args);
+            }
+        }
+    };
+    if on {
+        let info = Object::new();
+        let _ = Reflect::set(&info, &"periodInMinutes".into(), &1.0.into());
+        call("create", &js_sys::Array::of2(&ALARM.into(), &info));
+    } else {
+        call("clear", &js_sys::Array::of1(&ALARM.into()));
+    }
+}
+
+// ----- spans ---------------------------------------------------------------
+
+use paperclip_core::telemetry::span::{OpenSpan, SpanContext, SpanKind, SpanStatus};
+
+thread_local! {
+    /// The span of the ask being answered: provider attempts become its
+    /// children (one ask runs per tab; overlapping asks in two tabs may
+    /// attribute an attempt to the newer one).
+    static CURRENT: RefCell<Option<SpanContext>> = const { RefCell::new(None) };
+}
+
+/// Now, in ns since the epoch (sub-millisecond from `performance`).
+pub fn now_ns() -> u64 {
+    let origin = Reflect::get(&js_sys::global(), &"performance".into())
+        .ok()
+        .and_then(|p| {
+            let origin = Reflect::get(&p, &"timeOrigin".into()).ok()?.as_f64()?;
+            let now = Reflect::get(&p, &"now".into()).ok()?;
+            let now = now
+                .dyn_ref::<js_sys::Function>()?
+                .call0(&p)
+                .ok()?
+                .as_f64()?;
+            Some(origin + now)
+        })
+        .unwrap_or_else(now);
+    (origin * 1e6) as u64
+}
+
+fn random_u64() -> u64 {
+    let hi = (random() * 4_294_967_296.0) as u64;
+    let lo = (random() * 4_294_967_296.0) as u64;
+    (hi << 32) | lo
+}
+
+/// Starts the root span of a new trace.
+pub fn root(name: &str) -> OpenSpan {
+    OpenSpan::root(
+        name,
+        SpanKind::Server,
+        (random_u64(), random_u64()),
+        random_u64(),
+        now_ns(),
+    )
+}
+
+/// Starts a child of `parent`.
+pub fn child(parent: &OpenSpan, name: &str, kind: SpanKind) -> OpenSpan {
+    parent.child(name, kind, random_u64(), now_ns())
+}
+
+/// Starts a child of the current ask's span, if there is one.
+pub fn child_of_current(name: &str, kind: SpanKind) -> Option<OpenSpan> {
+    let parent = CURRENT.with(|c| c.borrow().clone())?;
+    Some(OpenSpan::child_of(
+        parent,
+        name,
+        kind,
+        random_u64(),
+        now_ns(),
+    ))
+}
+
+/// Makes `span` the current ask's span (`None`: no ask).
+pub fn set_current(span: Option<&OpenSpan>) {
+    CURRENT.with(|c| *c.borrow_mut() = span.map(OpenSpan::context));
+}
+
+/// Ends `span` now, with `ok` or the error `failed`.
+pub fn end(mut span: OpenSpan, failed: Option<&str>) {
+    span.set_status(match failed {
+        None => SpanStatus::Ok,
+        Some(message) => SpanStatus::Error {
+            message: message.to_string(),
+        },
+    });
+    let finished = span.finish(now_ns());
+    self::span(finished);
+}

@@ -1,0 +1,188 @@
+//! Records from pages: [`Engine::accept_page`] takes a
+//! [`RecordTelemetry`] batch (the agent's, popup's, options page's or
+//! devtools panel's local buffer) into the engine, labelling every record
+//! with its source page. Bad records are refused one by one and counted.
+//!
+//! ```
+//! use paperclip_core::protocol::{PageRecord, RecordTelemetry};
+//! use paperclip_core::telemetry::{Engine, EngineConfig};
+//!
+//! let mut engine = Engine::new(EngineConfig::default(), 0.0)?;
+//! let batch = RecordTelemetry {
+//!     source: "agent".into(),
+//!     records: vec![
+//!         PageRecord::Timing { name: "agent.render_ms".into(), labels: vec![], ms: 4.0 },
+//!         PageRecord::Count { name: "not a name!".into(), labels: vec![], value: 1 },
+//!     ],
+//!     dropped: 0,
+//! };
+//! let done = engine.accept_page(&batch, 1.0, 0.5);
+//! assert_eq!((done.accepted, done.dropped), (1, 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use super::errors::ErrorInput;
+use super::{AttrValue, DropReason, DropTally, Engine, Signal};
+use crate::protocol::{PageRecord, RecordTelemetry, TelemetryRecorded, MAX_TELEMETRY_BATCH};
+
+/// The pages that may report.
+pub const SOURCES: &[&str] = &["agent", "popup", "options", "devtools"];
+
+impl Engine {
+    /// Takes page batch `batch` in at `now_ms` (`r`: a random number in
+    /// `[0, 1)` for sampling). Records over [`MAX_TELEMETRY_BATCH`], with an
+    /// invalid instrument name, or from an unknown source are refused; the
+    /// page's own drops and the refusals are counted in `telemetry.dropped`.
+    pub fn accept_page(
+        &mut self,
+        batch: &RecordTelemetry,
+        now_ms: f64,
+        r: f64,
+    ) -> TelemetryRecorded {
+        let source = if SOURCES.contains(&batch.source.as_str()) {
+            batch.source.as_str()
+        } else {
+            "unknown"
+        };
+        let mut accepted = 0u32;
+        let mut refused = 0u32;
+        for (i, record) in batch.records.iter().enumerate() {
+            if i >= MAX_TELEMETRY_BATCH || source == "unknown" {
+                refused += 1;
+                continue;
+            }
+            let ok = match record {
+                PageRecord::Count {
+                    name,
+                    labels,
+                    value,
+                } => {
+                    let labels = with_source(labels, source);
+                    match self.metrics_mut().counter(name, "1", "") {
+                        Ok(c) => {
+                            self.metrics_mut().add_with(c, &labels, *value);
+                            true
+                        }
+                        Err(_) => false,
+                    }
+                }
+                PageRecord::Timing { name, labels, ms } => {
+                    let labels = with_source(labels, source);
+                    match self.metrics_mut().histogram(name, "ms", "") {
+                        Ok(h) if ms.is_finite() && *ms >= 0.0 => {
+                            self.metrics_mut().record_with(h, &labels, *ms);
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                PageRecord::Event { name, properties } => {
+                    let mut props: Vec<(&str, AttrValue)> = properties
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), AttrValue::from(v.as_str())))
+                        .collect();
+                    props.push(("source", AttrValue::from(source)));
+                    self.event(name, &props, now_ms, r);
+                    true
+                }
+                PageRecord::Error {
+                    message,
+                    kind,
+                    stack,
+                } => {
+                    self.error(
+                        ErrorInput {
+                            message,
+                            kind,
+                            stack: stack.as_deref(),
+                            context: &[],
+                            component: source,
+                            page_url: None,
+                        },
+                        now_ms,
+                        r,
+                    );
+                    true
+                }
+            };
+            if ok {
+                accepted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        let mut tally = DropTally::default();
+        tally.add(
+            DropReason::Rejected,
+            u64::from(refused) + u64::from(batch.dropped),
+        );
+        self.metrics_mut().count_dropped(Signal::Metrics, tally);
+        TelemetryRecorded {
+            accepted,
+            dropped: refused,
+        }
+    }
+}
+
+fn with_source<'a>(labels: &'a [(String, String)], source: &'a str) -> Vec<(&'a str, &'a str)> {
+    labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain([("source", source)])
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::panel::{PanelAnswer, PanelQuery};
+    use crate::telemetry::EngineConfig;
+
+    #[test]
+    fn page_records_reach_the_engine_labelled_and_drops_are_counted() {
+        let mut engine = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        let mut records: Vec<PageRecord> = (0..MAX_TELEMETRY_BATCH + 3)
+            .map(|i| PageRecord::Count {
+                name: "agent.clicks".into(),
+                labels: vec![(
+                    "button".into(),
+                    if i % 2 == 0 { "send" } else { "stop" }.into(),
+                )],
+                value: 1,
+            })
+            .collect();
+        records[0] = PageRecord::Error {
+            message: "panicked at src/lib.rs:10:5: index out of bounds".into(),
+            kind: "panic".into(),
+            stack: Some("Error: panic\n    at chrome-extension://abc/pkg/agent.js:1:2".into()),
+        };
+        let done = engine.accept_page(
+            &RecordTelemetry {
+                source: "agent".into(),
+                records,
+                dropped: 7,
+            },
+            5.0,
+            0.5,
+        );
+        assert_eq!(done.accepted as usize, MAX_TELEMETRY_BATCH);
+        assert_eq!(done.dropped, 3);
+        let PanelAnswer::Errors(groups) = engine.query(&PanelQuery::Errors { limit: 10 }) else {
+            panic!("errors")
+        };
+        assert_eq!(groups.len(), 1);
+        let stranger = engine.accept_page(
+            &RecordTelemetry {
+                source: "evil".into(),
+                records: vec![PageRecord::Event {
+                    name: "x".into(),
+                    properties: vec![],
+                }],
+                dropped: 0,
+            },
+            6.0,
+            0.5,
+        );
+        assert_eq!((stranger.accepted, stranger.dropped), (0, 1));
+    }
+}

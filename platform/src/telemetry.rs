@@ -1,0 +1,178 @@
+//! Telemetry from a page (agent, popup, options, devtools panel): a cheap
+//! local buffer sent to the background's engine in batches — every
+//! [`FLUSH_MS`] or [`FLUSH_AT`] records, never one message per metric —
+//! and a panic hook that turns a panic into an error record with its stack.
+//!
+//! ```no_run
+//! paperclip_platform::telemetry::init("popup");
+//! paperclip_platform::telemetry::count("ui.click", &[("button", "ask")], 1);
+//! paperclip_platform::telemetry::timing("ui.render_ms", &[], 3.2);
+//! ```
+
+use std::cell::RefCell;
+
+use paperclip_core::protocol::{PageRecord, RecordTelemetry, MAX_TELEMETRY_BATCH};
+use wasm_bindgen::prelude::*;
+
+/// Longest a record waits in the page before it is sent, ms.
+pub const FLUSH_MS: i32 = 1_000;
+/// Records that make a batch go at once.
+pub const FLUSH_AT: usize = 100;
+/// Most records held while the background does not answer; beyond, they
+/// are dropped and the drop is reported with the next batch.
+pub const CAPACITY: usize = 2_000;
+
+#[derive(Default)]
+struct Recorder {
+    source: &'static str,
+    records: Vec<PageRecord>,
+    dropped: u32,
+    timer: Option<Closure<dyn FnMut()>>,
+}
+
+thread_local! {
+    static RECORDER: RefCell<Recorder> = RefCell::new(Recorder::default());
+}
+
+/// Names this page's records and installs the panic hook (it also logs to
+/// the console, as `console_error_panic_hook` does).
+pub fn init(source: &'static str) {
+    RECORDER.with(|r| r.borrow_mut().source = source);
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let stack = js_sys::Reflect::get(&js_sys::Error::new("panic"), &"stack".into())
+            .ok()
+            .and_then(|s| s.as_string());
+        push(PageRecord::Error {
+            message: info.to_string(),
+            kind: "panic".into(),
+            stack,
+        });
+        // The page may be unusable from now on: send at once.
+        flush();
+    }));
+}
+
+fn labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {
+    labels
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+        .collect()
+}
+
+/// Adds `value` to counter `name`.
+pub fn count(name: &str, l: &[(&str, &str)], value: u64) {
+    push(PageRecord::Count {
+        name: name.to_string(),
+        labels: labels(l),
+        value,
+    });
+}
+
+/// Records a duration of `ms` in histogram `name`.
+pub fn timing(name: &str, l: &[(&str, &str)], ms: f64) {
+    push(PageRecord::Timing {
+        name: name.to_string(),
+        labels: labels(l),
+        ms,
+    });
+}
+
+/// Records event `name`.
+pub fn event(name: &str, properties: &[(&str, &str)]) {
+    push(PageRecord::Event {
+        name: name.to_string(),
+        properties: labels(properties),
+    });
+}
+
+/// Records an error.
+pub fn error(message: &str, kind: &str, stack: Option<String>) {
+    push(PageRecord::Error {
+        message: message.to_string(),
+        kind: kind.to_string(),
+        stack,
+    });
+}
+
+fn push(record: PageRecord) {
+    let due = RECORDER.with(|r| {
+        // A panic while the buffer is borrowed: count it lost, never panic again.
+        let Ok(mut r) = r.try_borrow_mut() else {
+            return false;
+        };
+        if r.records.len() >= CAPACITY {
+            r.dropped = r.dropped.saturating_add(1);
+            return false;
+        }
+        r.records.push(record);
+        if r.records.len() >= FLUSH_AT {
+            return true;
+        }
+        if r.timer.is_none() {
+            let tick = Closure::<dyn FnMut()>::new(flush);
+            let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
+                .ok()
+                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+            if let Some(set_timeout) = set_timeout {
+                let _ = set_timeout.call2(&JsValue::UNDEFINED, tick.as_ref(), &FLUSH_MS.into());
+            }
+            r.timer = Some(tick);
+        }
+        false
+    });
+    if due {
+        flush();
+    }
+}
+
+/// Sends what is buffered now (in batches of at most
+/// [`MAX_TELEMETRY_BATCH`]). A batch the background did not take is put
+/// back, within [`CAPACITY`].
+pub fn flush() {
+    let batches = RECORDER.with(|r| {
+        let Ok(mut r) = r.try_borrow_mut() else {
+            return Vec::new();
+        };
+        // The timer closure may be the caller: drop it after this call.
+        if let Some(timer) = r.timer.take() {
+            wasm_bindgen_futures::spawn_local(async move { drop(timer) });
+        }
+        let source = r.source;
+        let mut dropped = std::mem::take(&mut r.dropped);
+        let mut out = Vec::new();
+        let records = std::mem::take(&mut r.records);
+        let mut iter = records.into_iter().peekable();
+        while iter.peek().is_some() {
+            let records: Vec<PageRecord> = iter.by_ref().take(MAX_TELEMETRY_BATCH).collect();
+            out.push(RecordTelemetry {
+                source: source.to_string(),
+                records,
+                dropped: std::mem::take(&mut dropped),
+            });
+        }
+        if out.is_empty() && dropped > 0 {
+            out.push(RecordTelemetry {
+                source: source.to_string(),
+                records: Vec::new(),
+                dropped,
+            });
+        }
+        out
+    });
+    for batch in batches {
+        wasm_bindgen_futures::spawn_local(async move {
+            if crate::call(batch.clone()).await.is_err() {
+                // Keep them for the next flush (the worker may be starting).
+                RECORDER.with(|r| {
+                    if let Ok(mut r) = r.try_borrow_mut() {
+                        let room = CAPACITY.saturating_sub(r.records.len());
+                        let lost = batch.records.len().saturating_sub(room) as u32;
+                        r.dropped = r.dropped.saturating_add(lost).saturating_add(batch.dropped);
+                        r.records.extend(batch.records.into_iter().take(room));
+                    }
+                });
+            }
+        });
+    }
+}
