@@ -34,7 +34,7 @@ use paperclip_core::protocol::{
     Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
     PriceList, PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved,
     ProvidersOrdered, QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response,
-    TagsSet, TelemetryAnswer, TelemetryExportSaved, ToContent, PROTOCOL_VERSION,
+    TagsSet, TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
 use paperclip_platform as platform;
@@ -388,6 +388,10 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         }
         .into(),
         Request::GetTelemetryExport(_) => telemetry::export_status(&store).into(),
+        Request::FlushTelemetry(_) => TelemetryFlushed {
+            export: telemetry::flush_now(&store).await,
+        }
+        .into(),
         Request::SetTelemetryExport(settings) => TelemetryExportSaved {
             export: telemetry::set_export(&store, settings).await?,
         }

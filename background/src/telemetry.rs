@@ -287,6 +287,16 @@ pub async fn tick() {
     wake();
 }
 
+/// Collects and batches everything now, then sends.
+pub async fn flush_now(store: &Store) -> TelemetryExport {
+    if with(|e, now| e.flush(now, random())).is_some() {
+        save_queue(store).await;
+        pump(store).await;
+    }
+    wake();
+    export_status(store)
+}
+
 /// The network came back, or the alarm rang: batches waiting on a backoff
 /// are due now.
 pub async fn resume() {

@@ -357,6 +357,9 @@ rpc! {
     GetTelemetryExport => TelemetryExport,
     /// Validates and stores where telemetry is exported.
     SetTelemetryExport => TelemetryExportSaved,
+    /// Collects and exports what telemetry holds now (the options page's
+    /// "Send now"), instead of at the next collection.
+    FlushTelemetry => TelemetryFlushed,
 }
 
 /// Most records in one [`RecordTelemetry`] (the rest are counted as dropped).
@@ -446,6 +449,17 @@ pub struct TelemetryAnswer {
 /// Asks for [`TelemetryExport`].
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct GetTelemetryExport {}
+
+/// Asks to collect and export now.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct FlushTelemetry {}
+
+/// The export state after [`FlushTelemetry`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct TelemetryFlushed {
+    /// The export settings and what still waits.
+    pub export: TelemetryExport,
+}
 
 /// Where telemetry goes. Export happens only while the
 /// `privacy.telemetry_remote` preference is on.

@@ -85,6 +85,7 @@ in_both_browsers!(
     the_agent_is_moved_and_remembered_per_site,
     the_character_points_at_the_selection,
     hints_only_where_allowed_never_sent_and_backing_off,
+    telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage,
 );
 
 #[tokio::test(flavor = "multi_thread")]
@@ -2329,5 +2330,133 @@ async fn hints_only_where_allowed_never_sent_and_backing_off(
     ensure!(answer == "Echo: Summarize this page", "{answer}");
     ensure!(chat_requests(&fake).len() == 1);
     ensure!(reopen().await?.is_some(), "a taken hint resets the backoff");
+    Ok(b)
+}
+
+/// Telemetry export to a local OpenTelemetry collector: nothing leaves
+/// before the user opts in; then every payload is valid OTLP/JSON, the ask
+/// is a trace (ask → context.gather, answer.chain → provider.request), the
+/// provider phases are metrics, and no page text, URL path or key is in
+/// any payload. The collector goes down (503 with Retry-After) and comes
+/// back: nothing is lost and nothing is sent twice.
+async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    use paperclip_e2e::otlp_receiver::{Down, OtlpReceiver, Signal};
+    let collector = OtlpReceiver::start()?;
+    let page = server.url("/fixtures/news.html");
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    const KEY: &str = "sk-test-Secret0123456789abcdefXYZ";
+    b.client.goto(&page).await?;
+    let settings = json!({"id": "Fake", "kind": "openai_compatible", "label": "Fake",
+        "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
+    ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "set", "key": KEY}}),
+    )
+    .await?;
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let saved = ok(
+        &b,
+        json!({"type": "SetTelemetryExport", "otlp_url": collector.url()}),
+    )
+    .await?;
+    ensure!(saved["export"]["enabled"] == false, "{saved}");
+    let bad = b
+        .request(json!({"type": "SetTelemetryExport", "otlp_url": "ftp://x"}))
+        .await?;
+    ensure!(
+        bad["body"]["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("collector URL")),
+        "{bad}"
+    );
+    b.enter_agent_now().await?;
+    b.ask("What did the council decide?").await?;
+    b.wait_answer(0).await?;
+    ok(&b, json!({"type": "FlushTelemetry"})).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    ensure!(
+        collector.requests().is_empty(),
+        "sent before opting in: {:?}",
+        collector.requests()
+    );
+
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "privacy.telemetry_remote", "value": true}),
+    )
+    .await?;
+    b.enter_agent_now().await?;
+    b.ask("How much does the pilot cost?").await?;
+    b.wait_answer(1).await?;
+    ok(&b, json!({"type": "FlushTelemetry"})).await?;
+    collector.wait_for(Duration::from_secs(15), "one trace exported", |c| {
+        c.spans().iter().any(|(_, _, name)| name == "provider.request")
+    })?;
+    let names: Vec<String> = collector.spans().into_iter().map(|(_, _, n)| n).collect();
+    for name in ["ask", "context.gather", "answer.chain", "provider.request"] {
+        ensure!(names.iter().any(|n| n == name), "no {name} span in {names:?}");
+    }
+    ensure!(
+        names.iter().filter(|n| *n == "ask").count() == 1,
+        "the ask before the opt-in was exported: {names:?}"
+    );
+    collector.wait_for(Duration::from_secs(15), "metrics exported", |c| {
+        c.metric_points()
+            .iter()
+            .any(|(name, ..)| name == "provider.time_to_first_token")
+    })?;
+
+    // The collector is down: batches wait, then go once it is back.
+    collector.set_down(Some(Down::Unavailable {
+        retry_after_s: Some(1),
+    }));
+    b.enter_agent_now().await?;
+    b.ask("Who voted against it?").await?;
+    b.wait_answer(2).await?;
+    ok(&b, json!({"type": "FlushTelemetry"})).await?;
+    collector.wait_for(Duration::from_secs(15), "a refused export", |c| {
+        c.requests().iter().any(|(_, status)| *status == 503)
+    })?;
+    let queued = ok(&b, json!({"type": "GetTelemetryExport"})).await?;
+    ensure!(queued["queued"].as_u64().unwrap_or(0) > 0, "{queued}");
+    collector.set_down(None);
+    collector.wait_for(Duration::from_secs(30), "the queued batches", |c| {
+        c.spans().iter().filter(|(_, _, n)| n == "ask").count() == 2
+    })?;
+    let spans = collector.spans();
+    let mut ids: Vec<(String, String)> = spans.iter().map(|(t, s, _)| (t.clone(), s.clone())).collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    ensure!(ids.len() == before, "a span was exported twice");
+    ensure!(collector.rejections().is_empty(), "{:?}", collector.rejections());
+
+    // The agent's own records came through its batched channel.
+    b.poll(Duration::from_secs(10), "the agent's records", || async {
+        let metrics = ok(&b, json!({"type": "QueryTelemetry", "query": "metrics"})).await?;
+        Ok(metrics.to_string().contains("agent.time_to_first_text").then_some(()))
+    })
+    .await?;
+
+    // Privacy: no page text, no URL path, no key, no question.
+    let mut everything = String::new();
+    for signal in [Signal::Metrics, Signal::Logs, Signal::Traces] {
+        for body in collector.raw(signal) {
+            everything.push_str(&body.to_string());
+        }
+    }
+    for secret in [
+        "fixtures/news.html",
+        "floating solar",
+        "How much does the pilot cost",
+        KEY,
+    ] {
+        ensure!(!everything.contains(secret), "{secret:?} was exported");
+    }
     Ok(b)
 }
