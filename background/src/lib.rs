@@ -402,7 +402,11 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
 /// `runtime.onConnect`: the agent's port.
 #[wasm_bindgen]
 pub fn on_connect(port: Port) {
-    agent::serve(port);
+    if port.name() == paperclip_core::protocol::TELEMETRY_PORT {
+        telemetry::subscribe(port);
+    } else {
+        agent::serve(port);
+    }
 }
 
 /// Injects the agent's loader into tab `tab_id` (it is idempotent: a

@@ -504,3 +504,80 @@ pub fn end(mut span: OpenSpan, failed: Option<&str>) {
     let finished = span.finish(now_ns());
     self::span(finished);
 }
+
+// ----- the devtools panel's live port -------------------------------------
+
+use paperclip_core::protocol::{TelemetryUpdate, TELEMETRY_PORT};
+use web_extensions_sys::Port;
+
+/// How often the live port is updated, ms.
+const LIVE_MS: i32 = 1_000;
+
+/// What the live port pushes now.
+pub fn update() -> Option<TelemetryUpdate> {
+    with(|e, now| {
+        let now_ns = (now * 1e6) as u64;
+        TelemetryUpdate::Update {
+            time_ms: now,
+            answers: [
+                PanelQuery::Metrics,
+                PanelQuery::Health,
+                PanelQuery::Errors { limit: 50 },
+                PanelQuery::Spans {
+                    from_ns: now_ns.saturating_sub(600_000_000_000),
+                    to_ns: now_ns + 1_000_000_000,
+                    limit: 300,
+                },
+                PanelQuery::Export,
+            ]
+            .iter()
+            .map(|q| e.query(q))
+            .collect(),
+        }
+    })
+}
+
+/// Serves the devtools panel's live port: an update now, then one a
+/// second until the panel closes. Only extension pages may subscribe.
+pub fn subscribe(port: Port) {
+    let allowed = port.sender().is_some_and(|s| {
+        paperclip_core::sender::identify(
+            &paperclip_platform::extension_id(),
+            &paperclip_platform::base_url(),
+            &crate::sender_info(&s),
+        )
+        .is_ok_and(|c| matches!(c, paperclip_core::sender::Caller::ExtensionPage { .. }))
+    });
+    if port.name() != TELEMETRY_PORT || !allowed {
+        port.disconnect();
+        return;
+    }
+    let push = {
+        let port = port.clone();
+        move || {
+            if let Some(update) = update() {
+                paperclip_platform::post(&port, &paperclip_core::protocol::encode(&update));
+            }
+        }
+    };
+    push();
+    let tick = Closure::<dyn FnMut()>::new(push);
+    let global = js_sys::global();
+    let id = Reflect::get(&global, &"setInterval".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .and_then(|f| {
+            f.call2(&JsValue::UNDEFINED, tick.as_ref(), &LIVE_MS.into())
+                .ok()
+        })
+        .unwrap_or(JsValue::UNDEFINED);
+    let on_disconnect = Closure::<dyn Fn(JsValue)>::new(move |_| {
+        if let Ok(clear) = Reflect::get(&js_sys::global(), &"clearInterval".into()) {
+            if let Some(clear) = clear.dyn_ref::<js_sys::Function>() {
+                let _ = clear.call1(&JsValue::UNDEFINED, &id);
+            }
+        }
+        let _ = &tick;
+    });
+    paperclip_platform::listen(&port.on_disconnect(), on_disconnect);
+}

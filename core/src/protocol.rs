@@ -362,6 +362,25 @@ rpc! {
     FlushTelemetry => TelemetryFlushed,
 }
 
+/// The devtools panel's live telemetry port: the background pushes a
+/// [`TelemetryUpdate`] at most once a second while it is open.
+pub const TELEMETRY_PORT: &str = "paperclip-telemetry";
+
+tagged! {
+    /// What the live telemetry port pushes.
+    pub enum TelemetryUpdate {
+        /// The engine's state now.
+        Update {
+            /// When, ms.
+            time_ms: f64,
+            /// Answers to `PanelQuery::Metrics`, `Health`, `Errors` (the 50
+            /// latest groups), `Spans` (the last ten minutes, 300 at most)
+            /// and `Export`, in that order.
+            answers: Vec<crate::telemetry::panel::PanelAnswer>,
+        },
+    }
+}
+
 /// Most records in one [`RecordTelemetry`] (the rest are counted as dropped).
 pub const MAX_TELEMETRY_BATCH: usize = 500;
 

@@ -1,9 +1,12 @@
 //! The devtools panel (`panel.html`, created by `devtools.js` with
-//! `devtools.panels.create`): the storage inspector. Stored conversations
+//! `devtools.panels.create`): the storage inspector and the live telemetry
+//! dashboard ([`telemetry`]). Stored conversations
 //! (searchable, filtered by site and tag, paged with the background's
 //! cursors), the messages of the one selected, and storage health with the
 //! quarantine.
 #![forbid(unsafe_code)]
+
+mod telemetry;
 
 use paperclip_core::conversation::{Conversation, ConversationSummary, Role};
 use paperclip_core::protocol::{
@@ -148,7 +151,7 @@ fn panel() -> Html {
     html! {
         <main class="panel">
             <header>
-                <h1>{ "Paperclip · Storage" }</h1>
+                <h1>{ "Paperclip · Storage and telemetry" }</h1>
                 <button onclick={refresh.reform(|_| ())}>{ "Refresh" }</button>
             </header>
             <div class="filters" role="search">
@@ -172,6 +175,7 @@ fn panel() -> Html {
                 },
             } }
             <StorageSection />
+            <telemetry::TelemetrySection />
             if let Some(c) = &*selected {
                 <section class="detail" aria-label="Conversation detail">
                     <h2>{ c.title.clone() }</h2>

@@ -184,8 +184,13 @@ pub fn ui_language() -> String {
 
 /// Opens the agent's port to the background.
 pub fn connect_agent() -> Port {
+    connect_port(protocol::AGENT_PORT)
+}
+
+/// Opens a port named `name` to the background.
+pub fn connect_port(name: &str) -> Port {
     let info = Object::new();
-    Reflect::set(&info, &"name".into(), &protocol::AGENT_PORT.into()).expect("plain object");
+    Reflect::set(&info, &"name".into(), &name.into()).expect("plain object");
     api().runtime().connect(None, &info)
 }
 

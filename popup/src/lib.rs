@@ -11,6 +11,7 @@
 mod providers;
 mod resilience;
 mod settings;
+mod telemetry;
 
 use js_sys::{Array, Object, Reflect};
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
@@ -135,6 +136,7 @@ fn options() -> Html {
             <resilience::ResilienceSection />
             <settings::PreferencesSection />
             <DataSection />
+            <telemetry::TelemetrySection />
             <paperclip_ui::StorageSection />
             <section>
                 <h2>{ "About" }</h2>

@@ -2395,11 +2395,16 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     b.wait_answer(1).await?;
     ok(&b, json!({"type": "FlushTelemetry"})).await?;
     collector.wait_for(Duration::from_secs(15), "one trace exported", |c| {
-        c.spans().iter().any(|(_, _, name)| name == "provider.request")
+        c.spans()
+            .iter()
+            .any(|(_, _, name)| name == "provider.request")
     })?;
     let names: Vec<String> = collector.spans().into_iter().map(|(_, _, n)| n).collect();
     for name in ["ask", "context.gather", "answer.chain", "provider.request"] {
-        ensure!(names.iter().any(|n| n == name), "no {name} span in {names:?}");
+        ensure!(
+            names.iter().any(|n| n == name),
+            "no {name} span in {names:?}"
+        );
     }
     ensure!(
         names.iter().filter(|n| *n == "ask").count() == 1,
@@ -2429,19 +2434,66 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
         c.spans().iter().filter(|(_, _, n)| n == "ask").count() == 2
     })?;
     let spans = collector.spans();
-    let mut ids: Vec<(String, String)> = spans.iter().map(|(t, s, _)| (t.clone(), s.clone())).collect();
+    let mut ids: Vec<(String, String)> = spans
+        .iter()
+        .map(|(t, s, _)| (t.clone(), s.clone()))
+        .collect();
     ids.sort();
     let before = ids.len();
     ids.dedup();
     ensure!(ids.len() == before, "a span was exported twice");
-    ensure!(collector.rejections().is_empty(), "{:?}", collector.rejections());
+    ensure!(
+        collector.rejections().is_empty(),
+        "{:?}",
+        collector.rejections()
+    );
 
     // The agent's own records came through its batched channel.
     b.poll(Duration::from_secs(10), "the agent's records", || async {
         let metrics = ok(&b, json!({"type": "QueryTelemetry", "query": "metrics"})).await?;
-        Ok(metrics.to_string().contains("agent.time_to_first_text").then_some(()))
+        Ok(metrics
+            .to_string()
+            .contains("agent.time_to_first_text")
+            .then_some(()))
     })
     .await?;
+
+    // The devtools panel's live dashboard shows the metrics and the spans.
+    let panel = b
+        .in_extension_page(
+            "panel.html",
+            "const done = arguments[arguments.length - 1];
+             const t0 = Date.now();
+             (function check() {
+               const text = document.body.innerText;
+               const spans = document.querySelectorAll('.timeline .span').length;
+               if (text.includes('provider.time_to_first_token') && text.includes('Overall:') && spans > 0)
+                 return done({ ok: true, spans });
+               if (Date.now() - t0 > 8000) return done({ ok: false, text: text.slice(0, 3000) });
+               setTimeout(check, 200);
+             })();",
+            json!(null),
+        )
+        .await?;
+    ensure!(panel["ok"] == true, "panel: {panel}");
+    let options = b
+        .in_extension_page(
+            "options.html",
+            "const done = arguments[arguments.length - 1];
+             const t0 = Date.now();
+             (function check() {
+               const input = document.querySelector('#otlp-url');
+               if (input && input.value) return done(input.value);
+               if (Date.now() - t0 > 8000) return done(null);
+               setTimeout(check, 200);
+             })();",
+            json!(null),
+        )
+        .await?;
+    ensure!(
+        options == json!(collector.url()),
+        "options page shows {options}"
+    );
 
     // Privacy: no page text, no URL path, no key, no question.
     let mut everything = String::new();

@@ -1,0 +1,183 @@
+//! The panel's telemetry dashboard: [`TelemetrySection`] subscribes to the
+//! background's live port ([`TELEMETRY_PORT`], an update a second) and
+//! shows health, metrics with their percentiles, grouped errors and a
+//! timeline of the last ten minutes' spans, with a Chrome-trace download
+//! (it opens in Perfetto).
+
+use paperclip_core::protocol::{QueryTelemetry, TelemetryUpdate, TELEMETRY_PORT};
+use paperclip_core::telemetry::health::Status;
+use paperclip_core::telemetry::metrics::SnapshotValue;
+use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
+use paperclip_core::telemetry::span::Span;
+use paperclip_platform as platform;
+use paperclip_ui::format_time;
+use wasm_bindgen::prelude::*;
+use yew::prelude::*;
+
+fn status_name(s: Status) -> &'static str {
+    match s {
+        Status::Healthy => "healthy",
+        Status::Degraded => "degraded",
+        Status::Down => "down",
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.1}"))
+}
+
+fn download_trace() {
+    wasm_bindgen_futures::spawn_local(async {
+        let now_ns = (js_sys::Date::now() * 1e6) as u64;
+        let query = PanelQuery::ChromeTrace {
+            from_ns: now_ns.saturating_sub(3_600_000_000_000),
+            to_ns: now_ns + 1_000_000_000,
+        };
+        match platform::call(QueryTelemetry { query }).await {
+            Ok(answer) => {
+                if let PanelAnswer::ChromeTrace(trace) = answer.answer {
+                    let _ =
+                        paperclip_ui::download("paperclip-trace.json", &trace, "application/json");
+                }
+            }
+            Err(e) => web_sys::console::error_1(&e.message.into()),
+        }
+    });
+}
+
+/// The timeline: one row per span, placed by start and length in the
+/// window it shares with the others.
+fn timeline(spans: &[Span]) -> Html {
+    let Some(start) = spans.iter().map(|s| s.start_ns).min() else {
+        return html! { <p class="meta">{ "No spans yet: ask Clippy something." }</p> };
+    };
+    let end = spans
+        .iter()
+        .map(|s| s.end_ns)
+        .max()
+        .unwrap_or(start)
+        .max(start + 1);
+    let width = (end - start) as f64;
+    html! {
+        <ol class="timeline" aria-label="Spans">
+            { for spans.iter().rev().take(60).map(|s| {
+                let left = (s.start_ns - start) as f64 / width * 100.0;
+                let w = (s.duration_ns() as f64 / width * 100.0).max(0.3);
+                let failed = matches!(s.status, paperclip_core::telemetry::span::SpanStatus::Error { .. });
+                html! {
+                    <li class={classes!("span", failed.then_some("failed"))}>
+                        <span class="name">{ format!("{} · {:.1} ms", s.name, s.duration_ns() as f64 / 1e6) }</span>
+                        <span class="bar" style={format!("margin-left: {left:.2}%; width: {w:.2}%")}></span>
+                    </li>
+                }
+            }) }
+        </ol>
+    }
+}
+
+/// Live telemetry: health, metrics, errors, spans.
+#[function_component(TelemetrySection)]
+pub fn telemetry_section() -> Html {
+    let update = use_state(|| None::<TelemetryUpdate>);
+    {
+        let update = update.setter();
+        use_effect_with((), move |_| {
+            let port = platform::connect_port(TELEMETRY_PORT);
+            let on_message = Closure::<dyn Fn(JsValue)>::new(move |m: JsValue| {
+                if let Ok(u) = platform::decode_js::<TelemetryUpdate>(&m) {
+                    update.set(Some(u));
+                }
+            });
+            platform::listen(&port.on_message(), on_message);
+            move || port.disconnect()
+        });
+    }
+    let Some(u) = &*update else {
+        return html! { <section class="telemetry" aria-label="Telemetry"><p aria-busy="true">{ "Connecting to telemetry…" }</p></section> };
+    };
+    let mut metrics = Vec::new();
+    let mut health = None;
+    let mut errors = Vec::new();
+    let mut spans = Vec::new();
+    let mut export = None;
+    let TelemetryUpdate::Update { answers, .. } = u;
+    for answer in answers {
+        match answer {
+            PanelAnswer::Metrics(m) => metrics = m.clone(),
+            PanelAnswer::Health(h) => health = Some(h.clone()),
+            PanelAnswer::Errors(e) => errors = e.clone(),
+            PanelAnswer::Spans(s) => spans = s.clone(),
+            PanelAnswer::Export(e) => export = Some(e.clone()),
+            _ => {}
+        }
+    }
+    html! {
+        <section class="telemetry" aria-label="Telemetry">
+            <h2>{ "Telemetry" }</h2>
+            if let Some(h) = &health {
+                <p class={classes!("health", status_name(h.overall.status))} role="status">
+                    { format!("Overall: {}", status_name(h.overall.status)) }
+                    { for h.components.iter().map(|(name, c)| html! {
+                        <span class={classes!("component", status_name(c.status))}>
+                            { format!(" · {name}: {} since {}{}", status_name(c.status), format_time(c.since_ms),
+                                if c.message.is_empty() { String::new() } else { format!(" ({})", c.message) }) }
+                        </span>
+                    }) }
+                </p>
+            }
+            if let Some(e) = &export {
+                <p class="meta">{ format!("Remote export: {} · {} batches queued", if e.enabled { "on" } else { "off" }, e.queued_batches) }</p>
+            }
+            <h3>{ "Metrics" }</h3>
+            <table class="metrics" aria-label="Metrics">
+                <thead><tr><th>{ "Name" }</th><th>{ "Labels" }</th><th>{ "Count / value" }</th>
+                    <th>{ "p50" }</th><th>{ "p90" }</th><th>{ "p95" }</th><th>{ "p99" }</th></tr></thead>
+                <tbody>
+                { for metrics.iter().flat_map(|m| m.series.iter().map(move |s| (m, s))).map(|(m, s)| {
+                    let labels = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+                    let (value, p) = match &s.value {
+                        SnapshotValue::Counter(n) => (n.to_string(), None),
+                        SnapshotValue::UpDownCounter(n) => (n.to_string(), None),
+                        SnapshotValue::Gauge(v) => (ms(*v), None),
+                        SnapshotValue::Histogram(h) => (h.count.to_string(), Some(h.clone())),
+                    };
+                    html! {
+                        <tr>
+                            <td>{ m.descriptor.name.clone() }</td>
+                            <td>{ labels }</td>
+                            <td>{ value }</td>
+                            <td>{ p.as_ref().map_or("".into(), |h| ms(h.p50)) }</td>
+                            <td>{ p.as_ref().map_or("".into(), |h| ms(h.p90)) }</td>
+                            <td>{ p.as_ref().map_or("".into(), |h| ms(h.p95)) }</td>
+                            <td>{ p.as_ref().map_or("".into(), |h| ms(h.p99)) }</td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+            <h3>{ "Errors" }</h3>
+            if errors.is_empty() {
+                <p class="meta">{ "No errors recorded." }</p>
+            } else {
+                <table class="errors" aria-label="Errors">
+                    <thead><tr><th>{ "Error" }</th><th>{ "Where" }</th><th>{ "Count" }</th><th>{ "First seen" }</th><th>{ "Last seen" }</th></tr></thead>
+                    <tbody>
+                    { for errors.iter().map(|g| html! {
+                        <tr>
+                            <td><details><summary>{ format!("{}: {}", g.kind, g.title) }</summary>
+                                <pre>{ g.sample.stack.clone().unwrap_or_default() }</pre></details></td>
+                            <td>{ g.sample.source.component.clone() }</td>
+                            <td>{ g.count }</td>
+                            <td>{ format_time(g.first_seen_ms) }</td>
+                            <td>{ format_time(g.last_seen_ms) }</td>
+                        </tr>
+                    }) }
+                    </tbody>
+                </table>
+            }
+            <h3>{ "Timeline (last ten minutes)" }</h3>
+            <button onclick={Callback::from(|_| download_trace())}>{ "Download Chrome trace (Perfetto)" }</button>
+            { timeline(&spans) }
+        </section>
+    }
+}
