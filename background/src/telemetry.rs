@@ -41,7 +41,12 @@ const MAX_SLEEP_MS: f64 = 30_000.0;
 /// How long an export request may take, ms.
 const EXPORT_TIMEOUT_MS: i32 = 10_000;
 
+/// How often the IndexedDB exporter writes, ms.
+const PERSIST_MS: f64 = 60_000.0;
+
 thread_local! {
+    /// The end of the window the IndexedDB exporter wrote last.
+    static PERSISTED: Cell<f64> = const { Cell::new(0.0) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
     static COLLECTOR: RefCell<Option<String>> = const { RefCell::new(None) };
     static TIMER: RefCell<Option<(f64, Closure<dyn FnMut()>)>> = const { RefCell::new(None) };
@@ -111,6 +116,7 @@ pub async fn start(store: &Store) {
     engine.set_export(store.preferences().telemetry_remote && url.is_some());
     COLLECTOR.with(|c| *c.borrow_mut() = url);
     ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+    PERSISTED.with(|p| p.set(now()));
     listen_online();
     wake();
 }
@@ -275,10 +281,14 @@ fn wake() {
     TIMER.with(|t| *t.borrow_mut() = Some((at, tick)));
 }
 
-/// Collects and batches what is due, then sends what the queue allows.
+/// Collects and batches what is due, writes to IndexedDB when due, then
+/// sends what the queue allows.
 pub async fn tick() {
     let report = with(|e, now| e.tick(now, random()));
     if let (Some(report), Ok(store)) = (report, crate::store()) {
+        if now() - PERSISTED.with(Cell::get) >= PERSIST_MS {
+            persist(&store).await;
+        }
         if !report.enqueued.is_empty() || !report.removed.is_empty() {
             save_queue(&store).await;
         }
@@ -287,8 +297,36 @@ pub async fn tick() {
     wake();
 }
 
+/// The IndexedDB exporter: writes what the engine learned since the last
+/// write (metric series as they stand, events, error groups, spans) to
+/// the `telemetry` store, then applies its retention and size bound.
+pub async fn persist(store: &Store) -> u32 {
+    let from = PERSISTED.with(Cell::get);
+    let Some((rows, to)) = with(|e, now| (e.rows(from, now), now)) else {
+        return 0;
+    };
+    PERSISTED.with(|p| p.set(to));
+    let records: Vec<crate::store::records::TelemetryRecord> = rows
+        .into_iter()
+        .map(|r| crate::store::records::TelemetryRecord {
+            time: r.time,
+            kind: r.kind,
+            name: r.name,
+            value: r.value,
+            dims: r.dims,
+        })
+        .collect();
+    let written = records.len() as u32;
+    if store.telemetry_add(&records).await.is_err() {
+        count("telemetry.persist_failures", &[], 1);
+    }
+    let _ = store.telemetry_trim(to).await;
+    written
+}
+
 /// Collects and batches everything now, then sends.
 pub async fn flush_now(store: &Store) -> TelemetryExport {
+    persist(store).await;
     if with(|e, now| e.flush(now, random())).is_some() {
         save_queue(store).await;
         pump(store).await;

@@ -800,6 +800,65 @@ impl Store {
         done(t).await
     }
 
+    /// Applies the telemetry store's bounds at `now_ms`: rows past the
+    /// retention go, then the oldest beyond the size bound
+    /// ([`paperclip_core::telemetry::persist`]). Returns how many went.
+    pub async fn telemetry_trim(&self, now_ms: f64) -> Result<u32, ProtocolError> {
+        use paperclip_core::telemetry::persist::{trim_plan, RETENTION_MS};
+        let Some(db) = self.db() else { return Ok(0) };
+        let (t, s) = tx(db, &[store::TELEMETRY], TransactionMode::ReadWrite)?;
+        let index = s[0].index(schema::BY_TIME.name).map_err(storage_error)?;
+        let count = u64::from(s[0].count(None).await.map_err(storage_error)?);
+        let old = KeyRange::upper_bound(&(now_ms - RETENTION_MS).into(), Some(true))
+            .map_err(storage_error)?;
+        let expired = u64::from(index.count(Some(old)).await.map_err(storage_error)?);
+        let plan = trim_plan(count, expired, now_ms);
+        let n = expired + plan.oldest;
+        if n == 0 {
+            return done(t).await.map(|_| 0);
+        }
+        // The expired rows are the oldest: one ascending pass takes both.
+        let keys = index
+            .get_all_keys(None, Some(u32::try_from(n).unwrap_or(u32::MAX)))
+            .await
+            .map_err(storage_error)?;
+        for key in &keys {
+            s[0].delete(key.clone()).await.map_err(storage_error)?;
+        }
+        done(t).await?;
+        Ok(keys.len() as u32)
+    }
+
+    /// Telemetry rows of `kind` (`metric`, `event`, `error`, `span`),
+    /// newest first, at most `limit`.
+    pub async fn telemetry_rows(
+        &self,
+        kind: &str,
+        limit: u32,
+    ) -> Result<Vec<TelemetryRecord>, ProtocolError> {
+        let Some(db) = self.db() else {
+            return Ok(vec![]);
+        };
+        let (_tx, s) = tx(db, &[store::TELEMETRY], TransactionMode::ReadOnly)?;
+        let range = KeyRange::bound(
+            &js_sys::Array::of2(&kind.into(), &f64::NEG_INFINITY.into()).into(),
+            &js_sys::Array::of2(&kind.into(), &f64::INFINITY.into()).into(),
+            None,
+            None,
+        )
+        .map_err(storage_error)?;
+        let rows = s[0]
+            .index(schema::BY_KIND_TIME.name)
+            .map_err(storage_error)?
+            .scan(Some(range), Some(limit), None, Some(Direction::Prev))
+            .await
+            .map_err(storage_error)?;
+        Ok(rows
+            .iter()
+            .filter_map(|(_, v)| records::read::<TelemetryRecord>(v).ok())
+            .collect())
+    }
+
     async fn count(&self, name: &str) -> Result<u64, ProtocolError> {
         let Some(db) = self.idb() else { return Ok(0) };
         let (_tx, s) = tx(db, &[name], TransactionMode::ReadOnly)?;

@@ -36,6 +36,7 @@ macro_rules! all_storage_tests {
             maintenance_retention_then_budget,
             blocked_upgrade_falls_back_to_memory,
             settings_from_an_older_version_are_migrated,
+            telemetry_exporter_writes_rows_and_applies_retention,
         );
     };
 }
@@ -919,4 +920,61 @@ pub async fn settings_from_an_older_version_are_migrated() {
     let p = store.preferences();
     assert_eq!(p.theme.as_str(), "dark");
     assert!(p.telemetry_remote);
+}
+
+/// The IndexedDB exporter: the engine's rows are written and read back by
+/// kind; rows past the retention are trimmed, the rest stay.
+pub async fn telemetry_exporter_writes_rows_and_applies_retention() {
+    use paperclip_core::telemetry::persist::RETENTION_MS;
+    use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
+    let store = open("telemetry").await;
+    let now = js_sys::Date::now();
+    let mut engine = Engine::new(EngineConfig::default(), now - 1_000.0).unwrap();
+    let h = engine
+        .metrics_mut()
+        .histogram("provider.total", "ms", "")
+        .unwrap();
+    for v in [100.0, 200.0, 300.0] {
+        engine
+            .metrics_mut()
+            .record_with(h, &[("provider", "openai")], v);
+    }
+    engine.event(
+        "answer.level",
+        &[("level", AttrValue::from("fallback"))],
+        now - 10.0,
+        0.5,
+    );
+    let rows: Vec<records::TelemetryRecord> = engine
+        .rows(now - 1_000.0, now)
+        .into_iter()
+        .map(|r| records::TelemetryRecord {
+            time: r.time,
+            kind: r.kind,
+            name: r.name,
+            value: r.value,
+            dims: r.dims,
+        })
+        .collect();
+    assert!(rows.len() >= 2);
+    store.telemetry_add(&rows).await.unwrap();
+    let stale: Vec<records::TelemetryRecord> = (0..5)
+        .map(|i| records::TelemetryRecord {
+            time: now - RETENTION_MS - 1_000.0 - f64::from(i),
+            ..records::TelemetryRecord::event("old.event", &[])
+        })
+        .collect();
+    store.telemetry_add(&stale).await.unwrap();
+    assert_eq!(store.telemetry_trim(now).await.unwrap(), 5);
+    let metrics = store.telemetry_rows("metric", 10).await.unwrap();
+    let total = metrics
+        .iter()
+        .find(|r| r.name == "provider.total")
+        .expect("the histogram row");
+    assert_eq!(total.value, 3.0);
+    assert!(total.dims.contains_key("p95") && total.dims["provider"] == "openai");
+    let events = store.telemetry_rows("event", 10).await.unwrap();
+    assert_eq!(events.len(), 1, "only the fresh event stays");
+    assert_eq!(events[0].dims["level"], "fallback");
+    assert_eq!(store.telemetry_trim(now).await.unwrap(), 0);
 }

@@ -54,6 +54,7 @@ pub mod metrics;
 pub mod otlp;
 pub mod pages;
 pub mod panel;
+pub mod persist;
 pub mod privacy;
 pub mod sampling;
 pub mod sketch;

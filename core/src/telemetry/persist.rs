@@ -1,0 +1,201 @@
+//! The IndexedDB exporter's part that needs no browser: [`Engine::rows`]
+//! turns what the engine learned in a time window into [`Row`]s for the
+//! `telemetry` store, and [`trim_plan`] says which stored rows go (the
+//! retention and the size bound).
+//!
+//! ```
+//! use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
+//! let mut engine = Engine::new(EngineConfig::default(), 0.0)?;
+//! engine.event("answer.level", &[("level", AttrValue::from("normal"))], 10.0, 0.5);
+//! let rows = engine.rows(0.0, 20.0);
+//! assert!(rows.iter().any(|r| r.kind == "event" && r.name == "answer.level"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::metrics::SnapshotValue;
+use super::Engine;
+
+/// Rows kept in the `telemetry` store at most.
+pub const MAX_ROWS: u64 = 20_000;
+/// How long rows are kept, ms (seven days).
+pub const RETENTION_MS: f64 = 7.0 * 24.0 * 3_600_000.0;
+/// Most events or spans written per window (the rest are counted).
+pub const MAX_PER_WINDOW: usize = 2_000;
+
+/// One stored telemetry row (the shape of the `telemetry` store).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct Row {
+    /// When, ms.
+    pub time: f64,
+    /// `metric`, `event`, `error` or `span`.
+    pub kind: String,
+    /// The instrument, event, error kind or span name.
+    pub name: String,
+    /// The value (a counter's total, a histogram's count, a span's
+    /// duration in ms, an error group's count; 1 for events).
+    pub value: f64,
+    /// Labels (already scrubbed by the engine).
+    pub dims: BTreeMap<String, String>,
+}
+
+fn dims<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> BTreeMap<String, String> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+impl Engine {
+    /// What to store for the window `(from_ms, to_ms]`: every metric series
+    /// as it stands (histograms with their percentiles), the events and
+    /// spans of the window, and the error groups seen in it.
+    pub fn rows(&self, from_ms: f64, to_ms: f64) -> Vec<Row> {
+        let mut out = Vec::new();
+        for m in self.metrics().snapshot() {
+            for s in &m.series {
+                let mut d = dims(s.labels.iter().map(|(k, v)| (k.as_str(), v.clone())));
+                let value = match &s.value {
+                    SnapshotValue::Counter(n) => *n as f64,
+                    SnapshotValue::UpDownCounter(n) => *n as f64,
+                    SnapshotValue::Gauge(v) => match v {
+                        Some(v) => *v,
+                        None => continue,
+                    },
+                    SnapshotValue::Histogram(h) => {
+                        for (k, v) in [
+                            ("p50", h.p50),
+                            ("p90", h.p90),
+                            ("p95", h.p95),
+                            ("p99", h.p99),
+                        ] {
+                            if let Some(v) = v {
+                                d.insert(k.to_string(), format!("{v:.3}"));
+                            }
+                        }
+                        h.count as f64
+                    }
+                };
+                out.push(Row {
+                    time: to_ms,
+                    kind: "metric".into(),
+                    name: m.descriptor.name.clone(),
+                    value,
+                    dims: d,
+                });
+            }
+        }
+        for e in self
+            .events()
+            .between(from_ms, to_ms, None, MAX_PER_WINDOW)
+            .into_iter()
+            .filter(|e| e.time_ms > from_ms)
+        {
+            out.push(Row {
+                time: e.time_ms,
+                kind: "event".into(),
+                name: e.name.clone(),
+                value: 1.0,
+                dims: dims(
+                    e.properties
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.to_string())),
+                ),
+            });
+        }
+        for g in self.errors().list() {
+            if g.last_seen_ms > from_ms && g.last_seen_ms <= to_ms {
+                out.push(Row {
+                    time: g.last_seen_ms,
+                    kind: "error".into(),
+                    name: g.kind.clone(),
+                    value: g.count as f64,
+                    dims: dims([
+                        ("fingerprint", g.fingerprint.to_string()),
+                        ("title", g.title.clone()),
+                        ("component", g.sample.source.component.clone()),
+                    ]),
+                });
+            }
+        }
+        let (from_ns, to_ns) = ((from_ms * 1e6) as u64, (to_ms * 1e6) as u64);
+        for s in self
+            .spans()
+            .between(from_ns, to_ns)
+            .into_iter()
+            .filter(|s| s.end_ns > from_ns && s.end_ns <= to_ns)
+            .take(MAX_PER_WINDOW)
+        {
+            out.push(Row {
+                time: s.end_ns as f64 / 1e6,
+                kind: "span".into(),
+                name: s.name.clone(),
+                value: s.duration_ns() as f64 / 1e6,
+                dims: dims([
+                    ("trace_id", s.trace_id.to_string()),
+                    ("span_id", s.span_id.to_string()),
+                ]),
+            });
+        }
+        out
+    }
+}
+
+/// What to delete from a store of `count` rows at `now_ms`: everything
+/// older than the retention, then the oldest beyond [`MAX_ROWS`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrimPlan {
+    /// Delete rows with `time` below this.
+    pub older_than_ms: f64,
+    /// Then delete this many of the oldest remaining rows.
+    pub oldest: u64,
+}
+
+/// The trim for a store holding `count` rows, `expired` of them past the
+/// retention, at `now_ms`.
+pub fn trim_plan(count: u64, expired: u64, now_ms: f64) -> TrimPlan {
+    TrimPlan {
+        older_than_ms: now_ms - RETENTION_MS,
+        oldest: count.saturating_sub(expired).saturating_sub(MAX_ROWS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::{AttrValue, EngineConfig};
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_window_holds_its_events_spans_errors_and_every_metric() {
+        let mut e = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        let h = e
+            .metrics_mut()
+            .histogram("provider.total", "ms", "")
+            .unwrap();
+        e.metrics_mut()
+            .record_with(h, &[("provider", "openai")], 120.0);
+        e.event("a", &[("k", AttrValue::from("v"))], 5.0, 0.5);
+        e.event("b", &[], 15.0, 0.5);
+        let rows = e.rows(10.0, 20.0);
+        assert!(rows.iter().any(|r| r.kind == "metric"
+            && r.name == "provider.total"
+            && r.dims.contains_key("p95")));
+        let events: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.kind == "event")
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(events, ["b"]);
+    }
+
+    proptest! {
+        #[test]
+        fn the_store_never_exceeds_its_bound(count in 0u64..100_000, expired_share in 0.0f64..1.0) {
+            let expired = (count as f64 * expired_share) as u64;
+            let plan = trim_plan(count, expired, 1e12);
+            prop_assert!(count - expired - plan.oldest <= MAX_ROWS);
+            prop_assert!(plan.oldest == 0 || count - expired - plan.oldest == MAX_ROWS);
+        }
+    }
+}
