@@ -50,7 +50,7 @@ impl Source {
 
 async fn request(tab_id: i32, fresh: bool) -> Result<PageRead, ProtocolError> {
     let reply = to_content(tab_id, &ToContent::GetPageContext { fresh }).await?;
-    Ok(protocol::decode_reply::<PageRead>(&reply)?)
+    protocol::decode_reply::<PageRead>(&reply)
 }
 
 async fn cached(key: &str) -> Option<Extracted> {

@@ -41,6 +41,9 @@ const MAX_SLEEP_MS: f64 = 30_000.0;
 /// How long an export request may take, ms.
 const EXPORT_TIMEOUT_MS: i32 = 10_000;
 
+/// A scheduled tick: when, and the callback the timer holds.
+type Timer = (f64, Closure<dyn FnMut()>);
+
 /// How often the IndexedDB exporter writes, ms.
 const PERSIST_MS: f64 = 60_000.0;
 
@@ -49,7 +52,8 @@ thread_local! {
     static PERSISTED: Cell<f64> = const { Cell::new(0.0) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
     static COLLECTOR: RefCell<Option<String>> = const { RefCell::new(None) };
-    static TIMER: RefCell<Option<(f64, Closure<dyn FnMut()>)>> = const { RefCell::new(None) };
+    /// The next tick: when, and the callback the timer holds.
+    static TIMER: RefCell<Option<Timer>> = const { RefCell::new(None) };
     static PUMPING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -347,10 +351,7 @@ async fn pump(store: &Store) {
     if PUMPING.with(|p| p.replace(true)) {
         return;
     }
-    loop {
-        let Some(poll) = with(|e, now| e.poll(now)) else {
-            break;
-        };
+    while let Some(poll) = with(|e, now| e.poll(now)) {
         let Some(id) = poll.send else {
             if !poll.expired.is_empty() {
                 save_queue(store).await;
@@ -516,7 +517,7 @@ pub fn child(parent: &OpenSpan, name: &str, kind: SpanKind) -> OpenSpan {
 
 /// Starts a child of the current ask's span, if there is one.
 pub fn child_of_current(name: &str, kind: SpanKind) -> Option<OpenSpan> {
-    let parent = CURRENT.with(|c| c.borrow().clone())?;
+    let parent = CURRENT.with(|c| *c.borrow())?;
     Some(OpenSpan::child_of(
         parent,
         name,

@@ -139,7 +139,7 @@ pub fn telemetry_section() -> Html {
                         SnapshotValue::Counter(n) => (n.to_string(), None),
                         SnapshotValue::UpDownCounter(n) => (n.to_string(), None),
                         SnapshotValue::Gauge(v) => (ms(*v), None),
-                        SnapshotValue::Histogram(h) => (h.count.to_string(), Some(h.clone())),
+                        SnapshotValue::Histogram(h) => (h.count.to_string(), Some(*h)),
                     };
                     html! {
                         <tr>
