@@ -6,7 +6,7 @@
 //
 // `window.runTelemetryBench(config)` resolves to
 //   {rows: [{case, impl, n, p50_ms, p95_ms, p99_ms}], sustained: {...},
-//    versions: {...}, notes: [string]}
+//    ui_breakdown: {...}, versions: {...}, notes: [string]}
 // and appends progress lines to `window.benchLog`.
 //
 // Micro cases time batches of `batch` operations (one JS → wasm call runs
@@ -233,6 +233,11 @@ export async function runTelemetryBench(overrides) {
   }, cfg));
   log('span_event_record done');
 
+  // Where the UI path's time goes (one warm-up pass, then the measured one).
+  pc.uiPathBreakdown(cfg.batch);
+  const uiBreakdown = JSON.parse(pc.uiPathBreakdown(cfg.batch * 5));
+  log('ui path breakdown done');
+
   // The SDK kept every measurement of the micro cases (a sanity check that
   // its loops did the work).
   const otelMicro = await otelTotals(o.reader);
@@ -311,7 +316,7 @@ export async function runTelemetryBench(overrides) {
     + 'wall time of the run per record. The OTel row runs the same metric mix (no events; a '
     + 'collect() per simulated minute) and is per metric record.',
   );
-  return { rows, sustained, versions, notes };
+  return { rows, sustained, ui_breakdown: uiBreakdown, versions, notes };
 }
 
 window.runTelemetryBench = runTelemetryBench;

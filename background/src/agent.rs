@@ -550,6 +550,7 @@ async fn answer(
         partial: None,
         context,
     };
+    telemetry::event("ask.started", &[("ask", &job.message_id)]);
     telemetry::set_current(Some(&trace));
     let chain = telemetry::child(&trace, "answer.chain", SpanKind::Internal);
     let result = run_chain(session, &store, &job).await;
@@ -717,6 +718,7 @@ async fn stream_local(
 ) -> Result<(), ProtocolError> {
     let cancel = session.cancel.borrow().clone();
     record_level(store, level).await;
+    telemetry::event("answer.started", &[("ask", &job.message_id)]);
     session.send(&BgToAgent::AnswerStart {
         message_id: job.message_id.clone(),
         provider: label.to_string(),
@@ -744,6 +746,9 @@ async fn stream_local(
         message_id: job.message_id.clone(),
         status,
     });
+    if status == MessageStatus::Complete {
+        telemetry::event("answer.completed", &[("ask", &job.message_id)]);
+    }
     Ok(())
 }
 
@@ -822,7 +827,8 @@ async fn answer_with(
     let mut on_text = |piece: &str| {
         if !started {
             started = true;
-            session.send(&BgToAgent::AnswerStart {
+            telemetry::event("answer.started", &[("ask", &job.message_id)]);
+    session.send(&BgToAgent::AnswerStart {
                 message_id: job.message_id.clone(),
                 provider: label.to_string(),
                 level,
@@ -876,6 +882,9 @@ async fn answer_with(
         message_id: job.message_id.clone(),
         status,
     });
+    if status == MessageStatus::Complete {
+        telemetry::event("answer.completed", &[("ask", &job.message_id)]);
+    }
     if let Some(error) = failure {
         session.fail(ProtocolError::failed(format!(
             "the answer stopped: {error}. Press Continue to finish it"

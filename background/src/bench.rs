@@ -852,6 +852,75 @@ impl BenchTelemetry {
     }
 }
 
+#[wasm_bindgen]
+impl BenchTelemetry {
+    /// Where the UI → worker path's time goes: `n` counter records made in
+    /// a page, sent in batches of 100, each stage timed apart. Returns JSON
+    /// of nanoseconds per record by stage.
+    #[wasm_bindgen(js_name = uiPathBreakdown)]
+    pub fn ui_path_breakdown(&mut self, n: u32) -> String {
+        let mut stages = [0f64; 6];
+        let mut done = 0u32;
+        while done < n {
+            let size = (n - done).min(PAGE_FLUSH_AT as u32);
+            let t0 = perf_now();
+            let mut records = Vec::with_capacity(PAGE_FLUSH_AT);
+            for i in 0..size as usize {
+                let labels = [("button", PROVIDERS[i & 3]), ("outcome", "ok")];
+                records.push(PageRecord::Count {
+                    name: "ui.clicks".to_string(),
+                    labels: owned(&labels),
+                    value: 1,
+                });
+            }
+            let batch = RecordTelemetry {
+                source: "popup".into(),
+                records,
+                dropped: 0,
+            };
+            let t1 = perf_now();
+            let wire = batch.to_wire();
+            let t2 = perf_now();
+            let message = platform::to_js(&wire);
+            let t3 = perf_now();
+            let request = platform::decode_js::<Request>(&message);
+            let t4 = perf_now();
+            self.clock_ms += 1.0;
+            let reply: Reply<Response> = match request {
+                Ok(Request::RecordTelemetry(batch)) => {
+                    Reply::Ok(self.engine.accept_page(&batch, self.clock_ms, 0.5).into())
+                }
+                _ => Reply::Err(ProtocolError::failed("unexpected request")),
+            };
+            let t5 = perf_now();
+            let reply = platform::to_js(&protocol::encode(&reply));
+            let read = platform::from_js(&reply).and_then(|j| RecordTelemetry::read_reply(&j));
+            let t6 = perf_now();
+            std::hint::black_box(read.is_ok());
+            for (slot, dt) in
+                stages
+                    .iter_mut()
+                    .zip([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5])
+            {
+                *slot += dt;
+            }
+            done += size;
+        }
+        let per = |ms: f64| ms * 1e6 / f64::from(n.max(1));
+        serde_json::json!({
+            "records": n,
+            "page_push_ns": per(stages[0]),
+            "page_encode_ns": per(stages[1]),
+            "page_to_js_ns": per(stages[2]),
+            "worker_decode_js_ns": per(stages[3]),
+            "worker_accept_page_ns": per(stages[4]),
+            "reply_round_trip_ns": per(stages[5]),
+            "total_ns": per(stages.iter().sum()),
+        })
+        .to_string()
+    }
+}
+
 impl Default for BenchTelemetry {
     fn default() -> Self {
         Self::new()

@@ -102,8 +102,18 @@ pub fn set_panic_hook() {
 
 /// Starts the engine: export as the user set it, the queue as it was left.
 pub async fn start(store: &Store) {
+    // The ask funnel: asked → an answer started → the answer completed,
+    // per message id.
+    let funnels = paperclip_core::telemetry::funnel::FunnelDef::new(
+        "ask",
+        ["ask.started", "answer.started", "answer.completed"],
+        "ask",
+    )
+    .into_iter()
+    .collect();
     let config = EngineConfig {
         service_version: paperclip_platform::version(),
+        funnels,
         ..EngineConfig::default()
     };
     let Ok(mut engine) = Engine::new(config, now()) else {
@@ -568,6 +578,7 @@ pub fn update() -> Option<TelemetryUpdate> {
                     limit: 300,
                 },
                 PanelQuery::Export,
+                PanelQuery::Funnels,
             ]
             .iter()
             .map(|q| e.query(q))

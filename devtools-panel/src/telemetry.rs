@@ -100,6 +100,7 @@ pub fn telemetry_section() -> Html {
     let mut errors = Vec::new();
     let mut spans = Vec::new();
     let mut export = None;
+    let mut funnels = Vec::new();
     let TelemetryUpdate::Update { answers, .. } = u;
     for answer in answers {
         match answer {
@@ -108,6 +109,7 @@ pub fn telemetry_section() -> Html {
             PanelAnswer::Errors(e) => errors = e.clone(),
             PanelAnswer::Spans(s) => spans = s.clone(),
             PanelAnswer::Export(e) => export = Some(e.clone()),
+            PanelAnswer::Funnels(f) => funnels = f.clone(),
             _ => {}
         }
     }
@@ -152,6 +154,20 @@ pub fn telemetry_section() -> Html {
                             <td>{ p.as_ref().map_or("".into(), |h| ms(h.p99)) }</td>
                         </tr>
                     }
+                }) }
+                </tbody>
+            </table>
+            <h3>{ "Funnels" }</h3>
+            <table class="funnels" aria-label="Funnels">
+                <thead><tr><th>{ "Funnel" }</th><th>{ "Step" }</th><th>{ "Count" }</th><th>{ "From the start" }</th></tr></thead>
+                <tbody>
+                { for funnels.iter().flat_map(|f| f.steps.iter().map(move |st| (f, st))).map(|(f, st)| html! {
+                    <tr>
+                        <td>{ f.name.clone() }</td>
+                        <td>{ st.name.clone() }</td>
+                        <td>{ st.count }</td>
+                        <td>{ st.from_start.map_or("–".into(), |r| format!("{:.0}%", r * 100.0)) }</td>
+                    </tr>
                 }) }
                 </tbody>
             </table>

@@ -2467,7 +2467,8 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
              (function check() {
                const text = document.body.innerText;
                const spans = document.querySelectorAll('.timeline .span').length;
-               if (text.includes('provider.time_to_first_token') && text.includes('Overall:') && spans > 0)
+               if (text.includes('provider.time_to_first_token') && text.includes('Overall:') && spans > 0
+                   && text.includes('answer.completed'))
                  return done({ ok: true, spans });
                if (Date.now() - t0 > 8000) return done({ ok: false, text: text.slice(0, 3000) });
                setTimeout(check, 200);
