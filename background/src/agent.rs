@@ -828,7 +828,7 @@ async fn answer_with(
         if !started {
             started = true;
             telemetry::event("answer.started", &[("ask", &job.message_id)]);
-    session.send(&BgToAgent::AnswerStart {
+            session.send(&BgToAgent::AnswerStart {
                 message_id: job.message_id.clone(),
                 provider: label.to_string(),
                 level,

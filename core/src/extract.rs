@@ -173,39 +173,43 @@ fn kind(tag: &str) -> Kind {
     }
 }
 
+/// Attributes, borrowed from the stream (`role` and `type` are compared
+/// case-insensitively).
 #[derive(Default, Debug)]
-struct Attrs {
-    id: String,
-    class: String,
-    role: String,
-    label_for: String,
-    input_type: String,
-    aria_label: String,
-    placeholder: String,
-    name: String,
+struct Attrs<'a> {
+    id: &'a str,
+    class: &'a str,
+    role: &'a str,
+    label_for: &'a str,
+    input_type: &'a str,
+    aria_label: &'a str,
+    placeholder: &'a str,
+    name: &'a str,
 }
 
 #[derive(Debug)]
-enum Child {
+enum Child<'a> {
     El(usize),
-    Text(String),
+    /// A text node and its count of non-whitespace characters.
+    Text(&'a str, u32),
 }
 
 #[derive(Debug)]
-struct El {
-    tag: String,
+struct El<'a> {
+    tag: std::borrow::Cow<'a, str>,
     kind: Kind,
     parent: usize,
-    attrs: Attrs,
-    children: Vec<Child>,
+    attrs: Attrs<'a>,
+    children: Vec<Child<'a>>,
 }
 
 /// The parsed stream: elements in document (pre-)order, element 0 the root.
-struct Dom {
-    els: Vec<El>,
+/// Tags, attributes and text are borrowed from the stream.
+struct Dom<'a> {
+    els: Vec<El<'a>>,
 }
 
-fn parse(stream: &str) -> Dom {
+fn parse(stream: &str) -> Dom<'_> {
     let root = El {
         tag: "#root".into(),
         kind: Kind::Block,
@@ -218,29 +222,39 @@ fn parse(stream: &str) -> Dom {
     let mut stack: Vec<Option<usize>> = Vec::new();
     let current = |stack: &[Option<usize>]| stack.iter().rev().find_map(|e| *e).unwrap_or(0);
     for record in stream.split('\0') {
-        let mut chars = record.chars();
-        match chars.next() {
-            Some('<') => {
+        let Some(kind_char) = record.chars().next() else {
+            continue;
+        };
+        let rest = &record[kind_char.len_utf8()..];
+        match kind_char {
+            '<' => {
                 if stack.len() >= MAX_DEPTH || els.len() >= MAX_ELEMENTS {
                     stack.push(None);
                     continue;
                 }
-                let mut parts = chars.as_str().split('\x1f');
-                let tag = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+                let mut parts = rest.split('\x1f');
+                let raw = parts.next().unwrap_or("").trim();
+                let tag: std::borrow::Cow<'_, str> = if raw.bytes().any(|b| b.is_ascii_uppercase())
+                {
+                    raw.to_ascii_lowercase().into()
+                } else {
+                    raw.into()
+                };
                 let mut attrs = Attrs::default();
                 for part in parts {
-                    let mut p = part.chars();
-                    let key = p.next();
-                    let value = p.as_str().to_string();
+                    let Some(key) = part.chars().next() else {
+                        continue;
+                    };
+                    let value = &part[key.len_utf8()..];
                     match key {
-                        Some('i') => attrs.id = value,
-                        Some('c') => attrs.class = value,
-                        Some('r') => attrs.role = value.to_ascii_lowercase(),
-                        Some('f') => attrs.label_for = value,
-                        Some('t') => attrs.input_type = value.to_ascii_lowercase(),
-                        Some('l') => attrs.aria_label = value,
-                        Some('p') => attrs.placeholder = value,
-                        Some('n') => attrs.name = value,
+                        'i' => attrs.id = value,
+                        'c' => attrs.class = value,
+                        'r' => attrs.role = value,
+                        'f' => attrs.label_for = value,
+                        't' => attrs.input_type = value,
+                        'l' => attrs.aria_label = value,
+                        'p' => attrs.placeholder = value,
+                        'n' => attrs.name = value,
                         _ => {}
                     }
                 }
@@ -256,15 +270,13 @@ fn parse(stream: &str) -> Dom {
                 els[parent].children.push(Child::El(id));
                 stack.push(Some(id));
             }
-            Some('>') => {
+            '>' => {
                 stack.pop();
             }
-            Some('#') => {
-                let text = chars.as_str();
-                if !text.is_empty() {
-                    let parent = current(&stack);
-                    els[parent].children.push(Child::Text(text.to_string()));
-                }
+            '#' if !rest.is_empty() => {
+                let parent = current(&stack);
+                let n = chars(rest).min(u32::MAX as usize) as u32;
+                els[parent].children.push(Child::Text(rest, n));
             }
             _ => {}
         }
@@ -397,21 +409,24 @@ fn chrome_word(word: &str, inside_content: bool) -> bool {
 
 /// Whether `el` looks like page chrome by its tag, role or names.
 fn looks_like_chrome(el: &El, inside_content: bool) -> bool {
-    match el.tag.as_str() {
+    match el.tag.as_ref() {
         "nav" | "aside" => return true,
         // An article's own header and footer (title, byline) are content.
         "header" | "footer" if !inside_content => return true,
         "main" | "article" | "body" | "html" => return false,
         _ => {}
     }
-    if CHROME_ROLES.contains(&el.attrs.role.as_str()) {
+    if CHROME_ROLES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(el.attrs.role))
+    {
         return true;
     }
     if el
         .attrs
         .class
         .split_ascii_whitespace()
-        .chain([el.attrs.id.as_str()])
+        .chain([el.attrs.id])
         .any(|c| CHROME_CLASSES.contains(&c.to_ascii_lowercase().as_str()))
     {
         return true;
@@ -427,7 +442,7 @@ fn looks_like_chrome(el: &El, inside_content: bool) -> bool {
 /// Elements that make a table row a layout row (its cells read as blocks).
 fn is_container(el: &El) -> bool {
     matches!(
-        el.tag.as_str(),
+        el.tag.as_ref(),
         "p" | "ul"
             | "ol"
             | "dl"
@@ -449,7 +464,7 @@ fn is_container(el: &El) -> bool {
 }
 
 fn is_content_tag(el: &El) -> bool {
-    matches!(el.tag.as_str(), "main" | "article") || el.attrs.role == "main"
+    matches!(el.tag.as_ref(), "main" | "article") || el.attrs.role.eq_ignore_ascii_case("main")
 }
 
 fn chars(text: &str) -> usize {
@@ -473,7 +488,7 @@ fn text_mass(dom: &Dom, counted: impl Fn(usize) -> bool) -> (Vec<usize>, Vec<usi
         let mut l = 0;
         for c in &el.children {
             match c {
-                Child::Text(t) => a += chars(t),
+                Child::Text(_, n) => a += *n as usize,
                 Child::El(j) => {
                     a += all[*j];
                     l += link[*j];
@@ -520,7 +535,7 @@ fn analyse(dom: &Dom) -> Analysis {
                 .iter()
                 .filter_map(|c| match c {
                     Child::El(j) => Some(*j),
-                    Child::Text(_) => None,
+                    Child::Text(..) => None,
                 })
                 .max_by_key(|j| clean(*j));
             match best {
@@ -581,7 +596,7 @@ impl Block {
 }
 
 struct Reader<'a> {
-    dom: &'a Dom,
+    dom: &'a Dom<'a>,
     chrome: &'a [bool],
     /// Which elements contain a block-level descendant (cells that do are
     /// containers, not row cells).
@@ -654,7 +669,7 @@ impl Reader<'_> {
         for c in &self.dom.els[i].children {
             match c {
                 Child::El(j) => self.read(*j, in_link, in_row),
-                Child::Text(t) => self.current.push_text(t, in_link),
+                Child::Text(t, _) => self.current.push_text(t, in_link),
             }
         }
     }
@@ -664,7 +679,7 @@ impl Reader<'_> {
 fn text_of(dom: &Dom, chrome: &[bool], i: usize, out: &mut Block) {
     for c in &dom.els[i].children {
         match c {
-            Child::Text(t) => out.push_text(t, false),
+            Child::Text(t, _) => out.push_text(t, false),
             Child::El(j) => {
                 let el = &dom.els[*j];
                 if chrome[*j] || matches!(el.kind, Kind::Skip | Kind::Control) {
@@ -694,7 +709,7 @@ fn headings(dom: &Dom, chrome: &[bool]) -> Vec<String> {
         .collect()
 }
 
-fn ancestors(dom: &Dom, i: usize) -> impl Iterator<Item = usize> + '_ {
+fn ancestors<'a>(dom: &'a Dom<'a>, i: usize) -> impl Iterator<Item = usize> + 'a {
     let mut at = i;
     std::iter::from_fn(move || {
         if at == 0 {
@@ -716,14 +731,15 @@ fn forms(dom: &Dom) -> Vec<String> {
     for (i, el) in dom.els.iter().enumerate() {
         if el.kind == Kind::Label && !el.attrs.label_for.is_empty() {
             by_for
-                .entry(el.attrs.label_for.as_str())
+                .entry(el.attrs.label_for)
                 .or_insert_with(|| collapsed(dom, &no_chrome, i));
         }
     }
     let mut out = Vec::new();
     for (i, el) in dom.els.iter().enumerate() {
-        let field_kind = match el.tag.as_str() {
-            "input" => match el.attrs.input_type.as_str() {
+        let input_type = el.attrs.input_type.to_ascii_lowercase();
+        let field_kind = match el.tag.as_ref() {
+            "input" => match input_type.as_str() {
                 "hidden" | "submit" | "button" | "reset" | "image" => continue,
                 "" => "text",
                 t => t,
@@ -737,13 +753,13 @@ fn forms(dom: &Dom) -> Vec<String> {
             .map(|a| collapsed(dom, &no_chrome, a));
         let label = [
             by_for
-                .get(el.attrs.id.as_str())
+                .get(el.attrs.id)
                 .cloned()
                 .filter(|_| !el.attrs.id.is_empty()),
             wrapping,
             Some(el.attrs.aria_label.trim().to_string()),
             Some(el.attrs.placeholder.trim().to_string()),
-            Some(humanise(&el.attrs.name)),
+            Some(humanise(el.attrs.name)),
         ]
         .into_iter()
         .flatten()

@@ -370,7 +370,11 @@ fn print_report(results: &Results, targets: &Value) {
         let a = &s["paperclip"][signal];
         println!(
             "  {signal:<8} {:>9} {:>9} {:>15} {:>12}   {}",
-            a["offered"], a["kept"], a["dropped_counted"], a["unaccounted"], a["dropped_by_reason"]
+            a["offered"].to_string(),
+            a["kept"].to_string(),
+            a["dropped_counted"].to_string(),
+            a["unaccounted"].to_string(),
+            a["dropped_by_reason"]
         );
     }
     println!(
