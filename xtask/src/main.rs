@@ -53,6 +53,10 @@ commands:
                        activation time, page reading on 100 KB / 1 MB pages and bytes
                        added before activation, headless Chromium; writes
                        target/bench/agent.json
+  bench telemetry [--quick]
+                       counter add and histogram record (worker and page paths) next
+                       to the OpenTelemetry JS SDK, and a sustained load with its
+                       accounting, headless Chromium; writes target/bench/telemetry.json
 ";
 
 fn run() -> Result<()> {
