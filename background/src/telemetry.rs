@@ -320,16 +320,8 @@ pub async fn persist(store: &Store) -> u32 {
         return 0;
     };
     PERSISTED.with(|p| p.set(to));
-    let records: Vec<crate::store::records::TelemetryRecord> = rows
-        .into_iter()
-        .map(|r| crate::store::records::TelemetryRecord {
-            time: r.time,
-            kind: r.kind,
-            name: r.name,
-            value: r.value,
-            dims: r.dims,
-        })
-        .collect();
+    let records: Vec<crate::store::records::TelemetryRecord> =
+        rows.into_iter().map(Into::into).collect();
     let written = records.len() as u32;
     if store.telemetry_add(&records).await.is_err() {
         count("telemetry.persist_failures", &[], 1);

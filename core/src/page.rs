@@ -110,10 +110,18 @@ impl PageSnapshot {
             } else {
                 Vec::new()
             },
-            viewport: if sources.viewport {
-                self.viewport.clone()
-            } else {
-                Viewport::default()
+            // What is on screen is main text: it goes only when both are allowed.
+            viewport: Viewport {
+                scrolled_percent: if sources.viewport {
+                    self.viewport.scrolled_percent
+                } else {
+                    0
+                },
+                visible: if sources.viewport && sources.main_text {
+                    self.viewport.visible.clone()
+                } else {
+                    Vec::new()
+                },
             },
         }
     }

@@ -77,7 +77,7 @@ pub fn telemetry_section() -> Html {
                 <button type="submit">{ "Save collector" }</button>
                 <button type="button" onclick={send_now} disabled={!current.enabled || current.otlp_url.is_none()}>{ "Send now" }</button>
             </form>
-            <p class="meta" role="status">{ format!("Export is {} · {} batches waiting",
+            <p class="meta">{ format!("Export is {} · {} batches waiting",
                 if current.enabled && current.otlp_url.is_some() { "on" } else { "off" }, current.queued) }</p>
             if let Some((ok, text)) = &*message {
                 <p class={if *ok { "meta" } else { "error" }} role={if *ok { "status" } else { "alert" }}>{ text.clone() }</p>

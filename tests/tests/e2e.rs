@@ -1715,12 +1715,14 @@ async fn the_preview_shows_exactly_what_is_sent(b: Browser, server: Server) -> R
         shown.contains("Page title: The Paperclip") && shown.contains("Gem Manufacturing"),
         "{shown}"
     );
-    // The user keeps the headings, drops the page text and adds a note.
+    // The user keeps the headings, drops what is on screen and the page
+    // text, and adds a note.
     let edited = format!(
         "{}\nNote from the user: only the headings.",
         shown
-            .split("Page text:")
+            .split("On screen (")
             .next()
+            .and_then(|s| s.split("Page text:").next())
             .unwrap_or_default()
             .trim_end()
     );

@@ -263,6 +263,19 @@ impl TelemetryRecord {
     }
 }
 
+impl From<paperclip_core::telemetry::persist::Row> for TelemetryRecord {
+    /// The IndexedDB exporter's row as stored.
+    fn from(r: paperclip_core::telemetry::persist::Row) -> Self {
+        Self {
+            time: r.time,
+            kind: r.kind,
+            name: r.name,
+            value: r.value,
+            dims: r.dims,
+        }
+    }
+}
+
 /// Serialises any record.
 pub fn record<T: Serialize>(value: &T) -> JsValue {
     to_js(value)

@@ -948,13 +948,7 @@ pub async fn telemetry_exporter_writes_rows_and_applies_retention() {
     let rows: Vec<records::TelemetryRecord> = engine
         .rows(now - 1_000.0, now)
         .into_iter()
-        .map(|r| records::TelemetryRecord {
-            time: r.time,
-            kind: r.kind,
-            name: r.name,
-            value: r.value,
-            dims: r.dims,
-        })
+        .map(Into::into)
         .collect();
     assert!(rows.len() >= 2);
     store.telemetry_add(&rows).await.unwrap();
