@@ -282,16 +282,7 @@ fn wake() {
         });
         wasm_bindgen_futures::spawn_local(tick());
     });
-    let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-    if let Some(set_timeout) = set_timeout {
-        let _ = set_timeout.call2(
-            &JsValue::UNDEFINED,
-            tick.as_ref(),
-            &((at - now()).max(0.0) as i32).into(),
-        );
-    }
+    paperclip_platform::set_timeout(tick.as_ref(), (at - now()).max(0.0) as i32);
     TIMER.with(|t| *t.borrow_mut() = Some((at, tick)));
 }
 
@@ -407,11 +398,7 @@ async fn post(url: &str, body: &str) -> Result<(u16, Option<String>, String), Js
     if let Ok(controller) = web_sys::AbortController::new() {
         set("signal", &controller.signal());
         let abort = Closure::once_into_js(move || controller.abort());
-        if let Ok(f) = Reflect::get(&js_sys::global(), &"setTimeout".into()) {
-            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
-                let _ = f.call2(&JsValue::UNDEFINED, &abort, &EXPORT_TIMEOUT_MS.into());
-            }
-        }
+        paperclip_platform::set_timeout(&abort, EXPORT_TIMEOUT_MS);
     }
     let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into()?;
     let response = JsFuture::from(Promise::from(fetch.call2(

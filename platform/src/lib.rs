@@ -158,16 +158,20 @@ pub async fn notify<R: Rpc>(request: R) {
     let _ = api().runtime().send_message(None, &message, None).await;
 }
 
-/// Resolves after `ms` milliseconds (setTimeout, in pages and workers).
+/// Calls `callback` (a JS function) after `ms` milliseconds, with the
+/// global `setTimeout` (pages, workers and event pages alike).
+pub fn set_timeout(callback: &JsValue, ms: i32) {
+    let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok());
+    if let Some(set_timeout) = set_timeout {
+        let _ = set_timeout.call2(&JsValue::UNDEFINED, callback, &ms.into());
+    }
+}
+
+/// Resolves after `ms` milliseconds.
 async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<Function>().ok());
-        if let Some(set_timeout) = set_timeout {
-            let _ = set_timeout.call2(&JsValue::UNDEFINED, &resolve, &ms.into());
-        }
-    });
+    let promise = js_sys::Promise::new(&mut |resolve, _| set_timeout(&resolve, ms));
     let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 

@@ -111,12 +111,7 @@ fn push(record: PageRecord) {
         }
         if r.timer.is_none() {
             let tick = Closure::<dyn FnMut()>::new(flush);
-            let set_timeout = js_sys::Reflect::get(&js_sys::global(), &"setTimeout".into())
-                .ok()
-                .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
-            if let Some(set_timeout) = set_timeout {
-                let _ = set_timeout.call2(&JsValue::UNDEFINED, tick.as_ref(), &FLUSH_MS.into());
-            }
+            crate::set_timeout(tick.as_ref(), FLUSH_MS);
             r.timer = Some(tick);
         }
         false

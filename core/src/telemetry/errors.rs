@@ -35,10 +35,9 @@
 //! ```
 
 use std::collections::HashMap;
-use std::fmt;
 use std::ops::RangeInclusive;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::privacy::{origin, Scrubber};
@@ -56,28 +55,7 @@ const MAX_NORMALIZED: usize = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(pub u64);
 
-impl fmt::Display for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl Serialize for Fingerprint {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for Fingerprint {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        u64::from_str_radix(&s, 16)
-            .ok()
-            .filter(|_| s.len() == 16)
-            .map(Self)
-            .ok_or_else(|| serde::de::Error::custom("expected a fingerprint as 16 hex digits"))
-    }
-}
+hex_u64!(Fingerprint, "a fingerprint");
 
 /// Where an error came from.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]

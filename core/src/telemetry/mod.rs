@@ -44,6 +44,37 @@
 
 use serde::{Deserialize, Serialize};
 
+/// `Display` as 16 lowercase hex digits, and serde as that string (a
+/// `u64` does not survive a JavaScript number), for a `u64` newtype.
+macro_rules! hex_u64 {
+    ($name:ident, $what:literal) => {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{:016x}", self.0)
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&self.to_string())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(deserializer)?;
+                u64::from_str_radix(&s, 16)
+                    .ok()
+                    .filter(|_| s.len() == 16)
+                    .map(Self)
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(concat!("expected ", $what, " as 16 hex digits"))
+                    })
+            }
+        }
+    };
+}
+
 pub mod buffer;
 mod engine;
 pub mod errors;

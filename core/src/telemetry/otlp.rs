@@ -46,10 +46,9 @@
 //! ```
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::ops::RangeInclusive;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -427,29 +426,7 @@ impl BatchId {
     }
 }
 
-impl fmt::Display for BatchId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl Serialize for BatchId {
-    /// As 16 hex digits (a `u64` does not survive a JavaScript number).
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for BatchId {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        u64::from_str_radix(&s, 16)
-            .ok()
-            .filter(|_| s.len() == 16)
-            .map(Self)
-            .ok_or_else(|| serde::de::Error::custom("expected a batch id as 16 hex digits"))
-    }
-}
+hex_u64!(BatchId, "a batch id");
 
 /// A batch waiting to be sent (the shell persists it in IndexedDB).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
