@@ -8,16 +8,7 @@
 
 import init, { extractPage } from './pkg/paperclip_bench.js';
 
-window.benchLog = window.benchLog || [];
-const started = performance.now();
-function log(message) {
-  window.benchLog.push(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`);
-}
-
-function percentile(xs, p) {
-  const i = Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1));
-  return xs[i];
-}
+import { log, percentile } from './common.js';
 
 /** A deterministic article-like page of about `bytes` bytes of HTML. */
 function page(bytes) {

@@ -35,35 +35,7 @@ export const DEFAULTS = {
   poll_ms: 10, // how often a client asks while waiting for recovery
 };
 
-window.benchLog = window.benchLog || [];
-const started = performance.now();
-function log(message) {
-  const line = `[${((performance.now() - started) / 1000).toFixed(1)} s] ${message}`;
-  window.benchLog.push(line);
-  console.log(line);
-}
-
-/** Nearest-rank percentile of sorted `xs`. */
-function percentile(xs, p) {
-  const i = Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1));
-  return xs[i];
-}
-
-function row(kase, impl, samples) {
-  const xs = [...samples].sort((a, b) => a - b);
-  return {
-    case: kase, impl, n: xs.length,
-    p50_ms: percentile(xs, 50), p95_ms: percentile(xs, 95), p99_ms: percentile(xs, 99),
-  };
-}
-
-function shuffle(xs) {
-  for (let i = xs.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [xs[i], xs[j]] = [xs[j], xs[i]];
-  }
-  return xs;
-}
+import { log, percentile, row, shuffle } from './common.js';
 
 /** Times `impls` ({name: async batch()}) interleaved; per-operation ms rows. */
 async function micro(kase, impls, cfg) {
