@@ -111,6 +111,7 @@ pub fn serve(port: Port) {
             return;
         }
     };
+    let inbox = hold_messages(&port);
     wasm_bindgen_futures::spawn_local(async move {
         // Only serve the agent in a tab where the user activated Clippy: a
         // page that embeds agent.html by itself has no loader to answer.
@@ -149,7 +150,7 @@ pub fn serve(port: Port) {
         });
         send_history(&session).await;
         send_place(&session).await;
-        listen(&session);
+        listen(&session, &inbox);
         let pending = crate::take_pending_action(tab_id);
         if pending.is_none() {
             offer_hint(&session).await;
@@ -317,75 +318,104 @@ async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolErr
     send_conversations(session).await
 }
 
-fn listen(session: &Rc<Session>) {
+/// The agent's messages on one port: held from the moment the port
+/// connects until its session is ready, so that none is lost while the
+/// session is set up (the agent re-sends its question as soon as it sees the
+/// history, which can be before the setup's last storage read finished).
+enum Inbox {
+    Waiting(Vec<JsValue>),
+    Open(std::rc::Weak<Session>),
+}
+
+/// Listens to `port` at once, holding messages in the returned inbox.
+fn hold_messages(port: &Port) -> Rc<RefCell<Inbox>> {
+    let inbox = Rc::new(RefCell::new(Inbox::Waiting(Vec::new())));
     let on_message = {
-        let session = Rc::downgrade(session);
+        let inbox = inbox.clone();
         Closure::<dyn Fn(JsValue)>::new(move |message: JsValue| {
-            let Some(session) = session.upgrade() else {
-                return;
+            let session = match &mut *inbox.borrow_mut() {
+                Inbox::Waiting(held) => return held.push(message),
+                Inbox::Open(session) => session.upgrade(),
             };
-            match platform::decode_js::<AgentToBg>(&message) {
-                Ok(AgentToBg::Ask {
-                    id,
-                    text,
-                    action,
-                    context,
-                }) => {
-                    wasm_bindgen_futures::spawn_local(ask(
-                        session,
-                        Some(id),
-                        text,
-                        action,
-                        context,
-                    ));
-                }
-                Ok(
-                    m @ (AgentToBg::ListConversations {}
-                    | AgentToBg::OpenConversation { .. }
-                    | AgentToBg::DeleteConversation { .. }),
-                ) => {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Err(error) = manage(&session, m).await {
-                            session.fail(error);
-                        }
-                    });
-                }
-                Ok(AgentToBg::Preview { text }) => {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Err(error) = preview(&session, &text).await {
-                            session.fail(error);
-                        }
-                    });
-                }
-                Ok(AgentToBg::Stop {}) => session.cancel.borrow().stop(),
-                Ok(AgentToBg::Place { place }) => {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Err(error) = save_place(&session, place).await {
-                            session.fail(error);
-                        }
-                    });
-                }
-                Ok(AgentToBg::HintTaken {}) => {
-                    wasm_bindgen_futures::spawn_local(async move {
-                        if let Ok(store) = store() {
-                            let state = HintState::default().after(Outcome::Taken);
-                            let _ = store.set_meta_json(&hints_key(&session.site), &state).await;
-                        }
-                    });
-                }
-                Ok(AgentToBg::Continue { message_id }) => {
-                    wasm_bindgen_futures::spawn_local(continue_answer(session, message_id));
-                }
-                Ok(AgentToBg::Close {}) => {
-                    let tab = session.tab_id;
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let _ = to_content(tab, &ToContent::Close {}).await;
-                    });
-                }
-                Err(error) => session.fail(error),
+            if let Some(session) = session {
+                handle(session, &message);
             }
         })
     };
+    platform::listen(&port.on_message(), on_message);
+    inbox
+}
+
+/// Serves one message from the agent.
+fn handle(session: Rc<Session>, message: &JsValue) {
+    match platform::decode_js::<AgentToBg>(message) {
+        Ok(AgentToBg::Ask {
+            id,
+            text,
+            action,
+            context,
+        }) => {
+            wasm_bindgen_futures::spawn_local(ask(session, Some(id), text, action, context));
+        }
+        Ok(
+            m @ (AgentToBg::ListConversations {}
+            | AgentToBg::OpenConversation { .. }
+            | AgentToBg::DeleteConversation { .. }),
+        ) => {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(error) = manage(&session, m).await {
+                    session.fail(error);
+                }
+            });
+        }
+        Ok(AgentToBg::Preview { text }) => {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(error) = preview(&session, &text).await {
+                    session.fail(error);
+                }
+            });
+        }
+        Ok(AgentToBg::Stop {}) => session.cancel.borrow().stop(),
+        Ok(AgentToBg::Place { place }) => {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(error) = save_place(&session, place).await {
+                    session.fail(error);
+                }
+            });
+        }
+        Ok(AgentToBg::HintTaken {}) => {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(store) = store() {
+                    let state = HintState::default().after(Outcome::Taken);
+                    let _ = store.set_meta_json(&hints_key(&session.site), &state).await;
+                }
+            });
+        }
+        Ok(AgentToBg::Continue { message_id }) => {
+            wasm_bindgen_futures::spawn_local(continue_answer(session, message_id));
+        }
+        Ok(AgentToBg::Close {}) => {
+            let tab = session.tab_id;
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = to_content(tab, &ToContent::Close {}).await;
+            });
+        }
+        Err(error) => session.fail(error),
+    }
+}
+
+/// Opens `inbox` to `session`: the messages held so far are served in
+/// order, later ones as they come.
+fn listen(session: &Rc<Session>, inbox: &RefCell<Inbox>) {
+    let held = std::mem::replace(
+        &mut *inbox.borrow_mut(),
+        Inbox::Open(Rc::downgrade(session)),
+    );
+    if let Inbox::Waiting(held) = held {
+        for message in held {
+            handle(session.clone(), &message);
+        }
+    }
     // The session lives in SESSIONS until its port closes; the listeners
     // hold weak references, so nothing outlives the connection.
     let key = Rc::as_ptr(session) as usize;
@@ -400,7 +430,6 @@ fn listen(session: &Rc<Session>) {
             SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
         })
     };
-    platform::listen(&session.port.on_message(), on_message);
     platform::listen(&session.port.on_disconnect(), on_disconnect);
 }
 
