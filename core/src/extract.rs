@@ -467,8 +467,20 @@ fn is_content_tag(el: &El) -> bool {
     matches!(el.tag.as_ref(), "main" | "article") || el.attrs.role.eq_ignore_ascii_case("main")
 }
 
+/// Whether byte `b` is ASCII whitespace as `char::is_whitespace` has it
+/// (tab, line feed, vertical tab, form feed, carriage return, space).
+fn ascii_space(b: u8) -> bool {
+    matches!(b, b'\t'..=b'\r' | b' ')
+}
+
+/// Non-whitespace characters in `text` (the hot loop of page reading: ASCII
+/// text, nearly all of it, is counted by byte).
 fn chars(text: &str) -> usize {
-    text.chars().filter(|c| !c.is_whitespace()).count()
+    if text.is_ascii() {
+        text.bytes().filter(|b| !ascii_space(*b)).count()
+    } else {
+        text.chars().filter(|c| !c.is_whitespace()).count()
+    }
 }
 
 /// Per element: non-whitespace characters in its subtree, and those inside
@@ -556,35 +568,61 @@ fn analyse(dom: &Dom) -> Analysis {
     Analysis { chrome, main }
 }
 
+/// The words of `t`, split at whitespace (ASCII text, nearly all of it, by
+/// byte).
+fn words(t: &str) -> impl Iterator<Item = &str> {
+    let ascii = t.is_ascii();
+    let mut rest = t;
+    std::iter::from_fn(move || {
+        let (start, end) = if ascii {
+            let b = rest.as_bytes();
+            let start = b.iter().position(|c| !ascii_space(*c))?;
+            let len = b[start..].iter().position(|c| ascii_space(*c));
+            (start, len.map_or(b.len(), |len| start + len))
+        } else {
+            let start = rest.find(|c: char| !c.is_whitespace())?;
+            let len = rest[start..].find(char::is_whitespace);
+            (start, len.map_or(rest.len(), |len| start + len))
+        };
+        let word = &rest[start..end];
+        rest = &rest[end..];
+        Some(word)
+    })
+}
+
 /// A text block being gathered.
 #[derive(Default)]
 struct Block {
     text: String,
+    /// Non-whitespace characters in `text`.
+    chars: usize,
     links: usize,
     pre: bool,
 }
 
 impl Block {
-    fn push_text(&mut self, t: &str, in_link: bool) {
+    /// Appends text node `t`, which has `n` non-whitespace characters,
+    /// with its whitespace collapsed (kept as is in `pre`).
+    fn push_text(&mut self, t: &str, n: usize, in_link: bool) {
+        self.text.reserve(t.len());
         if self.pre {
             self.text.push_str(t);
         } else {
-            for (k, word) in t.split_whitespace().enumerate() {
-                let space_before = k > 0 || t.starts_with(char::is_whitespace);
-                if space_before && !self.text.is_empty() && !self.text.ends_with(' ') {
-                    self.text.push(' ');
+            let mut space = t.starts_with(char::is_whitespace);
+            for word in words(t) {
+                if space {
+                    self.space();
                 }
                 self.text.push_str(word);
+                space = true;
             }
-            if t.ends_with(char::is_whitespace)
-                && !self.text.is_empty()
-                && !self.text.ends_with(' ')
-            {
-                self.text.push(' ');
+            if t.ends_with(char::is_whitespace) {
+                self.space();
             }
         }
+        self.chars += n;
         if in_link {
-            self.links += chars(t);
+            self.links += n;
         }
     }
 
@@ -608,15 +646,19 @@ struct Reader<'a> {
 impl Reader<'_> {
     fn flush(&mut self) {
         let block = std::mem::take(&mut self.current);
-        let text = if block.pre {
-            block.text.trim_matches('\n').trim_end().to_string()
-        } else {
-            block.text.trim().to_string()
-        };
-        let n = chars(&text);
+        let n = block.chars;
         if n == 0 || block.links as f64 > MAX_LINK_DENSITY * n as f64 {
             return;
         }
+        let mut text = block.text;
+        let kept = if block.pre {
+            text.trim_matches('\n').trim_end()
+        } else {
+            text.trim()
+        };
+        let (start, len) = (kept.as_ptr() as usize - text.as_ptr() as usize, kept.len());
+        text.truncate(start + len);
+        text.drain(..start);
         if self.blocks.last() != Some(&text) {
             self.blocks.push(text);
         }
@@ -638,9 +680,11 @@ impl Reader<'_> {
                 return;
             }
             Kind::Cell if in_row => {
-                if chars(&self.current.text) > 0 {
-                    self.current.text = self.current.text.trim_end().to_string();
+                if self.current.chars > 0 {
+                    let kept = self.current.text.trim_end().len();
+                    self.current.text.truncate(kept);
                     self.current.text.push_str(" | ");
+                    self.current.chars += 1;
                 }
                 return self.children(i, in_link, true);
             }
@@ -669,7 +713,7 @@ impl Reader<'_> {
         for c in &self.dom.els[i].children {
             match c {
                 Child::El(j) => self.read(*j, in_link, in_row),
-                Child::Text(t, _) => self.current.push_text(t, in_link),
+                Child::Text(t, n) => self.current.push_text(t, *n as usize, in_link),
             }
         }
     }
@@ -679,7 +723,7 @@ impl Reader<'_> {
 fn text_of(dom: &Dom, chrome: &[bool], i: usize, out: &mut Block) {
     for c in &dom.els[i].children {
         match c {
-            Child::Text(t, _) => out.push_text(t, false),
+            Child::Text(t, n) => out.push_text(t, *n as usize, false),
             Child::El(j) => {
                 let el = &dom.els[*j];
                 if chrome[*j] || matches!(el.kind, Kind::Skip | Kind::Control) {
