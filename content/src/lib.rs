@@ -771,6 +771,8 @@ fn provider_label(provider: &str) -> String {
 /// Mounts the agent into `agent.html`.
 #[wasm_bindgen(start)]
 pub fn main() {
+    // For `cargo xtask bench agent`: the wasm is compiled and running.
+    mark("paperclip-agent-start");
     // Panics become error records in the background's telemetry.
     paperclip_platform::telemetry::init("agent");
     yew::Renderer::<App>::new().render();

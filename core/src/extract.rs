@@ -190,8 +190,8 @@ struct Attrs<'a> {
 #[derive(Debug)]
 enum Child<'a> {
     El(usize),
-    /// A text node and its count of non-whitespace characters.
-    Text(&'a str, u32),
+    /// A text node and its [`scan`].
+    Text(&'a str, Scan),
 }
 
 #[derive(Debug)]
@@ -275,8 +275,7 @@ fn parse(stream: &str) -> Dom<'_> {
             }
             '#' if !rest.is_empty() => {
                 let parent = current(&stack);
-                let n = chars(rest).min(u32::MAX as usize) as u32;
-                els[parent].children.push(Child::Text(rest, n));
+                els[parent].children.push(Child::Text(rest, scan(rest)));
             }
             _ => {}
         }
@@ -473,14 +472,46 @@ fn ascii_space(b: u8) -> bool {
     matches!(b, b'\t'..=b'\r' | b' ')
 }
 
-/// Non-whitespace characters in `text` (the hot loop of page reading: ASCII
-/// text, nearly all of it, is counted by byte).
-fn chars(text: &str) -> usize {
-    if text.is_ascii() {
-        text.bytes().filter(|b| !ascii_space(*b)).count()
-    } else {
-        text.chars().filter(|c| !c.is_whitespace()).count()
+/// What page reading needs to know of a text node, found in one pass.
+#[derive(Clone, Copy, Debug)]
+struct Scan {
+    /// Non-whitespace characters.
+    chars: u32,
+    /// Whether its whitespace is already collapsed: ASCII with single
+    /// spaces only, so it is copied whole rather than word by word.
+    collapsed: bool,
+}
+
+/// Scans `text` (the hot loop of page reading: ASCII text, nearly all of
+/// it, by byte).
+fn scan(text: &str) -> Scan {
+    let mut chars = 0u32;
+    let mut collapsed = true;
+    let mut after_space = false;
+    for &b in text.as_bytes() {
+        if !b.is_ascii() {
+            return Scan {
+                chars: self::chars(text).try_into().unwrap_or(u32::MAX),
+                collapsed: false,
+            };
+        }
+        if b == b' ' {
+            collapsed &= !after_space;
+            after_space = true;
+        } else if ascii_space(b) {
+            collapsed = false;
+            after_space = true;
+        } else {
+            chars = chars.saturating_add(1);
+            after_space = false;
+        }
     }
+    Scan { chars, collapsed }
+}
+
+/// Non-whitespace characters in `text`.
+fn chars(text: &str) -> usize {
+    text.chars().filter(|c| !c.is_whitespace()).count()
 }
 
 /// Per element: non-whitespace characters in its subtree, and those inside
@@ -500,7 +531,7 @@ fn text_mass(dom: &Dom, counted: impl Fn(usize) -> bool) -> (Vec<usize>, Vec<usi
         let mut l = 0;
         for c in &el.children {
             match c {
-                Child::Text(_, n) => a += *n as usize,
+                Child::Text(_, scan) => a += scan.chars as usize,
                 Child::El(j) => {
                     a += all[*j];
                     l += link[*j];
@@ -601,12 +632,21 @@ struct Block {
 }
 
 impl Block {
-    /// Appends text node `t`, which has `n` non-whitespace characters,
-    /// with its whitespace collapsed (kept as is in `pre`).
-    fn push_text(&mut self, t: &str, n: usize, in_link: bool) {
+    /// Appends text node `t` with its whitespace collapsed (kept as is in
+    /// `pre`).
+    fn push_text(&mut self, t: &str, scan: Scan, in_link: bool) {
         self.text.reserve(t.len());
         if self.pre {
             self.text.push_str(t);
+        } else if scan.collapsed {
+            let words = t.trim_matches(' ');
+            if words.len() < t.len() && t.starts_with(' ') {
+                self.space();
+            }
+            self.text.push_str(words);
+            if t.ends_with(' ') && !words.is_empty() {
+                self.space();
+            }
         } else {
             let mut space = t.starts_with(char::is_whitespace);
             for word in words(t) {
@@ -620,6 +660,7 @@ impl Block {
                 self.space();
             }
         }
+        let n = scan.chars as usize;
         self.chars += n;
         if in_link {
             self.links += n;
@@ -713,7 +754,7 @@ impl Reader<'_> {
         for c in &self.dom.els[i].children {
             match c {
                 Child::El(j) => self.read(*j, in_link, in_row),
-                Child::Text(t, n) => self.current.push_text(t, *n as usize, in_link),
+                Child::Text(t, scan) => self.current.push_text(t, *scan, in_link),
             }
         }
     }
@@ -723,7 +764,7 @@ impl Reader<'_> {
 fn text_of(dom: &Dom, chrome: &[bool], i: usize, out: &mut Block) {
     for c in &dom.els[i].children {
         match c {
-            Child::Text(t, n) => out.push_text(t, *n as usize, false),
+            Child::Text(t, scan) => out.push_text(t, *scan, false),
             Child::El(j) => {
                 let el = &dom.els[*j];
                 if chrome[*j] || matches!(el.kind, Kind::Skip | Kind::Control) {
@@ -984,6 +1025,23 @@ mod tests {
     }
 
     proptest! {
+        /// Copying already-collapsed text whole reads the same as
+        /// collapsing it word by word, and the counts match the text.
+        #[test]
+        fn collapsed_text_copied_whole_reads_as_word_by_word(
+            parts in prop::collection::vec("[ a\n\t\u{e9}\u{a0}]{0,12}", 1..6),
+        ) {
+            let mut whole = Block::default();
+            let mut by_word = Block::default();
+            for part in &parts {
+                let s = scan(part);
+                whole.push_text(part, s, false);
+                by_word.push_text(part, Scan { collapsed: false, ..s }, false);
+            }
+            prop_assert_eq!(&whole.text, &by_word.text);
+            prop_assert_eq!(whole.chars, chars(&parts.concat()));
+        }
+
         #[test]
         fn never_panics(s in ".{0,400}") {
             let _ = extract(&s);
