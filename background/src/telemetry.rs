@@ -5,11 +5,14 @@
 //! - the background records directly ([`count`], [`timing`], [`event`],
 //!   [`error`], [`span`]); pages send batches ([`accept`]);
 //! - the devtools panel asks [`query`];
-//! - export to an OpenTelemetry collector (OTLP/HTTP JSON) runs only when
-//!   the user opted in (`privacy.telemetry_remote`) and gave a collector
-//!   URL. Batches wait in an offline queue mirrored in the `meta` store, so
-//!   they survive worker restarts; they are sent when due, when the
-//!   network comes back (`online`) and on the `paperclip-telemetry` alarm.
+//! - what was collected goes out through the [`Exporter`]s: IndexedDB (the
+//!   default), the console (for development), an OpenTelemetry collector
+//!   (OTLP/HTTP JSON) and a custom JSON endpoint. The two remote ones run
+//!   only when the user opted in (`privacy.telemetry_remote`) and gave
+//!   their URL. Their batches wait in one offline queue mirrored in the
+//!   `meta` store, so they survive worker restarts; they are sent when due,
+//!   when the network comes back (`online`) and on the
+//!   `paperclip-telemetry` alarm.
 //!
 //! The engine's own state (metrics, events, error groups, spans) lives in
 //! memory and starts afresh with the worker; the queue of batches to
@@ -21,8 +24,9 @@ use js_sys::{Object, Promise, Reflect};
 use paperclip_core::protocol::{
     ProtocolError, RecordTelemetry, SetTelemetryExport, TelemetryExport, TelemetryRecorded,
 };
-use paperclip_core::telemetry::otlp::{collector_url, QueuedBatch};
+use paperclip_core::telemetry::otlp::{collector_url, Endpoint, QueuedBatch};
 use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
+use paperclip_core::telemetry::persist::{console_line, Row};
 use paperclip_core::telemetry::span::Span;
 use paperclip_core::telemetry::{errors::ErrorInput, AttrValue, Engine, EngineConfig};
 use wasm_bindgen::prelude::*;
@@ -32,8 +36,10 @@ use crate::store::Store;
 
 /// The `meta` record holding the export queue.
 const QUEUE_META: &str = "telemetry.queue";
-/// The `meta` record holding the collector URL.
-const EXPORT_META: &str = "telemetry.export";
+/// The `meta` record holding the export targets ([`Targets`]).
+const TARGETS_META: &str = "telemetry.exporters";
+/// Where earlier versions kept the collector URL alone.
+const OLD_EXPORT_META: &str = "telemetry.export";
 /// The alarm that wakes the worker while batches wait.
 pub const ALARM: &str = "paperclip-telemetry";
 /// Longest sleep between ticks while the worker lives, ms.
@@ -44,14 +50,27 @@ const EXPORT_TIMEOUT_MS: i32 = 10_000;
 /// A scheduled tick: when, and the callback the timer holds.
 type Timer = (f64, Closure<dyn FnMut()>);
 
-/// How often the IndexedDB exporter writes, ms.
+/// How often the row exporters take a window, ms.
 const PERSIST_MS: f64 = 60_000.0;
+
+/// Where telemetry goes besides IndexedDB (the `telemetry.exporters` meta
+/// record).
+#[derive(serde::Serialize, serde::Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(default)]
+pub struct Targets {
+    /// The OpenTelemetry collector's base URL.
+    otlp_url: Option<String>,
+    /// The custom JSON endpoint.
+    json_url: Option<String>,
+    /// Whether rows are logged to the worker's console.
+    console: bool,
+}
 
 thread_local! {
     /// The end of the window the IndexedDB exporter wrote last.
     static PERSISTED: Cell<f64> = const { Cell::new(0.0) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
-    static COLLECTOR: RefCell<Option<String>> = const { RefCell::new(None) };
+    static TARGETS: RefCell<Targets> = RefCell::new(Targets::default());
     /// The next tick: when, and the callback the timer holds.
     static TIMER: RefCell<Option<Timer>> = const { RefCell::new(None) };
     static PUMPING: Cell<bool> = const { Cell::new(false) };
@@ -126,10 +145,16 @@ pub async fn start(store: &Store) {
         .flatten()
         .unwrap_or_default();
     let _ = engine.restore_queue(saved);
-    let url: Option<String> = store.meta_json(EXPORT_META).await.ok().flatten();
-    engine.set_export(store.preferences().telemetry_remote && url.is_some());
-    COLLECTOR.with(|c| *c.borrow_mut() = url);
+    let targets = match store.meta_json::<Targets>(TARGETS_META).await {
+        Ok(Some(targets)) => targets,
+        _ => Targets {
+            otlp_url: store.meta_json(OLD_EXPORT_META).await.ok().flatten(),
+            ..Targets::default()
+        },
+    };
+    TARGETS.with(|t| *t.borrow_mut() = targets);
     ENGINE.with(|e| *e.borrow_mut() = Some(engine));
+    refresh(store).await;
     PERSISTED.with(|p| p.set(now()));
     listen_online();
     wake();
@@ -137,8 +162,15 @@ pub async fn start(store: &Store) {
 
 /// Re-reads the opt-in (after a preference changed).
 pub async fn refresh(store: &Store) {
-    let on = store.preferences().telemetry_remote && COLLECTOR.with(|c| c.borrow().is_some());
-    let removed = with(|e, _| e.set_export(on)).unwrap_or_default();
+    let remote = store.preferences().telemetry_remote;
+    let (otlp, json) = TARGETS.with(|t| {
+        let t = t.borrow();
+        (t.otlp_url.is_some(), t.json_url.is_some())
+    });
+    let mut removed = with(|e, _| e.set_export(remote && otlp)).unwrap_or_default();
+    if !(remote && json) {
+        removed.extend(with(|e, _| e.stop_json_export()).unwrap_or_default());
+    }
     if !removed.is_empty() {
         save_queue(store).await;
     }
@@ -219,8 +251,11 @@ pub fn query(query: &PanelQuery) -> Result<PanelAnswer, ProtocolError> {
 
 /// The export settings and queue.
 pub fn export_status(store: &Store) -> TelemetryExport {
+    let targets = TARGETS.with(|t| t.borrow().clone());
     TelemetryExport {
-        otlp_url: COLLECTOR.with(|c| c.borrow().clone()),
+        otlp_url: targets.otlp_url,
+        json_url: targets.json_url,
+        console: targets.console,
         enabled: store.preferences().telemetry_remote,
         queued: with(|e, _| e.query(&PanelQuery::Export))
             .and_then(|a| match a {
@@ -231,27 +266,54 @@ pub fn export_status(store: &Store) -> TelemetryExport {
     }
 }
 
-/// Validates and stores the collector URL.
+/// Validates `url` for `endpoint` (`what` names it in the error); empty
+/// is none.
+fn target_url(
+    url: Option<&str>,
+    endpoint: Endpoint,
+    what: &str,
+) -> Result<Option<String>, ProtocolError> {
+    match url.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(url) => {
+            collector_url(url, endpoint).map_err(|e| {
+                ProtocolError::new(
+                    paperclip_core::protocol::ErrorKind::Malformed,
+                    format!(
+                        "{what}: {}",
+                        e.to_string().replace("collector url", "the URL")
+                    ),
+                )
+            })?;
+            Ok(Some(match endpoint {
+                Endpoint::Json => url.to_string(),
+                _ => url.trim_end_matches('/').to_string(),
+            }))
+        }
+    }
+}
+
+/// Validates and stores the export targets (nothing changes when one is
+/// refused).
 pub async fn set_export(
     store: &Store,
     settings: SetTelemetryExport,
 ) -> Result<TelemetryExport, ProtocolError> {
-    let url = match settings.otlp_url.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(url) => {
-            collector_url(url, paperclip_core::telemetry::otlp::Endpoint::Metrics).map_err(
-                |e| {
-                    ProtocolError::new(
-                        paperclip_core::protocol::ErrorKind::Malformed,
-                        format!("collector URL: {e}"),
-                    )
-                },
-            )?;
-            Some(url.trim_end_matches('/').to_string())
-        }
+    let targets = Targets {
+        otlp_url: target_url(
+            settings.otlp_url.as_deref(),
+            Endpoint::Metrics,
+            "collector URL",
+        )?,
+        json_url: target_url(
+            settings.json_url.as_deref(),
+            Endpoint::Json,
+            "JSON endpoint URL",
+        )?,
+        console: settings.console,
     };
-    store.set_meta_json(EXPORT_META, &url).await?;
-    COLLECTOR.with(|c| *c.borrow_mut() = url);
+    store.set_meta_json(TARGETS_META, &targets).await?;
+    TARGETS.with(|t| *t.borrow_mut() = targets);
     refresh(store).await;
     Ok(export_status(store))
 }
@@ -292,7 +354,7 @@ pub async fn tick() {
     let report = with(|e, now| e.tick(now, random()));
     if let (Some(report), Ok(store)) = (report, crate::store()) {
         if now() - PERSISTED.with(Cell::get) >= PERSIST_MS {
-            persist(&store).await;
+            export_window(&store).await;
         }
         if !report.enqueued.is_empty() || !report.removed.is_empty() {
             save_queue(&store).await;
@@ -302,28 +364,162 @@ pub async fn tick() {
     wake();
 }
 
-/// The IndexedDB exporter: writes what the engine learned since the last
-/// write (metric series as they stand, events, error groups, spans) to
-/// the `telemetry` store, then applies its retention and size bound.
-pub async fn persist(store: &Store) -> u32 {
+// ----- exporters -----------------------------------------------------------
+
+/// What the engine learned in the window `(from, to]` (metric series as
+/// they stand, events, error groups, spans), as rows.
+pub struct Window {
+    pub from: f64,
+    pub to: f64,
+    pub rows: Vec<Row>,
+}
+
+/// One place telemetry goes. Each minute (and on "Send now") the shell cuts
+/// one [`Window`] and hands it to every exporter that is on, in turn.
+pub trait Exporter {
+    /// Its name (the `exporter` label of `telemetry.export.failures`).
+    fn name(&self) -> &'static str;
+    /// Whether it is on with `targets`; `remote` is the user's opt-in.
+    fn on(&self, targets: &Targets, remote: bool) -> bool;
+    /// Takes the window: stores it, logs it, or queues it and sends what
+    /// the export queue has due. Returns how many items it took.
+    fn export<'a>(
+        &'a self,
+        store: &'a Store,
+        window: &'a Window,
+    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>>;
+}
+
+/// The default: the `telemetry` store, with its retention and size bound.
+pub struct IndexedDb;
+/// Each row as one line in the worker's console (development).
+pub struct Console;
+/// An OpenTelemetry collector. Its batches are not cut from the window:
+/// the engine makes them itself, per signal, as OTLP (metrics as deltas);
+/// this exporter sends what is due.
+pub struct Otlp;
+/// The user's own endpoint, given the window as one JSON document.
+pub struct CustomJson;
+
+/// Every exporter, in the order they take a window.
+pub const EXPORTERS: [&dyn Exporter; 4] = [&IndexedDb, &Console, &CustomJson, &Otlp];
+
+impl Exporter for IndexedDb {
+    fn name(&self) -> &'static str {
+        "indexeddb"
+    }
+    fn on(&self, _: &Targets, _: bool) -> bool {
+        true
+    }
+    fn export<'a>(
+        &'a self,
+        store: &'a Store,
+        window: &'a Window,
+    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+        Box::pin(async move {
+            let records: Vec<crate::store::records::TelemetryRecord> =
+                window.rows.iter().cloned().map(Into::into).collect();
+            let added = store.telemetry_add(&records).await;
+            let _ = store.telemetry_trim(window.to).await;
+            added.map_err(|e| e.message)?;
+            Ok(records.len() as u32)
+        })
+    }
+}
+
+impl Exporter for Console {
+    fn name(&self) -> &'static str {
+        "console"
+    }
+    fn on(&self, targets: &Targets, _: bool) -> bool {
+        targets.console
+    }
+    fn export<'a>(
+        &'a self,
+        _: &'a Store,
+        window: &'a Window,
+    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+        Box::pin(async move {
+            for row in &window.rows {
+                web_sys::console::debug_1(&console_line(row).into());
+            }
+            Ok(window.rows.len() as u32)
+        })
+    }
+}
+
+impl Exporter for CustomJson {
+    fn name(&self) -> &'static str {
+        "json"
+    }
+    fn on(&self, targets: &Targets, remote: bool) -> bool {
+        remote && targets.json_url.is_some()
+    }
+    fn export<'a>(
+        &'a self,
+        store: &'a Store,
+        window: &'a Window,
+    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+        Box::pin(async move {
+            let report = with(|e, _| e.queue_json(window.rows.clone(), window.from, window.to))
+                .unwrap_or_default();
+            if !report.enqueued.is_empty() || !report.removed.is_empty() {
+                save_queue(store).await;
+            }
+            pump(store).await;
+            Ok(window.rows.len() as u32)
+        })
+    }
+}
+
+impl Exporter for Otlp {
+    fn name(&self) -> &'static str {
+        "otlp"
+    }
+    fn on(&self, targets: &Targets, remote: bool) -> bool {
+        remote && targets.otlp_url.is_some()
+    }
+    fn export<'a>(
+        &'a self,
+        store: &'a Store,
+        _: &'a Window,
+    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+        Box::pin(async move {
+            pump(store).await;
+            Ok(0)
+        })
+    }
+}
+
+/// Cuts the window since the last one and gives it to each exporter that
+/// is on; returns how many rows the window held.
+pub async fn export_window(store: &Store) -> u32 {
     let from = PERSISTED.with(Cell::get);
     let Some((rows, to)) = with(|e, now| (e.rows(from, now), now)) else {
         return 0;
     };
     PERSISTED.with(|p| p.set(to));
-    let records: Vec<crate::store::records::TelemetryRecord> =
-        rows.into_iter().map(Into::into).collect();
-    let written = records.len() as u32;
-    if store.telemetry_add(&records).await.is_err() {
-        count("telemetry.persist_failures", &[], 1);
+    let window = Window { from, to, rows };
+    let targets = TARGETS.with(|t| t.borrow().clone());
+    let remote = store.preferences().telemetry_remote;
+    for exporter in EXPORTERS {
+        if !exporter.on(&targets, remote) {
+            continue;
+        }
+        if exporter.export(store, &window).await.is_err() {
+            count(
+                "telemetry.export.failures",
+                &[("exporter", exporter.name())],
+                1,
+            );
+        }
     }
-    let _ = store.telemetry_trim(to).await;
-    written
+    window.rows.len() as u32
 }
 
 /// Collects and batches everything now, then sends.
 pub async fn flush_now(store: &Store) -> TelemetryExport {
-    persist(store).await;
+    export_window(store).await;
     if with(|e, now| e.flush(now, random())).is_some() {
         save_queue(store).await;
         pump(store).await;
@@ -353,7 +549,13 @@ async fn pump(store: &Store) {
         };
         let Some((url, body)) = with(|e, _| {
             let batch = e.batch(id)?;
-            let base = COLLECTOR.with(|c| c.borrow().clone())?;
+            let base = TARGETS.with(|t| {
+                let t = t.borrow();
+                match batch.endpoint {
+                    Endpoint::Json => t.json_url.clone(),
+                    _ => t.otlp_url.clone(),
+                }
+            })?;
             Some((
                 collector_url(&base, batch.endpoint).ok()?,
                 batch.body.clone(),

@@ -499,6 +499,15 @@ pub struct SetTelemetryExport {
     /// and `/v1/traces` are posted to it); `None` turns export off.
     #[serde(default)]
     pub otlp_url: Option<String>,
+    /// A custom endpoint that takes Paperclip's own JSON document
+    /// (`paperclip_core::telemetry::persist::JsonDocument`), posted to the URL
+    /// as given; `None` turns it off.
+    #[serde(default)]
+    pub json_url: Option<String>,
+    /// Whether the worker's console logs each row (for development; local
+    /// only, so it does not wait for the opt-in).
+    #[serde(default)]
+    pub console: bool,
 }
 
 /// The export settings after [`SetTelemetryExport`].
@@ -513,6 +522,12 @@ pub struct TelemetryExportSaved {
 pub struct TelemetryExport {
     /// The collector's base URL.
     pub otlp_url: Option<String>,
+    /// The custom JSON endpoint.
+    #[serde(default)]
+    pub json_url: Option<String>,
+    /// Whether the console exporter is on.
+    #[serde(default)]
+    pub console: bool,
     /// Whether the user opted in (`privacy.telemetry_remote`).
     pub enabled: bool,
     /// Batches waiting in the offline queue.

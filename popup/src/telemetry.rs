@@ -1,7 +1,7 @@
 //! The options page's "Telemetry export" section: the OpenTelemetry
-//! collector URL, whether export is on (the `privacy.telemetry_remote`
-//! preference, in the Privacy preferences), the offline queue, and "Send
-//! now".
+//! collector URL, a custom JSON endpoint, whether remote export is on (the
+//! `privacy.telemetry_remote` preference, in the Privacy preferences), the
+//! console exporter, the offline queue, and "Send now".
 
 use paperclip_core::protocol::{
     FlushTelemetry, GetTelemetryExport, SetTelemetryExport, TelemetryExport,
@@ -16,6 +16,8 @@ pub fn telemetry_section() -> Html {
     let export = use_state(|| None::<TelemetryExport>);
     let message = use_state(|| None::<(bool, String)>);
     let input = use_node_ref();
+    let json_input = use_node_ref();
+    let console_input = use_node_ref();
     {
         let export = export.clone();
         use_effect_with((), move |_| {
@@ -27,17 +29,28 @@ pub fn telemetry_section() -> Html {
         });
     }
     let save = {
-        let (export, message, input) = (export.clone(), message.clone(), input.clone());
+        let (export, message) = (export.clone(), message.clone());
+        let (input, json_input, console_input) =
+            (input.clone(), json_input.clone(), console_input.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
-            let url = input
-                .cast::<HtmlInputElement>()
-                .map(|i| i.value())
-                .unwrap_or_default();
+            let url = |input: &NodeRef| {
+                let url = input
+                    .cast::<HtmlInputElement>()
+                    .map(|i| i.value())
+                    .unwrap_or_default();
+                (!url.trim().is_empty()).then(|| url.trim().to_string())
+            };
+            let settings = SetTelemetryExport {
+                otlp_url: url(&input),
+                json_url: url(&json_input),
+                console: console_input
+                    .cast::<HtmlInputElement>()
+                    .is_some_and(|i| i.checked()),
+            };
             let (export, message) = (export.clone(), message.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let otlp_url = (!url.trim().is_empty()).then(|| url.trim().to_string());
-                match platform::call(SetTelemetryExport { otlp_url }).await {
+                match platform::call(settings).await {
                     Ok(saved) => {
                         export.set(Some(saved.export));
                         message.set(Some((true, "Saved.".into())));
@@ -66,19 +79,25 @@ pub fn telemetry_section() -> Html {
         })
     };
     let current = (*export).clone().unwrap_or_default();
+    let remote = current.otlp_url.is_some() || current.json_url.is_some();
     html! {
         <section class="telemetry-export" aria-label="Telemetry export">
             <h2>{ "Telemetry export" }</h2>
-            <p>{ "Telemetry (timings, errors, health; never page text, full URLs, questions or keys) stays in this browser. To send it to your own OpenTelemetry collector (OTLP/HTTP JSON), give its URL and turn on \"Export telemetry to a remote endpoint\" under Privacy." }</p>
+            <p>{ "Telemetry (timings, errors, health; never page text, full URLs, questions or keys) stays in this browser. To send it to your own OpenTelemetry collector (OTLP/HTTP JSON) or to an endpoint of yours that takes Paperclip's JSON document, give its URL and turn on \"Export telemetry to a remote endpoint\" under Privacy." }</p>
             <form onsubmit={save}>
                 <label for="otlp-url">{ "Collector URL" }</label>
                 <input id="otlp-url" ref={input} type="url" placeholder="https://collector.example:4318"
                     value={current.otlp_url.clone().unwrap_or_default()} />
-                <button type="submit">{ "Save collector" }</button>
-                <button type="button" onclick={send_now} disabled={!current.enabled || current.otlp_url.is_none()}>{ "Send now" }</button>
+                <label for="json-url">{ "JSON endpoint URL" }</label>
+                <input id="json-url" ref={json_input} type="url" placeholder="https://example.com/telemetry"
+                    value={current.json_url.clone().unwrap_or_default()} />
+                <input id="telemetry-console" ref={console_input} type="checkbox" checked={current.console} />
+                <label for="telemetry-console">{ "Log telemetry in the background's console (for development)" }</label>
+                <button type="submit">{ "Save export settings" }</button>
+                <button type="button" onclick={send_now} disabled={!current.enabled || !remote}>{ "Send now" }</button>
             </form>
-            <p class="meta">{ format!("Export is {} · {} batches waiting",
-                if current.enabled && current.otlp_url.is_some() { "on" } else { "off" }, current.queued) }</p>
+            <p class="meta">{ format!("Remote export is {} · {} batches waiting",
+                if current.enabled && remote { "on" } else { "off" }, current.queued) }</p>
             if let Some((ok, text)) = &*message {
                 <p class={if *ok { "meta" } else { "error" }} role={if *ok { "status" } else { "alert" }}>{ text.clone() }</p>
             }

@@ -41,6 +41,14 @@
 //! type, also a rejection). Other paths are 404, other methods 405 (not
 //! rejections).
 //!
+//! It also stands in for a user's custom JSON endpoint at [`JSON_PATH`]
+//! ([`OtlpReceiver::json_url`]): a body there must be Paperclip's JSON
+//! document (`format` `paperclip.telemetry.v1`, the service, its version,
+//! the window and its rows, each row a `time`, a `kind` of `metric`,
+//! `event`, `error` or `span`, a `name`, a finite `value` and string
+//! `dims`), with no other field; it is recorded in
+//! [`OtlpReceiver::json_documents`].
+//!
 //! CORS is permissive: `OPTIONS` anything is a preflight answered 204
 //! (even while down, so that the browser sees the real status), and every
 //! answer carries `Access-Control-Allow-Origin: *`, the allowed methods
@@ -188,8 +196,62 @@ enum Decoded {
     Traces(ExportTraceServiceRequest),
 }
 
+/// The custom JSON endpoint's path.
+pub const JSON_PATH: &str = "/ingest/paperclip";
+
+/// Paperclip's JSON document as a consumer reads it (from the module docs,
+/// not from the extension's code).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JsonDocument {
+    format: String,
+    service: String,
+    version: String,
+    from_ms: f64,
+    to_ms: f64,
+    rows: Vec<JsonRow>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct JsonRow {
+    time: f64,
+    kind: String,
+    name: String,
+    value: f64,
+    dims: BTreeMap<String, String>,
+}
+
+/// Validates a custom JSON endpoint body.
+fn check_json(body: &[u8]) -> std::result::Result<Value, String> {
+    let doc: JsonDocument = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    if doc.format != "paperclip.telemetry.v1" || doc.service != "paperclip" {
+        return Err(format!(
+            "format {:?}, service {:?}",
+            doc.format, doc.service
+        ));
+    }
+    if doc.from_ms.partial_cmp(&doc.to_ms) == Some(std::cmp::Ordering::Greater)
+        || !doc.to_ms.is_finite()
+    {
+        return Err(format!("window {} .. {}", doc.from_ms, doc.to_ms));
+    }
+    for r in &doc.rows {
+        if !matches!(r.kind.as_str(), "metric" | "event" | "error" | "span")
+            || r.name.is_empty()
+            || !r.value.is_finite()
+        {
+            return Err(format!("row {:?} {:?} {}", r.kind, r.name, r.value));
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
 #[derive(Default)]
 struct State {
+    json: Vec<Value>,
     down: Option<Down>,
     metrics: Vec<(ExportMetricsServiceRequest, Value)>,
     logs: Vec<(ExportLogsServiceRequest, Value)>,
@@ -242,6 +304,16 @@ impl OtlpReceiver {
 
     fn state(&self) -> MutexGuard<'_, State> {
         lock(&self.state)
+    }
+
+    /// The custom JSON endpoint's URL.
+    pub fn json_url(&self) -> String {
+        format!("{}{JSON_PATH}", self.url())
+    }
+
+    /// The documents accepted at the custom JSON endpoint, in arrival order.
+    pub fn json_documents(&self) -> Vec<Value> {
+        self.state().json.clone()
     }
 
     /// Goes down with `down`, or comes up again with `None`.
@@ -537,6 +609,38 @@ fn handle(state: &Mutex<State>, mut request: tiny_http::Request) -> std::io::Res
         return respond(request, status, &body, &extra);
     }
 
+    if path == JSON_PATH && *request.method() == tiny_http::Method::Post {
+        let media = request_header(&request, "Content-Type")
+            .unwrap_or("")
+            .to_string();
+        let verdict = if !media
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/json")
+        {
+            Err(format!("Content-Type {media:?}, not application/json"))
+        } else {
+            read.map_err(|e| e.to_string())
+                .and_then(|_| check_json(&body))
+        };
+        let mut st = lock(state);
+        return match verdict {
+            Ok(doc) => {
+                st.json.push(doc);
+                st.requests.push((path, 200));
+                drop(st);
+                respond(request, 200, &json!({}), &[])
+            }
+            Err(reason) => {
+                st.rejections.push(format!("{path}: {reason}"));
+                st.requests.push((path, 400));
+                drop(st);
+                respond(request, 400, &rpc_status(3, &reason), &[])
+            }
+        };
+    }
     let Some(signal) = Signal::from_path(&path) else {
         lock(state).requests.push((path, 404));
         return respond(request, 404, &rpc_status(5, "not found"), &[]);

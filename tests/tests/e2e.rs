@@ -2339,8 +2339,9 @@ async fn hints_only_where_allowed_never_sent_and_backing_off(
 /// before the user opts in; then every payload is valid OTLP/JSON, the ask
 /// is a trace (ask → context.gather, answer.chain → provider.request), the
 /// provider phases are metrics, and no page text, URL path or key is in
-/// any payload. The collector goes down (503 with Retry-After) and comes
-/// back: nothing is lost and nothing is sent twice.
+/// any payload. The custom JSON endpoint gets the same telemetry as
+/// Paperclip's JSON document. The collector goes down (503 with
+/// Retry-After) and comes back: nothing is lost and nothing is sent twice.
 async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     b: Browser,
     server: Server,
@@ -2418,6 +2419,37 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
             .any(|(name, ..)| name == "provider.time_to_first_token")
     })?;
 
+    // Beside the collector: the custom JSON endpoint and the console. A
+    // bad URL is refused and changes nothing.
+    let bad = b
+        .request(
+            json!({"type": "SetTelemetryExport", "otlp_url": collector.url(),
+            "json_url": "mailto:telemetry@example.com"}),
+        )
+        .await?;
+    ensure!(
+        bad["body"]["err"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("JSON endpoint URL")),
+        "{bad}"
+    );
+    let kept = ok(&b, json!({"type": "GetTelemetryExport"})).await?;
+    ensure!(
+        kept["otlp_url"] == json!(collector.url()) && kept["json_url"].is_null(),
+        "{kept}"
+    );
+    let saved = ok(
+        &b,
+        json!({"type": "SetTelemetryExport", "otlp_url": collector.url(),
+            "json_url": collector.json_url(), "console": true}),
+    )
+    .await?;
+    ensure!(
+        saved["export"]["json_url"] == json!(collector.json_url())
+            && saved["export"]["console"] == true,
+        "{saved}"
+    );
+
     // The collector is down: batches wait, then go once it is back.
     collector.set_down(Some(Down::Unavailable {
         retry_after_s: Some(1),
@@ -2444,6 +2476,38 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     let before = ids.len();
     ids.dedup();
     ensure!(ids.len() == before, "a span was exported twice");
+    // The JSON endpoint got the window with the third ask's spans, once.
+    collector.wait_for(
+        Duration::from_secs(30),
+        "the window as a JSON document",
+        |c| {
+            c.json_documents().iter().any(|d| {
+                d["rows"].as_array().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|r| r["kind"] == "span" && r["name"] == "ask")
+                })
+            })
+        },
+    )?;
+    let documents = collector.json_documents();
+    let mut span_ids: Vec<String> = documents
+        .iter()
+        .flat_map(|d| d["rows"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["kind"] == "span")
+        .map(|r| r["dims"]["span_id"].to_string())
+        .collect();
+    let before = span_ids.len();
+    span_ids.sort();
+    span_ids.dedup();
+    ensure!(span_ids.len() == before, "a JSON window was sent twice");
+    ensure!(
+        documents.iter().any(|d| d["rows"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["kind"] == "metric"
+                && r["name"] == "provider.time_to_first_token"
+                && r["dims"]["p95"].is_string()))),
+        "no provider metric in the JSON documents"
+    );
     ensure!(
         collector.rejections().is_empty(),
         "{:?}",
@@ -2486,7 +2550,9 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
              const t0 = Date.now();
              (function check() {
                const input = document.querySelector('#otlp-url');
-               if (input && input.value) return done(input.value);
+               if (input && input.value) return done({
+                 otlp: input.value, json: document.querySelector('#json-url').value,
+                 console: document.querySelector('#telemetry-console').checked });
                if (Date.now() - t0 > 8000) return done(null);
                setTimeout(check, 200);
              })();",
@@ -2494,7 +2560,7 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
         )
         .await?;
     ensure!(
-        options == json!(collector.url()),
+        options == json!({"otlp": collector.url(), "json": collector.json_url(), "console": true}),
         "options page shows {options}"
     );
 
@@ -2504,6 +2570,9 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
         for body in collector.raw(signal) {
             everything.push_str(&body.to_string());
         }
+    }
+    for document in collector.json_documents() {
+        everything.push_str(&document.to_string());
     }
     for secret in [
         "fixtures/news.html",

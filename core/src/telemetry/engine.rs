@@ -380,8 +380,9 @@ impl Engine {
         self.health.set(&component, status, &message, now_ms)
     }
 
-    /// Turns remote export on or off. Off drops (and counts) whatever waits
-    /// to be sent; returns the batches to delete from storage.
+    /// Turns export to the OpenTelemetry collector on or off. Off drops
+    /// (and counts) whatever waits to be sent there; returns the batches to
+    /// delete from storage.
     pub fn set_export(&mut self, on: bool) -> Vec<BatchId> {
         self.config.export = on;
         if on {
@@ -400,9 +401,22 @@ impl Engine {
         self.count(Signal::Events, t(events));
         self.count(Signal::Errors, t(errors));
         self.count(Signal::Spans, t(spans));
-        let ids: Vec<BatchId> = self.queue.batches().map(|b| b.id).collect();
+        self.drop_queued(|e| e != Endpoint::Json)
+    }
+
+    /// Turns export to the custom JSON endpoint off: drops (and counts)
+    /// its queued batches; returns them, to delete from storage.
+    pub fn stop_json_export(&mut self) -> Vec<BatchId> {
+        self.drop_queued(|e| e == Endpoint::Json)
+    }
+
+    /// Drops the queued batches bound for an endpoint `which` picks,
+    /// counting their items as dropped because export is off.
+    fn drop_queued(&mut self, which: impl Fn(Endpoint) -> bool) -> Vec<BatchId> {
+        let gone: Vec<&QueuedBatch> = self.queue.batches().filter(|b| which(b.endpoint)).collect();
+        let ids: Vec<BatchId> = gone.iter().map(|b| b.id).collect();
         let mut per_signal = [0u64; 4];
-        for b in self.queue.batches() {
+        for b in gone {
             for (s, n) in &b.items {
                 per_signal[s.index()] += u64::from(*n);
             }
@@ -411,7 +425,9 @@ impl Engine {
             self.queue.ack(*id);
         }
         for s in Signal::ALL {
-            self.count(s, t(per_signal[s.index()] as usize));
+            let mut t = DropTally::default();
+            t.add(DropReason::ExportDisabled, per_signal[s.index()]);
+            self.count(s, t);
         }
         ids
     }
@@ -529,7 +545,7 @@ impl Engine {
         );
     }
 
-    fn enqueue(
+    pub(super) fn enqueue(
         &mut self,
         endpoint: Endpoint,
         body: String,

@@ -72,7 +72,8 @@ pub const SEVERITY_INFO: i32 = 9;
 /// OTLP severity of errors.
 pub const SEVERITY_ERROR: i32 = 17;
 
-/// The three OTLP/HTTP endpoints.
+/// Where a queued batch goes: the three OTLP/HTTP endpoints of the
+/// collector, or the user's custom JSON endpoint.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum Endpoint {
@@ -82,6 +83,9 @@ pub enum Endpoint {
     Logs,
     /// `POST /v1/traces`.
     Traces,
+    /// The custom JSON endpoint: Paperclip's own document
+    /// ([`super::persist::JsonDocument`]) posted to the URL as given.
+    Json,
 }
 
 impl Endpoint {
@@ -91,6 +95,7 @@ impl Endpoint {
             Self::Metrics => "/v1/metrics",
             Self::Logs => "/v1/logs",
             Self::Traces => "/v1/traces",
+            Self::Json => "",
         }
     }
 }
@@ -107,9 +112,10 @@ pub enum CollectorUrlError {
 }
 
 /// The URL to POST `endpoint` to, from the user's collector base URL
-/// (`http://localhost:4318` → `http://localhost:4318/v1/traces`).
-pub fn collector_url(base: &str, endpoint: Endpoint) -> Result<String, CollectorUrlError> {
-    let base = base.trim().trim_end_matches('/');
+/// (`http://localhost:4318` → `http://localhost:4318/v1/traces`); for
+/// [`Endpoint::Json`] the user's URL itself.
+pub fn collector_url(url: &str, endpoint: Endpoint) -> Result<String, CollectorUrlError> {
+    let base = url.trim().trim_end_matches('/');
     let lower = base.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")
@@ -118,6 +124,9 @@ pub fn collector_url(base: &str, endpoint: Endpoint) -> Result<String, Collector
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || base.chars().any(char::is_whitespace) {
         return Err(CollectorUrlError::Host);
+    }
+    if endpoint == Endpoint::Json {
+        return Ok(url.trim().to_string());
     }
     Ok(format!("{base}{}", endpoint.path()))
 }
@@ -1125,6 +1134,15 @@ mod tests {
         assert_eq!(
             collector_url("http://a b", Endpoint::Metrics),
             Err(CollectorUrlError::Host)
+        );
+        // The custom JSON endpoint is the URL as given.
+        assert_eq!(
+            collector_url(" https://ingest.example/t/ ", Endpoint::Json).unwrap(),
+            "https://ingest.example/t/"
+        );
+        assert_eq!(
+            collector_url("ingest.example", Endpoint::Json),
+            Err(CollectorUrlError::Scheme)
         );
     }
 

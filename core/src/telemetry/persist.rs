@@ -1,7 +1,9 @@
-//! The IndexedDB exporter's part that needs no browser: [`Engine::rows`]
-//! turns what the engine learned in a time window into [`Row`]s for the
-//! `telemetry` store, and [`trim_plan`] says which stored rows go (the
-//! retention and the size bound).
+//! The row exporters' part that needs no browser: [`Engine::rows`] turns
+//! what the engine learned in a time window into [`Row`]s. The IndexedDB
+//! exporter stores them in the `telemetry` store ([`trim_plan`] says which
+//! stored rows go: the retention and the size bound), the console exporter
+//! logs them ([`console_line`]), and the custom JSON exporter posts them as
+//! one [`JsonDocument`] through the export queue ([`Engine::queue_json`]).
 //!
 //! ```
 //! use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
@@ -16,8 +18,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::engine::TickReport;
 use super::metrics::SnapshotValue;
-use super::Engine;
+use super::otlp::Endpoint;
+use super::{Engine, Signal};
 
 /// Rows kept in the `telemetry` store at most.
 pub const MAX_ROWS: u64 = 20_000;
@@ -141,6 +145,85 @@ impl Engine {
     }
 }
 
+/// The `format` of every [`JsonDocument`].
+pub const JSON_FORMAT: &str = "paperclip.telemetry.v1";
+
+/// What the custom JSON exporter posts: one window of rows.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JsonDocument {
+    /// Always [`JSON_FORMAT`].
+    pub format: String,
+    /// `paperclip`.
+    pub service: String,
+    /// The extension's version.
+    pub version: String,
+    /// The window's start (exclusive) and end, ms since the epoch.
+    pub from_ms: f64,
+    /// See `from_ms`.
+    pub to_ms: f64,
+    /// Its rows (metric series, events, error groups, spans).
+    pub rows: Vec<Row>,
+}
+
+impl Row {
+    /// The signal the row belongs to.
+    pub fn signal(&self) -> Signal {
+        match self.kind.as_str() {
+            "metric" => Signal::Metrics,
+            "error" => Signal::Errors,
+            "span" => Signal::Spans,
+            _ => Signal::Events,
+        }
+    }
+}
+
+/// The console exporter's line for `row`: kind, name, value and labels.
+pub fn console_line(row: &Row) -> String {
+    let dims: Vec<String> = row.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!(
+        "[telemetry] {} {} = {} {}",
+        row.kind,
+        row.name,
+        row.value,
+        dims.join(" ")
+    )
+    .trim_end()
+    .to_string()
+}
+
+impl Engine {
+    /// Queues the window `(from_ms, to_ms]` of `rows` for the custom JSON
+    /// endpoint, with the export queue's retries and bounds (an empty
+    /// window queues nothing).
+    pub fn queue_json(&mut self, rows: Vec<Row>, from_ms: f64, to_ms: f64) -> TickReport {
+        let mut report = TickReport::default();
+        if rows.is_empty() {
+            return report;
+        }
+        let mut items = [0u32; 4];
+        for r in &rows {
+            items[r.signal().index()] += 1;
+        }
+        let items: Vec<(Signal, u32)> = Signal::ALL
+            .into_iter()
+            .map(|s| (s, items[s.index()]))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let document = JsonDocument {
+            format: JSON_FORMAT.into(),
+            service: "paperclip".into(),
+            version: self.config().service_version.clone(),
+            from_ms,
+            to_ms,
+            rows,
+        };
+        let body = serde_json::to_string(&document).expect("rows serialise");
+        self.enqueue(Endpoint::Json, body, &items, to_ms, &mut report);
+        report
+    }
+}
+
 /// What to delete from a store of `count` rows at `now_ms`: everything
 /// older than the retention, then the oldest beyond [`MAX_ROWS`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -187,6 +270,45 @@ mod tests {
             .map(|r| r.name.as_str())
             .collect();
         assert_eq!(events, ["b"]);
+    }
+
+    #[test]
+    fn a_json_window_is_queued_for_the_json_endpoint_and_reads_back() {
+        let mut e = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        e.event("a", &[("k", AttrValue::from("v"))], 5.0, 0.5);
+        let c = e.metrics_mut().counter("asks", "1", "").unwrap();
+        e.metrics_mut().add_with(c, &[], 2);
+        let rows = e.rows(0.0, 10.0);
+        assert!(e.queue_json(Vec::new(), 0.0, 10.0).enqueued.is_empty());
+        let report = e.queue_json(rows.clone(), 0.0, 10.0);
+        let batch = e.batch(report.enqueued[0]).unwrap();
+        assert_eq!(batch.endpoint, Endpoint::Json);
+        assert!(batch.items.contains(&(Signal::Events, 1)));
+        assert!(batch.items.contains(&(Signal::Metrics, 1)));
+        let doc: JsonDocument = serde_json::from_str(&batch.body).unwrap();
+        assert_eq!(doc.format, JSON_FORMAT);
+        assert_eq!(doc.rows, rows);
+        // Turning the JSON export off drops only its batches.
+        assert_eq!(e.stop_json_export(), report.enqueued);
+        assert!(e.queued_batches().next().is_none());
+    }
+
+    #[test]
+    fn a_console_line_names_the_row_and_its_labels() {
+        let row = Row {
+            time: 1.0,
+            kind: "metric".into(),
+            name: "provider.total".into(),
+            value: 3.0,
+            dims: dims([
+                ("p95", "12.000".to_string()),
+                ("provider", "openai".to_string()),
+            ]),
+        };
+        assert_eq!(
+            console_line(&row),
+            "[telemetry] metric provider.total = 3 p95=12.000 provider=openai"
+        );
     }
 
     proptest! {
