@@ -234,15 +234,41 @@ fn segments(key: &str) -> Vec<String> {
 
 /// How an attribute key is treated (see [`KeyClass`]).
 pub fn classify_key(key: &str) -> KeyClass {
-    let segs = segments(key);
-    let joined: String = segs.concat();
-    if segs.iter().any(|s| SECRET_SEGMENTS.contains(&s.as_str()))
-        || SECRET_SEGMENTS.contains(&joined.as_str())
+    if key.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+        // Lowercase ASCII (nearly every key): the segments are its
+        // alphanumeric runs, borrowed.
+        let segs = key
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|s| !s.is_empty());
+        return classify_segments(segs);
+    }
+    classify_segments(segments(key).iter().map(String::as_str))
+}
+
+/// [`classify_key`] of a key split into lowercase `segs`.
+fn classify_segments<'a>(segs: impl Iterator<Item = &'a str> + Clone) -> KeyClass {
+    // Whether the segments run together spell `word`.
+    let joined_len: usize = segs.clone().map(str::len).sum();
+    let joined_is = |word: &str| {
+        if word.len() != joined_len {
+            return false;
+        }
+        let mut rest = word;
+        for s in segs.clone() {
+            match rest.strip_prefix(s) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        rest.is_empty()
+    };
+    if segs.clone().any(|s| SECRET_SEGMENTS.contains(&s))
+        || SECRET_SEGMENTS.iter().any(|w| joined_is(w))
     {
         return KeyClass::Secret;
     }
-    let last = segs.last().map(String::as_str).unwrap_or("");
-    if CONTENT_SEGMENTS.contains(&last) || joined == "pagetext" {
+    let last = segs.clone().last().unwrap_or("");
+    if CONTENT_SEGMENTS.contains(&last) || joined_is("pagetext") {
         KeyClass::Content
     } else if URL_SEGMENTS.contains(&last) {
         KeyClass::Url
@@ -315,7 +341,7 @@ fn looks_secret(word: &str) -> bool {
         .any(|part| {
             KEY_PREFIXES
                 .iter()
-                .any(|p| part.starts_with(p) && part.len() >= p.len() + 8)
+                .any(|p| part.len() >= p.len() + 8 && part.starts_with(p))
         });
     if prefixed {
         return true;
@@ -529,6 +555,23 @@ fn rewrite_url(url: &str, mode: UrlMode) -> String {
 
 /// The whole rewrite, before truncation.
 fn scrub(s: &str, mode: UrlMode) -> String {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        // One plain token (most names and label values): no URL, no
+        // `name=value`, no e-mail, no path, so all that can apply is what
+        // `scrub_word` does last.
+        return if looks_secret(s) {
+            REDACTED.into()
+        } else {
+            s.to_string()
+        };
+    }
+    scrub_general(s, mode)
+}
+
+/// [`scrub`] of any text.
+fn scrub_general(s: &str, mode: UrlMode) -> String {
     let mut out = String::with_capacity(s.len().min(1024));
     let mut at = 0;
     for (start, end) in url_spans(s) {
@@ -850,6 +893,29 @@ mod tests {
     }
 
     proptest! {
+        /// The shortcut for one plain token rewrites it as the general
+        /// path does (credential prefixes included).
+        #[test]
+        fn a_plain_token_is_scrubbed_as_by_the_general_path(
+            prefix in prop::sample::select(vec!["", "sk-", "ghp_", "AKIA", "eyJ", "hf_", "ya29."]),
+            rest in "[A-Za-z0-9_.-]{0,32}",
+        ) {
+            let token = format!("{prefix}{rest}");
+            prop_assert_eq!(scrub(&token, UrlMode::Origin), scrub_general(&token, UrlMode::Origin));
+        }
+
+        /// Lowercase keys are classified without allocating, as the
+        /// general path classifies them.
+        #[test]
+        fn a_lowercase_key_is_classified_as_by_the_general_path(
+            key in "[a-z0-9._ -]{0,24}|(x-)?(api|page|auth|session)[._-]?(key|text|url|token|id)",
+        ) {
+            prop_assert_eq!(
+                classify_key(&key),
+                classify_segments(segments(&key).iter().map(String::as_str))
+            );
+        }
+
         /// No generated credential survives, wherever it sits in the text.
         #[test]
         fn no_key_survives(
