@@ -551,6 +551,34 @@ impl Browser {
         .await
     }
 
+    /// WCAG 2 AA contrast in the current document: every visible element
+    /// with text of its own, its text colour against the background it
+    /// sits on (the ancestors' background colours composed down to the
+    /// canvas; the canvas is white, or near-black under a dark colour
+    /// scheme), must reach 4.5:1, or 3:1 for large text (24 px, or 18.66 px
+    /// bold). Disabled controls are exempt (as WCAG has it). Returns how
+    /// many elements were checked, each failure as
+    /// `ratio tag.class "text" colour on background`, and whether the
+    /// document was in the dark colour scheme.
+    pub async fn contrast(&self) -> Result<Contrast> {
+        let v = self
+            .client
+            .execute(&format!("return {CONTRAST_SCRIPT};"), vec![])
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// [`Browser::contrast`] of extension page `path` (opened in a new tab,
+    /// checked once it has drawn).
+    pub async fn contrast_of_page(&self, path: &str) -> Result<Contrast> {
+        let script = format!(
+            "const done = arguments[arguments.length - 1];
+             setTimeout(() => done({CONTRAST_SCRIPT}), 1500);"
+        );
+        let v = self.in_extension_page(path, &script, json!(null)).await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
     /// The text of the first element matching `css` in the current
     /// document, if there is one.
     pub async fn text_of(&self, css: &str) -> Result<Option<String>> {
@@ -764,3 +792,61 @@ mod tests {
         assert_eq!(id, chromium_extension_id(Path::new("/tmp/x")));
     }
 }
+
+/// What [`Browser::contrast`] found.
+#[derive(serde::Deserialize, Debug)]
+pub struct Contrast {
+    /// Elements with text checked.
+    pub checked: u64,
+    /// The elements below the ratio.
+    pub failures: Vec<String>,
+    /// Whether the document was in the dark colour scheme.
+    pub dark: bool,
+}
+
+/// See [`Browser::contrast`]: an expression.
+const CONTRAST_SCRIPT: &str = r#"(() => {
+const rgba = (c) => {
+  const m = /rgba?\(([^)]*)\)/.exec(c || '');
+  if (!m) return null;
+  const p = m[1].split(/[\s,\/]+/).filter(Boolean).map(parseFloat);
+  return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+};
+const over = (top, below) => top.slice(0, 3).map((v, i) => v * top[3] + below[i] * (1 - top[3])).concat(1);
+const lum = (c) => {
+  const f = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+};
+const dark = matchMedia('(prefers-color-scheme: dark)').matches;
+const canvas = rgba(getComputedStyle(document.documentElement).backgroundColor);
+const base = canvas && canvas[3] > 0 ? over(canvas, dark ? [18, 18, 18, 1] : [255, 255, 255, 1])
+  : (dark ? [18, 18, 18, 1] : [255, 255, 255, 1]);
+const background = (el) => {
+  const layers = [];
+  for (let e = el; e && e !== document.documentElement; e = e.parentElement) {
+    const c = rgba(getComputedStyle(e).backgroundColor);
+    if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+  }
+  return layers.reverse().reduce((below, top) => over(top, below), base);
+};
+let checked = 0;
+const failures = [];
+for (const el of document.body.querySelectorAll('*')) {
+  const own = [...el.childNodes].filter((n) => n.nodeType === 3).map((n) => n.data).join('').trim();
+  if (!own || !el.getClientRects().length) continue;
+  const style = getComputedStyle(el);
+  if (style.visibility !== 'visible' || parseFloat(style.opacity) === 0) continue;
+  if (el.closest(':disabled, [aria-disabled="true"]')) continue;
+  const bg = background(el);
+  const fg = over(rgba(style.color), bg);
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  const ratio = (a + 0.05) / (b + 0.05);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && parseInt(style.fontWeight, 10) >= 700);
+  checked++;
+  if (ratio < (large ? 3 : 4.5)) {
+    failures.push(`${ratio.toFixed(2)} ${el.localName}.${[...el.classList].join('.')} "${own.slice(0, 40)}" ${style.color} on rgb(${bg.slice(0, 3).map(Math.round)})${dark ? ' (dark)' : ''}`);
+  }
+}
+return { checked, failures, dark };
+})()"#;

@@ -85,6 +85,7 @@ in_both_browsers!(
     the_agent_is_moved_and_remembered_per_site,
     the_character_points_at_the_selection,
     hints_only_where_allowed_never_sent_and_backing_off,
+    text_contrast_meets_wcag_aa,
     telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage,
 );
 
@@ -2581,6 +2582,72 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
         KEY,
     ] {
         ensure!(!everything.contains(secret), "{secret:?} was exported");
+    }
+    Ok(b)
+}
+
+/// WCAG AA contrast (see `Browser::contrast`) of everything Paperclip
+/// draws: the agent with its balloon, a hint, a question and its answer,
+/// the quick actions and the input; the popup, the options page and the
+/// devtools panel. In the browser's default (light) scheme.
+async fn text_contrast_meets_wcag_aa(b: Browser, server: Server) -> Result<Browser> {
+    contrast_everywhere(b, server, false).await
+}
+
+/// The same in the dark colour scheme (Firefox can be told to prefer it).
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_dark_scheme_text_contrast_meets_wcag_aa() -> Result<()> {
+    with_browser_prefs(
+        Kind::Firefox,
+        json!({"layout.css.prefers-color-scheme.content-override": 0}),
+        |b, server| contrast_everywhere(b, server, true),
+    )
+    .await
+}
+
+async fn contrast_everywhere(b: Browser, server: Server, dark: bool) -> Result<Browser> {
+    let check = |what: &str, c: paperclip_e2e::Contrast| {
+        ensure!(
+            c.dark == dark,
+            "{what}: dark scheme {} (expected {dark})",
+            c.dark
+        );
+        ensure!(
+            c.checked >= 5,
+            "{what}: only {} elements with text",
+            c.checked
+        );
+        ensure!(
+            c.failures.is_empty(),
+            "{what}: below WCAG AA: {:#?}",
+            c.failures
+        );
+        Ok(())
+    };
+    let page = server.url("/fixtures/news.html");
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "agent.hint_sites",
+        "value": [server.url("/").trim_end_matches('/')]}),
+    )
+    .await?;
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "agent.proactive_hints", "value": true}),
+    )
+    .await?;
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    ensure!(b.text_of("section.hint").await?.is_some(), "no hint shown");
+    check("the agent with a hint", b.contrast().await?)?;
+    b.ask("What did the council decide?").await?;
+    b.wait_answer(0).await?;
+    check("the agent with an answer", b.contrast().await?)?;
+    b.top().await?;
+    for path in ["popup.html", "options.html", "panel.html"] {
+        check(path, b.contrast_of_page(path).await?)?;
     }
     Ok(b)
 }
