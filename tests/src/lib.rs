@@ -273,8 +273,21 @@ impl Browser {
     /// `arg` (as `arguments[0]`; it resolves `arguments[1]`), closes the tab
     /// and returns to the current one.
     pub async fn in_extension_page(&self, path: &str, script: &str, arg: Value) -> Result<Value> {
+        self.in_extension_page_as(path, script, arg, true).await
+    }
+
+    /// [`Browser::in_extension_page`] in a new tab (`as_tab`) or in a window
+    /// of its own, which leaves the current tab its window's active one (as
+    /// the toolbar popup does).
+    async fn in_extension_page_as(
+        &self,
+        path: &str,
+        script: &str,
+        arg: Value,
+        as_tab: bool,
+    ) -> Result<Value> {
         let back = self.client.window().await?;
-        let tab = self.client.new_window(true).await?;
+        let tab = self.client.new_window(as_tab).await?;
         self.client.switch_to_window(tab.handle).await?;
         let result = async {
             self.client.goto(&format!("{}{path}", self.base)).await?;
@@ -296,8 +309,19 @@ impl Browser {
     /// Shows the agent in the tab whose URL starts with `page_url`, as the
     /// popup's "Ask Clippy on this page" does.
     pub async fn activate(&self, page_url: &str) -> Result<()> {
+        self.activate_as(page_url, true).await
+    }
+
+    /// [`Browser::activate`] from a window of its own, as the toolbar popup
+    /// does: the page stays its window's active tab, so the agent frame
+    /// keeps the keyboard focus it takes when it loads.
+    pub async fn activate_from_window(&self, page_url: &str) -> Result<()> {
+        self.activate_as(page_url, false).await
+    }
+
+    async fn activate_as(&self, page_url: &str, as_tab: bool) -> Result<()> {
         let reply = self
-            .in_extension_page("options.html", ACTIVATE, json!(page_url))
+            .in_extension_page_as("options.html", ACTIVATE, json!(page_url), as_tab)
             .await?;
         if reply["body"]["ok"]["type"] != "Activated" {
             bail!("activation failed: {reply}");
@@ -601,6 +625,44 @@ impl Browser {
             (Some(started), Some(ready)) if started > 0.0 => Ok((started, ready)),
             _ => bail!("no Pong: {pong}"),
         }
+    }
+
+    /// Chromium only: runs CDP command `cmd` on the current tab.
+    pub async fn cdp(&self, cmd: &str, params: Value) -> Result<Value> {
+        if self.kind != Kind::Chromium {
+            bail!("{cmd} needs CDP (Chromium)");
+        }
+        self.client
+            .issue_cmd(Raw {
+                method: http::Method::POST,
+                path: "goog/cdp/execute".into(),
+                body: Some(json!({"cmd": cmd, "params": params})),
+            })
+            .await
+            .map_err(|e| anyhow!("{cmd}: {e}"))
+    }
+
+    /// Types `text` as real key events into whatever has the keyboard
+    /// focus in the current frame (WebDriver's Enter and Escape characters
+    /// press those keys). Firefox: WebDriver keys to the active element.
+    /// Chromium: WebDriver key actions (chromedriver cannot send keys to an
+    /// element in a frame inside a closed shadow root, and CDP input sent
+    /// to the tab does not reach that frame).
+    pub async fn type_keys(&self, text: &str) -> Result<()> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        if self.kind == Kind::Firefox {
+            let active = self.client.active_element().await?;
+            active.send_keys(text).await?;
+            return Ok(());
+        }
+        let mut keys = KeyActions::new("keyboard".into());
+        for value in text.chars() {
+            keys = keys
+                .then(KeyAction::Down { value })
+                .then(KeyAction::Up { value });
+        }
+        self.client.perform_actions(keys).await?;
+        Ok(())
     }
 
     /// Chromium only: stops every service worker through CDP (a cold

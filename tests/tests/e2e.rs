@@ -86,6 +86,7 @@ in_both_browsers!(
     the_character_points_at_the_selection,
     hints_only_where_allowed_never_sent_and_backing_off,
     text_contrast_meets_wcag_aa,
+    keyboard_only,
     telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage,
 );
 
@@ -603,13 +604,11 @@ async fn firefox_agent_survives_the_event_page_suspending() -> Result<()> {
     .await
 }
 
-/// Keyboard only, with real key events (Firefox: chromedriver cannot send
-/// keys into a frame inside a closed shadow root): the input has focus when
-/// the agent opens, Enter sends, Escape stops an answer in progress, and
-/// Escape again closes the agent, removing it from the page.
-#[tokio::test(flavor = "multi_thread")]
-async fn firefox_keyboard_only() -> Result<()> {
-    with_browser(Kind::Firefox, |b, server| async move {
+/// Keyboard only, with real key events (`Browser::type_keys`): the input
+/// has focus when the agent opens, Enter sends, Escape stops an answer in
+/// progress, and Escape again closes the agent, removing it from the page.
+async fn keyboard_only(b: Browser, server: Server) -> Result<Browser> {
+    {
         use fantoccini::key::Key;
         use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
         let fake = FakeProvider::start()?;
@@ -617,7 +616,7 @@ async fn firefox_keyboard_only() -> Result<()> {
         b.client.goto(&page).await?;
         add_fake_provider(&b, "Fake", &fake).await?;
         b.client.goto(&page).await?;
-        b.activate(&page).await?;
+        b.activate_from_window(&page).await?;
         b.enter_agent().await?;
         let focused = b
             .client
@@ -629,11 +628,7 @@ async fn firefox_keyboard_only() -> Result<()> {
         ensure!(focused == "Ask Clippy", "focus on open: {focused}");
         let keys = |text: String| {
             let b = &b;
-            async move {
-                let active = b.client.active_element().await?;
-                active.send_keys(&text).await?;
-                anyhow::Ok(())
-            }
+            async move { b.type_keys(&text).await }
         };
         keys(format!("Hello there{}", char::from(Key::Enter))).await?;
         let (answer, _) = b.wait_answer(0).await?;
@@ -667,9 +662,8 @@ async fn firefox_keyboard_only() -> Result<()> {
             Ok(n == json!(0))
         })
         .await?;
-        Ok(b)
-    })
-    .await
+    }
+    Ok(b)
 }
 
 /// Sends `body` and returns the `ok` payload, failing on an error reply.
