@@ -374,6 +374,10 @@ pub struct Window {
     pub rows: Vec<Row>,
 }
 
+/// What [`Exporter::export`] returns: how many items it took, or why it
+/// failed.
+pub type Exported<'a> = futures::future::LocalBoxFuture<'a, Result<u32, String>>;
+
 /// One place telemetry goes. Each minute (and on "Send now") the shell cuts
 /// one [`Window`] and hands it to every exporter that is on, in turn.
 pub trait Exporter {
@@ -383,11 +387,7 @@ pub trait Exporter {
     fn on(&self, targets: &Targets, remote: bool) -> bool;
     /// Takes the window: stores it, logs it, or queues it and sends what
     /// the export queue has due. Returns how many items it took.
-    fn export<'a>(
-        &'a self,
-        store: &'a Store,
-        window: &'a Window,
-    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>>;
+    fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a>;
 }
 
 /// The default: the `telemetry` store, with its retention and size bound.
@@ -411,11 +411,7 @@ impl Exporter for IndexedDb {
     fn on(&self, _: &Targets, _: bool) -> bool {
         true
     }
-    fn export<'a>(
-        &'a self,
-        store: &'a Store,
-        window: &'a Window,
-    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+    fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a> {
         Box::pin(async move {
             let records: Vec<crate::store::records::TelemetryRecord> =
                 window.rows.iter().cloned().map(Into::into).collect();
@@ -434,11 +430,7 @@ impl Exporter for Console {
     fn on(&self, targets: &Targets, _: bool) -> bool {
         targets.console
     }
-    fn export<'a>(
-        &'a self,
-        _: &'a Store,
-        window: &'a Window,
-    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+    fn export<'a>(&'a self, _: &'a Store, window: &'a Window) -> Exported<'a> {
         Box::pin(async move {
             for row in &window.rows {
                 web_sys::console::debug_1(&console_line(row).into());
@@ -455,11 +447,7 @@ impl Exporter for CustomJson {
     fn on(&self, targets: &Targets, remote: bool) -> bool {
         remote && targets.json_url.is_some()
     }
-    fn export<'a>(
-        &'a self,
-        store: &'a Store,
-        window: &'a Window,
-    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+    fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a> {
         Box::pin(async move {
             let report = with(|e, _| e.queue_json(window.rows.clone(), window.from, window.to))
                 .unwrap_or_default();
@@ -479,11 +467,7 @@ impl Exporter for Otlp {
     fn on(&self, targets: &Targets, remote: bool) -> bool {
         remote && targets.otlp_url.is_some()
     }
-    fn export<'a>(
-        &'a self,
-        store: &'a Store,
-        _: &'a Window,
-    ) -> futures::future::LocalBoxFuture<'a, Result<u32, String>> {
+    fn export<'a>(&'a self, store: &'a Store, _: &'a Window) -> Exported<'a> {
         Box::pin(async move {
             pump(store).await;
             Ok(0)
