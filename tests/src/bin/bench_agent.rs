@@ -188,7 +188,7 @@ async fn main() -> Result<()> {
     rows.extend(extract);
 
     println!(
-        "\n{:<20} {:<34} {:>5} {:>10} {:>10} {:>10}  target",
+        "\n{:<20} {:<40} {:>5} {:>10} {:>10} {:>10}  target",
         "case", "impl", "n", "p50 ms", "p95 ms", "p99 ms"
     );
     for r in &rows {
@@ -205,7 +205,7 @@ async fn main() -> Result<()> {
             format!("p95 ≤ {t} ms: {}", if met { "met" } else { "NOT met" })
         });
         println!(
-            "{:<20} {:<34} {:>5} {:>10.2} {:>10.2} {:>10.2}  {target}",
+            "{:<20} {:<40} {:>5} {:>10.2} {:>10.2} {:>10.2}  {target}",
             r.case, r.imp, r.n, r.p50_ms, r.p95_ms, r.p99_ms
         );
     }
