@@ -11,6 +11,7 @@ globalThis.__paperclipRead = (doc, win, withDom) => {
   const SKIP = new Set(['script', 'style', 'noscript', 'template', 'svg', 'math', 'canvas',
     'iframe', 'object', 'embed', 'video', 'audio', 'head', 'paperclip-agent']);
   const MAX_DEPTH = 256;
+  const HIDDEN_STYLE = /(^|;)\s*display\s*:\s*none\s*(!\s*important\s*)?(;|$)/i;
   const clean = (s) => (s.indexOf('\0') >= 0 || s.indexOf('\x1f') >= 0 ? s.replace(/[\0\x1f]/g, '') : s);
   const out = [];
   const visit = (el, depth) => {
@@ -20,8 +21,11 @@ globalThis.__paperclipRead = (doc, win, withDom) => {
         out.push('#' + (n.data.indexOf('\0') >= 0 ? n.data.replace(/\0/g, '') : n.data));
       } else if (type === 1) {
         const tag = n.localName;
+        // The inline style is read as text: `n.style` would build a style
+        // object for every element of the page.
+        const inline = n.getAttribute('style');
         if (SKIP.has(tag) || n.hidden || n.getAttribute('aria-hidden') === 'true'
-          || n.style?.display === 'none' || (tag === 'input' && n.type === 'hidden')) continue;
+          || (inline && HIDDEN_STYLE.test(inline)) || (tag === 'input' && n.type === 'hidden')) continue;
         if (depth >= MAX_DEPTH) { visit(n, depth); continue; }
         let rec = '<' + tag;
         if (n.id) rec += '\x1fi' + clean(n.id);
