@@ -32,7 +32,7 @@ use crate::cancel::Cancel;
 use crate::store::Store;
 use crate::telemetry;
 use crate::{sender_info, store, to_content};
-use paperclip_core::telemetry::span::SpanKind;
+use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 
 /// Characters per streamed chunk, at least.
 const CHUNK_CHARS: usize = 24;
@@ -60,10 +60,25 @@ struct Session {
     closed: Cell<bool>,
     /// The stop signal of the answer in progress.
     cancel: RefCell<Rc<Cancel>>,
+    /// The ask's `render` span: from its first text sent to the agent to
+    /// the answer's end.
+    render: RefCell<Option<OpenSpan>>,
 }
 
 impl Session {
     fn send(&self, message: &BgToAgent) {
+        match message {
+            BgToAgent::AnswerChunk { .. } if self.render.borrow().is_none() => {
+                *self.render.borrow_mut() =
+                    telemetry::child_of_current(names::RENDER, SpanKind::Internal);
+            }
+            BgToAgent::AnswerDone { .. } | BgToAgent::Failed { .. } | BgToAgent::Stopped {} => {
+                if let Some(span) = self.render.borrow_mut().take() {
+                    telemetry::end(span, None);
+                }
+            }
+            _ => {}
+        }
         if !platform::post(&self.port, &protocol::encode(message)) {
             self.closed.set(true);
         }
@@ -147,6 +162,7 @@ pub fn serve(port: Port) {
             busy: Cell::new(false),
             closed: Cell::new(false),
             cancel: RefCell::default(),
+            render: RefCell::default(),
         });
         send_history(&session).await;
         send_place(&session).await;

@@ -2398,7 +2398,13 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
             .any(|(_, _, name)| name == "provider.request")
     })?;
     let names: Vec<String> = collector.spans().into_iter().map(|(_, _, n)| n).collect();
-    for name in ["ask", "context.gather", "answer.chain", "provider.request"] {
+    for name in [
+        "ask",
+        "context.gather",
+        "answer.chain",
+        "provider.request",
+        "render",
+    ] {
         ensure!(
             names.iter().any(|n| n == name),
             "no {name} span in {names:?}"
