@@ -163,12 +163,9 @@ pub async fn start(store: &Store) {
 /// Re-reads the opt-in (after a preference changed).
 pub async fn refresh(store: &Store) {
     let remote = store.preferences().telemetry_remote;
-    let (otlp, json) = TARGETS.with(|t| {
-        let t = t.borrow();
-        (t.otlp_url.is_some(), t.json_url.is_some())
-    });
-    let mut removed = with(|e, _| e.set_export(remote && otlp)).unwrap_or_default();
-    if !(remote && json) {
+    let targets = TARGETS.with(|t| t.borrow().clone());
+    let mut removed = with(|e, _| e.set_export(Otlp.on(&targets, remote))).unwrap_or_default();
+    if !CustomJson.on(&targets, remote) {
         removed.extend(with(|e, _| e.stop_json_export()).unwrap_or_default());
     }
     if !removed.is_empty() {
@@ -279,10 +276,7 @@ fn target_url(
             collector_url(url, endpoint).map_err(|e| {
                 ProtocolError::new(
                     paperclip_core::protocol::ErrorKind::Malformed,
-                    format!(
-                        "{what}: {}",
-                        e.to_string().replace("collector url", "the URL")
-                    ),
+                    format!("{what}: {e}"),
                 )
             })?;
             Ok(Some(match endpoint {
@@ -385,8 +379,9 @@ pub trait Exporter {
     fn name(&self) -> &'static str;
     /// Whether it is on with `targets`; `remote` is the user's opt-in.
     fn on(&self, targets: &Targets, remote: bool) -> bool;
-    /// Takes the window: stores it, logs it, or queues it and sends what
-    /// the export queue has due. Returns how many items it took.
+    /// Takes the window: stores it, logs it, or queues it (the queue is
+    /// sent by [`tick`] and [`flush_now`] right after). Returns how many
+    /// items it took.
     fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a>;
 }
 
@@ -395,8 +390,8 @@ pub struct IndexedDb;
 /// Each row as one line in the worker's console (development).
 pub struct Console;
 /// An OpenTelemetry collector. Its batches are not cut from the window:
-/// the engine makes them itself, per signal, as OTLP (metrics as deltas);
-/// this exporter sends what is due.
+/// the engine queues them itself in [`tick`], per signal, as OTLP (metrics
+/// as deltas), so it takes nothing here.
 pub struct Otlp;
 /// The user's own endpoint, given the window as one JSON document.
 pub struct CustomJson;
@@ -454,7 +449,6 @@ impl Exporter for CustomJson {
             if !report.enqueued.is_empty() || !report.removed.is_empty() {
                 save_queue(store).await;
             }
-            pump(store).await;
             Ok(window.rows.len() as u32)
         })
     }
@@ -467,11 +461,8 @@ impl Exporter for Otlp {
     fn on(&self, targets: &Targets, remote: bool) -> bool {
         remote && targets.otlp_url.is_some()
     }
-    fn export<'a>(&'a self, store: &'a Store, _: &'a Window) -> Exported<'a> {
-        Box::pin(async move {
-            pump(store).await;
-            Ok(0)
-        })
+    fn export<'a>(&'a self, _: &'a Store, _: &'a Window) -> Exported<'a> {
+        Box::pin(async { Ok(0) })
     }
 }
 

@@ -639,12 +639,12 @@ impl Block {
         if self.pre {
             self.text.push_str(t);
         } else if scan.collapsed {
-            let words = t.trim_matches(' ');
-            if words.len() < t.len() && t.starts_with(' ') {
+            // `space` adds at most one, so a lone " " gives one space.
+            if t.starts_with(' ') {
                 self.space();
             }
-            self.text.push_str(words);
-            if t.ends_with(' ') && !words.is_empty() {
+            self.text.push_str(t.trim_matches(' '));
+            if t.ends_with(' ') {
                 self.space();
             }
         } else {
@@ -691,15 +691,16 @@ impl Reader<'_> {
         if n == 0 || block.links as f64 > MAX_LINK_DENSITY * n as f64 {
             return;
         }
+        // Trimmed in place: trailing whitespace, then leading whitespace
+        // (only leading line breaks in `pre`).
         let mut text = block.text;
+        text.truncate(text.trim_end().len());
         let kept = if block.pre {
-            text.trim_matches('\n').trim_end()
+            text.trim_start_matches('\n').len()
         } else {
-            text.trim()
+            text.trim_start().len()
         };
-        let (start, len) = (kept.as_ptr() as usize - text.as_ptr() as usize, kept.len());
-        text.truncate(start + len);
-        text.drain(..start);
+        text.drain(..text.len() - kept);
         if self.blocks.last() != Some(&text) {
             self.blocks.push(text);
         }

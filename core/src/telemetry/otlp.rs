@@ -104,10 +104,10 @@ impl Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CollectorUrlError {
     /// Not `http://` or `https://`.
-    #[error("collector url must start with http:// or https://")]
+    #[error("must start with http:// or https://")]
     Scheme,
     /// No host, or spaces in it.
-    #[error("collector url has no valid host")]
+    #[error("has no valid host")]
     Host,
 }
 
