@@ -19,6 +19,7 @@
 //! are arguments, so everything is tested natively with `cargo test`.
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod cache;
 pub mod character;
 pub mod chat;

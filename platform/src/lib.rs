@@ -53,6 +53,7 @@ extern "C" {
     pub fn get_manifest(this: &RuntimeExt) -> Object;
 }
 
+pub mod tabs;
 pub mod telemetry;
 
 /// The WebExtension namespace: `browser` where it exists (Firefox), else

@@ -13,7 +13,7 @@ mod resilience;
 mod settings;
 mod telemetry;
 
-use js_sys::{Array, Object, Reflect};
+use paperclip_core::activation::{self, Access, TabInfo};
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
 use paperclip_core::protocol::{
     ActivateTab, ConversationList, ExportConversations, ImportConversations, ListConversations,
@@ -24,21 +24,47 @@ use paperclip_ui::{Animation, Character, ConversationTable};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
-async fn current_tab_id() -> Result<i32, String> {
-    let query = Object::new();
-    Reflect::set(&query, &"active".into(), &true.into()).expect("plain object");
-    Reflect::set(&query, &"currentWindow".into(), &true.into()).expect("plain object");
-    let tabs = platform::api()
-        .tabs()
-        .query(&query)
+/// The tab "Ask Clippy on this page" means, and this page's own tab when it
+/// is in one (a popup page opened in a window of its own, not the toolbar
+/// popup). A page the browser keeps extensions off is refused here, with
+/// the reason, when its URL is known.
+async fn target_tab() -> Result<(TabInfo, Option<TabInfo>), String> {
+    let own = platform::tabs::current().await?;
+    let candidates = match own {
+        None => {
+            platform::tabs::query(&[("active", true.into()), ("currentWindow", true.into())])
+                .await?
+        }
+        Some(_) => {
+            platform::tabs::query(&[("active", true.into()), ("windowType", "normal".into())])
+                .await?
+        }
+    };
+    let tab = activation::target(own.as_ref(), &candidates).map_err(|e| e.to_string())?;
+    if let Some(url) = tab.url.as_deref() {
+        if let Access::Restricted(_) = activation::page_access(url) {
+            return Err(activation::refusal(Some(url), ""));
+        }
+    }
+    Ok((tab, own))
+}
+
+/// Shows the agent on the page the user means, then closes the popup (or
+/// the popup page's own tab).
+async fn ask_clippy_on_this_page() -> Result<(), String> {
+    let (tab, own) = target_tab().await?;
+    platform::call(ActivateTab { tab_id: tab.id })
         .await
-        .map_err(|e| platform::error_text(&e))?;
-    Array::from(&tabs)
-        .get(0)
-        .dyn_into::<platform::sys::Tab>()
-        .ok()
-        .and_then(|t| t.id())
-        .ok_or_else(|| "no active tab".to_string())
+        .map_err(|e| e.message)?;
+    match own {
+        Some(own) => platform::tabs::remove(own.id).await?,
+        None => {
+            if let Some(w) = web_sys::window() {
+                let _ = w.close();
+            }
+        }
+    }
+    Ok(())
 }
 
 #[function_component(Popup)]
@@ -64,19 +90,8 @@ fn popup() -> Html {
         Callback::from(move |_| {
             let status = status.clone();
             wasm_bindgen_futures::spawn_local(async move {
-                let r = match current_tab_id().await {
-                    Ok(tab_id) => platform::call(ActivateTab { tab_id })
-                        .await
-                        .map_err(|e| e.message),
-                    Err(e) => Err(e),
-                };
-                match r {
-                    Ok(_) => {
-                        if let Some(w) = web_sys::window() {
-                            let _ = w.close();
-                        }
-                    }
-                    Err(e) => status.set(e),
+                if let Err(e) = ask_clippy_on_this_page().await {
+                    status.set(e);
                 }
             });
         })
