@@ -171,18 +171,39 @@ pub fn serve(port: Port) {
         if pending.is_none() {
             offer_hint(&session).await;
         }
-        match pending {
-            Some(action @ QuickAction::AskAboutSelection) => {
-                session.send(&BgToAgent::Compose { action });
-            }
-            Some(action) => {
-                let language = paperclip_platform::ui_language();
-                let question = action.question("", &language);
-                ask(session, None, question, Some(action), None).await;
-            }
-            None => {}
+        if let Some(action) = pending {
+            start_action(session, action).await;
         }
     });
+}
+
+/// Starts a quick action the user chose outside the agent (a context-menu
+/// entry): "Ask about selection" waits for the question, the others ask.
+async fn start_action(session: Rc<Session>, action: QuickAction) {
+    match action {
+        QuickAction::AskAboutSelection => session.send(&BgToAgent::Compose { action }),
+        action => {
+            let language = paperclip_platform::ui_language();
+            let question = action.question("", &language);
+            ask(session, None, question, Some(action), None).await;
+        }
+    }
+}
+
+/// Starts `action` in the agent already open in tab `tab_id`; false when
+/// none is (the action then waits for the agent to connect).
+pub(crate) fn start_in_open_agent(tab_id: i32, action: QuickAction) -> bool {
+    let session = SESSIONS.with(|s| {
+        s.borrow()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .find(|s| s.tab_id == tab_id && !s.closed.get())
+    });
+    let Some(session) = session else {
+        return false;
+    };
+    wasm_bindgen_futures::spawn_local(start_action(session, action));
+    true
 }
 
 fn origin_of(url: &str) -> Option<String> {

@@ -28,7 +28,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use js_sys::{Object, Promise, Reflect};
-use paperclip_core::export;
 use paperclip_core::protocol::{
     self, Activated, CacheInvalidated, ConnectionTested, ConversationDetail, ConversationList,
     Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
@@ -37,10 +36,11 @@ use paperclip_core::protocol::{
     TagsSet, TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::sender::{self, SenderInfo};
+use paperclip_core::{activation, export};
 use paperclip_platform as platform;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-use web_extensions_sys::{MessageSender, Port, Tab};
+use web_extensions_sys::{MessageSender, Port};
 
 use crate::store::{Budget, Store};
 
@@ -418,55 +418,73 @@ pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
     let options = Object::new();
     Reflect::set(&options, &"target".into(), &target).expect("plain object");
     Reflect::set(&options, &"files".into(), &files).expect("plain object");
-    platform::api()
-        .scripting()
-        .execute_script(&options)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            ProtocolError::failed(format!(
-                "Clippy can't run on this page: {}",
-                platform::error_text(&e)
-            ))
-        })
+    let outcome = match platform::api().scripting().execute_script(&options).await {
+        Ok(results) => platform::from_js(&results)
+            .map_err(|e| e.message)
+            .and_then(|json| activation::injected(&json)),
+        Err(e) => Err(platform::error_text(&e)),
+    };
+    let Err(error) = outcome else {
+        return Ok(());
+    };
+    // With `activeTab` (the user's click) the URL is visible and names the
+    // kind of page; without it the browser's error has to do.
+    let url = platform::tabs::get(tab_id).await.ok().and_then(|t| t.url);
+    Err(ProtocolError::failed(activation::refusal(
+        url.as_deref(),
+        &error,
+    )))
 }
 
-fn activate_tab(tab: Option<Tab>) {
-    if let Some(id) = tab.and_then(|t| t.id()) {
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = activate(id).await {
-                web_sys::console::warn_1(&e.message.into());
-            }
-        });
-    }
+/// Shows the agent in the tab a browser listener passed (read field by
+/// field: a `tabs.Tab` has no JS class to check against).
+fn activate_tab(tab: &JsValue) {
+    let id = match platform::tabs::read(tab) {
+        Ok(Some(t)) => t.id,
+        Ok(None) => return,
+        Err(e) => {
+            web_sys::console::warn_1(&format!("paperclip: {e}").into());
+            return;
+        }
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = activate(id).await {
+            web_sys::console::warn_1(&e.message.into());
+        }
+    });
 }
 
 /// `commands.onCommand`.
 #[wasm_bindgen]
-pub fn on_command(command: String, tab: Option<Tab>) {
+pub fn on_command(command: String, tab: JsValue) {
     if command == "activate-agent" {
-        activate_tab(tab);
+        activate_tab(&tab);
     }
 }
 
 /// `contextMenus.onClicked`: shows the agent and starts the entry's quick
 /// action on the selection.
 #[wasm_bindgen]
-pub fn on_menu(info: JsValue, tab: Option<Tab>) {
+pub fn on_menu(info: JsValue, tab: JsValue) {
     let item = Reflect::get(&info, &"menuItemId".into())
         .ok()
         .and_then(|v| v.as_string());
     let Some(&(_, _, action)) = MENUS.iter().find(|(id, ..)| Some(*id) == item.as_deref()) else {
         return;
     };
-    if let Some(id) = tab.as_ref().and_then(|t| t.id()) {
+    if let Ok(Some(t)) = platform::tabs::read(&tab) {
+        if agent::start_in_open_agent(t.id, action) {
+            // Brings the open agent back into view.
+            activate_tab(&tab);
+            return;
+        }
         PENDING_ACTION.with(|p| {
             let mut p = p.borrow_mut();
-            p.retain(|&(t, _)| t != id);
-            p.push((id, action));
+            p.retain(|&(id, _)| id != t.id);
+            p.push((t.id, action));
         });
     }
-    activate_tab(tab);
+    activate_tab(&tab);
 }
 
 /// Takes the pending quick action of `tab_id`, if any.

@@ -21,6 +21,16 @@ api.runtime.onMessageExternal.addListener((message, sender, sendResponse) => {
 api.runtime.onConnect.addListener(later(bg.on_connect));
 api.runtime.onConnectExternal.addListener((port) => port.disconnect());
 api.runtime.onInstalled.addListener(later(bg.on_installed));
-api.commands.onCommand.addListener(later(bg.on_command));
-api.contextMenus.onClicked.addListener(later(bg.on_menu));
+// The shortcut's and the context menu's listeners, named: a headless
+// browser gives a test no way to press a browser shortcut or click a browser
+// menu, so the end-to-end tests call these from the background's own realm,
+// with the arguments the browser passes (only the extension's own contexts
+// can reach the background's globals).
+const listeners = Object.freeze({
+  onCommand: later(bg.on_command),
+  onMenuClicked: later(bg.on_menu),
+});
+globalThis.paperclipListeners = listeners;
+api.commands.onCommand.addListener(listeners.onCommand);
+api.contextMenus.onClicked.addListener(listeners.onMenuClicked);
 api.alarms.onAlarm.addListener(later(bg.on_alarm));
