@@ -15,6 +15,7 @@
 //! Each command installs what it needs when missing (see [`tools`]).
 
 mod bench;
+mod checks;
 mod dist;
 mod test;
 mod tools;

@@ -2,7 +2,8 @@
 //!
 //! Stages: tools (installs what is missing), lint (rustfmt, clippy with
 //! `-D warnings`, native and wasm32), core (native unit, property and doc
-//! tests), core-is-browser-free (`cargo tree`), wasm (wasm-bindgen-tests of
+//! tests), core-is-browser-free (`cargo tree`), source checks (no
+//! `instanceof` cast on a browser-extension type, see [`checks`]), wasm (wasm-bindgen-tests of
 //! the storage layer in headless Chromium, in a page and in a service
 //! worker), dist, web-ext lint, and end-to-end (Chromium and Firefox).
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::{cargo, dist, output_of, root, run_cmd, tools};
+use crate::{cargo, checks, dist, output_of, root, run_cmd, tools};
 
 /// Packages compiled to wasm32.
 const WASM_PACKAGES: &[&str] = &[
@@ -126,6 +127,7 @@ fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
         s.tests(cargo().args(["test", "-p", "paperclip-core", "-p", "xtask"]))
     })?;
     stages.run("core-is-browser-free", |_| core_is_browser_free())?;
+    stages.run("source checks", |_| checks::run(&root()))?;
     stages.run("wasm (Chromium)", |s| {
         s.tests(
             cargo()

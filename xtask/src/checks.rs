@@ -1,0 +1,273 @@
+//! Source checks that `cargo xtask test` runs before building anything.
+//!
+//! [`extension_casts`]: a `dyn_into` / `dyn_ref` (an `instanceof` check)
+//! only on real JS classes (`js_sys::…`, `web_sys::…`). Browser-extension
+//! objects (a `tabs.Tab`, a `runtime.Port`, a `MessageSender`, menu click
+//! data; the types of `web-extensions-sys` and the hand-written bindings)
+//! are plain objects with no class behind them, so such a check is always
+//! false: the popup's "Ask Clippy on this page" said "no active tab" for
+//! that reason. Their fields are read instead
+//! (`paperclip_core::activation::TabInfo`, `Reflect`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+
+/// The crates whose sources are checked (the wasm shells).
+const SHELLS: &[&str] = &[
+    "background",
+    "content",
+    "popup",
+    "devtools-panel",
+    "platform",
+    "ui",
+];
+
+/// Calls that test a value's class with `instanceof`.
+const CASTS: &[&str] = &[
+    "dyn_into",
+    "dyn_ref",
+    "target_dyn_into",
+    "target_dyn_ref",
+    "is_instance_of",
+    "has_type",
+];
+
+/// Where a check failed.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// File, relative to the workspace root.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong, and what to do instead.
+    pub message: String,
+}
+
+/// Runs every source check over the shells under `root`.
+pub fn run(root: &Path) -> Result<()> {
+    let mut findings = Vec::new();
+    let mut files = 0;
+    for krate in SHELLS {
+        for path in rust_files(&root.join(krate)) {
+            let text = std::fs::read_to_string(&path)?;
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            findings.extend(extension_casts(&rel, &text));
+            files += 1;
+        }
+    }
+    if findings.is_empty() {
+        eprintln!("source checks: {files} files, no instanceof cast on a browser-extension type");
+        return Ok(());
+    }
+    for f in &findings {
+        eprintln!("{}:{}: {}", f.file, f.line, f.message);
+    }
+    bail!("{} source check(s) failed", findings.len())
+}
+
+/// Every `.rs` file below `dir` (skipping `target`).
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n != "target") {
+                out.extend(rust_files(&path));
+            }
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The `instanceof` casts in `text` whose target is not a real JS class,
+/// or not written out.
+pub fn extension_casts(file: &str, text: &str) -> Vec<Finding> {
+    let imported = js_class_imports(text);
+    let mut findings = Vec::new();
+    let code = strip_comments(text);
+    for cast in CASTS {
+        let needle = format!(".{cast}");
+        let mut from = 0;
+        while let Some(at) = code[from..].find(&needle) {
+            let start = from + at;
+            let after = start + needle.len();
+            from = after;
+            // `.dyn_into_foo` or `.dyn_refs` are other names.
+            if code[after..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                continue;
+            }
+            let line = code[..start].matches('\n').count() + 1;
+            let target = turbofish(&code[after..]).or_else(|| annotated(&code[..start]));
+            let message = match target {
+                None => format!(
+                    "`{cast}` without a written target type: write `{cast}::<js_sys::…>()` \
+                     (or `web_sys::…`) so this check can see it is a real JS class"
+                ),
+                Some(t) if is_js_class(&t, &imported) => continue,
+                Some(t) => format!(
+                    "`{cast}::<{t}>` is an `instanceof` check, and `{t}` has no JS class \
+                     (browser-extension objects are plain objects): read the fields used \
+                     instead (paperclip_core::activation::TabInfo, Reflect)"
+                ),
+            };
+            findings.push(Finding {
+                file: file.to_string(),
+                line,
+                message,
+            });
+        }
+    }
+    findings.sort_by_key(|f| f.line);
+    findings
+}
+
+/// `text` with `//` comments blanked (line breaks kept, so lines still count).
+fn strip_comments(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.find("//") {
+            // A `//` inside a string literal (a URL) is rare in these casts'
+            // lines; an odd number of quotes before it means it is in one.
+            Some(at) if l[..at].matches('"').count() % 2 == 0 => &l[..at],
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The type in `::<T>` right after a cast's name.
+fn turbofish(rest: &str) -> Option<String> {
+    let rest = rest.trim_start().strip_prefix("::<")?;
+    let mut depth = 1;
+    for (i, c) in rest.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(rest[..i].trim().to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The type of `let name: T = …` in the statement that ends at the cast.
+fn annotated(before: &str) -> Option<String> {
+    let stmt_start = before.rfind([';', '{', '}']).map_or(0, |i| i + 1);
+    let stmt = before[stmt_start..].trim_start();
+    let rest = stmt.strip_prefix("let ")?;
+    let (binding, _) = rest.split_once('=')?;
+    let (_, ty) = binding.split_once(':')?;
+    Some(ty.trim().to_string())
+}
+
+/// Names brought in from `js_sys` or `web_sys` by `use` lines.
+fn js_class_imports(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for stmt in strip_comments(text).split(';') {
+        // The statement's last line that starts a `use` (attributes and
+        // other items may come before it in the chunk).
+        let Some(at) = stmt
+            .match_indices("use ")
+            .map(|(i, _)| i)
+            .filter(|&i| stmt[..i].ends_with(['\n', ' ', ')']) || i == 0)
+            .last()
+        else {
+            continue;
+        };
+        let path = stmt[at + 4..].trim();
+        if !(path.starts_with("js_sys") || path.starts_with("web_sys")) {
+            continue;
+        }
+        let list = match path.find('{') {
+            Some(open) => path[open + 1..].trim_end_matches('}').to_string(),
+            None => path.rsplit("::").next().unwrap_or_default().to_string(),
+        };
+        for name in list.split(',') {
+            let name = name.split(" as ").last().unwrap_or(name).trim();
+            if !name.is_empty() && name != "self" {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// Whether `ty` names a class of `js_sys` or `web_sys`.
+fn is_js_class(ty: &str, imported: &[String]) -> bool {
+    let ty = ty.trim_start_matches("::");
+    ty.starts_with("js_sys::") || ty.starts_with("web_sys::") || imported.iter().any(|n| n == ty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(text: &str) -> Vec<usize> {
+        extension_casts("x.rs", text)
+            .into_iter()
+            .map(|f| f.line)
+            .collect()
+    }
+
+    #[test]
+    fn real_js_classes_pass() {
+        let ok = "use js_sys::{Function, Promise};\nuse web_sys::HtmlElement;\n\
+                  fn f(v: JsValue) {\n\
+                  let f = v.dyn_into::<js_sys::Function>();\n\
+                  let g: Function = v.dyn_into()?;\n\
+                  let p = v.dyn_ref::<Promise>();\n\
+                  let e = ev.target_dyn_into::<web_sys::Element>();\n\
+                  let h: HtmlElement = x.dyn_into().unwrap();\n\
+                  // v.dyn_into::<Tab>() in a comment is fine\n\
+                  let u = v.unchecked_into::<Tab>();\n}";
+        assert_eq!(lines(ok), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn extension_types_and_unwritten_targets_fail() {
+        let bad = "use platform::sys::Tab;\nfn f(v: JsValue) {\n\
+                   let t = v.dyn_into::<platform::sys::Tab>();\n\
+                   let p = v.dyn_ref::<Port>();\n\
+                   let s: MessageSender = v.dyn_into().unwrap();\n\
+                   takes(v.dyn_into().unwrap());\n\
+                   let ok = v.is_instance_of::<web_extensions_sys::Port>();\n}";
+        assert_eq!(lines(bad), vec![3, 4, 5, 6, 7]);
+        let f = &extension_casts("x.rs", bad)[0];
+        assert!(f.message.contains("has no JS class"), "{}", f.message);
+        assert!(extension_casts("x.rs", bad)[3]
+            .message
+            .contains("without a written target type"));
+    }
+
+    #[test]
+    fn the_popup_bug_is_caught() {
+        // The code that made "Ask Clippy on this page" say "no active tab".
+        let popup =
+            "Array::from(&tabs)\n    .get(0)\n    .dyn_into::<platform::sys::Tab>()\n    .ok()";
+        assert_eq!(lines(popup), vec![3]);
+    }
+
+    #[test]
+    fn the_shells_pass() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        run(&root).unwrap();
+    }
+}
