@@ -279,7 +279,7 @@ impl Browser {
     /// [`Browser::in_extension_page`] in a new tab (`as_tab`) or in a window
     /// of its own, which leaves the current tab its window's active one (as
     /// the toolbar popup does).
-    async fn in_extension_page_as(
+    pub async fn in_extension_page_as(
         &self,
         path: &str,
         script: &str,
@@ -306,25 +306,160 @@ impl Browser {
             .await
     }
 
-    /// Shows the agent in the tab whose URL starts with `page_url`, as the
-    /// popup's "Ask Clippy on this page" does.
+    /// Shows the agent on the current tab, whose URL must start with
+    /// `page_url`, the way a user does: the toolbar popup's "Ask Clippy on
+    /// this page" ([`Browser::open_popup`]), clicked. Fails with the
+    /// popup's message when it refuses.
     pub async fn activate(&self, page_url: &str) -> Result<()> {
-        self.activate_as(page_url, true).await
+        let url = self.client.current_url().await?.to_string();
+        if !url.starts_with(page_url) {
+            bail!("activate: the current tab is at {url}, not {page_url}");
+        }
+        if let Some(refusal) = self.ask_clippy_from_popup().await? {
+            bail!("the popup refused: {refusal}");
+        }
+        Ok(())
     }
 
-    /// [`Browser::activate`] from a window of its own, as the toolbar popup
-    /// does: the page stays its window's active tab, so the agent frame
-    /// keeps the keyboard focus it takes when it loads.
-    pub async fn activate_from_window(&self, page_url: &str) -> Result<()> {
-        self.activate_as(page_url, false).await
+    /// Opens the popup over the current tab's window and clicks "Ask Clippy
+    /// on this page"; back in the tab afterwards. `None` when the popup
+    /// closed itself (the agent is being shown), else the message it shows.
+    pub async fn ask_clippy_from_popup(&self) -> Result<Option<String>> {
+        let page = self.client.window().await?;
+        let popup = self.open_popup().await?;
+        let result = async {
+            let button = self.control("button", "Ask Clippy on this page").await?;
+            self.click(&button).await?;
+            let started = Instant::now();
+            loop {
+                if !self.client.windows().await?.contains(&popup) {
+                    return Ok(None);
+                }
+                let alert = self
+                    .client
+                    .execute(
+                        "const a = document.querySelector('main.popup > [role=alert]');
+                         return a ? a.textContent : null;",
+                        vec![],
+                    )
+                    .await;
+                match alert {
+                    Ok(Value::String(text)) => return Ok(Some(text)),
+                    // The popup closed between the two looks.
+                    Err(_) if !self.client.windows().await?.contains(&popup) => return Ok(None),
+                    _ => {}
+                }
+                if started.elapsed() > Duration::from_secs(10) {
+                    bail!("the popup neither closed nor said why");
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        .await;
+        if self.client.windows().await?.contains(&popup) {
+            self.client.switch_to_window(popup).await?;
+            self.client.close_window().await?;
+        }
+        self.client.switch_to_window(page).await?;
+        result
     }
 
-    async fn activate_as(&self, page_url: &str, as_tab: bool) -> Result<()> {
-        let reply = self
-            .in_extension_page_as("options.html", ACTIVATE, json!(page_url), as_tab)
+    /// Opens the toolbar popup's page (`popup.html`) in a popup-type window
+    /// of its own over the current tab's window, and switches to it.
+    ///
+    /// A test cannot open the real toolbar popup: in headless Chromium
+    /// `action.openPopup()` resolves but shows no popup, and Firefox opens
+    /// it only for the focused window, in a panel WebDriver cannot enter.
+    /// The page is the same; it finds the tab it is about as it does in a
+    /// window of its own (the last used tab of a normal window).
+    pub async fn open_popup(&self) -> Result<fantoccini::wd::WindowHandle> {
+        let before = self.client.windows().await?;
+        let created = self
+            .in_extension_page_as("options.html", OPEN_POPUP, Value::Null, false)
             .await?;
-        if reply["body"]["ok"]["type"] != "Activated" {
-            bail!("activation failed: {reply}");
+        if created.get("error").is_some() {
+            bail!("opening the popup: {created}");
+        }
+        let started = Instant::now();
+        let popup = loop {
+            let now = self.client.windows().await?;
+            if let Some(h) = now.into_iter().find(|h| !before.contains(h)) {
+                break h;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                bail!("the popup window never appeared");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        self.client.switch_to_window(popup.clone()).await?;
+        Ok(popup)
+    }
+
+    /// Calls the background's `listener` (`onCommand`, `onMenuClicked`: see
+    /// `bg.js`) the way the browser does, with `args` followed by the tab
+    /// whose URL starts with `page_url`.
+    ///
+    /// No headless browser lets a test press a browser shortcut (WebDriver
+    /// and CDP key events reach the page, not the browser's shortcuts) or
+    /// click a browser menu, so the browser's side is played here: in
+    /// Chromium from inside the service worker (CDP), in Firefox from an
+    /// extension page through `runtime.getBackgroundPage()`.
+    pub async fn fire_listener(&self, listener: &str, args: Value, page_url: &str) -> Result<()> {
+        self.request(json!({"type": "Ping"})).await?;
+        match self.kind {
+            Kind::Firefox => {
+                let r = self
+                    .in_extension_page_as(
+                        "options.html",
+                        FIRE_LISTENER_FIREFOX,
+                        json!([listener, args, page_url]),
+                        false,
+                    )
+                    .await?;
+                if r != json!("fired") {
+                    bail!("{listener}: {r}");
+                }
+            }
+            Kind::Chromium => {
+                let targets = self.cdp("Target.getTargets", json!({})).await?;
+                let worker = targets["targetInfos"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|t| {
+                        t["type"] == "service_worker"
+                            && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
+                    })
+                    .ok_or_else(|| anyhow!("the background's service worker is not running"))?;
+                let session = self
+                    .cdp(
+                        "Target.attachToTarget",
+                        json!({"targetId": worker["targetId"], "flatten": false}),
+                    )
+                    .await?;
+                let expression = format!(
+                    "chrome.tabs.query({{}}).then((tabs) => {{
+                       const tab = tabs.find((t) => (t.url || '').startsWith({page}));
+                       globalThis.paperclipListeners[{listener}](...{args}, tab);
+                     }})",
+                    page = json!(page_url),
+                    listener = json!(listener),
+                );
+                let message = json!({"id": 1, "method": "Runtime.evaluate", "params": {"expression": expression}});
+                // The answer comes back as an event that chromedriver does
+                // not relay; the test watches the effect on the page.
+                self.cdp(
+                    "Target.sendMessageToTarget",
+                    json!({"sessionId": session["sessionId"], "message": message.to_string()}),
+                )
+                .await?;
+                let _ = self
+                    .cdp(
+                        "Target.detachFromTarget",
+                        json!({"sessionId": session["sessionId"]}),
+                    )
+                    .await;
+            }
         }
         Ok(())
     }
@@ -757,23 +892,25 @@ const SEND_MESSAGE: &str = "
         ? setTimeout(() => send(n + 1), 100) : done({error: String(e)}));
     send(0);";
 
-/// Finds the tab whose URL starts with arguments[0] and sends ActivateTab.
-const ACTIVATE: &str = "
-    const [prefix, done] = arguments;
+/// Opens `popup.html` in a popup-type window (resolves `{id}` or `{error}`).
+const OPEN_POPUP: &str = "
+    const [, done] = arguments;
     const api = globalThis.browser ?? globalThis.chrome;
+    api.windows.create({type: 'popup', url: 'popup.html', width: 420, height: 640})
+      .then((w) => done({id: w.id}), (e) => done({error: String(e)}));";
+
+/// Firefox: calls the background page's listener `arguments[0][0]` with
+/// the arguments `arguments[0][1]` and the tab at `arguments[0][2]`.
+const FIRE_LISTENER_FIREFOX: &str = "
+    const [[listener, args, prefix], done] = arguments;
     (async () => {
-      const tabs = await api.tabs.query({});
+      const tabs = await browser.tabs.query({});
       const tab = tabs.find((t) => (t.url || '').startsWith(prefix));
-      if (!tab) return {error: 'no tab at ' + prefix + ' among ' + tabs.map((t) => t.url).join(', ')};
-      const message = {v: 1, body: {type: 'ActivateTab', tab_id: tab.id}};
-      for (let n = 0; ; n++) {
-        try { return await api.runtime.sendMessage(message); } catch (e) {
-          // Retried as paperclip_platform::call does.
-          if (n >= 2 || !String(e).includes('Receiving end does not exist')) throw e;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-    })().then(done, (e) => done({error: String(e)}));";
+      if (!tab) return 'no tab at ' + prefix;
+      const background = await browser.runtime.getBackgroundPage();
+      background.paperclipListeners[listener](...args, tab);
+      return 'fired';
+    })().then(done, (e) => done(String(e)));";
 
 fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) -> Capabilities {
     let caps = match kind {
@@ -804,6 +941,9 @@ fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) 
                     "binary": env_or("CHROMIUM", "/usr/bin/chromium"),
                     "args": args,
                     "excludeSwitches": ["disable-extensions", "enable-automation"],
+                    // Lists the extension's own targets (its service
+                    // worker, its popup) among the window handles.
+                    "enableExtensionTargets": true,
                 }
             })
         }

@@ -1,6 +1,9 @@
 //! The vertical slice, end to end, in real Chromium and Firefox with the
 //! built extension. Every scenario runs in both browsers (one test each);
 //! run them one at a time (`--test-threads=1`): each starts a browser.
+//!
+//! Areas with a module of their own: `activation` (the popup's button, the
+//! shortcut, the context menu, and the README's "Using it" walked through).
 
 use std::time::Duration;
 
@@ -48,17 +51,19 @@ macro_rules! in_both_browsers {
         mod chromium {
             $(#[tokio::test(flavor = "multi_thread")]
             async fn $name() -> anyhow::Result<()> {
-                super::with_browser(paperclip_e2e::Kind::Chromium, super::$name).await
+                crate::with_browser(paperclip_e2e::Kind::Chromium, super::$name).await
             })*
         }
         mod firefox {
             $(#[tokio::test(flavor = "multi_thread")]
             async fn $name() -> anyhow::Result<()> {
-                super::with_browser(paperclip_e2e::Kind::Firefox, super::$name).await
+                crate::with_browser(paperclip_e2e::Kind::Firefox, super::$name).await
             })*
         }
     };
 }
+
+mod activation;
 
 in_both_browsers!(
     ask_stream_reload_restore,
@@ -616,7 +621,7 @@ async fn keyboard_only(b: Browser, server: Server) -> Result<Browser> {
         b.client.goto(&page).await?;
         add_fake_provider(&b, "Fake", &fake).await?;
         b.client.goto(&page).await?;
-        b.activate_from_window(&page).await?;
+        b.activate(&page).await?;
         b.enter_agent().await?;
         let focused = b
             .client
