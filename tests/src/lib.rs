@@ -137,6 +137,8 @@ pub struct Browser {
     /// `chrome-extension://ID/` or `moz-extension://UUID/`.
     pub base: String,
     driver: Child,
+    /// Where the browser saves downloads (inside the profile).
+    downloads: PathBuf,
     _profile: tempfile::TempDir,
 }
 
@@ -189,7 +191,9 @@ impl Browser {
                 .spawn()
                 .context("starting geckodriver")?,
         };
-        let mut caps = capabilities(kind, ext, profile.path(), headless);
+        let downloads = profile.path().join("downloads");
+        std::fs::create_dir_all(&downloads)?;
+        let mut caps = capabilities(kind, ext, profile.path(), &downloads, headless);
         if let (Some(Value::Object(p)), Value::Object(extra)) = (
             caps.get_mut("moz:firefoxOptions")
                 .and_then(|o| o.get_mut("prefs")),
@@ -238,6 +242,7 @@ impl Browser {
             client,
             base,
             driver,
+            downloads,
             _profile: profile,
         })
     }
@@ -869,6 +874,36 @@ impl Browser {
         v.as_f64().ok_or_else(|| anyhow!("no timing: {v}"))
     }
 
+    /// The text of the file `name` the browser downloaded (waits up to 10 s
+    /// for it to be complete), removed afterwards so that the next download
+    /// of that name is not renamed.
+    pub async fn downloaded(&self, name: &str) -> Result<String> {
+        let path = self.downloads.join(name);
+        let started = Instant::now();
+        loop {
+            let partial = std::fs::read_dir(&self.downloads)?.flatten().any(|e| {
+                let n = e.file_name().to_string_lossy().to_string();
+                n.ends_with(".crdownload") || n.ends_with(".part")
+            });
+            if !partial {
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    if !text.is_empty() {
+                        std::fs::remove_file(&path)?;
+                        return Ok(text);
+                    }
+                }
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let seen: Vec<String> = std::fs::read_dir(&self.downloads)?
+                    .flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect();
+                bail!("no download {name} (the folder holds {seen:?})");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// A PNG screenshot of the current tab.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         self.top().await?;
@@ -912,7 +947,13 @@ const FIRE_LISTENER_FIREFOX: &str = "
       return 'fired';
     })().then(done, (e) => done(String(e)));";
 
-fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) -> Capabilities {
+fn capabilities(
+    kind: Kind,
+    ext: Option<&Path>,
+    profile: &Path,
+    downloads: &Path,
+    headless: bool,
+) -> Capabilities {
     let caps = match kind {
         Kind::Chromium => {
             let mut args = vec![
@@ -944,6 +985,10 @@ fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) 
                     // Lists the extension's own targets (its service
                     // worker, its popup) among the window handles.
                     "enableExtensionTargets": true,
+                    "prefs": {
+                        "download.default_directory": downloads,
+                        "download.prompt_for_download": false,
+                    },
                 }
             })
         }
@@ -970,6 +1015,12 @@ fn capabilities(kind: Kind, ext: Option<&Path>, profile: &Path, headless: bool) 
                         "browser.safebrowsing.downloads.remote.enabled": false,
                         "extensions.getAddons.cache.enabled": false,
                         "datareporting.policy.dataSubmissionEnabled": false,
+                        // Downloads go to the profile's folder, unasked.
+                        "browser.download.folderList": 2,
+                        "browser.download.dir": downloads,
+                        "browser.download.useDownloadDir": true,
+                        "browser.download.always_ask_before_handling_new_types": false,
+                        "browser.download.start_downloads_in_tmp_dir": false,
                     }
                 }
             })

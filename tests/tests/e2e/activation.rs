@@ -327,25 +327,33 @@ async fn the_readme_walkthrough(b: Browser, server: Server) -> Result<Browser> {
 
     // "the devtools panel (*Paperclip* tab in DevTools) is a storage
     // inspector: search titles and messages".
-    let found = b
-        .in_extension_page(
-            "panel.html",
-            "const [, done] = arguments;
-             const started = Date.now();
-             (function poll() {
-               const search = document.querySelector('input[type=search]');
-               if (search && !search.dataset.typed) {
-                 search.value = 'Gem clip'; search.dataset.typed = '1';
-                 search.dispatchEvent(new Event('input', {bubbles: true}));
-               }
-               const rows = [...document.querySelectorAll('tr.conversation .title')].map(t => t.textContent);
-               if ((search && search.dataset.typed && rows.length) || Date.now() - started > 8000) done(rows);
-               else setTimeout(poll, 100);
-             })();",
-            json!(null),
-        )
+    let back = b.client.window().await?;
+    let panel = b.client.new_window(true).await?;
+    b.client.switch_to_window(panel.handle).await?;
+    b.client.goto(&format!("{}panel.html", b.base)).await?;
+    b.control("input", "Search conversations")
+        .await?
+        .send_keys("Gem clip")
         .await?;
-    ensure!(found == json!(["What is the Gem clip?"]), "{found}");
+    let found = b
+        .poll(Duration::from_secs(10), "the search's rows", || async {
+            let v = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('tr.conversation .title')].map(t => t.textContent);",
+                    vec![],
+                )
+                .await?;
+            let v: Vec<String> = serde_json::from_value(v)?;
+            Ok((!v.is_empty()).then_some(v))
+        })
+        .await?;
+    ensure!(
+        found == vec!["What is the Gem clip?".to_string()],
+        "{found:?}"
+    );
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
 
     // Character: "Clippy or Clippette (options)" — chosen on the options
     // page, shown by the agent.

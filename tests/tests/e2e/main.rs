@@ -456,11 +456,20 @@ async fn chromium_cold_worker_answers_first_message() -> Result<()> {
 /// Markdown export.
 async fn export_and_import_through_the_options_page(b: Browser, server: Server) -> Result<Browser> {
     b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
-    let exported = b
-        .request(json!({"type": "ExportConversations", "ids": null}))
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let export = b.control("button", "Export all conversations").await?;
+    export.click().await?;
+    let status = b
+        .poll(Duration::from_secs(10), "[role=status]", || {
+            b.text_of(".data [role=status]")
+        })
         .await?;
-    let text = exported["body"]["ok"]["json"].as_str().unwrap_or_default();
-    let mut file: Value = serde_json::from_str(text)?;
+    ensure!(status == "Exported 1 conversations.", "{status}");
+    let text = b.downloaded("paperclip-export.json").await?;
+    let mut file: Value = serde_json::from_str(&text)?;
     ensure!(
         file["format"] == json!("paperclip-export") && file["version"] == json!(1),
         "{file}"
@@ -469,10 +478,6 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         file["conversations"].as_array().map(Vec::len) == Some(1),
         "{file}"
     );
-    let id = file["conversations"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     let mut copy = file["conversations"][0].clone();
     copy["id"] = json!("imported-conversation");
     copy["title"] = json!("An imported conversation");
@@ -487,10 +492,6 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
     let bad = dir.path().join("garbage.json");
     std::fs::write(&bad, b"\x00\x01 definitely not an export")?;
 
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
     let input = b
         .client
         .wait()
@@ -521,7 +522,7 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         "{alert}"
     );
     b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.client.switch_to_window(back.clone()).await?;
 
     let list = b
         .request(json!({"type": "ListConversations", "limit": 10}))
@@ -537,15 +538,22 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         "{list}"
     );
 
-    let md = b
-        .request(json!({"type": "ExportMarkdown", "id": id}))
-        .await?;
-    let markdown = md["body"]["ok"]["markdown"].as_str().unwrap_or_default();
-    ensure!(markdown.starts_with("# What is the Gem clip?\n"), "{md}");
+    // The Markdown export: the devtools panel's "Export as Markdown" on
+    // the conversation opened from its list.
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}panel.html", b.base)).await?;
+    let open = b.control("button.link", "What is the Gem clip?").await?;
+    open.click().await?;
+    let export = b.control("button", "Export as Markdown").await?;
+    export.click().await?;
+    let markdown = b.downloaded("what-is-the-gem-clip.md").await?;
     ensure!(
-        md["body"]["ok"]["filename"] == json!("what-is-the-gem-clip.md"),
-        "{md}"
+        markdown.starts_with("# What is the Gem clip?\n"),
+        "{markdown}"
     );
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
     Ok(b)
 }
 
@@ -669,6 +677,148 @@ async fn keyboard_only(b: Browser, server: Server) -> Result<Browser> {
         .await?;
     }
     Ok(b)
+}
+
+/// What to do to a preference's control on the options page.
+enum Pref<'a> {
+    /// Tick or untick a checkbox (clicked only when it differs).
+    Tick(bool),
+    /// Replace a text field's content (then Tab, which commits it).
+    Type(&'a str),
+}
+
+/// Changes preference `key` as a user does, through its control on the
+/// options page (`#pref-<key>`), and waits for the page's "Saved …" line;
+/// back in the current tab afterwards.
+async fn set_option(b: &Browser, key: &str, edit: Pref<'_>) -> Result<()> {
+    use fantoccini::key::Key;
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let result = async {
+        let id = format!("#pref-{}", key.replace('.', "-"));
+        let control = b
+            .client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(fantoccini::Locator::Css(&id))
+            .await?;
+        match edit {
+            Pref::Tick(on) => {
+                if control.is_selected().await? != on {
+                    control.click().await?;
+                }
+            }
+            Pref::Type(text) => {
+                control.clear().await?;
+                control
+                    .send_keys(&format!("{text}{}", char::from(Key::Tab)))
+                    .await?;
+            }
+        }
+        let saved = format!("Saved {key} = ");
+        b.poll(Duration::from_secs(10), &saved, || async {
+            let all = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('.preferences [role=status], .preferences [role=alert]')].map(s => s.textContent).join(' ');",
+                    vec![],
+                )
+                .await?;
+            let all = all.as_str().unwrap_or_default().to_string();
+            Ok(all.contains(&saved).then_some(()))
+        })
+        .await
+    }
+    .await;
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
+    result
+}
+
+/// Fills the options page's "Telemetry export" form (collector URL, JSON
+/// endpoint URL, console box), clicks "Save export settings" and returns
+/// what the page says: `(true, "Saved.")` or `(false, the refusal)`.
+async fn save_telemetry_export(
+    b: &Browser,
+    otlp: &str,
+    json_url: &str,
+    console: bool,
+) -> Result<(bool, String)> {
+    telemetry_form(b, |b| async move {
+        for (id, text) in [("#otlp-url", otlp), ("#json-url", json_url)] {
+            let input = b.client.find(fantoccini::Locator::Css(id)).await?;
+            input.clear().await?;
+            input.send_keys(text).await?;
+        }
+        let console_box = b
+            .client
+            .find(fantoccini::Locator::Css("#telemetry-console"))
+            .await?;
+        if console_box.is_selected().await? != console {
+            console_box.click().await?;
+        }
+        b.control("button", "Save export settings")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Clicks the options page's "Send now" (telemetry export); returns what
+/// the page says.
+async fn send_telemetry_now(b: &Browser) -> Result<String> {
+    let (sent, said) = telemetry_form(b, |b| async move {
+        let button = b.control("button", "Send now").await?;
+        ensure!(button.is_enabled().await?, "\"Send now\" is disabled");
+        button.click().await?;
+        Ok(())
+    })
+    .await?;
+    ensure!(sent, "Send now: {said}");
+    Ok(said)
+}
+
+/// Runs `act` on the options page's telemetry section (in a tab of its
+/// own) and returns its message line as `(is a status, text)`.
+async fn telemetry_form<'a, F, Fut>(b: &'a Browser, act: F) -> Result<(bool, String)>
+where
+    F: FnOnce(&'a Browser) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let result = async {
+        b.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(fantoccini::Locator::Css("#otlp-url"))
+            .await?;
+        // The section has read the current settings once its line shows.
+        b.wait_until(Duration::from_secs(10), "the export settings", || async {
+            Ok(b.text_of(".telemetry-export p.meta").await?.is_some())
+        })
+        .await?;
+        act(b).await?;
+        b.poll(Duration::from_secs(10), "the export's message", || async {
+            if let Some(t) = b.text_of(".telemetry-export [role=status]").await? {
+                return Ok(Some((true, t)));
+            }
+            Ok(b.text_of(".telemetry-export [role=alert]")
+                .await?
+                .map(|t| (false, t)))
+        })
+        .await
+    }
+    .await;
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
+    result
 }
 
 /// Sends `body` and returns the `ok` payload, failing on an error reply.
@@ -864,6 +1014,10 @@ async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Br
         .await?
         .send_keys("fake-model-1")
         .await?;
+    find("#provider-key")
+        .await?
+        .send_keys("sk-test-SECRET-123")
+        .await?;
     find(".add-provider button[type=submit]")
         .await?
         .click()
@@ -901,21 +1055,37 @@ async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Br
             && report.ends_with("Models: fake-model-1, fake-model-2"),
         "{report}"
     );
+    // The key typed in the form is stored, sent to its provider, shown as
+    // "set", and never shown again, even after a reload.
+    let key_cell = b
+        .text_of("table[aria-label='Providers'] tbody tr td:nth-child(6)")
+        .await?;
+    ensure!(key_cell.as_deref() == Some("set"), "key cell {key_cell:?}");
+    b.client.refresh().await?;
+    b.control("button", "Test connection").await?;
+    let page = b
+        .client
+        .execute(
+            "return document.documentElement.outerHTML + [...document.querySelectorAll('input')].map(i => i.value).join(' ');",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        !page.to_string().contains("SECRET"),
+        "the options page shows the key"
+    );
     b.client.close_window().await?;
     b.client.switch_to_window(back).await?;
+    let models = fake.requests();
+    let models = models
+        .iter()
+        .find(|r| r.path == "/v1/models")
+        .ok_or_else(|| anyhow::anyhow!("the fake server was not asked"))?;
     ensure!(
-        fake.requests().iter().any(|r| r.path == "/v1/models"),
-        "the fake server was not asked"
+        models.headers.get("authorization").map(String::as_str) == Some("Bearer <redacted>"),
+        "the key did not go to its provider: {:?}",
+        models.headers
     );
-
-    // A key set through the protocol is stored, reported as set, and never returned.
-    let list = ok(&b, json!({"type": "ListProviders"})).await?;
-    let settings = list["providers"][0]["settings"].clone();
-    ok(
-        &b,
-        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "set", "key": "sk-test-SECRET-123"}}),
-    )
-    .await?;
     let list = ok(&b, json!({"type": "ListProviders"})).await?;
     ensure!(list["providers"][0]["has_key"] == json!(true), "{list}");
     let export = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
@@ -1537,36 +1707,67 @@ async fn resilience_settings_on_the_options_page(b: Browser, _server: Server) ->
 /// labelled; where it has it, it answers.
 async fn chrome_built_in_ai_is_feature_detected(b: Browser, server: Server) -> Result<Browser> {
     b.client.goto(&server.url("/")).await?;
-    let settings = json!({"id": "nano", "kind": "chrome_built_in", "label": "Nano",
-        "base_url": "", "model": "", "max_tokens": 256});
-    ok(
-        &b,
-        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
-    )
-    .await?;
-    let tested = b
-        .request(json!({"type": "TestConnection", "id": "nano"}))
+    // Added on the options page: Kind "Chrome built-in AI", a name, Save;
+    // then "Test connection" in its row.
+    let back = b.client.window().await?;
+    let tab = b.client.new_window(true).await?;
+    b.client.switch_to_window(tab.handle).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let find = |css: &'static str| b.client.wait().for_element(fantoccini::Locator::Css(css));
+    find("#provider-kind")
+        .await?
+        .select_by_value("chrome_built_in")
         .await?;
+    find("#provider-label").await?.send_keys("Nano").await?;
+    ensure!(
+        b.client
+            .find(fantoccini::Locator::Css("#provider-url"))
+            .await
+            .is_err(),
+        "the built-in provider asks for an address"
+    );
+    find(".add-provider button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    let saved = b
+        .poll(Duration::from_secs(10), "saved", || async {
+            Ok(b.text_of(".providers [role=status]")
+                .await?
+                .filter(|t| t.starts_with("Saved")))
+        })
+        .await?;
+    ensure!(saved == "Saved Nano.", "{saved}");
+    b.control("button", "Test connection")
+        .await?
+        .click()
+        .await?;
+    let (tested, report) = b
+        .poll(Duration::from_secs(15), "the connection report", || async {
+            if let Some(why) = b.text_of(".providers [role=alert]").await? {
+                return Ok(Some((false, why)));
+            }
+            Ok(b.text_of(".providers [role=status]")
+                .await?
+                .filter(|t| !t.starts_with("Saved"))
+                .map(|t| (true, t)))
+        })
+        .await?;
+    b.client.close_window().await?;
+    b.client.switch_to_window(back).await?;
     let answer = b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
-    match tested["body"]["err"]["message"].as_str() {
-        Some(why) => {
-            ensure!(why.contains("Chrome's built-in"), "{tested}");
-            ensure!(
-                answer.starts_with(&format!("Nano: {why}"))
-                    && answer.contains("Answering from the page instead"),
-                "{answer}"
-            );
-        }
-        None => {
-            ensure!(
-                tested["body"]["ok"]["report"]["model_listed"] == true,
-                "{tested}"
-            );
-            ensure!(
-                !answer.contains("Answering from the page instead"),
-                "{answer}"
-            );
-        }
+    if tested {
+        ensure!(report.starts_with("Connected in "), "{report}");
+        ensure!(
+            !answer.contains("Answering from the page instead"),
+            "{answer}"
+        );
+    } else {
+        ensure!(report.contains("Chrome's built-in"), "{report}");
+        ensure!(
+            answer.starts_with("Nano: ") && answer.contains("Answering from the page instead"),
+            "{answer}"
+        );
     }
     Ok(b)
 }
@@ -1667,12 +1868,9 @@ async fn page_context_the_user_turned_off_is_not_sent(
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
     b.client.goto(&server.url("/")).await?;
     add_fake_provider(&b, "Fake", &fake).await?;
+    // Unticked on the options page, as a user does.
     for key in ["privacy.context.main_text", "privacy.context.page_info"] {
-        ok(
-            &b,
-            json!({"type": "SetPreference", "key": key, "value": false}),
-        )
-        .await?;
+        set_option(&b, key, Pref::Tick(false)).await?;
     }
     let answer = b.ask_on(&server.url("/"), "What is this about?").await?;
     ensure!(answer == "Echo: What is this about?", "{answer}");
@@ -2302,18 +2500,17 @@ async fn hints_only_where_allowed_never_sent_and_backing_off(
         b.text_of("section.hint").await?.is_none(),
         "hints are off by default"
     );
-    ok(
+    // Both set on the options page, as a user does.
+    b.top().await?;
+    set_option(
         &b,
-        json!({"type": "SetPreference", "key": "agent.hint_sites",
-        "value": [server.url("/").trim_end_matches('/')]}),
+        "agent.hint_sites",
+        Pref::Type(server.url("/").trim_end_matches('/')),
     )
     .await?;
     ensure!(reopen().await?.is_none(), "allowed, but not turned on");
-    ok(
-        &b,
-        json!({"type": "SetPreference", "key": "agent.proactive_hints", "value": true}),
-    )
-    .await?;
+    b.top().await?;
+    set_option(&b, "agent.proactive_hints", Pref::Tick(true)).await?;
     let hint = reopen().await?.unwrap_or_default();
     ensure!(hint.starts_with("This page is long"), "{hint:?}");
     ensure!(
@@ -2362,24 +2559,32 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     b.client.goto(&page).await?;
     b.activate(&page).await?;
     b.enter_agent().await?;
-    let saved = ok(
-        &b,
-        json!({"type": "SetTelemetryExport", "otlp_url": collector.url()}),
-    )
-    .await?;
-    ensure!(saved["export"]["enabled"] == false, "{saved}");
-    let bad = b
-        .request(json!({"type": "SetTelemetryExport", "otlp_url": "ftp://x"}))
-        .await?;
-    ensure!(
-        bad["body"]["err"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("collector URL")),
-        "{bad}"
-    );
+    let saved = save_telemetry_export(&b, &collector.url(), "", false).await?;
+    ensure!(saved == (true, "Saved.".into()), "{saved:?}");
+    let status = ok(&b, json!({"type": "GetTelemetryExport"})).await?;
+    ensure!(status["enabled"] == false, "{status}");
+    let (saved, bad) = save_telemetry_export(&b, "ftp://x", "", false).await?;
+    ensure!(!saved && bad.contains("collector URL"), "{bad}");
     b.enter_agent_now().await?;
     b.ask("What did the council decide?").await?;
     b.wait_answer(0).await?;
+    // Before the opt-in the page offers no "Send now"; a request sent
+    // anyway (the boundary, not a user path) sends nothing.
+    b.top().await?;
+    let (_, said) = telemetry_form(&b, |b| async move {
+        let button = b.control("button", "Send now").await?;
+        ensure!(
+            !button.is_enabled().await?,
+            "\"Send now\" before the opt-in"
+        );
+        b.control("button", "Save export settings")
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    })
+    .await?;
+    ensure!(said == "Saved.", "{said}");
     ok(&b, json!({"type": "FlushTelemetry"})).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     ensure!(
@@ -2388,15 +2593,14 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
         collector.requests()
     );
 
-    ok(
-        &b,
-        json!({"type": "SetPreference", "key": "privacy.telemetry_remote", "value": true}),
-    )
-    .await?;
+    b.top().await?;
+    set_option(&b, "privacy.telemetry_remote", Pref::Tick(true)).await?;
     b.enter_agent_now().await?;
     b.ask("How much does the pilot cost?").await?;
     b.wait_answer(1).await?;
-    ok(&b, json!({"type": "FlushTelemetry"})).await?;
+    b.top().await?;
+    let sent = send_telemetry_now(&b).await?;
+    ensure!(sent.ends_with("batches still queued."), "{sent}");
     collector.wait_for(Duration::from_secs(15), "one trace exported", |c| {
         c.spans()
             .iter()
@@ -2427,32 +2631,19 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
 
     // Beside the collector: the custom JSON endpoint and the console. A
     // bad URL is refused and changes nothing.
-    let bad = b
-        .request(
-            json!({"type": "SetTelemetryExport", "otlp_url": collector.url(),
-            "json_url": "mailto:telemetry@example.com"}),
-        )
-        .await?;
-    ensure!(
-        bad["body"]["err"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("JSON endpoint URL")),
-        "{bad}"
-    );
+    let (saved, bad) =
+        save_telemetry_export(&b, &collector.url(), "mailto:telemetry@example.com", false).await?;
+    ensure!(!saved && bad.contains("JSON endpoint URL"), "{bad}");
     let kept = ok(&b, json!({"type": "GetTelemetryExport"})).await?;
     ensure!(
         kept["otlp_url"] == json!(collector.url()) && kept["json_url"].is_null(),
         "{kept}"
     );
-    let saved = ok(
-        &b,
-        json!({"type": "SetTelemetryExport", "otlp_url": collector.url(),
-            "json_url": collector.json_url(), "console": true}),
-    )
-    .await?;
+    let saved = save_telemetry_export(&b, &collector.url(), &collector.json_url(), true).await?;
+    ensure!(saved == (true, "Saved.".into()), "{saved:?}");
+    let saved = ok(&b, json!({"type": "GetTelemetryExport"})).await?;
     ensure!(
-        saved["export"]["json_url"] == json!(collector.json_url())
-            && saved["export"]["console"] == true,
+        saved["json_url"] == json!(collector.json_url()) && saved["console"] == true,
         "{saved}"
     );
 
@@ -2463,7 +2654,8 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     b.enter_agent_now().await?;
     b.ask("Who voted against it?").await?;
     b.wait_answer(2).await?;
-    ok(&b, json!({"type": "FlushTelemetry"})).await?;
+    b.top().await?;
+    send_telemetry_now(&b).await?;
     collector.wait_for(Duration::from_secs(15), "a refused export", |c| {
         c.requests().iter().any(|(_, status)| *status == 503)
     })?;
