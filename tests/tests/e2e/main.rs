@@ -499,8 +499,10 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         .await?;
     input.send_keys(&good.display().to_string()).await?;
     let status = b
-        .poll(Duration::from_secs(10), "[role=status]", || {
-            b.text_of("[role=status]")
+        .poll(Duration::from_secs(10), "[role=status]", || async {
+            Ok(b.text_of(".data [role=status]")
+                .await?
+                .filter(|t| t.starts_with("Imported")))
         })
         .await?;
     ensure!(
