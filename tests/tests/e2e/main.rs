@@ -3,7 +3,8 @@
 //! run them one at a time (`--test-threads=1`): each starts a browser.
 //!
 //! Areas with a module of their own: `activation` (the popup's button, the
-//! shortcut, the context menu, and the README's "Using it" walked through).
+//! shortcut, the context menu, and the README's "Using it" walked through)
+//! and `controls` (the options page's and the panel's remaining controls).
 
 use std::time::Duration;
 
@@ -64,6 +65,7 @@ macro_rules! in_both_browsers {
 }
 
 mod activation;
+mod controls;
 
 in_both_browsers!(
     ask_stream_reload_restore,
