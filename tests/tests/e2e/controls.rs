@@ -15,6 +15,7 @@ use crate::{click_button, ok};
 in_both_browsers!(
     the_panels_filters_paging_refresh_and_trace_download,
     the_options_pages_cleanup_prices_removal_and_merge_policy,
+    the_agents_explain_selection_and_copy_code,
 );
 
 /// An export file of `n` conversations on `site`, titled `<prefix> <i>`,
@@ -278,5 +279,58 @@ async fn the_options_pages_cleanup_prices_removal_and_merge_policy(
         stored["conversation"]["title"] == json!("A 0, as imported"),
         "{stored}"
     );
+    Ok(b)
+}
+
+/// The agent's "Explain selection" quick action explains what is selected;
+/// a code block's "Copy code" reports "Copied" (the clipboard itself cannot
+/// be read back without a permission the extension does not ask for).
+async fn the_agents_explain_selection_and_copy_code(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    let selected = b
+        .client
+        .execute(
+            "const p = [...document.querySelectorAll('p')].find(p => p.textContent.includes('springy'));
+             const r = document.createRange(); r.selectNodeContents(p);
+             const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+             return s.toString().replace(/\\s+/g, ' ').trim();",
+            vec![],
+        )
+        .await?;
+    let selected = selected.as_str().unwrap_or_default().to_string();
+    ensure!(selected.contains("springy"), "{selected}");
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    click_button(&b, "Explain selection").await?;
+    let (answer, _) = b.wait_answer(0).await?;
+    let start: String = selected.chars().take(30).collect();
+    ensure!(
+        answer.starts_with("You selected “") && answer.contains(&start),
+        "{answer}"
+    );
+
+    // A code block, from a provider that echoes the question.
+    b.top().await?;
+    let fake = crate::agent_with_fake_provider(&b, &page).await?;
+    let input = b.control("textarea", "Ask Clippy").await?;
+    let send = b.control("button", "Send").await?;
+    b.client
+        .execute(
+            "arguments[0].value = 'Show code:\\n```rust\\nlet clip = 1;\\n```'; arguments[1].click();",
+            vec![serde_json::to_value(&input)?, serde_json::to_value(&send)?],
+        )
+        .await?;
+    b.wait_answer(1).await?;
+    ensure!(!fake.requests().is_empty(), "the provider was not asked");
+    let copy = b.control("button", "Copy code").await?;
+    copy.click().await?;
+    let label = b
+        .poll(Duration::from_secs(5), "the copy's outcome", || async {
+            let t = copy.text().await?;
+            Ok((t != "Copy").then_some(t))
+        })
+        .await?;
+    ensure!(label == "Copied", "the button says {label:?}");
     Ok(b)
 }
