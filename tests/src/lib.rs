@@ -874,6 +874,57 @@ impl Browser {
         v.as_f64().ok_or_else(|| anyhow!("no timing: {v}"))
     }
 
+    /// Opens extension page `path` (e.g. `options.html`) in a new tab and
+    /// switches to it; returns the handle to come back to with
+    /// [`Browser::close_tab`].
+    pub async fn open_tab(&self, path: &str) -> Result<fantoccini::wd::WindowHandle> {
+        let back = self.client.window().await?;
+        let tab = self.client.new_window(true).await?;
+        self.client.switch_to_window(tab.handle).await?;
+        self.client.goto(&format!("{}{path}", self.base)).await?;
+        Ok(back)
+    }
+
+    /// Closes the current tab and switches to `back`.
+    pub async fn close_tab(&self, back: fantoccini::wd::WindowHandle) -> Result<()> {
+        self.client.close_window().await?;
+        self.client.switch_to_window(back).await?;
+        Ok(())
+    }
+
+    /// The text of every element matching `css` in the current frame.
+    pub async fn texts(&self, css: &str) -> Result<Vec<String>> {
+        let v = self
+            .client
+            .execute(
+                "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);",
+                vec![json!(css)],
+            )
+            .await?;
+        Ok(serde_json::from_value(v)?)
+    }
+
+    /// Selects the page's first paragraph containing `word` (in the top
+    /// document) and returns the selection's text, whitespace collapsed.
+    pub async fn select_paragraph(&self, word: &str) -> Result<String> {
+        self.top().await?;
+        let selected = self
+            .client
+            .execute(
+                "const p = [...document.querySelectorAll('p')].find(p => p.textContent.includes(arguments[0]));
+                 const r = document.createRange(); r.selectNodeContents(p);
+                 const s = getSelection(); s.removeAllRanges(); s.addRange(r);
+                 return s.toString().replace(/\\s+/g, ' ').trim();",
+                vec![json!(word)],
+            )
+            .await?;
+        let selected = selected.as_str().unwrap_or_default().to_string();
+        if !selected.contains(word) {
+            bail!("selecting the paragraph with {word:?} selected {selected:?}");
+        }
+        Ok(selected)
+    }
+
     /// The text of the file `name` the browser downloaded (waits up to 10 s
     /// for it to be complete), removed afterwards so that the next download
     /// of that name is not renamed.

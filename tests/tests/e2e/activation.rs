@@ -107,7 +107,7 @@ async fn the_shortcut_and_the_context_menu_show_clippy(
     })
     .await?;
 
-    let selected = select_paragraph(&b, "springy").await?;
+    let selected = b.select_paragraph("springy").await?;
     let click = |item: &str| {
         json!([{
             "menuItemId": item,
@@ -140,31 +140,13 @@ async fn the_shortcut_and_the_context_menu_show_clippy(
 
     b.top().await?;
     b.client.goto(&page).await?;
-    select_paragraph(&b, "springy").await?;
+    b.select_paragraph("springy").await?;
     b.fire_listener("onMenuClicked", click("paperclip-ask-selection"), &page)
         .await?;
     b.enter_agent().await?;
     b.control("button", "Cancel asking about the selection")
         .await?;
     Ok(b)
-}
-
-/// Selects the first paragraph containing `word`; returns the selection.
-async fn select_paragraph(b: &Browser, word: &str) -> Result<String> {
-    b.top().await?;
-    let selected = b
-        .client
-        .execute(
-            "const p = [...document.querySelectorAll('p')].find(p => p.textContent.includes(arguments[0]));
-             const r = document.createRange(); r.selectNodeContents(p);
-             const s = getSelection(); s.removeAllRanges(); s.addRange(r);
-             return s.toString().replace(/\\s+/g, ' ').trim();",
-            vec![json!(word)],
-        )
-        .await?;
-    let selected = selected.as_str().unwrap_or_default().to_string();
-    ensure!(selected.contains(word), "selected {selected:?}");
-    Ok(selected)
 }
 
 /// README.md, "Using it", walked as a new user would, each step through
@@ -289,7 +271,7 @@ async fn the_readme_walkthrough(b: Browser, server: Server) -> Result<Browser> {
         .await?;
     b.enter_agent().await?;
     // Show Clippy: "*Ask Clippy about selection* in the context menu".
-    let selected = select_paragraph(&b, "springy").await?;
+    let selected = b.select_paragraph("springy").await?;
     b.fire_listener(
         "onMenuClicked",
         json!([{"menuItemId": "paperclip-ask-selection", "selectionText": selected, "pageUrl": page, "frameId": 0, "editable": false}]),
@@ -305,14 +287,7 @@ async fn the_readme_walkthrough(b: Browser, server: Server) -> Result<Browser> {
     let popup = b.open_popup().await?;
     let rows = b
         .poll(Duration::from_secs(10), "the popup's list", || async {
-            let v = b
-                .client
-                .execute(
-                    "return [...document.querySelectorAll('tr.conversation .title')].map(t => t.textContent);",
-                    vec![],
-                )
-                .await?;
-            let v: Vec<String> = serde_json::from_value(v)?;
+            let v = b.texts("tr.conversation .title").await?;
             Ok((!v.is_empty()).then_some(v))
         })
         .await?;
@@ -327,24 +302,14 @@ async fn the_readme_walkthrough(b: Browser, server: Server) -> Result<Browser> {
 
     // "the devtools panel (*Paperclip* tab in DevTools) is a storage
     // inspector: search titles and messages".
-    let back = b.client.window().await?;
-    let panel = b.client.new_window(true).await?;
-    b.client.switch_to_window(panel.handle).await?;
-    b.client.goto(&format!("{}panel.html", b.base)).await?;
+    let back = b.open_tab("panel.html").await?;
     b.control("input", "Search conversations")
         .await?
         .send_keys("Gem clip")
         .await?;
     let found = b
         .poll(Duration::from_secs(10), "the search's rows", || async {
-            let v = b
-                .client
-                .execute(
-                    "return [...document.querySelectorAll('tr.conversation .title')].map(t => t.textContent);",
-                    vec![],
-                )
-                .await?;
-            let v: Vec<String> = serde_json::from_value(v)?;
+            let v = b.texts("tr.conversation .title").await?;
             Ok((!v.is_empty()).then_some(v))
         })
         .await?;
@@ -352,14 +317,11 @@ async fn the_readme_walkthrough(b: Browser, server: Server) -> Result<Browser> {
         found == vec!["What is the Gem clip?".to_string()],
         "{found:?}"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
 
     // Character: "Clippy or Clippette (options)" — chosen on the options
     // page, shown by the agent.
-    let options = b.client.new_window(true).await?;
-    b.client.switch_to_window(options.handle.clone()).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let character = b
         .client
         .wait()
@@ -379,9 +341,7 @@ async fn the_readme_walkthrough(b: Browser, server: Server) -> Result<Browser> {
             .is_some_and(|t| t.contains("Saved agent.character = \"clippette\"")))
     })
     .await?;
-    b.client.close_window().await?;
-    let windows = b.client.windows().await?;
-    b.client.switch_to_window(windows[0].clone()).await?;
+    b.close_tab(back).await?;
     b.client.goto(&page).await?;
     b.activate(&page).await?;
     b.enter_agent().await?;

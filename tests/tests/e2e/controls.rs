@@ -49,35 +49,13 @@ async fn import(b: &Browser, conversations: Vec<Value>, policy: &str) -> Result<
     .await
 }
 
-/// The titles in the panel's table.
-async fn titles(b: &Browser) -> Result<Vec<String>> {
-    let v = b
-        .client
-        .execute(
-            "return [...document.querySelectorAll('tr.conversation .title')].map(t => t.textContent);",
-            vec![],
-        )
-        .await?;
-    Ok(serde_json::from_value(v)?)
-}
-
 /// Waits until the panel's table holds exactly `n` rows; returns them.
 async fn rows(b: &Browser, n: usize) -> Result<Vec<String>> {
     b.poll(Duration::from_secs(10), &format!("{n} rows"), || async {
-        let t = titles(b).await?;
+        let t = b.texts("tr.conversation .title").await?;
         Ok((t.len() == n).then_some(t))
     })
     .await
-}
-
-/// Opens extension page `path` in a new tab and returns to the previous
-/// tab's handle afterwards (the caller closes it).
-async fn open_page(b: &Browser, path: &str) -> Result<fantoccini::wd::WindowHandle> {
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}{path}", b.base)).await?;
-    Ok(back)
 }
 
 /// Site and tag filters, "Load more" past the first 50, "Refresh" after
@@ -99,7 +77,7 @@ async fn the_panels_filters_paging_refresh_and_trace_download(
     let imported = import(&b, all, "keep_newest").await?;
     ensure!(imported["added"] == json!(56), "{imported}");
 
-    let back = open_page(&b, "panel.html").await?;
+    let back = b.open_tab("panel.html").await?;
     rows(&b, 50).await?;
     click_button(&b, "Load more").await?;
     let every = rows(&b, 57).await?;
@@ -139,7 +117,11 @@ async fn the_panels_filters_paging_refresh_and_trace_download(
     import(&b, newer, "keep_newest").await?;
     click_button(&b, "Refresh").await?;
     b.wait_until(Duration::from_secs(10), "the new row", || async {
-        Ok(titles(&b).await?.first().map(String::as_str) == Some("C 0"))
+        Ok(b.texts("tr.conversation .title")
+            .await?
+            .first()
+            .map(String::as_str)
+            == Some("C 0"))
     })
     .await?;
 
@@ -153,8 +135,7 @@ async fn the_panels_filters_paging_refresh_and_trace_download(
         events.iter().any(|e| e["name"] == "ask"),
         "no ask in the trace: {trace}"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     Ok(b)
 }
 
@@ -184,7 +165,7 @@ async fn the_options_pages_cleanup_prices_removal_and_merge_policy(
     )
     .await?;
 
-    let back = open_page(&b, "options.html").await?;
+    let back = b.open_tab("options.html").await?;
     click_button(&b, "Clean up now").await?;
     let cleaned = b
         .poll(Duration::from_secs(10), "the cleanup's report", || async {
@@ -272,8 +253,7 @@ async fn the_options_pages_cleanup_prices_removal_and_merge_policy(
         replaced == "Imported: 0 added, 1 replaced, 0 kept as they were.",
         "{replaced}"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     let stored = ok(&b, json!({"type": "GetConversation", "id": "A-0"})).await?;
     ensure!(
         stored["conversation"]["title"] == json!("A 0, as imported"),
@@ -288,18 +268,7 @@ async fn the_options_pages_cleanup_prices_removal_and_merge_policy(
 async fn the_agents_explain_selection_and_copy_code(b: Browser, server: Server) -> Result<Browser> {
     let page = server.url("/");
     b.client.goto(&page).await?;
-    let selected = b
-        .client
-        .execute(
-            "const p = [...document.querySelectorAll('p')].find(p => p.textContent.includes('springy'));
-             const r = document.createRange(); r.selectNodeContents(p);
-             const s = getSelection(); s.removeAllRanges(); s.addRange(r);
-             return s.toString().replace(/\\s+/g, ' ').trim();",
-            vec![],
-        )
-        .await?;
-    let selected = selected.as_str().unwrap_or_default().to_string();
-    ensure!(selected.contains("springy"), "{selected}");
+    let selected = b.select_paragraph("springy").await?;
     b.activate(&page).await?;
     b.enter_agent().await?;
     click_button(&b, "Explain selection").await?;

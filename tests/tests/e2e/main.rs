@@ -458,10 +458,7 @@ async fn chromium_cold_worker_answers_first_message() -> Result<()> {
 /// Markdown export.
 async fn export_and_import_through_the_options_page(b: Browser, server: Server) -> Result<Browser> {
     b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let export = b.control("button", "Export all conversations").await?;
     export.click().await?;
     let status = b
@@ -525,8 +522,7 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         alert.starts_with("import refused, nothing changed: $: not a JSON object"),
         "{alert}"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back.clone()).await?;
+    b.close_tab(back).await?;
 
     let list = b
         .request(json!({"type": "ListConversations", "limit": 10}))
@@ -544,9 +540,7 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
 
     // The Markdown export: the devtools panel's "Export as Markdown" on
     // the conversation opened from its list.
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}panel.html", b.base)).await?;
+    let back = b.open_tab("panel.html").await?;
     let open = b.control("button.link", "What is the Gem clip?").await?;
     open.click().await?;
     let export = b.control("button", "Export as Markdown").await?;
@@ -556,8 +550,7 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
         markdown.starts_with("# What is the Gem clip?\n"),
         "{markdown}"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     Ok(b)
 }
 
@@ -696,10 +689,7 @@ enum Pref<'a> {
 /// back in the current tab afterwards.
 async fn set_option(b: &Browser, key: &str, edit: Pref<'_>) -> Result<()> {
     use fantoccini::key::Key;
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let result = async {
         let id = format!("#pref-{}", key.replace('.', "-"));
         let control = b
@@ -736,8 +726,7 @@ async fn set_option(b: &Browser, key: &str, edit: Pref<'_>) -> Result<()> {
         .await
     }
     .await;
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     result
 }
 
@@ -793,10 +782,7 @@ where
     F: FnOnce(&'a Browser) -> Fut,
     Fut: std::future::Future<Output = Result<()>>,
 {
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let result = async {
         b.client
             .wait()
@@ -820,8 +806,7 @@ where
         .await
     }
     .await;
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     result
 }
 
@@ -915,10 +900,7 @@ async fn preferences_and_storage_on_the_options_page(
     b: Browser,
     _server: Server,
 ) -> Result<Browser> {
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let dark = b
         .client
         .wait()
@@ -991,8 +973,7 @@ async fn preferences_and_storage_on_the_options_page(
         scale.as_str().and_then(|s| s.parse::<f64>().ok()) == Some(1.0),
         "the refused value is not shown as saved: {scale}"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     Ok(b)
 }
 
@@ -1001,10 +982,7 @@ async fn preferences_and_storage_on_the_options_page(
 /// comes back out: not in the list, not in an export, not in a reply.
 async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Browser> {
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let find = |css: &'static str| b.client.wait().for_element(fantoccini::Locator::Css(css));
     find("#provider-label")
         .await?
@@ -1078,8 +1056,7 @@ async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Br
         !page.to_string().contains("SECRET"),
         "the options page shows the key"
     );
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     let models = fake.requests();
     let models = models
         .iter()
@@ -1713,10 +1690,7 @@ async fn chrome_built_in_ai_is_feature_detected(b: Browser, server: Server) -> R
     b.client.goto(&server.url("/")).await?;
     // Added on the options page: Kind "Chrome built-in AI", a name, Save;
     // then "Test connection" in its row.
-    let back = b.client.window().await?;
-    let tab = b.client.new_window(true).await?;
-    b.client.switch_to_window(tab.handle).await?;
-    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let back = b.open_tab("options.html").await?;
     let find = |css: &'static str| b.client.wait().for_element(fantoccini::Locator::Css(css));
     find("#provider-kind")
         .await?
@@ -1757,8 +1731,7 @@ async fn chrome_built_in_ai_is_feature_detected(b: Browser, server: Server) -> R
                 .map(|t| (true, t)))
         })
         .await?;
-    b.client.close_window().await?;
-    b.client.switch_to_window(back).await?;
+    b.close_tab(back).await?;
     let answer = b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
     if tested {
         ensure!(report.starts_with("Connected in "), "{report}");
@@ -2043,18 +2016,7 @@ async fn quick_actions_on_the_selection(b: Browser, server: Server) -> Result<Br
     b.client.goto(&page).await?;
     add_fake_provider(&b, "Fake", &fake).await?;
     b.client.goto(&page).await?;
-    let selected = b
-        .client
-        .execute(
-            "const p = [...document.querySelectorAll('p')].find(p => p.textContent.includes('springy'));
-             const r = document.createRange(); r.selectNodeContents(p);
-             const s = getSelection(); s.removeAllRanges(); s.addRange(r);
-             return s.toString().replace(/\\s+/g, ' ').trim();",
-            vec![],
-        )
-        .await?;
-    let selected = selected.as_str().unwrap_or_default().to_string();
-    ensure!(selected.contains("springy"), "{selected}");
+    let selected = b.select_paragraph("springy").await?;
     b.activate(&page).await?;
     b.enter_agent().await?;
     click_button(&b, "Translate selection").await?;
