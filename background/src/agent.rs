@@ -31,7 +31,7 @@ use web_extensions_sys::Port;
 use crate::cancel::Cancel;
 use crate::store::Store;
 use crate::telemetry;
-use crate::{sender_info, store, to_content};
+use crate::{caller_of, store, to_content};
 use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 
 /// Characters per streamed chunk, at least.
@@ -109,11 +109,7 @@ pub fn serve(port: Port) {
         let sender = port.sender().ok_or_else(|| {
             ProtocolError::new(protocol::ErrorKind::Forbidden, "port has no sender")
         })?;
-        let caller = sender::identify(
-            &platform::extension_id(),
-            &platform::base_url(),
-            &sender_info(&sender),
-        )?;
+        let caller = caller_of(&sender)?;
         let tab_id = sender::may_open_agent_port(&caller)?;
         let tab_url = sender.tab().and_then(|t| t.url());
         Ok((tab_id, tab_url))

@@ -35,7 +35,7 @@ use paperclip_core::protocol::{
     ProvidersOrdered, QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response,
     TagsSet, TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
 };
-use paperclip_core::sender::{self, SenderInfo};
+use paperclip_core::sender::{self, Caller, Channel, SenderInfo};
 use paperclip_core::{activation, export};
 use paperclip_platform as platform;
 use wasm_bindgen::prelude::*;
@@ -196,14 +196,17 @@ fn performance_now() -> f64 {
         .unwrap_or_default()
 }
 
-/// The sender fields the core needs.
-pub(crate) fn sender_info(sender: &MessageSender) -> SenderInfo {
-    SenderInfo {
+/// Who sent a message or opened a port (`sender::identify` on the fields
+/// the core reads); every entry point then asks `sender::check` (the core's
+/// capability table) what that caller may do.
+pub(crate) fn caller_of(sender: &MessageSender) -> Result<Caller, ProtocolError> {
+    let info = SenderInfo {
         id: sender.id(),
         url: sender.url(),
         tab_id: sender.tab().and_then(|t| t.id()),
         frame_id: sender.frame_id().map(|f| f as i32),
-    }
+    };
+    sender::identify(&platform::extension_id(), &platform::base_url(), &info)
 }
 
 /// `runtime.onMessage`: one enveloped [`Request`] in, one enveloped
@@ -227,13 +230,9 @@ pub fn on_message_external(_message: JsValue, _sender: JsValue) -> JsValue {
 }
 
 async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, ProtocolError> {
-    let caller = sender::identify(
-        &platform::extension_id(),
-        &platform::base_url(),
-        &sender_info(sender),
-    )?;
+    let caller = caller_of(sender)?;
     let request: Request = platform::decode_js(message)?;
-    sender::may_call(&caller, &request)?;
+    sender::check(&caller, Channel::Request(&request))?;
     let store = store()?;
     Ok(match request {
         Request::Ping(_) => Pong {

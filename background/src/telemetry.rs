@@ -713,6 +713,7 @@ pub fn end(mut span: OpenSpan, failed: Option<&str>) {
 // ----- the devtools panel's live port -------------------------------------
 
 use paperclip_core::protocol::{TelemetryUpdate, TELEMETRY_PORT};
+use paperclip_core::sender::Channel;
 use web_extensions_sys::Port;
 
 /// How often the live port is updated, ms.
@@ -747,12 +748,8 @@ pub fn update() -> Option<TelemetryUpdate> {
 /// second until the panel closes. Only extension pages may subscribe.
 pub fn subscribe(port: Port) {
     let allowed = port.sender().is_some_and(|s| {
-        paperclip_core::sender::identify(
-            &paperclip_platform::extension_id(),
-            &paperclip_platform::base_url(),
-            &crate::sender_info(&s),
-        )
-        .is_ok_and(|c| matches!(c, paperclip_core::sender::Caller::ExtensionPage { .. }))
+        crate::caller_of(&s)
+            .is_ok_and(|c| paperclip_core::sender::check(&c, Channel::Port(TELEMETRY_PORT)).is_ok())
     });
     if port.name() != TELEMETRY_PORT || !allowed {
         port.disconnect();

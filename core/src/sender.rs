@@ -1,5 +1,7 @@
 //! Who is speaking to the background: [`identify`] turns the browser's
-//! `MessageSender` into a [`Caller`], and [`may_call`] / [`may_open_agent_port`]
+//! `MessageSender` into a [`Caller`], and [`CAPABILITIES`], checked by
+//! [`authorize`], says which caller may use which channel (requests, the
+//! agent port, the telemetry port); [`may_call`] / [`may_open_agent_port`]
 //! say what each caller may do.
 //!
 //! Extension pages (popup, options, devtools panel, the agent's iframe) are
@@ -85,16 +87,133 @@ pub fn identify(
     }
 }
 
-/// Whether `caller` may make `request`. Content scripts run inside
-/// untrusted pages and make no requests at all.
-pub fn may_call(caller: &Caller, request: &Request) -> Result<(), ProtocolError> {
-    match caller {
-        Caller::ExtensionPage { .. } => Ok(()),
-        Caller::ContentScript { .. } => Err(ProtocolError::new(
-            ErrorKind::Forbidden,
-            format!("content scripts may not send {}", request.name()),
-        )),
+/// A way into the background.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Channel<'a> {
+    /// A one-shot [`Request`] (`runtime.sendMessage`).
+    Request(&'a Request),
+    /// A port opened with `runtime.connect`, by its name.
+    Port(&'a str),
+}
+
+/// Who a [`Capability`] admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Who {
+    /// Any of the extension's own pages (popup, options, devtools panel,
+    /// the agent's frame).
+    ExtensionPages,
+    /// One page of the extension, loaded inside a tab (the agent's frame:
+    /// the tab is the page it serves).
+    PageInTab(&'static str),
+}
+
+/// What a [`Capability`] opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opens {
+    /// Every one-shot request.
+    Requests,
+    /// The port of this name.
+    Port(&'static str),
+}
+
+/// One row of [`CAPABILITIES`]: `who` may use `opens`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capability {
+    /// The channel.
+    pub opens: Opens,
+    /// Who may use it.
+    pub who: Who,
+}
+
+/// Who may use which channel into the background: the one table the
+/// background's three entry points (`onMessage`, the agent's port, the
+/// telemetry port) consult through [`authorize`]. A caller or channel not
+/// listed is refused; content scripts are listed nowhere (they run inside
+/// untrusted pages and only answer the background).
+pub const CAPABILITIES: &[Capability] = &[
+    Capability {
+        opens: Opens::Requests,
+        who: Who::ExtensionPages,
+    },
+    Capability {
+        opens: Opens::Port(crate::protocol::AGENT_PORT),
+        who: Who::PageInTab(AGENT_PAGE),
+    },
+    Capability {
+        opens: Opens::Port(crate::protocol::TELEMETRY_PORT),
+        who: Who::ExtensionPages,
+    },
+];
+
+/// What [`authorize`] grants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    /// Who is speaking.
+    pub caller: Caller,
+    /// The tab the caller serves, for [`Who::PageInTab`] rows.
+    pub tab_id: Option<i32>,
+}
+
+/// Identifies `sender` and checks [`CAPABILITIES`] for `channel`: the
+/// background's entry points call only this.
+pub fn authorize(
+    own_id: &str,
+    own_base_url: &str,
+    sender: &SenderInfo,
+    channel: Channel<'_>,
+) -> Result<Granted, ProtocolError> {
+    let caller = identify(own_id, own_base_url, sender)?;
+    let tab_id = check(&caller, channel)?;
+    Ok(Granted { caller, tab_id })
+}
+
+/// Checks [`CAPABILITIES`]: whether `caller` may use `channel`, and the tab
+/// it serves for [`Who::PageInTab`] rows.
+pub fn check(caller: &Caller, channel: Channel<'_>) -> Result<Option<i32>, ProtocolError> {
+    let wanted = match channel {
+        Channel::Request(_) => Opens::Requests,
+        Channel::Port(name) => CAPABILITIES
+            .iter()
+            .map(|c| c.opens)
+            .find(|o| matches!(o, Opens::Port(n) if *n == name))
+            .ok_or_else(|| {
+                ProtocolError::new(ErrorKind::UnknownType, format!("unknown port `{name}`"))
+            })?,
+    };
+    for row in CAPABILITIES.iter().filter(|c| c.opens == wanted) {
+        match (row.who, caller) {
+            (Who::ExtensionPages, Caller::ExtensionPage { .. }) => return Ok(None),
+            (
+                Who::PageInTab(want),
+                Caller::ExtensionPage {
+                    page,
+                    tab_id: Some(tab),
+                },
+            ) if page == want => return Ok(Some(*tab)),
+            _ => {}
+        }
     }
+    Err(refusal(caller, channel))
+}
+
+/// Why `caller` may not use `channel`.
+fn refusal(caller: &Caller, channel: Channel<'_>) -> ProtocolError {
+    let message = match (caller, channel) {
+        (Caller::ContentScript { .. }, Channel::Request(r)) => {
+            format!("content scripts may not send {}", r.name())
+        }
+        (_, Channel::Port(name)) if name == crate::protocol::AGENT_PORT => {
+            "only the agent frame inside a tab may open the agent port".to_string()
+        }
+        (_, Channel::Port(name)) => format!("this sender may not open the `{name}` port"),
+        (_, Channel::Request(r)) => format!("this sender may not send {}", r.name()),
+    };
+    ProtocolError::new(ErrorKind::Forbidden, message)
+}
+
+/// Whether `caller` may make `request` ([`CAPABILITIES`]).
+pub fn may_call(caller: &Caller, request: &Request) -> Result<(), ProtocolError> {
+    check(caller, Channel::Request(request)).map(|_| ())
 }
 
 /// The page that hosts the agent's chat.
@@ -102,16 +221,8 @@ pub const AGENT_PAGE: &str = "agent.html";
 
 /// Whether `caller` may open the agent's port; returns the tab it serves.
 pub fn may_open_agent_port(caller: &Caller) -> Result<i32, ProtocolError> {
-    match caller {
-        Caller::ExtensionPage {
-            page,
-            tab_id: Some(tab),
-        } if page == AGENT_PAGE => Ok(*tab),
-        _ => Err(ProtocolError::new(
-            ErrorKind::Forbidden,
-            "only the agent frame inside a tab may open the agent port",
-        )),
-    }
+    let port = Channel::Port(crate::protocol::AGENT_PORT);
+    check(caller, port)?.ok_or_else(|| refusal(caller, port))
 }
 
 #[cfg(test)]
@@ -196,5 +307,52 @@ mod tests {
             tab_id: Some(9),
         };
         assert_eq!(may_open_agent_port(&agent), Ok(9));
+    }
+
+    #[test]
+    fn one_table_for_every_channel() {
+        use crate::protocol::{AGENT_PORT, TELEMETRY_PORT};
+        let page = |p: &str, tab| sender(Some(ID), &format!("{BASE}{p}"), tab);
+        let ping = Request::Ping(Ping {});
+        let ask = |s: &SenderInfo, c| authorize(ID, BASE, s, c);
+        // Requests: every extension page, no content script.
+        for p in ["popup.html", "options.html", "panel.html", "agent.html"] {
+            assert!(ask(&page(p, None), Channel::Request(&ping)).is_ok(), "{p}");
+        }
+        let script = sender(Some(ID), "https://site.test/", Some(3));
+        let e = ask(&script, Channel::Request(&ping)).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Forbidden);
+        assert_eq!(e.message, "content scripts may not send Ping");
+        // The agent port: agent.html inside a tab, and the tab it serves.
+        let granted = ask(&page("agent.html", Some(7)), Channel::Port(AGENT_PORT)).unwrap();
+        assert_eq!(granted.tab_id, Some(7));
+        for refused in [
+            page("agent.html", None),
+            page("popup.html", Some(7)),
+            script.clone(),
+        ] {
+            let e = ask(&refused, Channel::Port(AGENT_PORT)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Forbidden, "{refused:?}");
+        }
+        // The telemetry port: extension pages only.
+        assert!(ask(&page("panel.html", None), Channel::Port(TELEMETRY_PORT)).is_ok());
+        assert_eq!(
+            ask(&script, Channel::Port(TELEMETRY_PORT))
+                .unwrap_err()
+                .kind,
+            ErrorKind::Forbidden
+        );
+        // Unknown ports, and strangers, are refused.
+        assert_eq!(
+            ask(&page("panel.html", None), Channel::Port("other"))
+                .unwrap_err()
+                .kind,
+            ErrorKind::UnknownType
+        );
+        let stranger = sender(Some("other"), &format!("{BASE}popup.html"), None);
+        assert_eq!(
+            ask(&stranger, Channel::Request(&ping)).unwrap_err().kind,
+            ErrorKind::Forbidden
+        );
     }
 }

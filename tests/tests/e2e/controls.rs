@@ -168,8 +168,8 @@ async fn the_options_pages_cleanup_prices_removal_and_merge_policy(
     let back = b.open_tab("options.html").await?;
     click_button(&b, "Clean up now").await?;
     let cleaned = b
-        .poll(Duration::from_secs(10), "the cleanup's report", || async {
-            Ok(b.text_of(".storage [role=status]").await?)
+        .poll(Duration::from_secs(10), "the cleanup's report", || {
+            b.text_of(".storage [role=status]")
         })
         .await?;
     ensure!(cleaned.starts_with("Cleanup done: "), "{cleaned}");
