@@ -12,7 +12,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use gloo_timers::future::TimeoutFuture;
 use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
 use paperclip_core::hints::{self, HintState, Outcome};
 use paperclip_core::offline;
@@ -25,6 +24,7 @@ use paperclip_core::provider::{prompt, ProviderConfig};
 use paperclip_core::resilience::fallback::{answer_key, CachedAnswer, Degradation};
 use paperclip_core::sender;
 use paperclip_platform as platform;
+use paperclip_platform::timer::TimeoutFuture;
 use wasm_bindgen::prelude::*;
 use web_extensions_sys::Port;
 
@@ -90,7 +90,7 @@ impl Session {
 }
 
 fn now_ms() -> f64 {
-    js_sys::Date::now()
+    paperclip_platform::clock::now_ms()
 }
 
 fn new_id() -> String {

@@ -387,13 +387,7 @@ fn next_unit(state: &mut u32) -> f64 {
 
 /// `performance.now()` of this context.
 fn perf_now() -> f64 {
-    js_sys::Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| {
-            let now = js_sys::Reflect::get(&p, &"now".into()).ok()?;
-            now.dyn_ref::<js_sys::Function>()?.call0(&p).ok()?.as_f64()
-        })
-        .unwrap_or_default()
+    paperclip_platform::clock::monotonic_ms()
 }
 
 /// A page's telemetry buffer and the background's side of its batches:

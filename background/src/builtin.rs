@@ -54,13 +54,13 @@ pub async fn availability() -> Availability {
 
 /// The connection test: the model's availability.
 pub async fn test_connection() -> Result<ConnectionReport, ProtocolError> {
-    let started = js_sys::Date::now();
+    let started = paperclip_platform::clock::now_ms();
     let available = availability().await;
     if !available.usable() {
         return Err(ProtocolError::failed(available.describe()));
     }
     Ok(ConnectionReport {
-        latency_ms: (js_sys::Date::now() - started).max(0.0) as u64,
+        latency_ms: (paperclip_platform::clock::now_ms() - started).max(0.0) as u64,
         models: vec![builtin::MODEL.to_string()],
         model_listed: true,
     })

@@ -6,7 +6,7 @@ use std::cell::{Cell, RefCell};
 
 use futures::channel::oneshot;
 use futures::future::{select, Either};
-use gloo_timers::future::TimeoutFuture;
+use paperclip_platform::timer::TimeoutFuture;
 
 /// A stop signal, set once.
 #[derive(Default)]

@@ -94,7 +94,7 @@ pub(crate) fn flush_cache_stats_soon() {
         return;
     }
     wasm_bindgen_futures::spawn_local(async {
-        gloo_timers::future::TimeoutFuture::new(STATS_FLUSH_DELAY_MS).await;
+        paperclip_platform::timer::sleep(STATS_FLUSH_DELAY_MS).await;
         FLUSH_SCHEDULED.with(|f| f.set(false));
         if let Ok(store) = store() {
             if let Err(e) = store.flush_cache_stats().await {
@@ -118,44 +118,20 @@ pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
 #[wasm_bindgen]
 pub async fn start() {
     telemetry::set_panic_hook();
-    STARTED_MS.with(|t| t.set(js_sys::Date::now()));
+    STARTED_MS.with(|t| t.set(paperclip_platform::clock::now_ms()));
     let store = Rc::new(Store::open().await);
     telemetry::start(&store).await;
     STORE.with(|s| *s.borrow_mut() = Some(store));
-    READY_MS.with(|t| t.set(performance_now()));
+    READY_MS.with(|t| t.set(platform::clock::monotonic_ms()));
     wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
 }
 
 /// Creates the cleanup alarm unless it exists; alarms outlive the worker, so
 /// the job runs after restarts too.
 async fn ensure_maintenance_alarm() {
-    let Ok(alarms) = Reflect::get(&platform::api(), &"alarms".into()) else {
-        return;
-    };
-    let call = |name: &str, args: &js_sys::Array| -> Option<Promise> {
-        let f = Reflect::get(&alarms, &name.into()).ok()?;
-        let p = f.dyn_ref::<js_sys::Function>()?.apply(&alarms, args).ok()?;
-        p.dyn_into::<Promise>().ok()
-    };
-    if let Some(p) = call("get", &js_sys::Array::of1(&MAINTENANCE_ALARM.into())) {
-        if let Ok(existing) = wasm_bindgen_futures::JsFuture::from(p).await {
-            if !existing.is_undefined() && !existing.is_null() {
-                return;
-            }
-        }
+    if !platform::alarms::exists(MAINTENANCE_ALARM).await {
+        platform::alarms::create(MAINTENANCE_ALARM, Some(1.0), MAINTENANCE_PERIOD_MINUTES);
     }
-    let info = Object::new();
-    Reflect::set(&info, &"delayInMinutes".into(), &1.0.into()).expect("plain object");
-    Reflect::set(
-        &info,
-        &"periodInMinutes".into(),
-        &MAINTENANCE_PERIOD_MINUTES.into(),
-    )
-    .expect("plain object");
-    let _ = call(
-        "create",
-        &js_sys::Array::of2(&MAINTENANCE_ALARM.into(), &info),
-    );
 }
 
 /// `alarms.onAlarm`: runs the cleanup job.
@@ -175,7 +151,9 @@ pub fn on_alarm(alarm: JsValue) {
         let result = match store() {
             Ok(store) => {
                 let budget = Budget::from_preferences(&store.preferences());
-                store.maintain(js_sys::Date::now(), budget).await
+                store
+                    .maintain(paperclip_platform::clock::now_ms(), budget)
+                    .await
             }
             Err(e) => Err(e),
         };
@@ -183,17 +161,6 @@ pub fn on_alarm(alarm: JsValue) {
             web_sys::console::warn_1(&format!("paperclip: cleanup failed: {}", e.message).into());
         }
     });
-}
-
-/// `performance.now()` of this context (worker or event page).
-fn performance_now() -> f64 {
-    Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| {
-            let now = Reflect::get(&p, &"now".into()).ok()?;
-            now.dyn_ref::<js_sys::Function>()?.call0(&p).ok()?.as_f64()
-        })
-        .unwrap_or_default()
 }
 
 /// Who sent a message or opened a port (`sender::identify` on the fields
@@ -276,7 +243,7 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
                 json: export::export(
                     conversations,
                     r.ids.is_none().then(|| store.preferences()).as_ref(),
-                    js_sys::Date::now(),
+                    paperclip_platform::clock::now_ms(),
                 ),
                 count,
             }
@@ -326,7 +293,10 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         Request::GetStorageStatus(_) => store.status().await?.into(),
         Request::RunMaintenance(_) => {
             let budget = Budget::from_preferences(&store.preferences());
-            store.maintain(js_sys::Date::now(), budget).await?.into()
+            store
+                .maintain(paperclip_platform::clock::now_ms(), budget)
+                .await?
+                .into()
         }
         Request::InvalidateCache(r) => CacheInvalidated {
             removed: store.cache_invalidate(&r.prefix).await?,

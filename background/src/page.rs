@@ -56,7 +56,7 @@ async fn request(tab_id: i32, fresh: bool) -> Result<PageRead, ProtocolError> {
 async fn cached(key: &str) -> Option<Extracted> {
     let store = store().ok()?;
     let entry = store
-        .cache_get(key, js_sys::Date::now() as u64)
+        .cache_get(key, paperclip_platform::clock::now_ms() as u64)
         .await
         .ok()??;
     serde_json::from_str(&entry.value).ok()
@@ -68,7 +68,7 @@ async fn keep(key: &str, page: &Extracted) {
     let Ok(value) = serde_json::to_string(page) else {
         return;
     };
-    let now = js_sys::Date::now() as u64;
+    let now = paperclip_platform::clock::now_ms() as u64;
     let entry = CacheEntry::new(key, value, now, ttl_ms, RELEVANCE, Vec::new());
     let _ = store.cache_put(entry, now).await;
 }
@@ -86,7 +86,7 @@ async fn extraction(url: &str, dom: &str) -> (String, Extracted, Source) {
 
 /// Reads the page of tab `tab_id`.
 pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> {
-    let started = js_sys::Date::now();
+    let started = paperclip_platform::clock::now_ms();
     let known = LAST.with(|l| l.borrow().get(&tab_id).cloned());
     let mut read = request(tab_id, known.is_none()).await?;
     let unchanged = match (read.dom.take(), known) {
@@ -108,7 +108,7 @@ pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> 
         }
     };
     LAST.with(|l| l.borrow_mut().insert(tab_id, key));
-    let ms = js_sys::Date::now() - started;
+    let ms = paperclip_platform::clock::now_ms() - started;
     crate::telemetry::timing("context.read", &[("source", source.name())], ms);
     if let Ok(store) = store() {
         let row = TelemetryRecord::timing("context.read_ms", ms, &[("source", source.name())]);

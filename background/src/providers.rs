@@ -172,9 +172,9 @@ pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport
         )));
     }
     let request = provider::models_request(&config).map_err(invalid)?;
-    let started = js_sys::Date::now();
+    let started = paperclip_platform::clock::now_ms();
     let (status, body) = fetch_text(&request, TEST_TIMEOUT_MS).await?;
-    let latency_ms = (js_sys::Date::now() - started).max(0.0) as u64;
+    let latency_ms = (paperclip_platform::clock::now_ms() - started).max(0.0) as u64;
     provider::connection_report(&config, status, &body, latency_ms)
         .map_err(|e| ProtocolError::failed(format!("{}: {e}", config.settings().label)))
 }
@@ -216,19 +216,7 @@ async fn send(
     http: &provider::HttpRequest,
     controller: &web_sys::AbortController,
 ) -> Result<JsValue, String> {
-    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or("fetch is unavailable")?;
-    let promise: Promise = fetch
-        .call2(
-            &JsValue::UNDEFINED,
-            &http.url.as_str().into(),
-            &request_init(http, controller),
-        )
-        .map_err(|e| network(&e).message)?
-        .unchecked_into();
-    JsFuture::from(promise)
+    paperclip_platform::net::fetch(http.url.as_str(), &request_init(http, controller))
         .await
         .map_err(|e| network(&e).message)
 }
@@ -300,7 +288,7 @@ pub(crate) enum Interrupt {
 }
 
 pub(crate) fn now_ms() -> u64 {
-    js_sys::Date::now() as u64
+    paperclip_platform::clock::now_ms() as u64
 }
 
 /// Runs `work` until it ends, `watch` fires or `cancel` is set; the last two
@@ -320,7 +308,7 @@ pub(crate) async fn guarded<T>(
             }
             Watch::WakeAt(at) => at.saturating_sub(now_ms()).clamp(1, u64::from(u32::MAX)),
         };
-        let timer = gloo_timers::future::TimeoutFuture::new(ms as u32);
+        let timer = paperclip_platform::timer::sleep(ms as u32);
         let stop = std::pin::pin!(cancel.stopped());
         match select(work.as_mut(), select(timer, stop)).await {
             Either::Left((result, _)) => return result.map_err(Interrupt::Failed),
@@ -363,13 +351,13 @@ pub async fn stream_chat(
 ) -> Result<Streamed, StreamFailure> {
     use paperclip_core::telemetry::span::SpanKind;
     let kind = config.settings().kind.as_str();
-    let started = js_sys::Date::now();
+    let started = paperclip_platform::clock::now_ms();
     let headers_at = std::cell::Cell::new(None::<f64>);
     let first_at = std::cell::Cell::new(None::<f64>);
     let chars = std::cell::Cell::new(0usize);
     let mut counting = |text: &str| {
         if first_at.get().is_none() {
-            first_at.set(Some(js_sys::Date::now()));
+            first_at.set(Some(paperclip_platform::clock::now_ms()));
         }
         chars.set(chars.get() + text.chars().count());
         on_text(text)
@@ -388,7 +376,7 @@ pub async fn stream_chat(
         )
         .await
     };
-    let end = js_sys::Date::now();
+    let end = paperclip_platform::clock::now_ms();
     let outcome = match &result {
         Ok(_) => "ok",
         Err(f) => f.kind.as_str(),
@@ -460,7 +448,7 @@ async fn stream_http(
         .await
         .map_err(|e| interrupted(e, false))?;
     watch.on_chunk(now_ms());
-    headers_at.set(Some(js_sys::Date::now()));
+    headers_at.set(Some(paperclip_platform::clock::now_ms()));
     let status = status_of(&response);
     if !(200..300).contains(&status) {
         let text = call_method(&response, "text").map_err(|e| fail(e, false))?;

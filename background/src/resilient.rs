@@ -94,7 +94,7 @@ thread_local! {
 }
 
 fn now() -> u64 {
-    js_sys::Date::now() as u64
+    paperclip_platform::clock::now_ms() as u64
 }
 
 fn with_guard<T>(id: &str, f: impl FnOnce(&mut Guard) -> T) -> Option<T> {
@@ -293,7 +293,7 @@ async fn slot(
             ticket,
         }),
         Admission::Queued { ticket, .. } => {
-            let queued_at = js_sys::Date::now();
+            let queued_at = paperclip_platform::clock::now_ms();
             let (tx, rx) = oneshot::channel();
             with_guard(id, |g| g.waiters.insert(ticket.id(), tx));
             let slot = || Slot {
@@ -304,7 +304,7 @@ async fn slot(
             crate::telemetry::timing(
                 "provider.queue",
                 &[("provider", id)],
-                js_sys::Date::now() - queued_at,
+                paperclip_platform::clock::now_ms() - queued_at,
             );
             match waited {
                 Some(Ok(())) => Ok(slot()),

@@ -77,7 +77,7 @@ thread_local! {
 }
 
 fn now() -> f64 {
-    js_sys::Date::now()
+    paperclip_platform::clock::now_ms()
 }
 
 fn random() -> f64 {
@@ -577,13 +577,7 @@ async fn post(url: &str, body: &str) -> Result<(u16, Option<String>, String), Js
         let abort = Closure::once_into_js(move || controller.abort());
         paperclip_platform::set_timeout(&abort, EXPORT_TIMEOUT_MS);
     }
-    let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into()?;
-    let response = JsFuture::from(Promise::from(fetch.call2(
-        &JsValue::UNDEFINED,
-        &url.into(),
-        &init,
-    )?))
-    .await?;
+    let response = paperclip_platform::net::fetch(url, &init).await?;
     let status = Reflect::get(&response, &"status".into())?
         .as_f64()
         .unwrap_or(0.0) as u16;
@@ -611,22 +605,10 @@ fn listen_online() {
 /// Keeps the alarm while batches wait (it wakes a stopped worker, which
 /// then restores the queue and sends).
 fn set_alarm(on: bool) {
-    let Ok(alarms) = Reflect::get(&paperclip_platform::api(), &"alarms".into()) else {
-        return;
-    };
-    let call = |name: &str, args: &js_sys::Array| {
-        if let Ok(f) = Reflect::get(&alarms, &name.into()) {
-            if let Some(f) = f.dyn_ref::<js_sys::Function>() {
-                let _ = f.apply(&alarms, args);
-            }
-        }
-    };
     if on {
-        let info = Object::new();
-        let _ = Reflect::set(&info, &"periodInMinutes".into(), &1.0.into());
-        call("create", &js_sys::Array::of2(&ALARM.into(), &info));
+        paperclip_platform::alarms::create(ALARM, None, 1.0);
     } else {
-        call("clear", &js_sys::Array::of1(&ALARM.into()));
+        paperclip_platform::alarms::clear(ALARM);
     }
 }
 
@@ -643,20 +625,7 @@ thread_local! {
 
 /// Now, in ns since the epoch (sub-millisecond from `performance`).
 pub fn now_ns() -> u64 {
-    let origin = Reflect::get(&js_sys::global(), &"performance".into())
-        .ok()
-        .and_then(|p| {
-            let origin = Reflect::get(&p, &"timeOrigin".into()).ok()?.as_f64()?;
-            let now = Reflect::get(&p, &"now".into()).ok()?;
-            let now = now
-                .dyn_ref::<js_sys::Function>()?
-                .call0(&p)
-                .ok()?
-                .as_f64()?;
-            Some(origin + now)
-        })
-        .unwrap_or_else(now);
-    (origin * 1e6) as u64
+    paperclip_platform::clock::now_ns()
 }
 
 fn random_u64() -> u64 {
@@ -717,7 +686,7 @@ use paperclip_core::sender::Channel;
 use web_extensions_sys::Port;
 
 /// How often the live port is updated, ms.
-const LIVE_MS: i32 = 1_000;
+const LIVE_MS: u32 = 1_000;
 
 /// What the live port pushes now.
 pub fn update() -> Option<TelemetryUpdate> {
@@ -764,23 +733,11 @@ pub fn subscribe(port: Port) {
         }
     };
     push();
-    let tick = Closure::<dyn FnMut()>::new(push);
-    let global = js_sys::global();
-    let id = Reflect::get(&global, &"setInterval".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .and_then(|f| {
-            f.call2(&JsValue::UNDEFINED, tick.as_ref(), &LIVE_MS.into())
-                .ok()
-        })
-        .unwrap_or(JsValue::UNDEFINED);
+    let tick = paperclip_platform::timer::Interval::new(LIVE_MS, push);
+    let tick = std::cell::RefCell::new(Some(tick));
     let on_disconnect = Closure::<dyn Fn(JsValue)>::new(move |_| {
-        if let Ok(clear) = Reflect::get(&js_sys::global(), &"clearInterval".into()) {
-            if let Some(clear) = clear.dyn_ref::<js_sys::Function>() {
-                let _ = clear.call1(&JsValue::UNDEFINED, &id);
-            }
-        }
-        let _ = &tick;
+        // Dropping the interval clears it.
+        tick.borrow_mut().take();
     });
     paperclip_platform::listen(&port.on_disconnect(), on_disconnect);
 }

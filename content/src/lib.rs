@@ -14,7 +14,7 @@ use std::cell::RefCell;
 mod frame;
 mod markdown;
 
-use gloo_timers::callback::{Interval, Timeout};
+use paperclip_platform::timer::{Interval, Timeout};
 use std::rc::Rc;
 
 use paperclip_core::character::{self, Direction, IdleVariant};
@@ -129,7 +129,7 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
                             paperclip_platform::telemetry::timing(
                                 "agent.time_to_first_text",
                                 &[],
-                                js_sys::Date::now() - asked,
+                                paperclip_platform::clock::now_ms() - asked,
                             );
                         }
                     }
@@ -185,7 +185,7 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
 fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, message: &AgentToBg) {
     let wire = protocol::encode(message);
     if matches!(message, AgentToBg::Ask { .. } | AgentToBg::Continue { .. }) {
-        ASKED_AT.with(|a| a.set(Some(js_sys::Date::now())));
+        ASKED_AT.with(|a| a.set(Some(paperclip_platform::clock::now_ms())));
         paperclip_platform::telemetry::count("agent.asks", &[], 1);
         let mut l = link.borrow_mut();
         l.in_flight = Some(wire.clone());
@@ -740,23 +740,7 @@ fn app() -> Html {
 
 /// `performance.mark(name)`, once per name.
 fn mark(name: &str) {
-    let Ok(performance) = js_sys::Reflect::get(&js_sys::global(), &"performance".into()) else {
-        return;
-    };
-    let seen = js_sys::Reflect::get(&performance, &"getEntriesByName".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .and_then(|f| f.call1(&performance, &name.into()).ok())
-        .map(|list| js_sys::Array::from(&list).length() > 0)
-        .unwrap_or(false);
-    if !seen {
-        if let Some(f) = js_sys::Reflect::get(&performance, &"mark".into())
-            .ok()
-            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        {
-            let _ = f.call1(&performance, &name.into());
-        }
-    }
+    platform::clock::mark_once(name);
 }
 
 /// What an answer's label says about where it came from.

@@ -28,7 +28,7 @@ fn ms(v: Option<f64>) -> String {
 
 fn download_trace() {
     wasm_bindgen_futures::spawn_local(async {
-        let now_ns = (js_sys::Date::now() * 1e6) as u64;
+        let now_ns = (paperclip_platform::clock::now_ms() * 1e6) as u64;
         let query = PanelQuery::ChromeTrace {
             from_ns: now_ns.saturating_sub(3_600_000_000_000),
             to_ns: now_ns + 1_000_000_000,

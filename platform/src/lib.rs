@@ -53,8 +53,14 @@ extern "C" {
     pub fn get_manifest(this: &RuntimeExt) -> Object;
 }
 
+pub mod alarms;
+pub mod clock;
+pub mod net;
 pub mod tabs;
 pub mod telemetry;
+pub mod timer;
+
+pub use timer::set_timeout;
 
 /// The WebExtension namespace: `browser` where it exists (Firefox), else
 /// `chrome`.
@@ -139,7 +145,7 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
                 let text = error_text(&e);
                 if attempt < 2 && text.contains("Receiving end does not exist") {
                     attempt += 1;
-                    sleep_ms(100).await;
+                    timer::sleep(100).await;
                     continue;
                 }
                 return Err(ProtocolError::failed(format!(
@@ -157,23 +163,6 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
 pub async fn notify<R: Rpc>(request: R) {
     let message = to_js(&request.to_wire());
     let _ = api().runtime().send_message(None, &message, None).await;
-}
-
-/// Calls `callback` (a JS function) after `ms` milliseconds, with the
-/// global `setTimeout` (pages, workers and event pages alike).
-pub fn set_timeout(callback: &JsValue, ms: i32) {
-    let set_timeout = Reflect::get(&js_sys::global(), &"setTimeout".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok());
-    if let Some(set_timeout) = set_timeout {
-        let _ = set_timeout.call2(&JsValue::UNDEFINED, callback, &ms.into());
-    }
-}
-
-/// Resolves after `ms` milliseconds.
-async fn sleep_ms(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| set_timeout(&resolve, ms));
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
 
 /// The browser's UI language (`navigator.language`, e.g. `fr-FR`), in a

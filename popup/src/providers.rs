@@ -91,7 +91,7 @@ pub fn providers_section() -> Html {
             let base_url = if http { value(&base) } else { String::new() };
             let model_id = if http { value(&model) } else { String::new() };
             let mut settings = ProviderSettings::new(
-                &format!("p{}", js_sys::Date::now() as u64),
+                &format!("p{}", paperclip_platform::clock::now_ms() as u64),
                 kind,
                 &base_url,
                 &model_id,

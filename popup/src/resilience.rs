@@ -72,7 +72,7 @@ pub fn resilience_section() -> Html {
         None => html! { <p aria-busy="true">{ "Loading…" }</p> },
         Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
         Some(Ok(s)) => {
-            let now = js_sys::Date::now() as u64;
+            let now = paperclip_platform::clock::now_ms() as u64;
             let mut groups: Vec<&'static str> = Vec::new();
             for f in FIELDS {
                 if !groups.contains(&f.group) {

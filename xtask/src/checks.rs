@@ -1,5 +1,9 @@
 //! Source checks that `cargo xtask test` runs before building anything.
 //!
+//! [`seam`]: the shells reach the network, alarms, timers, the clock and
+//! `performance` only through `paperclip-platform` (`net`, `alarms`,
+//! `timer`, `clock`), where every request gets the options it must carry.
+//!
 //! [`extension_casts`]: a `dyn_into` / `dyn_ref` (an `instanceof` check)
 //! only on real JS classes (`js_sys::…`, `web_sys::…`). Browser-extension
 //! objects (a `tabs.Tab`, a `runtime.Port`, a `MessageSender`, menu click
@@ -13,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
-/// The crates whose sources are checked (the wasm shells).
+/// The crates whose sources are checked (the wasm shells and the seam).
 const SHELLS: &[&str] = &[
     "background",
     "content",
@@ -21,6 +25,27 @@ const SHELLS: &[&str] = &[
     "devtools-panel",
     "platform",
     "ui",
+];
+
+/// The crate that owns the browser seam.
+const SEAM: &str = "platform";
+
+/// Browser calls that only the seam makes: what a shell wrote, and where
+/// that lives in `paperclip-platform`.
+const SEAM_CALLS: &[(&str, &str)] = &[
+    ("\"fetch\"", "net::fetch"),
+    ("fetch_with_", "net::fetch"),
+    ("\"alarms\"", "alarms"),
+    ("\"setTimeout\"", "timer"),
+    ("\"setInterval\"", "timer"),
+    ("\"clearTimeout\"", "timer"),
+    ("\"clearInterval\"", "timer"),
+    ("set_timeout_with_", "timer"),
+    ("set_interval_with_", "timer"),
+    ("gloo_timers", "timer"),
+    ("Date::now", "clock::now_ms"),
+    ("\"performance\"", "clock"),
+    (".performance()", "clock"),
 ];
 
 /// Calls that test a value's class with `instanceof`.
@@ -57,17 +82,43 @@ pub fn run(root: &Path) -> Result<()> {
                 .display()
                 .to_string();
             findings.extend(extension_casts(&rel, &text));
+            if *krate != SEAM {
+                findings.extend(seam(&rel, &text));
+            }
             files += 1;
         }
     }
     if findings.is_empty() {
-        eprintln!("source checks: {files} files, no instanceof cast on a browser-extension type");
+        eprintln!(
+            "source checks: {files} files; no instanceof cast on a browser-extension type; \
+             network, alarms, timers, clock and performance only through paperclip-platform"
+        );
         return Ok(());
     }
     for f in &findings {
         eprintln!("{}:{}: {}", f.file, f.line, f.message);
     }
     bail!("{} source check(s) failed", findings.len())
+}
+
+/// Browser calls in a shell that belong to the seam ([`SEAM_CALLS`]).
+pub fn seam(file: &str, text: &str) -> Vec<Finding> {
+    let code = strip_comments(text);
+    let mut findings = Vec::new();
+    for (n, line) in code.lines().enumerate() {
+        for (call, instead) in SEAM_CALLS {
+            if line.contains(call) {
+                findings.push(Finding {
+                    file: file.to_string(),
+                    line: n + 1,
+                    message: format!(
+                        "`{call}` outside the browser seam: use paperclip_platform::{instead}"
+                    ),
+                });
+            }
+        }
+    }
+    findings
 }
 
 /// Every `.rs` file below `dir` (skipping `target`).
@@ -263,6 +314,19 @@ mod tests {
         let popup =
             "Array::from(&tabs)\n    .get(0)\n    .dyn_into::<platform::sys::Tab>()\n    .ok()";
         assert_eq!(lines(popup), vec![3]);
+    }
+
+    #[test]
+    fn browser_calls_outside_the_seam_fail() {
+        let shell = "let f = Reflect::get(&global, &\"fetch\".into());\n\
+                     let t = js_sys::Date::now();\n\
+                     // a comment about setInterval and \"fetch\" is fine\n\
+                     gloo_timers::future::TimeoutFuture::new(5).await;\n\
+                     let p = window.performance();\n\
+                     let now = paperclip_platform::clock::now_ms();";
+        let found: Vec<usize> = seam("x.rs", shell).iter().map(|f| f.line).collect();
+        assert_eq!(found, vec![1, 2, 4, 5]);
+        assert!(seam("x.rs", shell)[0].message.contains("net::fetch"));
     }
 
     #[test]

@@ -255,7 +255,10 @@ impl Store {
         if let Err(e) = loaded {
             web_sys::console::warn_1(&format!("paperclip: could not load settings: {e}").into());
         }
-        if let Err(e) = self.cache_warm(js_sys::Date::now() as u64).await {
+        if let Err(e) = self
+            .cache_warm(paperclip_platform::clock::now_ms() as u64)
+            .await
+        {
             web_sys::console::warn_1(&format!("paperclip: cache warm-up failed: {e}").into());
         }
     }
@@ -505,7 +508,7 @@ impl Store {
         message: Message,
         now_ms: f64,
     ) -> Result<Conversation, ProtocolError> {
-        let started = js_sys::Date::now();
+        let started = paperclip_platform::clock::now_ms();
         let result = self
             .modify(id, |existing| {
                 let mut c = existing
@@ -520,7 +523,7 @@ impl Store {
                 ("op", "upsert_message"),
                 ("ok", if result.is_ok() { "true" } else { "false" }),
             ],
-            js_sys::Date::now() - started,
+            paperclip_platform::clock::now_ms() - started,
         );
         result
     }
@@ -661,7 +664,7 @@ impl Store {
             }
         }
         let plan = plan_import(file, &existing, policy);
-        let now = js_sys::Date::now();
+        let now = paperclip_platform::clock::now_ms();
         let writes = plan
             .write
             .iter()
@@ -746,7 +749,7 @@ impl Store {
                 store: from.into(),
                 key: key.as_string().unwrap_or_else(|| format!("{key:?}")),
                 error: error.into(),
-                time: js_sys::Date::now(),
+                time: paperclip_platform::clock::now_ms(),
                 bytes: approx_size(raw),
             });
             Reflect::set(&q, &"raw".into(), raw).map_err(|_| storage_error("quarantine"))?;
@@ -923,7 +926,7 @@ impl Store {
         key: &str,
         now_ms: u64,
     ) -> Result<Option<CacheEntry>, ProtocolError> {
-        let started = js_sys::Date::now();
+        let started = paperclip_platform::clock::now_ms();
         let found = match self.cache.borrow_mut().get(key, now_ms) {
             Lookup::Hit(e) => Some(e.clone()),
             Lookup::Expired | Lookup::Miss => None,
@@ -933,7 +936,7 @@ impl Store {
             crate::telemetry::timing(
                 "storage.operation",
                 &[("op", "cache_get")],
-                js_sys::Date::now() - started,
+                paperclip_platform::clock::now_ms() - started,
             );
         };
         if found.is_some() {
@@ -1132,9 +1135,12 @@ impl Store {
                 &[store::PREFERENCES, store::META],
                 TransactionMode::ReadWrite,
             )?;
-            s[0].put(&pref_record(key, &clean, js_sys::Date::now()), None)
-                .await
-                .map_err(storage_error)?;
+            s[0].put(
+                &pref_record(key, &clean, paperclip_platform::clock::now_ms()),
+                None,
+            )
+            .await
+            .map_err(storage_error)?;
             meta_put(&s[1], META_PREFS_VERSION, &prefs::PREFS_VERSION).await?;
             done(t).await?;
         }
@@ -1146,7 +1152,8 @@ impl Store {
         let after = limits_for(&self.prefs.borrow());
         if before != after {
             *self.cache.borrow_mut() = MemoryTier::new(after);
-            self.cache_warm(js_sys::Date::now() as u64).await?;
+            self.cache_warm(paperclip_platform::clock::now_ms() as u64)
+                .await?;
         }
         Ok(clean)
     }
@@ -1390,7 +1397,7 @@ fn telemetry_error(name: &str, store_name: &str) -> JsValue {
     let mut dims = BTreeMap::new();
     dims.insert("store".to_string(), store_name.to_string());
     records::record(&TelemetryRecord {
-        time: js_sys::Date::now(),
+        time: paperclip_platform::clock::now_ms(),
         kind: "error".into(),
         name: name.into(),
         value: 1.0,

@@ -128,7 +128,7 @@ async fn rewrite_conversations(tx: &Transaction) -> Result<(), String> {
         .map_err(e)?
         .await
         .map_err(e)?;
-    let now = js_sys::Date::now();
+    let now = paperclip_platform::clock::now_ms();
     for (key, value) in keys.iter().zip(&values) {
         match records::decode_conversation(value) {
             Ok(c) => {
@@ -213,9 +213,9 @@ pub async fn open(name: &str, options: OpenOptions) -> Result<Rexie, String> {
     // run and works in memory; the upgrade still happens once unblocked.
     let give_up = async {
         loop {
-            gloo_timers::future::TimeoutFuture::new(100).await;
+            paperclip_platform::timer::sleep(100).await;
             if blocked.get() {
-                gloo_timers::future::TimeoutFuture::new(BLOCKED_MS).await;
+                paperclip_platform::timer::sleep(BLOCKED_MS).await;
                 return;
             }
         }

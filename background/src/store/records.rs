@@ -242,7 +242,7 @@ impl TelemetryRecord {
     /// An event now, named `name`, with labels `dims`.
     pub fn event(name: impl Into<String>, dims: &[(&str, &str)]) -> Self {
         Self {
-            time: js_sys::Date::now(),
+            time: paperclip_platform::clock::now_ms(),
             kind: "event".into(),
             name: name.into(),
             value: 1.0,

@@ -928,7 +928,7 @@ pub async fn telemetry_exporter_writes_rows_and_applies_retention() {
     use paperclip_core::telemetry::persist::RETENTION_MS;
     use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
     let store = open("telemetry").await;
-    let now = js_sys::Date::now();
+    let now = paperclip_platform::clock::now_ms();
     let mut engine = Engine::new(EngineConfig::default(), now - 1_000.0).unwrap();
     let h = engine
         .metrics_mut()
