@@ -12,6 +12,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use paperclip_core::answer::{self, AnswerSource, Outcome as Attempt};
 use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
 use paperclip_core::hints::{self, HintState, Outcome};
 use paperclip_core::offline;
@@ -637,122 +638,91 @@ async fn continuation(session: &Session, message_id: String) -> Result<(), Proto
         .await?
         .map(|c| c.messages)
         .unwrap_or_default();
-    let at = messages
-        .iter()
-        .position(|m| {
-            m.id == message_id
-                && m.role == Role::Assistant
-                && m.status == MessageStatus::Interrupted
-        })
-        .ok_or_else(|| ProtocolError::failed("that answer is not interrupted"))?;
-    let asked = messages[..at]
-        .iter()
-        .rposition(|m| m.role == Role::User)
-        .ok_or_else(|| ProtocolError::failed("the question of that answer is missing"))?;
+    let found = answer::continuation(&messages, &message_id).map_err(ProtocolError::failed)?;
     let job = Job {
         conversation_id,
         message_id,
-        question: messages[asked].text.clone(),
+        question: messages[found.question].text.clone(),
         action: None,
-        history: messages[..asked].to_vec(),
+        history: messages[..found.question].to_vec(),
         page: read_page(session.tab_id).await?,
-        partial: Some(messages[at].text.clone()),
+        partial: Some(messages[found.answer].text.clone()),
         context: None,
     };
     run_chain(session, &store, &job).await
 }
 
-/// How a provider step ended, when it did not fail before any text.
-enum Step {
-    /// The answer streamed (complete or interrupted) and was stored.
-    Answered,
-    /// The user stopped it before any text.
-    Stopped,
-}
-
-/// The fallback chain: the primary provider, the fallback provider, an
-/// earlier answer to the same question about the same page, then the
-/// offline answer. Each step runs only if the one before failed before any
-/// text reached the user.
+/// Performs the answer chain that `core::answer::Plan` decides: providers
+/// in order, then an earlier answer, then the offline answer.
 async fn run_chain(session: &Session, store: &Store, job: &Job) -> Result<(), ProtocolError> {
     let cancel = session.cancel.borrow().clone();
     let settings = crate::resilient::settings(store).await;
     let chain = crate::providers::chain(store).await?;
-    let mut failures: Vec<String> = Vec::new();
-    for (step, config) in chain.iter().enumerate() {
-        let (label, level) = if step == 0 {
-            (config.settings().label.clone(), Degradation::Normal)
-        } else {
-            let label = format!("{} (fallback)", config.settings().label);
-            (label, Degradation::Fallback)
-        };
-        match answer_with(session, store, config, &label, level, job, &cancel).await {
-            Ok(Step::Answered) => return Ok(()),
-            Ok(Step::Stopped) => {
+    let names = chain.iter().map(|c| c.settings().label.clone()).collect();
+    let cache = answer::cache_allowed(
+        settings.answer_cache_ttl_ms,
+        job.partial.is_some(),
+        job.context.is_some(),
+    );
+    let mut plan = answer::Plan::new(names, cache);
+    loop {
+        match plan.step() {
+            answer::Step::Provider { index, source } => {
+                match answer_with(session, store, &chain[index], &source, job, &cancel).await {
+                    Attempt::Answered { .. } => return Ok(()),
+                    Attempt::Stopped => plan.stop(),
+                    Attempt::Failed(_) if cancel.is_stopped() => plan.stop(),
+                    Attempt::Failed(why) => plan.failed(why),
+                }
+            }
+            answer::Step::LookUpCache => {
+                let cached = cached_answer(store, job).await;
+                match cached {
+                    Some(cached) => {
+                        let (source, text) = plan.serve_cached(&cached, now_ms() as u64);
+                        return stream_local(session, store, job, &source, &text).await;
+                    }
+                    None => plan.cache_missed(),
+                }
+            }
+            answer::Step::Offline { source, preamble } => {
+                let full = offline::answer(&job.question, job.action, &job.page);
+                let text = format!("{}{full}", preamble.unwrap_or_default());
+                let text = match &job.partial {
+                    Some(partial) => offline::continuation(&text, partial).to_string(),
+                    None => text,
+                };
+                return stream_local(session, store, job, &source, &text).await;
+            }
+            answer::Step::Stopped => {
                 session.send(&BgToAgent::Stopped {});
                 return Ok(());
             }
-            Err(error) => failures.push(error),
         }
     }
-    if cancel.is_stopped() {
-        session.send(&BgToAgent::Stopped {});
-        return Ok(());
-    }
-    let why = failures.join("; ");
-    if !failures.is_empty() && job.partial.is_none() && settings.answer_cache_ttl_ms > 0 {
-        let key = answer_key(&job.question, &job.page);
-        let lookup = telemetry::child_of_current("cache.lookup", SpanKind::Internal);
-        let cached = store
-            .cache_get(&key, now_ms() as u64)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|e| CachedAnswer::read(&e));
-        telemetry::count(
-            "answer_cache.lookups",
-            &[("hit", if cached.is_some() { "true" } else { "false" })],
-            1,
-        );
-        if let Some(mut lookup) = lookup {
-            lookup.set_attribute("hit", cached.is_some());
-            telemetry::end(lookup, None);
-        }
-        if let Some(cached) = cached {
-            let minutes = (now_ms() as u64).saturating_sub(cached.answered_ms) / 60_000;
-            let text = format!(
-                "{why}. Showing the answer {} gave {} ago:\n\n{}",
-                cached.provider,
-                humanize_minutes(minutes),
-                cached.text
-            );
-            let label = format!("{} (cached)", cached.provider);
-            return stream_local(session, store, job, &label, Degradation::Cached, &text).await;
-        }
-    }
-    // The offline provider: always there, and the last step of the chain.
-    let full = offline::answer(&job.question, job.action, &job.page);
-    let (label, level, text) = if failures.is_empty() {
-        (offline::PROVIDER.to_string(), Degradation::Normal, full)
-    } else {
-        let label = format!("{} (fallback)", offline::PROVIDER);
-        let text = format!("{why}. Answering from the page instead:\n\n{full}");
-        (label, Degradation::Offline, text)
-    };
-    let text = match &job.partial {
-        Some(partial) => offline::continuation(&text, partial).to_string(),
-        None => text,
-    };
-    stream_local(session, store, job, &label, level, &text).await
 }
 
-fn humanize_minutes(minutes: u64) -> String {
-    match minutes {
-        0 => "less than a minute".into(),
-        1 => "1 minute".into(),
-        m if m < 120 => format!("{m} minutes"),
-        m => format!("{} hours", m / 60),
+/// An earlier answer to the job's question about the same page, if one is
+/// cached (a telemetry span and counter either way).
+async fn cached_answer(store: &Store, job: &Job) -> Option<CachedAnswer> {
+    let key = answer_key(&job.question, &job.page);
+    let lookup = telemetry::child_of_current("cache.lookup", SpanKind::Internal);
+    let cached = store
+        .cache_get(&key, now_ms() as u64)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|e| CachedAnswer::read(&e));
+    telemetry::count(
+        "answer_cache.lookups",
+        &[("hit", if cached.is_some() { "true" } else { "false" })],
+        1,
+    );
+    if let Some(mut lookup) = lookup {
+        lookup.set_attribute("hit", cached.is_some());
+        telemetry::end(lookup, None);
     }
+    cached
 }
 
 /// Records where an answer came from (telemetry, and the level the options
@@ -774,17 +744,16 @@ async fn stream_local(
     session: &Session,
     store: &Store,
     job: &Job,
-    label: &str,
-    level: Degradation,
+    source: &AnswerSource,
     text: &str,
 ) -> Result<(), ProtocolError> {
     let cancel = session.cancel.borrow().clone();
-    record_level(store, level).await;
+    record_level(store, source.level).await;
     telemetry::event("answer.started", &[("ask", &job.message_id)]);
     session.send(&BgToAgent::AnswerStart {
         message_id: job.message_id.clone(),
-        provider: label.to_string(),
-        level,
+        provider: source.provider.clone(),
+        level: source.level,
     });
     let mut streamed = String::new();
     for chunk in offline::stream_chunks(text, CHUNK_CHARS) {
@@ -803,7 +772,7 @@ async fn stream_local(
     } else {
         MessageStatus::Interrupted
     };
-    store_answer(session, store, job, label, streamed, status, 0).await?;
+    store_answer(session, store, job, source, streamed, status, 0).await?;
     session.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
@@ -819,7 +788,7 @@ async fn store_answer(
     session: &Session,
     store: &Store,
     job: &Job,
-    label: &str,
+    source: &AnswerSource,
     text: String,
     status: MessageStatus,
     tokens: u32,
@@ -828,62 +797,42 @@ async fn store_answer(
         Some(partial) => format!("{partial}{text}"),
         None => text,
     };
-    let reply = Message {
-        id: job.message_id.clone(),
-        role: Role::Assistant,
-        text,
-        time_ms: now_ms(),
+    let mut reply = Message {
         status,
-        provider: Some(label.to_string()),
         tokens,
+        ..Message::complete(job.message_id.clone(), Role::Assistant, text, now_ms())
     };
+    reply.set_source(source.clone());
     store
         .upsert_message(&job.conversation_id, &session.site, reply, now_ms())
         .await
         .map(|_| ())
 }
 
-/// Answers `job` with `config`, streaming its text. An error before any
-/// text reached the user is returned (the caller tries the next step);
-/// once text has streamed, a failure stores the answer as interrupted
-/// ("Continue" may finish it) and is reported, never retried.
+/// Answers `job` with `config`, streaming its text; what the attempt
+/// amounts to is decided by `core::answer::outcome`: a failure before any
+/// text reached the user is returned (the chain moves on); once text has
+/// streamed, a failure stores the answer as interrupted ("Continue" may
+/// finish it) and is reported, never retried.
 async fn answer_with(
     session: &Session,
     store: &Store,
     config: &ProviderConfig,
-    label: &str,
-    level: Degradation,
+    source: &AnswerSource,
     job: &Job,
     cancel: &Cancel,
-) -> Result<Step, String> {
+) -> Attempt {
     let preferences = store.preferences();
-    let personality = preferences.personality;
     // Only what the user allows leaves the browser.
     let page = job.page.shared(&preferences.context);
-    let request = match (&job.partial, &job.context) {
-        (None, Some(context)) => prompt::build_with_context(
-            personality.system_prompt(),
-            context,
-            &job.history,
-            &job.question,
-            prompt::DEFAULT_BUDGET_CHARS,
-        ),
-        (Some(partial), _) => prompt::build_continuation(
-            personality.system_prompt(),
-            &page,
-            &job.history,
-            &job.question,
-            partial,
-            prompt::DEFAULT_BUDGET_CHARS,
-        ),
-        (None, None) => prompt::build(
-            personality.system_prompt(),
-            &page,
-            &job.history,
-            &job.question,
-            prompt::DEFAULT_BUDGET_CHARS,
-        ),
-    };
+    let request = answer::request(&answer::Ask {
+        system: preferences.personality.system_prompt(),
+        page: &page,
+        history: &job.history,
+        question: &job.question,
+        partial: job.partial.as_deref(),
+        context: job.context.as_deref(),
+    });
     let mut text = String::new();
     let mut started = false;
     let mut on_text = |piece: &str| {
@@ -892,8 +841,8 @@ async fn answer_with(
             telemetry::event("answer.started", &[("ask", &job.message_id)]);
             session.send(&BgToAgent::AnswerStart {
                 message_id: job.message_id.clone(),
-                provider: label.to_string(),
-                level,
+                provider: source.provider.clone(),
+                level: source.level,
             });
         }
         text.push_str(piece);
@@ -904,16 +853,19 @@ async fn answer_with(
         !session.closed.get()
     };
     let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
-    let (status, usage, failure) = match result {
-        Ok(done) => (MessageStatus::Complete, done.usage, None),
-        Err(_) if !started && cancel.is_stopped() => return Ok(Step::Stopped),
-        Err(f) if !started => return Err(f.error),
-        Err(_) if cancel.is_stopped() => (MessageStatus::Interrupted, None, None),
-        Err(f) => (MessageStatus::Interrupted, None, Some(f.error)),
+    let usage = result.as_ref().ok().and_then(|done| done.usage);
+    let outcome = answer::outcome(
+        result.map(|_| ()).map_err(|f| f.error),
+        started,
+        cancel.is_stopped(),
+    );
+    let Attempt::Answered { status, error } = &outcome else {
+        return outcome;
     };
-    record_level(store, level).await;
+    let status = *status;
+    record_level(store, source.level).await;
     let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
-    let stored = store_answer(session, store, job, label, text.clone(), status, tokens).await;
+    let stored = store_answer(session, store, job, source, text.clone(), status, tokens).await;
     if stored.is_ok() {
         if let Some((tokens_in, tokens_out)) = usage {
             let prices = crate::providers::prices(store).await;
@@ -921,8 +873,7 @@ async fn answer_with(
             let _ = store.record_usage(&job.conversation_id, usage).await;
         }
         let ttl = crate::resilient::settings(store).await.answer_cache_ttl_ms;
-        // An answer to an edited context is not the page's answer.
-        if status == MessageStatus::Complete && ttl > 0 && job.context.is_none() {
+        if answer::cacheable(status, ttl, job.context.is_some()) {
             let full = match &job.partial {
                 Some(partial) => format!("{partial}{text}"),
                 None => text,
@@ -947,10 +898,10 @@ async fn answer_with(
     if status == MessageStatus::Complete {
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);
     }
-    if let Some(error) = failure {
+    if let Some(error) = error {
         session.fail(ProtocolError::failed(format!(
             "the answer stopped: {error}. Press Continue to finish it"
         )));
     }
-    Ok(Step::Answered)
+    outcome
 }

@@ -666,8 +666,8 @@ fn app() -> Html {
                     };
                     html! {
                         <div key={m.id.clone()} class={classes!("message", role, status)} data-status={status}>
-                            if let (Role::Assistant, Some(provider)) = (m.role, m.provider.as_deref()) {
-                                <span class="label">{ provider_label(provider) }</span>
+                            if let (Role::Assistant, Some(source)) = (m.role, m.source()) {
+                                <span class="label">{ source.label() }</span>
                             }
                             if m.role == Role::Assistant {
                                 <div class="text markdown">{ markdown::render(&paperclip_core::markdown::parse(&m.text)) }</div>
@@ -741,15 +741,6 @@ fn app() -> Html {
 /// `performance.mark(name)`, once per name.
 fn mark(name: &str) {
     platform::clock::mark_once(name);
-}
-
-/// What an answer's label says about where it came from.
-fn provider_label(provider: &str) -> String {
-    match provider {
-        "offline" => "Offline answer · from this page".into(),
-        "offline (fallback)" => "Offline answer · from this page (fallback)".into(),
-        other => format!("Answered by {other}"),
-    }
 }
 
 /// Mounts the agent into `agent.html`.

@@ -153,6 +153,7 @@ impl ChatState {
                     Some(m) => {
                         m.status = MessageStatus::Streaming;
                         m.provider = Some(provider);
+                        m.level = level;
                     }
                     None => self.messages.push(Message {
                         id: message_id.clone(),
@@ -162,6 +163,7 @@ impl ChatState {
                         status: MessageStatus::Streaming,
                         provider: Some(provider),
                         tokens: 0,
+                        level,
                     }),
                 }
                 self.streaming = Some(message_id);

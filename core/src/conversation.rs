@@ -13,6 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::resilience::fallback::{AnswerSource, Degradation};
+
 /// Who wrote a message.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -48,11 +50,15 @@ pub struct Message {
     pub time_ms: f64,
     /// Completeness.
     pub status: MessageStatus,
-    /// Which provider wrote an assistant message ("offline", ...).
+    /// Which provider wrote an assistant message ("offline", or the name
+    /// the user gave a provider).
     pub provider: Option<String>,
     /// Tokens of this message as counted by its provider (0 when unknown).
     #[serde(default)]
     pub tokens: u32,
+    /// The step of the fallback chain the answer came from.
+    #[serde(default)]
+    pub level: Degradation,
 }
 
 impl Message {
@@ -66,7 +72,33 @@ impl Message {
             status: MessageStatus::Complete,
             provider: None,
             tokens: 0,
+            level: Degradation::Normal,
         }
+    }
+
+    /// Where an assistant message came from.
+    pub fn source(&self) -> Option<AnswerSource> {
+        self.provider
+            .as_ref()
+            .map(|p| AnswerSource::new(p.clone(), self.level))
+    }
+
+    /// Sets where the message came from.
+    pub fn set_source(&mut self, source: AnswerSource) {
+        self.provider = Some(source.provider);
+        self.level = source.level;
+    }
+
+    /// A message read from a record or a file written before the source
+    /// was typed: its one label ("X (fallback)") becomes the provider and
+    /// its level.
+    pub fn from_legacy_label(mut self) -> Self {
+        if self.level == Degradation::Normal {
+            if let Some(label) = self.provider.take() {
+                self.set_source(AnswerSource::from_legacy(&label));
+            }
+        }
+        self
     }
 }
 
@@ -263,8 +295,9 @@ fn derive_title(text: &str) -> String {
     }
 }
 
-/// Version byte in front of every stored conversation (schema 2).
-pub const STORAGE_VERSION: u8 = 2;
+/// Version byte in front of every stored conversation (encoding 3: messages
+/// carry their answer's level).
+pub const STORAGE_VERSION: u8 = 3;
 /// Set on the version byte when the rest is LZ4-compressed.
 const COMPRESSED: u8 = 0x80;
 /// Records whose encoding is at least this long are tried compressed.
@@ -338,6 +371,15 @@ pub fn decode(bytes: &[u8]) -> Result<Conversation, DecodeError> {
         Some((&v1::STORAGE_VERSION, rest)) => postcard::from_bytes::<v1::Conversation>(rest)
             .map(Conversation::from)
             .map_err(|e| corrupt(&e)),
+        Some((&v2::STORAGE_VERSION, rest)) => postcard::from_bytes::<v2::Conversation>(rest)
+            .map(Conversation::from)
+            .map_err(|e| corrupt(&e)),
+        Some((&v, rest)) if v == v2::STORAGE_VERSION | COMPRESSED => {
+            let plain = decompress(rest)?;
+            postcard::from_bytes::<v2::Conversation>(&plain)
+                .map(Conversation::from)
+                .map_err(|e| corrupt(&e))
+        }
         Some((&v, _)) => Err(DecodeError::Version(v)),
     }
 }
@@ -414,6 +456,101 @@ pub mod v1 {
     }
 }
 
+/// Encoding 2: messages with one provider label ("X (fallback)") and no
+/// level. Kept to read old records.
+pub mod v2 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{MessageStatus, Role, Usage};
+
+    /// The encoding-2 version byte.
+    pub const STORAGE_VERSION: u8 = 2;
+
+    /// An encoding-2 message.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Message {
+        /// Id.
+        pub id: String,
+        /// Author.
+        pub role: Role,
+        /// Text.
+        pub text: String,
+        /// Time, ms.
+        pub time_ms: f64,
+        /// Completeness.
+        pub status: MessageStatus,
+        /// The provider's label.
+        pub provider: Option<String>,
+        /// Tokens.
+        pub tokens: u32,
+    }
+
+    /// An encoding-2 conversation.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Conversation {
+        /// Id.
+        pub id: String,
+        /// Site origin.
+        pub site: String,
+        /// Title.
+        pub title: String,
+        /// Created, ms.
+        pub created_ms: f64,
+        /// Updated, ms.
+        pub updated_ms: f64,
+        /// Messages.
+        pub messages: Vec<Message>,
+        /// Tags.
+        pub tags: Vec<String>,
+        /// Character.
+        pub agent: String,
+        /// Personality.
+        pub personality: String,
+        /// Totals.
+        pub usage: Usage,
+    }
+
+    /// Encodes as encoding 2 did (uncompressed).
+    pub fn encode(c: &Conversation) -> Vec<u8> {
+        let mut out = vec![STORAGE_VERSION];
+        out.extend(postcard::to_allocvec(c).expect("conversations always serialise"));
+        out
+    }
+}
+
+impl From<v2::Conversation> for Conversation {
+    fn from(old: v2::Conversation) -> Self {
+        Conversation {
+            id: old.id,
+            site: old.site,
+            title: old.title,
+            created_ms: old.created_ms,
+            updated_ms: old.updated_ms,
+            messages: old
+                .messages
+                .into_iter()
+                .map(|m| {
+                    Message {
+                        id: m.id,
+                        role: m.role,
+                        text: m.text,
+                        time_ms: m.time_ms,
+                        status: m.status,
+                        provider: m.provider,
+                        tokens: m.tokens,
+                        level: Degradation::Normal,
+                    }
+                    .from_legacy_label()
+                })
+                .collect(),
+            tags: old.tags,
+            agent: old.agent,
+            personality: old.personality,
+            usage: old.usage,
+        }
+    }
+}
+
 impl From<v1::Conversation> for Conversation {
     fn from(old: v1::Conversation) -> Self {
         let mut c = Conversation::new(old.id, old.site, old.created_ms);
@@ -422,14 +559,18 @@ impl From<v1::Conversation> for Conversation {
         c.messages = old
             .messages
             .into_iter()
-            .map(|m| Message {
-                id: m.id,
-                role: m.role,
-                text: m.text,
-                time_ms: m.time_ms,
-                status: m.status,
-                provider: m.provider,
-                tokens: 0,
+            .map(|m| {
+                Message {
+                    id: m.id,
+                    role: m.role,
+                    text: m.text,
+                    time_ms: m.time_ms,
+                    status: m.status,
+                    provider: m.provider,
+                    tokens: 0,
+                    level: Degradation::Normal,
+                }
+                .from_legacy_label()
             })
             .collect();
         c
@@ -561,5 +702,50 @@ mod tests {
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let _ = decode(&bytes);
         }
+    }
+
+    #[test]
+    fn encoding_2_records_still_read_with_their_labels_as_sources() {
+        use crate::resilience::fallback::{AnswerSource, Degradation};
+        let message = |id: &str, role, provider: Option<&str>| v2::Message {
+            id: id.into(),
+            role,
+            text: "t".into(),
+            time_ms: 1.0,
+            status: MessageStatus::Complete,
+            provider: provider.map(Into::into),
+            tokens: 3,
+        };
+        let old = v2::Conversation {
+            id: "c".into(),
+            site: "https://s.test".into(),
+            title: "t".into(),
+            created_ms: 1.0,
+            updated_ms: 2.0,
+            messages: vec![
+                message("q", Role::User, None),
+                message("a", Role::Assistant, Some("offline (fallback)")),
+                message("b", Role::Assistant, Some("Work (cached)")),
+            ],
+            tags: vec!["x".into()],
+            agent: "clippette".into(),
+            personality: "helpful".into(),
+            usage: Usage::default(),
+        };
+        let read = decode(&v2::encode(&old)).unwrap();
+        assert_eq!(read.agent, "clippette");
+        assert_eq!(read.messages[1].tokens, 3);
+        assert_eq!(
+            read.messages[1].source(),
+            Some(AnswerSource::new("offline", Degradation::Offline))
+        );
+        assert_eq!(
+            read.messages[2].source(),
+            Some(AnswerSource::new("Work", Degradation::Cached))
+        );
+        // Written again, it is encoding 3 and reads back the same.
+        let again = encode(&read);
+        assert_eq!(again.bytes[0] & 0x7f, STORAGE_VERSION);
+        assert_eq!(decode(&again.bytes).unwrap(), read);
     }
 }

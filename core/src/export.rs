@@ -170,6 +170,11 @@ fn finish(mut file: ExportFile) -> Result<ExportFile, ImportError> {
     validate(&file)?;
     for c in &mut file.conversations {
         c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();
+        // Files written before answers had a level carry one label.
+        c.messages = std::mem::take(&mut c.messages)
+            .into_iter()
+            .map(crate::conversation::Message::from_legacy_label)
+            .collect();
     }
     if let Some(prefs) = &mut file.preferences {
         for (key, value) in prefs.iter_mut() {
@@ -576,5 +581,27 @@ mod tests {
         let bad = text.replace("\"dark\"", "\"neon\"");
         let e = parse_import(bad.as_bytes()).unwrap_err();
         assert_eq!(e.path, "$.preferences.ui.theme");
+    }
+
+    #[test]
+    fn old_files_labels_become_sources() {
+        let json = file_json(
+            r#"[{"id":"a","site":"https://s.test","title":"t","created_ms":1,"updated_ms":1,"messages":[
+                {"id":"q","role":"user","text":"x","time_ms":1,"status":"complete","provider":null},
+                {"id":"m","role":"assistant","text":"y","time_ms":1,"status":"complete","provider":"Work (fallback)"},
+                {"id":"n","role":"assistant","text":"z","time_ms":1,"status":"complete","provider":"Home","level":"cached"}]}]"#,
+        );
+        let file = parse_import(json.as_bytes()).unwrap();
+        let m = &file.conversations[0].messages;
+        use crate::resilience::fallback::{AnswerSource, Degradation};
+        assert_eq!(m[0].source(), None);
+        assert_eq!(
+            m[1].source(),
+            Some(AnswerSource::new("Work", Degradation::Fallback))
+        );
+        assert_eq!(
+            m[2].source(),
+            Some(AnswerSource::new("Home", Degradation::Cached))
+        );
     }
 }

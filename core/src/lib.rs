@@ -20,6 +20,7 @@
 #![forbid(unsafe_code)]
 
 pub mod activation;
+pub mod answer;
 pub mod cache;
 pub mod character;
 pub mod chat;

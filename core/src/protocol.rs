@@ -1110,7 +1110,8 @@ tagged! {
         AnswerStart {
             /// Id of the assistant message being streamed.
             message_id: String,
-            /// Which provider answers ("offline" for the built-in one).
+            /// Which provider answers: its name ("offline" for the built-in
+            /// one), with `level` the answer's `AnswerSource`.
             provider: String,
             /// Where the answer comes from in the fallback chain.
             #[serde(default)]

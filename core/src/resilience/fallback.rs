@@ -65,6 +65,58 @@ impl Degradation {
     }
 }
 
+/// Where one answer came from: which provider, at which step of the chain.
+/// Stored on each assistant message (`Message::provider` and
+/// `Message::level`), sent with `AnswerStart`, and rendered by the agent
+/// ([`AnswerSource::label`]); nothing parses it back from text.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AnswerSource {
+    /// The provider's name as the user gave it ("offline" for the offline
+    /// provider).
+    pub provider: String,
+    /// The step of the chain it answered at.
+    pub level: Degradation,
+}
+
+/// The offline provider's name.
+pub const OFFLINE: &str = "offline";
+
+impl AnswerSource {
+    /// `provider` at `level`.
+    pub fn new(provider: impl Into<String>, level: Degradation) -> Self {
+        Self {
+            provider: provider.into(),
+            level,
+        }
+    }
+
+    /// What the agent shows next to the answer.
+    pub fn label(&self) -> String {
+        match (self.provider.as_str(), self.level) {
+            (OFFLINE, Degradation::Normal) => "Offline answer · from this page".into(),
+            (OFFLINE, _) => "Offline answer · from this page (fallback)".into(),
+            (p, Degradation::Normal) => format!("Answered by {p}"),
+            (p, Degradation::Fallback) => format!("Answered by {p} (fallback)"),
+            (p, Degradation::Cached) => format!("Answered by {p} (cached)"),
+            (p, Degradation::Offline) => format!("Answered by {p}"),
+        }
+    }
+
+    /// Reads what records written before the source was typed stored: one
+    /// label, the provider's name with " (fallback)" or " (cached)" after
+    /// it. Used only to read old records and old export files.
+    pub fn from_legacy(label: &str) -> Self {
+        if let Some(p) = label.strip_suffix(" (cached)") {
+            return Self::new(p, Degradation::Cached);
+        }
+        match label.strip_suffix(" (fallback)") {
+            Some(OFFLINE) => Self::new(OFFLINE, Degradation::Offline),
+            Some(p) => Self::new(p, Degradation::Fallback),
+            None => Self::new(label, Degradation::Normal),
+        }
+    }
+}
+
 /// The key prefix of cached answers in the context cache.
 pub const ANSWER_PREFIX: &str = "answer:";
 
@@ -180,6 +232,42 @@ mod tests {
             prop_assert_eq!(&key, &answer_key(&q, &p.clone()));
             prop_assert_eq!(key.len(), ANSWER_PREFIX.len() + 32);
             prop_assert!(key.starts_with(ANSWER_PREFIX));
+        }
+    }
+
+    #[test]
+    fn sources_label_themselves_and_old_labels_still_read() {
+        use super::{AnswerSource, Degradation, OFFLINE};
+        let cases = [
+            (
+                "offline",
+                AnswerSource::new(OFFLINE, Degradation::Normal),
+                "Offline answer · from this page",
+            ),
+            (
+                "offline (fallback)",
+                AnswerSource::new(OFFLINE, Degradation::Offline),
+                "Offline answer · from this page (fallback)",
+            ),
+            (
+                "Local",
+                AnswerSource::new("Local", Degradation::Normal),
+                "Answered by Local",
+            ),
+            (
+                "Local (fallback)",
+                AnswerSource::new("Local", Degradation::Fallback),
+                "Answered by Local (fallback)",
+            ),
+            (
+                "Local (cached)",
+                AnswerSource::new("Local", Degradation::Cached),
+                "Answered by Local (cached)",
+            ),
+        ];
+        for (legacy, source, label) in cases {
+            assert_eq!(AnswerSource::from_legacy(legacy), source, "{legacy}");
+            assert_eq!(source.label(), label);
         }
     }
 }
