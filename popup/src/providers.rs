@@ -7,7 +7,7 @@ use js_sys::{Array, Object, Promise, Reflect};
 use paperclip_core::protocol::{
     DeleteProvider, KeyUpdate, ListProviders, SaveProvider, SetProviderOrder, TestConnection,
 };
-use paperclip_core::provider::{ProviderKind, ProviderSettings, PublicProviderConfig};
+use paperclip_core::provider::{ProviderKind, ProviderSettings};
 use paperclip_platform as platform;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
@@ -45,7 +45,10 @@ fn value(node: &NodeRef) -> String {
 /// The providers section.
 #[function_component(ProvidersSection)]
 pub fn providers_section() -> Html {
-    let list = use_state(|| None::<Result<Vec<PublicProviderConfig>, String>>);
+    let (list, reload) = paperclip_ui::use_rpc(
+        ListProviders {},
+        |l: paperclip_core::protocol::ProviderList| l.providers,
+    );
     let status = use_state(|| None::<Result<String, String>>);
     let kind = use_state(|| ProviderKind::OpenAiCompatible);
     let (label, base, model, key) = (
@@ -54,23 +57,7 @@ pub fn providers_section() -> Html {
         use_node_ref(),
         use_node_ref(),
     );
-    let reload = {
-        let list = list.clone();
-        move || {
-            let list = list.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(ListProviders {})
-                    .await
-                    .map(|l| l.providers)
-                    .map_err(|e| e.message);
-                list.set(Some(r));
-            });
-        }
-    };
-    {
-        let reload = reload.clone();
-        use_effect_with((), move |_| reload());
-    }
+
     let on_kind = {
         let kind = kind.clone();
         Callback::from(move |e: Event| {

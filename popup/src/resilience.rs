@@ -27,24 +27,8 @@ fn breaker_text(state: BreakerState, now_ms: u64) -> String {
 /// The resilience section.
 #[function_component(ResilienceSection)]
 pub fn resilience_section() -> Html {
-    let status = use_state(|| None::<Result<ResilienceStatus, String>>);
+    let (status, reload) = paperclip_ui::use_rpc(GetResilience {}, |s: ResilienceStatus| s);
     let line = use_state(|| None::<Result<String, String>>);
-    let reload = {
-        let status = status.clone();
-        move || {
-            let status = status.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(GetResilience {})
-                    .await
-                    .map_err(|e| e.message);
-                status.set(Some(r));
-            });
-        }
-    };
-    {
-        let reload = reload.clone();
-        use_effect_with((), move |_| reload());
-    }
     let save = {
         let (status, line, reload) = (status.clone(), line.clone(), reload.clone());
         Callback::from(move |(key, value): (&'static str, f64)| {
@@ -173,26 +157,12 @@ fn field_row(
 /// line per entry, in USD per million tokens.
 #[function_component(PricesSection)]
 fn prices_section() -> Html {
-    let text = use_state(|| None::<Result<(String, bool), String>>);
+    let (text, reload) =
+        paperclip_ui::use_rpc(GetPrices {}, |p: paperclip_core::protocol::PriceList| {
+            (p.table.to_lines(), p.defaults)
+        });
     let line = use_state(|| None::<Result<String, String>>);
     let area = use_node_ref();
-    let reload = {
-        let text = text.clone();
-        move || {
-            let text = text.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(GetPrices {})
-                    .await
-                    .map(|p| (p.table.to_lines(), p.defaults))
-                    .map_err(|e| e.message);
-                text.set(Some(r));
-            });
-        }
-    };
-    {
-        let reload = reload.clone();
-        use_effect_with((), move |_| reload());
-    }
     let store = {
         let (line, reload) = (line.clone(), reload.clone());
         move |table: Option<PriceTable>| {

@@ -137,25 +137,11 @@ fn pref_row(props: &RowProps) -> Html {
 /// the background's verdict.
 #[function_component(PreferencesSection)]
 pub fn preferences_section() -> Html {
-    let entries = use_state(|| None::<Result<Vec<PrefEntry>, String>>);
+    let (entries, reload) = paperclip_ui::use_rpc(
+        GetPreferences::default(),
+        |l: paperclip_core::protocol::PreferenceList| l.entries,
+    );
     let status = use_state(|| None::<Result<String, String>>);
-    let reload = {
-        let entries = entries.clone();
-        move || {
-            let entries = entries.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(GetPreferences::default())
-                    .await
-                    .map(|l| l.entries)
-                    .map_err(|e| e.message);
-                entries.set(Some(r));
-            });
-        }
-    };
-    {
-        let reload = reload.clone();
-        use_effect_with((), move |_| reload());
-    }
     let on_saved = {
         let status = status.clone();
         Callback::from(move |(key, r): (String, Result<Value, String>)| {

@@ -1,6 +1,6 @@
 //! Shared pieces of Paperclip's extension pages (agent, popup, options,
 //! devtools panel): the [`Character`] drawing, the [`ConversationTable`]
-//! list, the [`StorageSection`] and time formatting.
+//! list, the [`StorageSection`], the [`use_rpc`] hook and time formatting.
 //!
 //! ```no_run
 //! use yew::prelude::*;
@@ -10,8 +10,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod hooks;
 mod storage;
 
+pub use hooks::{use_rpc, Loaded, Reload};
 pub use storage::{status_line, StorageSection};
 
 use paperclip_core::conversation::ConversationSummary;

@@ -25,24 +25,8 @@ fn mb(bytes: u64) -> String {
 /// Storage health and the cleanup job.
 #[function_component(StorageSection)]
 pub fn storage_section() -> Html {
-    let status = use_state(|| None::<Result<StorageStatus, String>>);
+    let (status, reload) = crate::use_rpc(GetStorageStatus {}, |s: StorageStatus| s);
     let job = use_state(|| None::<Result<String, String>>);
-    let reload = {
-        let status = status.clone();
-        move || {
-            let status = status.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(GetStorageStatus {})
-                    .await
-                    .map_err(|e| e.message);
-                status.set(Some(r));
-            });
-        }
-    };
-    {
-        let reload = reload.clone();
-        use_effect_with((), move |_| reload());
-    }
     let run = {
         let job = job.clone();
         Callback::from(move |_| {
