@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::page::PageSnapshot;
 use crate::prefs::Preferences;
-use crate::protocol::QuickAction;
+use crate::quick::QuickAction;
 
 /// Most visits skipped after ignored hints.
 pub const MAX_SKIP: u32 = 32;

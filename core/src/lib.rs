@@ -37,6 +37,7 @@ pub mod prefs;
 pub mod protocol;
 pub mod provider;
 pub mod query;
+pub mod quick;
 pub mod resilience;
 pub mod schema;
 pub mod sender;

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use crate::page::PageSnapshot;
-use crate::protocol::QuickAction;
+use crate::quick::QuickAction;
 use crate::text::{sentences, terms, word_count};
 
 /// Name of this provider in messages and labels.

@@ -1,0 +1,183 @@
+//! The agent's port ([`AgentToBg`], [`BgToAgent`]) and the background's
+//! messages to the content script ([`ToContent`]).
+
+use serde::{Deserialize, Serialize};
+
+use super::{ProtocolError, Tagged};
+use crate::conversation::{ConversationSummary, Message, MessageStatus};
+pub use crate::quick::QuickAction;
+
+fn complete() -> MessageStatus {
+    MessageStatus::Complete
+}
+
+tagged! {
+    /// Agent → background, over the [`AGENT_PORT`] port.
+    pub enum AgentToBg {
+        /// The user sent `text` (typed, or a quick action's prompt).
+        Ask {
+            /// Id of the user's message, made by the agent, so that a
+            /// question re-sent after a lost connection is stored once.
+            id: String,
+            /// What the user asked.
+            text: String,
+            /// Set when the text came from a quick-action button.
+            action: Option<QuickAction>,
+            /// The page context to send instead of the one read from the
+            /// page: what the user reviewed (and perhaps edited) in the
+            /// preview.
+            #[serde(default)]
+            context: Option<String>,
+        },
+        /// The user opened the list of this site's conversations.
+        ListConversations {},
+        /// Switch to conversation `id` of this site, or start a new one
+        /// (`None`); answered with `History`.
+        OpenConversation {
+            /// The conversation, or `None` for a new one.
+            id: Option<String>,
+        },
+        /// Delete conversation `id` of this site; answered with
+        /// `Conversations` (and `History` when it was the open one).
+        DeleteConversation {
+            /// The conversation.
+            id: String,
+        },
+        /// The user wants to see what asking `text` would send.
+        Preview {
+            /// The question as typed so far.
+            text: String,
+        },
+        /// The user closed the agent.
+        Close {},
+        /// The user pressed Stop: abort the answer in progress (what
+        /// streamed so far is kept, marked interrupted).
+        Stop {},
+        /// The user asked to continue interrupted answer `message_id`: the
+        /// continuation is appended to it.
+        Continue {
+            /// The interrupted assistant message.
+            message_id: String,
+        },
+        /// The user moved the agent: remember where, for this site.
+        Place {
+            /// Where it is now.
+            place: crate::place::Place,
+        },
+        /// The user took the hint offered (`BgToAgent::Hint`).
+        HintTaken {},
+    }
+}
+
+tagged! {
+    /// Background → agent, over the [`AGENT_PORT`] port.
+    pub enum BgToAgent {
+        /// The site's conversation so far, sent when the port opens.
+        History {
+            /// The conversation's id, `None` before the first message.
+            conversation_id: Option<String>,
+            /// The site (origin) the conversation belongs to.
+            site: String,
+            /// Messages in order.
+            messages: Vec<Message>,
+            /// False when storage is in memory only.
+            persistent: bool,
+            /// The character the user chose.
+            #[serde(default)]
+            character: crate::prefs::Character,
+        },
+        /// The user's message was stored (it carries its final id).
+        Stored {
+            /// The stored message.
+            message: Message,
+        },
+        /// An answer starts streaming.
+        AnswerStart {
+            /// Id of the assistant message being streamed.
+            message_id: String,
+            /// Which provider answers: its name ("offline" for the built-in
+            /// one), with `level` the answer's `AnswerSource`.
+            provider: String,
+            /// Where the answer comes from in the fallback chain.
+            #[serde(default)]
+            level: crate::resilience::fallback::Degradation,
+        },
+        /// The next piece of the answer's text.
+        AnswerChunk {
+            /// Id of the assistant message being streamed.
+            message_id: String,
+            /// Text to append.
+            text: String,
+        },
+        /// The answer ended and is stored: complete, or interrupted (the
+        /// user stopped it or the stream broke; "Continue" may finish it).
+        AnswerDone {
+            /// Id of the assistant message.
+            message_id: String,
+            /// How it ended.
+            #[serde(default = "complete")]
+            status: MessageStatus,
+        },
+        /// The user stopped the ask before any answer text arrived; nothing
+        /// was answered (the question is kept).
+        Stopped {},
+        /// This site's conversations, newest first.
+        Conversations {
+            /// Their summaries.
+            items: Vec<ConversationSummary>,
+            /// The open one.
+            current: Option<String>,
+        },
+        /// Get ready for a quick action that needs the user's words (the
+        /// context menu's "Ask Clippy about selection"): focus the input.
+        Compose {
+            /// The action the next question is for.
+            action: QuickAction,
+        },
+        /// Where the user last put the agent on this site (sent after
+        /// `History` when it was moved before).
+        Place {
+            /// The remembered place.
+            place: crate::place::Place,
+        },
+        /// A proactive hint (the user allowed hints on this site). Nothing
+        /// is sent anywhere unless the user takes it.
+        Hint {
+            /// The hint.
+            hint: crate::hints::Hint,
+        },
+        /// What asking the previewed question would send.
+        Preview {
+            /// Who would receive it: a provider's label, or `None` when
+            /// the offline provider answers (nothing leaves the browser).
+            destination: Option<String>,
+            /// The page context that would be sent (editable).
+            context: String,
+        },
+        /// The ask failed; the user's message is kept.
+        Failed {
+            /// What went wrong.
+            error: ProtocolError,
+        },
+    }
+}
+
+tagged! {
+    /// Background → the content script of a tab (top frame).
+    pub enum ToContent {
+        /// Is the agent's content script running here? Answered with
+        /// `Reply<Activated>`; asked before the agent port is served, so an
+        /// `agent.html` that a page embedded by itself gets nothing.
+        Hello {},
+        /// Read the page; answered with `Reply<PageRead>`. The serialised
+        /// DOM is left out when the page has not changed since the last
+        /// read, unless `fresh`.
+        GetPageContext {
+            /// Serialise the DOM even if the page looks unchanged.
+            #[serde(default)]
+            fresh: bool,
+        },
+        /// Remove the agent from the page; answered with `Reply<Activated>`.
+        Close {},
+    }
+}

@@ -1,0 +1,142 @@
+//! Conversations, activation, export and import.
+
+use serde::{Deserialize, Serialize};
+
+use crate::conversation::{Conversation, ConversationSummary};
+
+/// Lists at most `limit` conversations matching `filter`, most recently
+/// updated first, starting after `cursor`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ListConversations {
+    /// Maximum number of items (the background clamps it to 1..=500).
+    pub limit: u32,
+    /// Search text, site, tag, character, date range.
+    #[serde(default)]
+    pub filter: crate::query::Filter,
+    /// The previous page's `next`.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+/// A page of conversation summaries.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConversationList {
+    /// Most recently updated first.
+    pub items: Vec<ConversationSummary>,
+    /// False when storage fell back to memory and history will not persist.
+    pub persistent: bool,
+    /// Cursor of the next page; `None` on the last page.
+    #[serde(default)]
+    pub next: Option<String>,
+    /// Percent of the browser's storage quota used, when it is near the
+    /// quota (see [`crate::maintenance::WARN_PERCENT`]).
+    #[serde(default)]
+    pub quota_percent: Option<u64>,
+}
+
+/// Fetches one conversation.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct GetConversation {
+    /// The conversation's id.
+    pub id: String,
+}
+
+/// One conversation, or `None` when no conversation has that id.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct ConversationDetail {
+    /// The conversation.
+    pub conversation: Option<Conversation>,
+}
+
+/// Deletes a conversation.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeleteConversation {
+    /// The conversation's id.
+    pub id: String,
+}
+
+/// Whether something was deleted.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Deleted {
+    /// False when nothing had that id.
+    pub existed: bool,
+}
+
+/// Shows the agent in tab `tab_id`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ActivateTab {
+    /// The browser's tab id.
+    pub tab_id: i32,
+}
+
+/// The agent was injected (or was already there).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Activated {}
+
+/// Exports conversations.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportConversations {
+    /// Which conversations; `None` for all.
+    pub ids: Option<Vec<String>>,
+}
+
+/// An export file ([`crate::export`]), as JSON text.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Exported {
+    /// The file's content.
+    pub json: String,
+    /// Number of conversations in it.
+    pub count: u32,
+}
+
+/// Exports one conversation as Markdown.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportMarkdown {
+    /// The conversation's id.
+    pub id: String,
+}
+
+/// A conversation as Markdown.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportedMarkdown {
+    /// The Markdown text.
+    pub markdown: String,
+    /// A file name derived from the title.
+    pub filename: String,
+}
+
+/// Imports an export file.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportConversations {
+    /// The file's content.
+    pub json: String,
+    /// What to do with ids that already exist.
+    pub policy: crate::export::MergePolicy,
+}
+
+/// What an import did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// New conversations.
+    pub added: u32,
+    /// Existing conversations replaced.
+    pub overwritten: u32,
+    /// Existing conversations kept.
+    pub skipped: u32,
+}
+
+/// Replaces the tags of conversation `id`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SetTags {
+    /// The conversation's id.
+    pub id: String,
+    /// The new tags (normalised; see [`crate::conversation::normalize_tags`]).
+    pub tags: Vec<String>,
+}
+
+/// The stored tags.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct TagsSet {
+    /// Tags after normalisation.
+    pub tags: Vec<String>,
+}

@@ -1,0 +1,123 @@
+//! Preferences, storage health, the cleanup job and the context cache.
+
+use serde::{Deserialize, Serialize};
+
+/// Lists preferences, optionally of one category.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetPreferences {
+    /// Only this category.
+    #[serde(default)]
+    pub category: Option<crate::prefs::Category>,
+}
+
+/// Preferences with values and defaults.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PreferenceList {
+    /// In a stable order.
+    pub entries: Vec<crate::prefs::PrefEntry>,
+}
+
+/// Sets preference `key` to `value`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SetPreference {
+    /// E.g. `ui.theme`.
+    pub key: String,
+    /// The new value (validated; a bad value is an error and nothing changes).
+    pub value: serde_json::Value,
+}
+
+/// The stored (sanitised) value.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct PreferenceSet {
+    /// The key.
+    pub key: String,
+    /// The value as stored.
+    pub value: serde_json::Value,
+}
+
+/// Asks for [`StorageStatus`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetStorageStatus {}
+
+/// A record that failed to decode, kept aside.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct QuarantineItem {
+    /// Store it came from.
+    pub store: String,
+    /// Its key there.
+    pub key: String,
+    /// Why it could not be read.
+    pub error: String,
+    /// When it was quarantined, ms.
+    pub time_ms: f64,
+    /// Size of the raw record, bytes.
+    pub bytes: u64,
+}
+
+/// Storage health.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct StorageStatus {
+    /// False when storage fell back to memory.
+    pub persistent: bool,
+    /// Why storage is not persistent, or what went wrong opening it.
+    pub notice: Option<String>,
+    /// Schema version of the open database (0 in memory).
+    pub schema_version: u32,
+    /// `navigator.storage.estimate()` usage, bytes.
+    pub usage_bytes: u64,
+    /// `navigator.storage.estimate()` quota, bytes.
+    pub quota_bytes: u64,
+    /// Warning level.
+    pub quota: crate::maintenance::QuotaLevel,
+    /// Stored conversations.
+    pub conversations: u64,
+    /// Of which compressed.
+    pub compressed: u64,
+    /// Bytes compression saved on them.
+    pub bytes_saved: u64,
+    /// Context-cache entries on disk.
+    pub cache_entries: u64,
+    /// Cache statistics (persisted across restarts).
+    pub cache: crate::cache::CacheStats,
+    /// Stored telemetry records.
+    pub telemetry_records: u64,
+    /// Quarantined records, newest first.
+    pub quarantine: Vec<QuarantineItem>,
+    /// When the cleanup job last ran, ms (0: never).
+    pub last_maintenance_ms: f64,
+}
+
+/// Asks the background to run the cleanup job now.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct RunMaintenance {}
+
+/// What the cleanup job did.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct MaintenanceReport {
+    /// Expired cache entries removed.
+    pub expired_cache: u32,
+    /// Conversations removed by retention.
+    pub retention_deleted: u32,
+    /// Cache entries removed for the budget.
+    pub budget_cache_evicted: u32,
+    /// Conversations removed for the budget (only when allowed).
+    pub budget_conversations_deleted: u32,
+    /// True when still over the budget.
+    pub still_over_budget: bool,
+    /// Bytes in use after the job (the engine's own count).
+    pub used_bytes: u64,
+}
+
+/// Drops cache entries by key prefix.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct InvalidateCache {
+    /// Key prefix ("" drops everything).
+    pub prefix: String,
+}
+
+/// How many entries were dropped.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CacheInvalidated {
+    /// Entries removed from disk.
+    pub removed: u32,
+}
