@@ -408,7 +408,11 @@ pub async fn migration_v1_to_v2_transforms_records() {
         .unwrap()
         .unwrap();
     let data: js_sys::Uint8Array = js_sys::Reflect::get(&raw, &"data".into()).unwrap().into();
-    assert_eq!(data.to_vec()[0], 2, "stored as schema 2");
+    assert_eq!(
+        data.to_vec()[0] & 0x7f,
+        paperclip_core::conversation::STORAGE_VERSION,
+        "rewritten in the current encoding"
+    );
     assert_eq!(
         js_sys::Reflect::get(&raw, &"agent".into())
             .unwrap()
