@@ -6,7 +6,8 @@
 //! ([`Browser::activate`]), step into the agent's iframe through the closed
 //! shadow root ([`Browser::enter_agent`]), ask, and watch the answer stream
 //! ([`Browser::wait_answer`]). The same scenarios run in both browsers
-//! (`tests/e2e.rs`); `src/bin/demo.rs` is the scripted demo.
+//! (`tests/e2e/`, with the helpers they share in [`scenario`]);
+//! `src/bin/demo.rs` is the scripted demo.
 //! [`Browser::launch_plain`] starts a browser without the extension, for
 //! `src/bin/bench_storage.rs` (the storage benchmark).
 //!
@@ -18,6 +19,7 @@
 pub mod bench;
 pub mod fake_provider;
 pub mod otlp_receiver;
+pub mod scenario;
 pub mod server;
 
 use std::path::{Path, PathBuf};

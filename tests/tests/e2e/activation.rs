@@ -8,10 +8,9 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
+use paperclip_e2e::scenario::click_button;
 use paperclip_e2e::{server::Server, Browser, Kind};
 use serde_json::json;
-
-use crate::click_button;
 
 in_both_browsers!(
     the_popup_shows_clippy_on_the_page_and_after_it_navigates,

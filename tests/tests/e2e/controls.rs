@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use fantoccini::Locator;
+use paperclip_e2e::scenario::{add_fake_provider, agent_with_fake_provider, click_button, ok};
 use paperclip_e2e::{server::Server, Browser};
 use serde_json::{json, Value};
-
-use crate::{click_button, ok};
 
 in_both_browsers!(
     the_panels_filters_paging_refresh_and_trace_download,
@@ -148,7 +147,7 @@ async fn the_options_pages_cleanup_prices_removal_and_merge_policy(
 ) -> Result<Browser> {
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
     b.client.goto(&server.url("/")).await?;
-    crate::add_fake_provider(&b, "Fake", &fake).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
     let mine = ok(
         &b,
         json!({"type": "SetPrices", "table": {"entries": [{"pattern": "mine-1", "input_per_mtok": 1, "output_per_mtok": 2}]}}),
@@ -281,7 +280,7 @@ async fn the_agents_explain_selection_and_copy_code(b: Browser, server: Server) 
 
     // A code block, from a provider that echoes the question.
     b.top().await?;
-    let fake = crate::agent_with_fake_provider(&b, &page).await?;
+    let fake = agent_with_fake_provider(&b, &page).await?;
     let input = b.control("textarea", "Ask Clippy").await?;
     let send = b.control("button", "Send").await?;
     b.client
