@@ -20,6 +20,7 @@ use std::rc::Rc;
 use paperclip_core::character::{self, Direction, IdleVariant};
 use paperclip_core::chat::ChatState;
 use paperclip_core::conversation::{MessageStatus, Role};
+use paperclip_core::link::{self, Effect, Received};
 use paperclip_core::place::Place;
 use paperclip_core::protocol::{self, AgentToBg, BgToAgent, Ping, QuickAction};
 use paperclip_platform as platform;
@@ -60,18 +61,12 @@ impl Reducible for Chat {
     }
 }
 
-/// The agent's port, reconnected on demand after the worker stopped.
+/// The agent's port, reconnected on demand after the worker stopped: the
+/// core's [`link::Link`] decides; this performs its effects.
 #[derive(Default)]
 struct Link {
     port: Option<Port>,
-    /// A message to send once the new port has delivered the history.
-    pending: Option<String>,
-    /// The question sent and not yet answered (no `AnswerStart` yet): when
-    /// the port drops, it is re-sent once over a new port. Its message id
-    /// makes the re-send idempotent in the background.
-    in_flight: Option<String>,
-    /// Whether `in_flight` was already re-sent.
-    resent: bool,
+    state: link::Link,
     /// Pings the background while an answer is awaited or streams
     /// (dropped to stop).
     keepalive: Option<Interval>,
@@ -84,6 +79,27 @@ thread_local! {
 
 /// How often the agent pings the background while an answer is in progress.
 const KEEPALIVE_MS: u32 = 2_000;
+
+/// Performs the link's effects.
+fn perform(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, effects: Vec<Effect>) {
+    for effect in effects {
+        match effect {
+            Effect::Post(wire) => {
+                let port = link.borrow().port.clone();
+                let posted = port.is_some_and(|port| platform::post(&port, &wire));
+                if !posted {
+                    link.borrow_mut().port = None;
+                    let again = link.borrow_mut().state.post_failed(wire);
+                    perform(link, chat, again);
+                }
+            }
+            Effect::Connect => connect(link.clone(), chat.clone()),
+            Effect::KeepAwake => start_keepalive(link),
+            Effect::LetSleep => link.borrow_mut().keepalive = None,
+            Effect::Disconnected => chat.dispatch(Action::Disconnected),
+        }
+    }
+}
 
 /// Firefox suspends an event page on its idle timeout even while a port is
 /// open and busy: port traffic does not count as activity, a runtime message
@@ -111,19 +127,13 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
                         // Where the user left the agent on this site.
                         frame::place(place, false);
                     }
-                    let history = matches!(m, BgToAgent::History { .. });
-                    if matches!(
-                        m,
+                    let received = match m {
+                        BgToAgent::History { .. } => Received::History,
                         BgToAgent::AnswerDone { .. }
-                            | BgToAgent::Failed { .. }
-                            | BgToAgent::Stopped {}
-                    ) {
-                        // Answered: nothing to re-send after a later
-                        // disconnect, and no reason to keep the background awake.
-                        let mut l = link.borrow_mut();
-                        l.in_flight = None;
-                        l.keepalive = None;
-                    }
+                        | BgToAgent::Failed { .. }
+                        | BgToAgent::Stopped {} => Received::Answered,
+                        _ => Received::Other,
+                    };
                     if let BgToAgent::AnswerChunk { .. } = &m {
                         if let Some(asked) = ASKED_AT.with(|a| a.take()) {
                             paperclip_platform::telemetry::timing(
@@ -133,12 +143,17 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
                             );
                         }
                     }
+                    // The answer's end first (no reason to keep the
+                    // background awake), the history after the chat has it
+                    // (then a waiting question goes out).
+                    if received == Received::Answered {
+                        let effects = link.borrow_mut().state.received(received);
+                        perform(&link, &chat, effects);
+                    }
                     chat.dispatch(Action::Bg(m));
-                    if history {
-                        let mut l = link.borrow_mut();
-                        if let (Some(wire), Some(port)) = (l.pending.take(), l.port.as_ref()) {
-                            platform::post(port, &wire);
-                        }
+                    if received == Received::History {
+                        let effects = link.borrow_mut().state.received(received);
+                        perform(&link, &chat, effects);
                     }
                 }
                 Err(error) => chat.dispatch(Action::Bg(BgToAgent::Failed { error })),
@@ -154,54 +169,30 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
             if link.borrow().port.as_ref() != Some(&this) {
                 return;
             }
-            let resend = {
-                let mut l = link.borrow_mut();
-                l.port = None;
-                match l.in_flight.clone() {
-                    Some(wire) if !l.resent => {
-                        l.resent = true;
-                        l.pending = Some(wire);
-                        true
-                    }
-                    _ => false,
-                }
-            };
-            if resend {
-                // The background went away before answering (Firefox
-                // suspends an idle event page even with a port open).
-                connect(link.clone(), chat.clone());
-            } else {
-                link.borrow_mut().keepalive = None;
-                chat.dispatch(Action::Disconnected);
-            }
+            link.borrow_mut().port = None;
+            let effects = link.borrow_mut().state.closed();
+            perform(&link, &chat, effects);
         })
     };
     platform::listen(&p.on_message(), on_message);
     platform::listen(&p.on_disconnect(), on_disconnect);
-    link.borrow_mut().port = Some(p);
+    let mut l = link.borrow_mut();
+    l.port = Some(p);
+    l.state.connected();
 }
 
 /// Sends `message`, reconnecting first when the port has closed.
 fn send_message(link: &Rc<RefCell<Link>>, chat: &UseReducerDispatcher<Chat>, message: &AgentToBg) {
-    let wire = protocol::encode(message);
-    if matches!(message, AgentToBg::Ask { .. } | AgentToBg::Continue { .. }) {
+    let asks = matches!(message, AgentToBg::Ask { .. } | AgentToBg::Continue { .. });
+    if asks {
         ASKED_AT.with(|a| a.set(Some(paperclip_platform::clock::now_ms())));
         paperclip_platform::telemetry::count("agent.asks", &[], 1);
-        let mut l = link.borrow_mut();
-        l.in_flight = Some(wire.clone());
-        l.resent = false;
-        drop(l);
-        start_keepalive(link);
     }
-    let port = link.borrow().port.clone();
-    if let Some(port) = port {
-        if platform::post(&port, &wire) {
-            return;
-        }
-        link.borrow_mut().port = None;
-    }
-    link.borrow_mut().pending = Some(wire);
-    connect(link.clone(), chat.clone());
+    let effects = link
+        .borrow_mut()
+        .state
+        .send(protocol::encode(message), asks);
+    perform(link, chat, effects);
 }
 
 #[function_component(App)]

@@ -28,6 +28,7 @@ pub mod conversation;
 pub mod export;
 pub mod extract;
 pub mod hints;
+pub mod link;
 pub mod maintenance;
 pub mod markdown;
 pub mod offline;
