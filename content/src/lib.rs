@@ -11,20 +11,22 @@
 
 use std::cell::RefCell;
 
+mod components;
 mod frame;
 mod markdown;
 
 use paperclip_platform::timer::{Interval, Timeout};
 use std::rc::Rc;
 
+use components::{
+    Composer, Header, HintCard, PreviewPanel, QuickActions, SiteConversations, Transcript,
+};
 use paperclip_core::character::{self, Direction, IdleVariant};
 use paperclip_core::chat::ChatState;
-use paperclip_core::conversation::{MessageStatus, Role};
 use paperclip_core::link::{self, Effect, Received};
 use paperclip_core::place::Place;
 use paperclip_core::protocol::{self, AgentToBg, BgToAgent, Ping, QuickAction};
 use paperclip_platform as platform;
-use paperclip_ui::Character;
 use platform::sys::Port;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlTextAreaElement;
@@ -200,17 +202,6 @@ fn app() -> Html {
     let chat = use_reducer(Chat::default);
     let link = use_mut_ref(Link::default);
     let input = use_node_ref();
-    let log = use_node_ref();
-    {
-        // Keep the newest text in view as messages arrive and stream.
-        let log = log.clone();
-        let text_len: usize = chat.0.messages.iter().map(|m| m.text.len()).sum();
-        use_effect_with((chat.0.messages.len(), text_len), move |_| {
-            if let Some(el) = log.cast::<web_sys::Element>() {
-                el.set_scroll_top(el.scroll_height());
-            }
-        });
-    }
 
     {
         let chat = chat.dispatcher();
@@ -505,9 +496,9 @@ fn app() -> Html {
             }
         })
     };
-    let quick = |action: QuickAction| {
+    let quick = {
         let send = send.clone();
-        Callback::from(move |_| {
+        Callback::from(move |action: QuickAction| {
             let question = action.question("", &platform::ui_language());
             send.emit((question, Some(action), None))
         })
@@ -585,59 +576,14 @@ fn app() -> Html {
 
     html! {
         <main class="agent">
-            <header>
-                <Character {animation} look={state.look} />
-                <div class="balloon" aria-hidden="true">
-                    { match animation {
-                        _ if !state.ready => "Connecting…",
-                        character::Animation::Goodbye => "Bye for now!",
-                        character::Animation::Thinking => "Let me look at this page…",
-                        character::Animation::Alert if state.error.is_some() => "Oops, something went wrong.",
-                        character::Animation::Alert => "My providers are down; I'm answering from what I have.",
-                        character::Animation::Hesitation => "Hmm, my usual provider failed; another one answered.",
-                        character::Animation::Pointing(_) => "Ooh, what's that you highlighted?",
-                        _ if state.hint.is_some() => "I have an idea for this page…",
-                        _ if state.is_streaming() => "Here's what I found.",
-                        _ => "Hi! Ask me about this page.",
-                    } }
-                </div>
-                <div class="header-actions">
-                    <button type="button" class="icon move" aria-label="Move Clippy"
-                        title="Drag to move Clippy; arrow keys move it, Home puts it back"
-                        onpointerdown={on_handle_down} onpointermove={on_handle_move}
-                        onpointerup={on_handle_up.clone()} onpointercancel={on_handle_up}
-                        onkeydown={on_handle_key}>{ "✥" }</button>
-                    <button type="button" class="icon" aria-label="Conversations on this site"
-                        aria-expanded={state.conversations.is_some().to_string()} onclick={conversations}>{ "☰" }</button>
-                    <button type="button" class="icon" aria-label="New conversation" disabled={busy}
-                        onclick={open_conversation.reform(|_| None)}>{ "+" }</button>
-                    <button class="close" aria-label="Close Clippy" onclick={close.reform(|_| ())}>{ "×" }</button>
-                </div>
-            </header>
+            <Header {animation} look={state.look} balloon={components::balloon(state, animation)}
+                conversations_open={state.conversations.is_some()} {busy}
+                {on_handle_down} {on_handle_move} {on_handle_up} {on_handle_key}
+                on_conversations={conversations} on_new={open_conversation.reform(|_| None)}
+                on_close={close} />
             if let Some((items, current)) = &state.conversations {
-                <section class="site-conversations" role="region" aria-label="Conversations on this site">
-                    if items.is_empty() {
-                        <p class="meta">{ "No saved conversations on this site yet." }</p>
-                    }
-                    <ul>
-                        { for items.iter().map(|c| {
-                            let is_current = current.as_deref() == Some(c.id.as_str());
-                            let (open_id, delete_id) = (c.id.clone(), c.id.clone());
-                            let title = if c.title.is_empty() { "Untitled".to_string() } else { c.title.clone() };
-                            html! {
-                                <li key={c.id.clone()} aria-current={is_current.then_some("true")}>
-                                    <button type="button" class="open" disabled={busy}
-                                        onclick={open_conversation.reform(move |_| Some(open_id.clone()))}>
-                                        { title.clone() }
-                                        <span class="meta">{ format!(" · {} messages", c.message_count) }</span>
-                                    </button>
-                                    <button type="button" class="delete" aria-label={format!("Delete conversation {title}")} disabled={busy}
-                                        onclick={delete_conversation.reform(move |_| delete_id.clone())}>{ "Delete" }</button>
-                                </li>
-                            }
-                        }) }
-                    </ul>
-                </section>
+                <SiteConversations items={items.clone()} current={current.clone()} {busy}
+                    on_open={open_conversation} on_delete={delete_conversation} />
             }
             if let Some(label) = state.level.label() {
                 <p class="degraded" role="status" data-level={state.level.as_str()}>
@@ -647,37 +593,7 @@ fn app() -> Html {
             if state.ready && !state.persistent {
                 <p class="notice" role="status">{ "Storage is unavailable here: this conversation will not be saved." }</p>
             }
-            <div class="log" ref={log} role="log" aria-label="Conversation" aria-live="polite">
-                { for state.messages.iter().map(|m| {
-                    let role = match m.role { Role::User => "user", Role::Assistant => "assistant" };
-                    let status = match m.status {
-                        MessageStatus::Complete => "complete",
-                        MessageStatus::Streaming => "streaming",
-                        MessageStatus::Interrupted => "interrupted",
-                    };
-                    html! {
-                        <div key={m.id.clone()} class={classes!("message", role, status)} data-status={status}>
-                            if let (Role::Assistant, Some(source)) = (m.role, m.source()) {
-                                <span class="label">{ source.label() }</span>
-                            }
-                            if m.role == Role::Assistant {
-                                <div class="text markdown">{ markdown::render(&paperclip_core::markdown::parse(&m.text)) }</div>
-                            } else {
-                                <p class="text">{ m.text.clone() }</p>
-                            }
-                            if m.status == MessageStatus::Interrupted {
-                                <span class="label">{ "Interrupted" }</span>
-                            }
-                            if continuable.as_deref() == Some(m.id.as_str()) {
-                                <button type="button" class="continue" onclick={continue_answer.reform({
-                                    let id = m.id.clone();
-                                    move |_| id.clone()
-                                })}>{ "Continue" }</button>
-                            }
-                        </div>
-                    }
-                }) }
-            </div>
+            <Transcript messages={state.messages.clone()} {continuable} on_continue={continue_answer} />
             if let Some(error) = &state.error {
                 <p class="error" role="alert">{ error.clone() }</p>
             }
@@ -685,46 +601,17 @@ fn app() -> Html {
                 <button type="button" class="retry" onclick={retry}>{ "Retry" }</button>
             }
             if let Some(hint) = &state.hint {
-                <section class="hint" role="region" aria-label="Hint">
-                    <p role="status">{ hint.text.clone() }</p>
-                    <button type="button" class="primary" disabled={busy} onclick={take_hint}>{ format!("Yes: {}", hint.action.label()) }</button>
-                    <button type="button" onclick={dismiss_hint}>{ "Not now" }</button>
-                </section>
+                <HintCard hint={hint.clone()} {busy} on_take={take_hint} on_dismiss={dismiss_hint} />
             }
-            <div class="quick">
-                <button type="button" disabled={busy} onclick={quick(QuickAction::SummarizePage)}>{ "Summarize this page" }</button>
-                <button type="button" disabled={busy} onclick={quick(QuickAction::ExplainSelection)}>{ "Explain selection" }</button>
-                <button type="button" disabled={busy} onclick={ask_about_selection}>{ "Ask about selection" }</button>
-                <button type="button" disabled={busy} onclick={quick(QuickAction::TranslateSelection)}>{ "Translate selection" }</button>
-            </div>
-            if state.compose == Some(QuickAction::AskAboutSelection) {
-                <p class="compose" role="status">
-                    { "Your next question is about the selected text." }
-                    <button type="button" class="icon" aria-label="Cancel asking about the selection" onclick={cancel_compose}>{ "×" }</button>
-                </p>
-            }
+            <QuickActions {busy} on_action={quick} on_ask_about_selection={ask_about_selection}
+                composing={state.compose == Some(QuickAction::AskAboutSelection)}
+                on_cancel_compose={cancel_compose} />
             if let Some(p) = &state.preview {
-                <section class="preview" role="region" aria-label="What will be sent">
-                    if let Some(to) = &p.destination {
-                        <p>{ format!("With your question, this goes to {to} (edit it if you like):") }</p>
-                        <textarea ref={context_area} aria-label="Page context" rows="8" value={p.context.clone()} />
-                    } else {
-                        <p>{ "Nothing leaves your browser: the offline provider answers from the page itself." }</p>
-                    }
-                    <div class="preview-actions">
-                        <button type="button" onclick={send_previewed} disabled={busy}>{ "Send with this context" }</button>
-                        <button type="button" onclick={close_preview}>{ "Cancel" }</button>
-                    </div>
-                </section>
+                <PreviewPanel preview={p.clone()} {busy} {context_area}
+                    on_send={send_previewed} on_cancel={close_preview} />
             }
-            <form class="ask" {onsubmit}>
-                <textarea ref={input} aria-label="Ask Clippy" placeholder={if state.compose.is_some() { "Ask about the selected text…" } else { "Ask about this page…" }} rows="2" {onkeydown} />
-                <button type="button" class="preview-button" aria-label="Preview what will be sent" disabled={busy} onclick={preview}>{ "Preview" }</button>
-                <button type="submit" disabled={busy}>{ "Send" }</button>
-                if busy && state.ready {
-                    <button type="button" class="stop" onclick={stop.reform(|_| ())}>{ "Stop" }</button>
-                }
-            </form>
+            <Composer {input} composing={state.compose.is_some()} {busy} ready={state.ready}
+                on_submit={onsubmit} on_keydown={onkeydown} on_preview={preview} on_stop={stop} />
         </main>
     }
 }

@@ -1,0 +1,65 @@
+//! The conversation: messages, each answer with its source, Continue on an
+//! interrupted answer; scrolled to the newest text as it streams.
+
+use paperclip_core::conversation::{Message, MessageStatus, Role};
+use yew::prelude::*;
+
+/// Props of [`Transcript`].
+#[derive(Properties, PartialEq)]
+pub struct TranscriptProps {
+    /// The messages, in order.
+    pub messages: Vec<Message>,
+    /// The interrupted answer that may be continued.
+    pub continuable: Option<String>,
+    /// Continues an interrupted answer.
+    pub on_continue: Callback<String>,
+}
+
+/// The log (role=log, named "Conversation": the tests' contract).
+#[function_component(Transcript)]
+pub fn transcript(p: &TranscriptProps) -> Html {
+    let log = use_node_ref();
+    {
+        // Keep the newest text in view as messages arrive and stream.
+        let log = log.clone();
+        let text_len: usize = p.messages.iter().map(|m| m.text.len()).sum();
+        use_effect_with((p.messages.len(), text_len), move |_| {
+            if let Some(el) = log.cast::<web_sys::Element>() {
+                el.set_scroll_top(el.scroll_height());
+            }
+        });
+    }
+    html! {
+        <div class="log" ref={log} role="log" aria-label="Conversation" aria-live="polite">
+            { for p.messages.iter().map(|m| {
+                let role = match m.role { Role::User => "user", Role::Assistant => "assistant" };
+                let status = match m.status {
+                    MessageStatus::Complete => "complete",
+                    MessageStatus::Streaming => "streaming",
+                    MessageStatus::Interrupted => "interrupted",
+                };
+                html! {
+                    <div key={m.id.clone()} class={classes!("message", role, status)} data-status={status}>
+                        if let (Role::Assistant, Some(source)) = (m.role, m.source()) {
+                            <span class="label">{ source.label() }</span>
+                        }
+                        if m.role == Role::Assistant {
+                            <div class="text markdown">{ crate::markdown::render(&paperclip_core::markdown::parse(&m.text)) }</div>
+                        } else {
+                            <p class="text">{ m.text.clone() }</p>
+                        }
+                        if m.status == MessageStatus::Interrupted {
+                            <span class="label">{ "Interrupted" }</span>
+                        }
+                        if p.continuable.as_deref() == Some(m.id.as_str()) {
+                            <button type="button" class="continue" onclick={p.on_continue.reform({
+                                let id = m.id.clone();
+                                move |_| id.clone()
+                            })}>{ "Continue" }</button>
+                        }
+                    </div>
+                }
+            }) }
+        </div>
+    }
+}
