@@ -1,0 +1,452 @@
+//! Answering: a question or a Continue becomes a `Job`, the answer chain
+//! that `core::answer::Plan` decides is performed (providers, the cached
+//! answer, the offline answer), streamed to the agent and stored with its
+//! source.
+
+use super::*;
+
+pub(super) async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError> {
+    Ok(crate::page::read(tab_id).await?.0)
+}
+
+/// Runs `work` as the session's one answer in progress, with a fresh stop
+/// signal; reports its error.
+pub(super) async fn exclusive(
+    session: &Session,
+    work: impl std::future::Future<Output = Result<(), ProtocolError>>,
+) {
+    if session.busy.replace(true) {
+        return session.fail(ProtocolError::failed(
+            "an answer is still streaming; stop it or wait",
+        ));
+    }
+    *session.cancel.borrow_mut() = Rc::new(Cancel::default());
+    if let Err(error) = work.await {
+        session.fail(error);
+    }
+    session.busy.set(false);
+}
+
+pub(super) async fn ask(
+    session: Rc<Session>,
+    id: Option<String>,
+    text: String,
+    action: Option<QuickAction>,
+    context: Option<String>,
+) {
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return session.fail(ProtocolError::new(
+            protocol::ErrorKind::Malformed,
+            "the question is empty",
+        ));
+    }
+    let id = id
+        .filter(|id| protocol::valid_message_id(id))
+        .unwrap_or_else(new_id);
+    exclusive(&session, answer(&session, id, text, action, context)).await;
+}
+
+pub(super) async fn continue_answer(session: Rc<Session>, message_id: String) {
+    exclusive(&session, continuation(&session, message_id)).await;
+}
+
+/// One answer to produce: a new one, or the continuation of an interrupted
+/// one (`partial`).
+pub(super) struct Job {
+    conversation_id: String,
+    message_id: String,
+    question: String,
+    action: Option<QuickAction>,
+    /// Complete messages before the question.
+    history: Vec<Message>,
+    page: PageSnapshot,
+    /// The interrupted answer's text, when continuing it.
+    partial: Option<String>,
+    /// The page context the user reviewed in the preview, sent verbatim.
+    context: Option<String>,
+}
+
+/// Complete messages of conversation `id` before message `before` (all of
+/// them when it is not there).
+pub(super) async fn history_before(store: &Store, id: Option<&str>, before: &str) -> Vec<Message> {
+    let Some(id) = id else {
+        return Vec::new();
+    };
+    store
+        .get(id)
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.messages)
+        .unwrap_or_default()
+        .into_iter()
+        .take_while(|m| m.id != before)
+        .collect()
+}
+
+/// Tells the agent what asking `text` would send, and to whom.
+pub(super) async fn preview(session: &Session, text: &str) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let page = read_page(session.tab_id).await?;
+    let conversation_id = session.conversation_id.borrow().clone();
+    let history = history_before(&store, conversation_id.as_deref(), "").await;
+    let preferences = store.preferences();
+    let context = prompt::context_for(
+        preferences.personality.system_prompt(),
+        &page.shared(&preferences.context),
+        &history,
+        text,
+        prompt::DEFAULT_BUDGET_CHARS,
+    );
+    let destination = crate::providers::chain(&store)
+        .await?
+        .first()
+        .map(|c| c.settings().label.clone());
+    session.send(&BgToAgent::Preview {
+        destination,
+        context,
+    });
+    Ok(())
+}
+
+pub(super) async fn answer(
+    session: &Session,
+    id: String,
+    text: String,
+    action: Option<QuickAction>,
+    context: Option<String>,
+) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let conversation_id = session
+        .conversation_id
+        .borrow_mut()
+        .get_or_insert_with(new_id)
+        .clone();
+    // The user's message is stored before anything else can fail; a
+    // question re-sent after a lost connection (or retried) has the same
+    // id, so it is stored once.
+    let question = Message::complete(id, Role::User, text, now_ms());
+    store
+        .upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
+        .await?;
+    session.send(&BgToAgent::Stored {
+        message: question.clone(),
+    });
+    let history = history_before(&store, Some(&conversation_id), &question.id).await;
+    // The ask is one trace: reading the page, then the chain (each
+    // provider attempt is a child span).
+    let mut trace = telemetry::root("ask");
+    trace.set_attribute("action", action.map_or("typed", QuickAction::label));
+    let gather = telemetry::child(&trace, "context.gather", SpanKind::Internal);
+    let page = read_page(session.tab_id).await;
+    telemetry::end(gather, page.as_ref().err().map(|e| e.message.as_str()));
+    let job = Job {
+        conversation_id,
+        message_id: new_id(),
+        question: question.text,
+        action,
+        history,
+        page: page?,
+        partial: None,
+        context,
+    };
+    telemetry::event("ask.started", &[("ask", &job.message_id)]);
+    telemetry::set_current(Some(&trace));
+    let chain = telemetry::child(&trace, "answer.chain", SpanKind::Internal);
+    let result = run_chain(session, &store, &job).await;
+    telemetry::set_current(None);
+    let failed = result.as_ref().err().map(|e| e.message.clone());
+    telemetry::end(chain, failed.as_deref());
+    trace.set_attribute("level", degradation().as_str());
+    telemetry::end(trace, failed.as_deref());
+    telemetry::count("ask.count", &[("level", degradation().as_str())], 1);
+    result
+}
+
+pub(super) async fn continuation(
+    session: &Session,
+    message_id: String,
+) -> Result<(), ProtocolError> {
+    let store = store()?;
+    let conversation_id = session
+        .conversation_id
+        .borrow()
+        .clone()
+        .ok_or_else(|| ProtocolError::failed("there is no answer to continue"))?;
+    let messages = store
+        .get(&conversation_id)
+        .await?
+        .map(|c| c.messages)
+        .unwrap_or_default();
+    let found = answer::continuation(&messages, &message_id).map_err(ProtocolError::failed)?;
+    let job = Job {
+        conversation_id,
+        message_id,
+        question: messages[found.question].text.clone(),
+        action: None,
+        history: messages[..found.question].to_vec(),
+        page: read_page(session.tab_id).await?,
+        partial: Some(messages[found.answer].text.clone()),
+        context: None,
+    };
+    run_chain(session, &store, &job).await
+}
+
+/// Performs the answer chain that `core::answer::Plan` decides: providers
+/// in order, then an earlier answer, then the offline answer.
+pub(super) async fn run_chain(
+    session: &Session,
+    store: &Store,
+    job: &Job,
+) -> Result<(), ProtocolError> {
+    let cancel = session.cancel.borrow().clone();
+    let settings = crate::resilient::settings(store).await;
+    let chain = crate::providers::chain(store).await?;
+    let names = chain.iter().map(|c| c.settings().label.clone()).collect();
+    let cache = answer::cache_allowed(
+        settings.answer_cache_ttl_ms,
+        job.partial.is_some(),
+        job.context.is_some(),
+    );
+    let mut plan = answer::Plan::new(names, cache);
+    loop {
+        match plan.step() {
+            answer::Step::Provider { index, source } => {
+                match answer_with(session, store, &chain[index], &source, job, &cancel).await {
+                    Attempt::Answered { .. } => return Ok(()),
+                    Attempt::Stopped => plan.stop(),
+                    Attempt::Failed(_) if cancel.is_stopped() => plan.stop(),
+                    Attempt::Failed(why) => plan.failed(why),
+                }
+            }
+            answer::Step::LookUpCache => {
+                let cached = cached_answer(store, job).await;
+                match cached {
+                    Some(cached) => {
+                        let (source, text) = plan.serve_cached(&cached, now_ms() as u64);
+                        return stream_local(session, store, job, &source, &text).await;
+                    }
+                    None => plan.cache_missed(),
+                }
+            }
+            answer::Step::Offline { source, preamble } => {
+                let full = offline::answer(&job.question, job.action, &job.page);
+                let text = format!("{}{full}", preamble.unwrap_or_default());
+                let text = match &job.partial {
+                    Some(partial) => offline::continuation(&text, partial).to_string(),
+                    None => text,
+                };
+                return stream_local(session, store, job, &source, &text).await;
+            }
+            answer::Step::Stopped => {
+                session.send(&BgToAgent::Stopped {});
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// An earlier answer to the job's question about the same page, if one is
+/// cached (a telemetry span and counter either way).
+pub(super) async fn cached_answer(store: &Store, job: &Job) -> Option<CachedAnswer> {
+    let key = answer_key(&job.question, &job.page);
+    let lookup = telemetry::child_of_current("cache.lookup", SpanKind::Internal);
+    let cached = store
+        .cache_get(&key, now_ms() as u64)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|e| CachedAnswer::read(&e));
+    telemetry::count(
+        "answer_cache.lookups",
+        &[("hit", if cached.is_some() { "true" } else { "false" })],
+        1,
+    );
+    if let Some(mut lookup) = lookup {
+        lookup.set_attribute("hit", cached.is_some());
+        telemetry::end(lookup, None);
+    }
+    cached
+}
+
+/// Records where an answer came from (telemetry, and the level the options
+/// page and the agent show).
+pub(super) async fn record_level(store: &Store, level: Degradation) {
+    LEVEL.with(|l| l.set(level));
+    telemetry::event("answer.level", &[("level", level.as_str())]);
+    if level != Degradation::Normal {
+        let row = crate::store::records::TelemetryRecord::event(
+            "answer.degraded",
+            &[("level", level.as_str())],
+        );
+        let _ = store.telemetry_add(&[row]).await;
+    }
+}
+
+/// Streams `text` (made here, not by a provider) in chunks and stores it.
+pub(super) async fn stream_local(
+    session: &Session,
+    store: &Store,
+    job: &Job,
+    source: &AnswerSource,
+    text: &str,
+) -> Result<(), ProtocolError> {
+    let cancel = session.cancel.borrow().clone();
+    record_level(store, source.level).await;
+    telemetry::event("answer.started", &[("ask", &job.message_id)]);
+    session.send(&BgToAgent::AnswerStart {
+        message_id: job.message_id.clone(),
+        provider: source.provider.clone(),
+        level: source.level,
+    });
+    let mut streamed = String::new();
+    for chunk in offline::stream_chunks(text, CHUNK_CHARS) {
+        if session.closed.get() || cancel.is_stopped() {
+            break;
+        }
+        session.send(&BgToAgent::AnswerChunk {
+            message_id: job.message_id.clone(),
+            text: chunk.to_string(),
+        });
+        streamed.push_str(chunk);
+        TimeoutFuture::new(CHUNK_PAUSE_MS).await;
+    }
+    let status = if streamed.len() == text.len() {
+        MessageStatus::Complete
+    } else {
+        MessageStatus::Interrupted
+    };
+    store_answer(session, store, job, source, streamed, status, 0).await?;
+    session.send(&BgToAgent::AnswerDone {
+        message_id: job.message_id.clone(),
+        status,
+    });
+    if status == MessageStatus::Complete {
+        telemetry::event("answer.completed", &[("ask", &job.message_id)]);
+    }
+    Ok(())
+}
+
+/// Stores the answer's text (after the partial one it continues).
+pub(super) async fn store_answer(
+    session: &Session,
+    store: &Store,
+    job: &Job,
+    source: &AnswerSource,
+    text: String,
+    status: MessageStatus,
+    tokens: u32,
+) -> Result<(), ProtocolError> {
+    let text = match &job.partial {
+        Some(partial) => format!("{partial}{text}"),
+        None => text,
+    };
+    let mut reply = Message {
+        status,
+        tokens,
+        ..Message::complete(job.message_id.clone(), Role::Assistant, text, now_ms())
+    };
+    reply.set_source(source.clone());
+    store
+        .upsert_message(&job.conversation_id, &session.site, reply, now_ms())
+        .await
+        .map(|_| ())
+}
+
+/// Answers `job` with `config`, streaming its text; what the attempt
+/// amounts to is decided by `core::answer::outcome`: a failure before any
+/// text reached the user is returned (the chain moves on); once text has
+/// streamed, a failure stores the answer as interrupted ("Continue" may
+/// finish it) and is reported, never retried.
+pub(super) async fn answer_with(
+    session: &Session,
+    store: &Store,
+    config: &ProviderConfig,
+    source: &AnswerSource,
+    job: &Job,
+    cancel: &Cancel,
+) -> Attempt {
+    let preferences = store.preferences();
+    // Only what the user allows leaves the browser.
+    let page = job.page.shared(&preferences.context);
+    let request = answer::request(&answer::Ask {
+        system: preferences.personality.system_prompt(),
+        page: &page,
+        history: &job.history,
+        question: &job.question,
+        partial: job.partial.as_deref(),
+        context: job.context.as_deref(),
+    });
+    let mut text = String::new();
+    let mut started = false;
+    let mut on_text = |piece: &str| {
+        if !started {
+            started = true;
+            telemetry::event("answer.started", &[("ask", &job.message_id)]);
+            session.send(&BgToAgent::AnswerStart {
+                message_id: job.message_id.clone(),
+                provider: source.provider.clone(),
+                level: source.level,
+            });
+        }
+        text.push_str(piece);
+        session.send(&BgToAgent::AnswerChunk {
+            message_id: job.message_id.clone(),
+            text: piece.to_string(),
+        });
+        !session.closed.get()
+    };
+    let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
+    let usage = result.as_ref().ok().and_then(|done| done.usage);
+    let outcome = answer::outcome(
+        result.map(|_| ()).map_err(|f| f.error),
+        started,
+        cancel.is_stopped(),
+    );
+    let Attempt::Answered { status, error } = &outcome else {
+        return outcome;
+    };
+    let status = *status;
+    record_level(store, source.level).await;
+    let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
+    let stored = store_answer(session, store, job, source, text.clone(), status, tokens).await;
+    if stored.is_ok() {
+        if let Some((tokens_in, tokens_out)) = usage {
+            let prices = crate::providers::prices(store).await;
+            let usage = prices.usage(config.settings(), tokens_in, tokens_out);
+            let _ = store.record_usage(&job.conversation_id, usage).await;
+        }
+        let ttl = crate::resilient::settings(store).await.answer_cache_ttl_ms;
+        if answer::cacheable(status, ttl, job.context.is_some()) {
+            let full = match &job.partial {
+                Some(partial) => format!("{partial}{text}"),
+                None => text,
+            };
+            let answer = CachedAnswer {
+                text: full,
+                provider: config.settings().label.clone(),
+                answered_ms: now_ms() as u64,
+            };
+            let key = answer_key(&job.question, &job.page);
+            let entry = answer.entry(key, &config.settings().id, now_ms() as u64, ttl);
+            let _ = store.cache_put(entry, now_ms() as u64).await;
+        }
+    }
+    if let Err(e) = stored {
+        session.fail(e);
+    }
+    session.send(&BgToAgent::AnswerDone {
+        message_id: job.message_id.clone(),
+        status,
+    });
+    if status == MessageStatus::Complete {
+        telemetry::event("answer.completed", &[("ask", &job.message_id)]);
+    }
+    if let Some(error) = error {
+        session.fail(ProtocolError::failed(format!(
+            "the answer stopped: {error}. Press Continue to finish it"
+        )));
+    }
+    outcome
+}
