@@ -16,6 +16,7 @@
 
 mod bench;
 mod checks;
+mod cycles;
 mod dist;
 mod test;
 mod tools;
