@@ -16,7 +16,6 @@
 pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
-pub mod builtin;
 pub mod cancel;
 pub mod page;
 pub mod providers;
@@ -119,6 +118,7 @@ pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
 pub async fn start() {
     telemetry::set_panic_hook();
     STARTED_MS.with(|t| t.set(paperclip_platform::clock::now_ms()));
+    store::observe(telemetry::observed);
     let store = Rc::new(Store::open().await);
     telemetry::start(&store).await;
     STORE.with(|s| *s.borrow_mut() = Some(store));

@@ -14,8 +14,8 @@ use paperclip_core::resilience::FailureKind;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use super::{guarded, now_ms, timeout_text, Interrupt, StreamFailure, Streamed};
 use crate::cancel::Cancel;
-use crate::providers::{guarded, now_ms, timeout_text, Interrupt, StreamFailure, Streamed};
 
 /// The `LanguageModel` global, when this browser has one.
 fn api() -> Option<JsValue> {

@@ -5,7 +5,10 @@
 //! [`PublicProviderConfig`]s (settings and whether a key is set), exports
 //! never include providers, and keys are never logged. The requests and
 //! their parsing come from [`paperclip_core::provider`]; this module only
-//! does the `fetch`.
+//! does the `fetch`. Chrome's built-in AI, the one provider without HTTP,
+//! is [`builtin`].
+
+pub mod builtin;
 
 use futures::future::{select, Either};
 use js_sys::{Object, Promise, Reflect};
@@ -163,7 +166,7 @@ pub async fn config(store: &Store, id: &str) -> Result<ProviderConfig, ProtocolE
 pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport, ProtocolError> {
     let config = config(store, id).await?;
     if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
-        return crate::builtin::test_connection().await;
+        return builtin::test_connection().await;
     }
     if !config.settings().kind.is_http() {
         return Err(ProtocolError::failed(format!(
@@ -364,7 +367,7 @@ pub async fn stream_chat(
     };
     let span = crate::telemetry::child_of_current("provider.request", SpanKind::Client);
     let result = if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
-        crate::builtin::stream(config, request, timeouts, cancel, &mut counting).await
+        builtin::stream(config, request, timeouts, cancel, &mut counting).await
     } else {
         stream_http(
             config,
