@@ -16,7 +16,6 @@ use paperclip_core::extract::{extract, Extracted};
 use paperclip_core::page::{context_key as cache_key, PageRead, PageSnapshot};
 use paperclip_core::protocol::{self, ProtocolError, ToContent};
 
-use crate::store::records::TelemetryRecord;
 use crate::{store, to_content};
 
 /// How much a page context is worth keeping, against other cache entries.
@@ -110,9 +109,6 @@ pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> 
     LAST.with(|l| l.borrow_mut().insert(tab_id, key));
     let ms = paperclip_platform::clock::now_ms() - started;
     crate::telemetry::timing("context.read", &[("source", source.name())], ms);
-    if let Ok(store) = store() {
-        let row = TelemetryRecord::timing("context.read_ms", ms, &[("source", source.name())]);
-        let _ = store.telemetry_add(&[row]).await;
-    }
+    crate::telemetry::event("context.read", &[("source", source.name())]);
     Ok((PageSnapshot::new(read, page).clamp(), source))
 }

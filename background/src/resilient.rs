@@ -26,7 +26,6 @@ use paperclip_core::resilience::{FailureKind, Health, ResilienceEvent};
 
 use crate::cancel::Cancel;
 use crate::providers::{self, StreamFailure, Streamed};
-use crate::store::records::TelemetryRecord;
 use crate::store::Store;
 
 /// The `meta` record holding the settings.
@@ -180,7 +179,7 @@ pub async fn breakers(store: &Store, ids: &[String]) -> Vec<BreakerStatus> {
     out
 }
 
-async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
+fn record(provider: &str, event: &ResilienceEvent) {
     crate::telemetry::event(
         &format!("provider.{}", event.name()),
         &[("provider", provider)],
@@ -202,11 +201,6 @@ async fn record(store: &Store, provider: &str, event: &ResilienceEvent) {
             f64::from(u8::from(matches!(t.to, BreakerState::Open { .. }))),
         );
     }
-    let row = TelemetryRecord::event(
-        format!("provider.{}", event.name()),
-        &[("provider", provider)],
-    );
-    let _ = store.telemetry_add(&[row]).await;
 }
 
 /// A failure decided before any request was sent (a local guard).
@@ -238,7 +232,6 @@ impl Drop for Slot {
 
 /// Waits until the rate limiter admits `tokens`, or fails.
 async fn admit(
-    store: &Store,
     id: &str,
     label: &str,
     tokens: u32,
@@ -252,7 +245,7 @@ async fn admit(
         match checked {
             Ok(grant) => return Ok(Some(grant)),
             Err(throttle) => {
-                record(store, id, &throttle.event()).await;
+                record(id, &throttle.event());
                 match throttle {
                     Throttle::Wait { ms } if now().saturating_add(ms) <= give_up_at => {
                         if !cancel.sleep(ms).await {
@@ -277,15 +270,10 @@ async fn admit(
 }
 
 /// Takes a bulkhead slot, waiting in its queue if need be.
-async fn slot(
-    store: &Store,
-    id: &str,
-    label: &str,
-    cancel: &Cancel,
-) -> Result<Slot, StreamFailure> {
+async fn slot(id: &str, label: &str, cancel: &Cancel) -> Result<Slot, StreamFailure> {
     let admission = with_guard(id, |g| g.bulkhead.try_acquire()).unwrap_or(Admission::Rejected);
     if let Some(event) = admission.event() {
-        record(store, id, &event).await;
+        record(id, &event);
     }
     match admission {
         Admission::Run(ticket) => Ok(Slot {
@@ -343,8 +331,8 @@ pub async fn stream(
     let started = now();
     let give_up_at = started.saturating_add(settings.retry.deadline_ms);
     let tokens = request.estimated_tokens(config.settings());
-    let grant = admit(store, &id, &label, tokens, give_up_at, cancel).await?;
-    let _slot = slot(store, &id, &label, cancel).await?;
+    let grant = admit(&id, &label, tokens, give_up_at, cancel).await?;
+    let _slot = slot(&id, &label, cancel).await?;
     let result = attempts(store, config, request, settings, cancel, on_text).await;
     if let (
         Some(grant),
@@ -378,7 +366,7 @@ async fn attempts(
     loop {
         let checked = with_guard(&id, |g| g.breaker.check(now())).expect("loaded above");
         if let Some(event) = checked.event() {
-            record(store, &id, &event).await;
+            record(&id, &event);
             save_breaker(store, &id).await;
         }
         let pass = match checked.permit {
@@ -400,7 +388,7 @@ async fn attempts(
             Err(f) => f.kind.health(),
         };
         if let Some(t) = with_guard(&id, |g| g.breaker.record(pass, health, now())).flatten() {
-            record(store, &id, &ResilienceEvent::Breaker(t)).await;
+            record(&id, &ResilienceEvent::Breaker(t));
             save_breaker(store, &id).await;
         }
         let failure = match result {
@@ -409,7 +397,7 @@ async fn attempts(
             Err(f) => f,
         };
         if let FailureKind::Timeout(kind) = failure.kind {
-            record(store, &id, &ResilienceEvent::TimedOut { kind }).await;
+            record(&id, &ResilienceEvent::TimedOut { kind });
         }
         let decision = with_guard(&id, |g| {
             state.decide(
@@ -421,7 +409,7 @@ async fn attempts(
             )
         })
         .expect("loaded above");
-        record(store, &id, &decision.event()).await;
+        record(&id, &decision.event());
         match decision {
             Decision::Retry { delay_ms, .. } => {
                 if !cancel.sleep(delay_ms).await {

@@ -5,14 +5,18 @@
 //! - the background records directly ([`count`], [`timing`], [`event`],
 //!   [`error`], [`span`]); pages send batches ([`accept`]);
 //! - the devtools panel asks [`query`];
-//! - what was collected goes out through the [`Exporter`]s: IndexedDB (the
-//!   default), the console (for development), an OpenTelemetry collector
-//!   (OTLP/HTTP JSON) and a custom JSON endpoint. The two remote ones run
-//!   only when the user opted in (`privacy.telemetry_remote`) and gave
-//!   their URL. Their batches wait in one offline queue mirrored in the
-//!   `meta` store, so they survive worker restarts; they are sent when due,
-//!   when the network comes back (`online`) and on the
-//!   `paperclip-telemetry` alarm.
+//! - everything goes through the engine (and its privacy scrubber): nothing
+//!   else writes telemetry rows. The storage engine reports what it did as
+//!   [`crate::store::Observation`]s, which [`observed`] records;
+//! - each minute a window of rows goes to the [`Sink`]s on this machine:
+//!   IndexedDB (the `telemetry` store, always) and the console (for
+//!   development, when switched on);
+//! - the two [`RemoteQueue`]s — an OpenTelemetry collector (OTLP/HTTP
+//!   JSON) and a custom JSON endpoint — run only when the user opted in
+//!   (`privacy.telemetry_remote`) and gave their URL. Their batches wait in
+//!   one offline queue mirrored in the `meta` store, so they survive worker
+//!   restarts; they are sent when due, when the network comes back
+//!   (`online`) and on the `paperclip-telemetry` alarm.
 //!
 //! The engine's own state (metrics, events, error groups, spans) lives in
 //! memory and starts afresh with the worker; the queue of batches to
@@ -50,7 +54,7 @@ const EXPORT_TIMEOUT_MS: i32 = 10_000;
 /// A scheduled tick: when, and the callback the timer holds.
 type Timer = (f64, Closure<dyn FnMut()>);
 
-/// How often the row exporters take a window, ms.
+/// How often the sinks take a window, ms.
 const PERSIST_MS: f64 = 60_000.0;
 
 /// Where telemetry goes besides IndexedDB (the `telemetry.exporters` meta
@@ -67,7 +71,7 @@ pub struct Targets {
 }
 
 thread_local! {
-    /// The end of the window the IndexedDB exporter wrote last.
+    /// The end of the window the sinks took last.
     static PERSISTED: Cell<f64> = const { Cell::new(0.0) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
     static TARGETS: RefCell<Targets> = RefCell::new(Targets::default());
@@ -164,8 +168,9 @@ pub async fn start(store: &Store) {
 pub async fn refresh(store: &Store) {
     let remote = store.preferences().telemetry_remote;
     let targets = TARGETS.with(|t| t.borrow().clone());
-    let mut removed = with(|e, _| e.set_export(Otlp.on(&targets, remote))).unwrap_or_default();
-    if !CustomJson.on(&targets, remote) {
+    let mut removed =
+        with(|e, _| e.set_export(RemoteQueue::Otlp.on(&targets, remote))).unwrap_or_default();
+    if !RemoteQueue::Json.on(&targets, remote) {
         removed.extend(with(|e, _| e.stop_json_export()).unwrap_or_default());
     }
     if !removed.is_empty() {
@@ -226,6 +231,39 @@ pub fn error(component: &str, kind: &str, message: &str) {
             random(),
         )
     });
+}
+
+/// Records what the storage engine reports (see [`crate::store::observe`]).
+pub fn observed(observation: &crate::store::Observation) {
+    use crate::store::Observation;
+    match *observation {
+        Observation::Operation { op, ok, ms } => timing(
+            "storage.operation",
+            &[("op", op), ("ok", if ok { "true" } else { "false" })],
+            ms,
+        ),
+        Observation::CacheLookup { tier, ms } => {
+            count("context_cache.lookups", &[("result", tier)], 1);
+            timing("storage.operation", &[("op", "cache_get")], ms);
+        }
+        Observation::Quarantined { store, error: why } => {
+            error("storage", "storage.quarantine", &format!("{store}: {why}"));
+            count("storage.quarantined", &[("store", store)], 1);
+        }
+        Observation::Maintenance {
+            removed,
+            still_over_budget,
+        } => {
+            count("storage.maintenance.removed", &[], u64::from(removed));
+            event(
+                "storage.maintenance",
+                &[(
+                    "still_over_budget",
+                    if still_over_budget { "true" } else { "false" },
+                )],
+            );
+        }
+    }
 }
 
 /// Records a finished span.
@@ -348,7 +386,7 @@ pub async fn tick() {
     let report = with(|e, now| e.tick(now, random()));
     if let (Some(report), Ok(store)) = (report, crate::store()) {
         if now() - PERSISTED.with(Cell::get) >= PERSIST_MS {
-            export_window(&store).await;
+            write_window(&store).await;
         }
         if !report.enqueued.is_empty() || !report.removed.is_empty() {
             save_queue(&store).await;
@@ -358,7 +396,7 @@ pub async fn tick() {
     wake();
 }
 
-// ----- exporters -----------------------------------------------------------
+// ----- sinks and remote queues --------------------------------------------
 
 /// What the engine learned in the window `(from, to]` (metric series as
 /// they stand, events, error groups, spans), as rows.
@@ -368,64 +406,54 @@ pub struct Window {
     pub rows: Vec<Row>,
 }
 
-/// What [`Exporter::export`] returns: how many items it took, or why it
-/// failed.
-pub type Exported<'a> = futures::future::LocalBoxFuture<'a, Result<u32, String>>;
+/// What [`Sink::write`] returns: how many rows it took, or why it failed.
+pub type Written<'a> = futures::future::LocalBoxFuture<'a, Result<u32, String>>;
 
-/// One place telemetry goes. Each minute (and on "Send now") the shell cuts
-/// one [`Window`] and hands it to every exporter that is on, in turn.
-pub trait Exporter {
-    /// Its name (the `exporter` label of `telemetry.export.failures`).
+/// A place on this machine that takes each window of rows as it is cut
+/// (each minute, and on "Send now"). Sinks are the only writers of
+/// telemetry rows.
+pub trait Sink {
+    /// Its name (the `sink` label of `telemetry.sink.failures`).
     fn name(&self) -> &'static str;
-    /// Whether it is on with `targets`; `remote` is the user's opt-in.
-    fn on(&self, targets: &Targets, remote: bool) -> bool;
-    /// Takes the window: stores it, logs it, or queues it (the queue is
-    /// sent by [`tick`] and [`flush_now`] right after). Returns how many
-    /// items it took.
-    fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a>;
+    /// Whether it is on with `targets`.
+    fn on(&self, targets: &Targets) -> bool;
+    /// Stores or logs the window; returns how many rows it took.
+    fn write<'a>(&'a self, store: &'a Store, window: &'a Window) -> Written<'a>;
 }
 
 /// The default: the `telemetry` store, with its retention and size bound.
-pub struct IndexedDb;
+pub struct IndexedDbSink;
 /// Each row as one line in the worker's console (development).
-pub struct Console;
-/// An OpenTelemetry collector. Its batches are not cut from the window:
-/// the engine queues them itself in [`tick`], per signal, as OTLP (metrics
-/// as deltas), so it takes nothing here.
-pub struct Otlp;
-/// The user's own endpoint, given the window as one JSON document.
-pub struct CustomJson;
+pub struct ConsoleSink;
 
-/// Every exporter, in the order they take a window.
-pub const EXPORTERS: [&dyn Exporter; 4] = [&IndexedDb, &Console, &CustomJson, &Otlp];
+/// Every sink, in the order they take a window.
+pub const SINKS: [&dyn Sink; 2] = [&IndexedDbSink, &ConsoleSink];
 
-impl Exporter for IndexedDb {
+impl Sink for IndexedDbSink {
     fn name(&self) -> &'static str {
         "indexeddb"
     }
-    fn on(&self, _: &Targets, _: bool) -> bool {
+    fn on(&self, _: &Targets) -> bool {
         true
     }
-    fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a> {
+    fn write<'a>(&'a self, store: &'a Store, window: &'a Window) -> Written<'a> {
         Box::pin(async move {
-            let records: Vec<crate::store::records::TelemetryRecord> =
-                window.rows.iter().cloned().map(Into::into).collect();
-            let added = store.telemetry_add(&records).await;
+            let added = store.telemetry_add(&window.rows).await;
             let _ = store.telemetry_trim(window.to).await;
             added.map_err(|e| e.message)?;
-            Ok(records.len() as u32)
+            Ok(window.rows.len() as u32)
         })
     }
 }
 
-impl Exporter for Console {
+impl Sink for ConsoleSink {
     fn name(&self) -> &'static str {
         "console"
     }
-    fn on(&self, targets: &Targets, _: bool) -> bool {
+    fn on(&self, targets: &Targets) -> bool {
         targets.console
     }
-    fn export<'a>(&'a self, _: &'a Store, window: &'a Window) -> Exported<'a> {
+    fn write<'a>(&'a self, _: &'a Store, window: &'a Window) -> Written<'a> {
         Box::pin(async move {
             for row in &window.rows {
                 web_sys::console::debug_1(&console_line(row).into());
@@ -435,66 +463,59 @@ impl Exporter for Console {
     }
 }
 
-impl Exporter for CustomJson {
-    fn name(&self) -> &'static str {
-        "json"
-    }
-    fn on(&self, targets: &Targets, remote: bool) -> bool {
-        remote && targets.json_url.is_some()
-    }
-    fn export<'a>(&'a self, store: &'a Store, window: &'a Window) -> Exported<'a> {
-        Box::pin(async move {
-            let report = with(|e, _| e.queue_json(window.rows.clone(), window.from, window.to))
-                .unwrap_or_default();
-            if !report.enqueued.is_empty() || !report.removed.is_empty() {
-                save_queue(store).await;
+/// A remote endpoint, fed through the engine's offline export queue (sent
+/// by [`pump`]); on only when the user opted in (`remote`) and gave its
+/// URL.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RemoteQueue {
+    /// An OpenTelemetry collector: the engine batches each signal as OTLP
+    /// itself in [`tick`] (metrics as deltas).
+    Otlp,
+    /// The user's own endpoint: each window as one JSON document.
+    Json,
+}
+
+impl RemoteQueue {
+    /// Whether it is on with `targets`; `remote` is the user's opt-in.
+    pub fn on(self, targets: &Targets, remote: bool) -> bool {
+        remote
+            && match self {
+                Self::Otlp => targets.otlp_url.is_some(),
+                Self::Json => targets.json_url.is_some(),
             }
-            Ok(window.rows.len() as u32)
-        })
     }
 }
 
-impl Exporter for Otlp {
-    fn name(&self) -> &'static str {
-        "otlp"
-    }
-    fn on(&self, targets: &Targets, remote: bool) -> bool {
-        remote && targets.otlp_url.is_some()
-    }
-    fn export<'a>(&'a self, _: &'a Store, _: &'a Window) -> Exported<'a> {
-        Box::pin(async { Ok(0) })
-    }
-}
-
-/// Cuts the window since the last one and gives it to each exporter that
-/// is on; returns how many rows the window held.
-pub async fn export_window(store: &Store) -> u32 {
+/// Cuts the window since the last one, gives it to each sink that is on,
+/// and queues it for the JSON endpoint when that is on; returns how many
+/// rows the window held.
+pub async fn write_window(store: &Store) -> u32 {
     let from = PERSISTED.with(Cell::get);
     let Some((rows, to)) = with(|e, now| (e.rows(from, now), now)) else {
         return 0;
     };
     PERSISTED.with(|p| p.set(to));
     let window = Window { from, to, rows };
+    let written = window.rows.len() as u32;
     let targets = TARGETS.with(|t| t.borrow().clone());
-    let remote = store.preferences().telemetry_remote;
-    for exporter in EXPORTERS {
-        if !exporter.on(&targets, remote) {
-            continue;
-        }
-        if exporter.export(store, &window).await.is_err() {
-            count(
-                "telemetry.export.failures",
-                &[("exporter", exporter.name())],
-                1,
-            );
+    for sink in SINKS {
+        if sink.on(&targets) && sink.write(store, &window).await.is_err() {
+            count("telemetry.sink.failures", &[("sink", sink.name())], 1);
         }
     }
-    window.rows.len() as u32
+    if RemoteQueue::Json.on(&targets, store.preferences().telemetry_remote) {
+        let report =
+            with(|e, _| e.queue_json(window.rows, window.from, window.to)).unwrap_or_default();
+        if !report.enqueued.is_empty() || !report.removed.is_empty() {
+            save_queue(store).await;
+        }
+    }
+    written
 }
 
 /// Collects and batches everything now, then sends.
 pub async fn flush_now(store: &Store) -> TelemetryExport {
-    export_window(store).await;
+    write_window(store).await;
     if with(|e, now| e.flush(now, random())).is_some() {
         save_queue(store).await;
         pump(store).await;

@@ -1,7 +1,7 @@
 //! The options page's "Telemetry export" section: the OpenTelemetry
 //! collector URL, a custom JSON endpoint, whether remote export is on (the
 //! `privacy.telemetry_remote` preference, in the Privacy preferences), the
-//! console exporter, the offline queue, and "Send now".
+//! console sink, the offline queue, and "Send now".
 
 use paperclip_core::protocol::{
     FlushTelemetry, GetTelemetryExport, SetTelemetryExport, TelemetryExport,

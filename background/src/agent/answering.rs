@@ -272,16 +272,9 @@ pub(super) async fn cached_answer(store: &Store, job: &Job) -> Option<CachedAnsw
 
 /// Records where an answer came from (telemetry, and the level the options
 /// page and the agent show).
-pub(super) async fn record_level(store: &Store, level: Degradation) {
+pub(super) fn record_level(level: Degradation) {
     LEVEL.with(|l| l.set(level));
     telemetry::event("answer.level", &[("level", level.as_str())]);
-    if level != Degradation::Normal {
-        let row = crate::store::records::TelemetryRecord::event(
-            "answer.degraded",
-            &[("level", level.as_str())],
-        );
-        let _ = store.telemetry_add(&[row]).await;
-    }
 }
 
 /// Streams `text` (made here, not by a provider) in chunks and stores it.
@@ -293,7 +286,7 @@ pub(super) async fn stream_local(
     text: &str,
 ) -> Result<(), ProtocolError> {
     let cancel = session.cancel.borrow().clone();
-    record_level(store, source.level).await;
+    record_level(source.level);
     telemetry::event("answer.started", &[("ask", &job.message_id)]);
     session.send(&BgToAgent::AnswerStart {
         message_id: job.message_id.clone(),
@@ -408,7 +401,7 @@ pub(super) async fn answer_with(
         return outcome;
     };
     let status = *status;
-    record_level(store, source.level).await;
+    record_level(source.level);
     let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
     let stored = store_answer(session, store, job, source, text.clone(), status, tokens).await;
     if stored.is_ok() {

@@ -31,7 +31,42 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
 pub use open::OpenOptions;
-use records::{PreferenceRecord, QuarantineRecord, TelemetryRecord};
+use paperclip_core::telemetry::persist::Row as TelemetryRow;
+use records::{PreferenceRecord, QuarantineRecord};
+
+/// What the storage engine reports about itself. The worker turns these
+/// into telemetry ([`observe`]); the store writes no telemetry of its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Observation<'a> {
+    /// An operation took `ms` and succeeded or not.
+    Operation { op: &'static str, ok: bool, ms: f64 },
+    /// A context-cache lookup was answered by `tier` (`memory`, `indexeddb`,
+    /// `miss`) in `ms`.
+    CacheLookup { tier: &'a str, ms: f64 },
+    /// A record of `store` could not be decoded and was quarantined.
+    Quarantined { store: &'a str, error: &'a str },
+    /// The cleanup job removed `removed` items (and whether storage is
+    /// still over its budget).
+    Maintenance {
+        removed: u32,
+        still_over_budget: bool,
+    },
+}
+
+thread_local! {
+    static OBSERVER: Cell<Option<fn(&Observation)>> = const { Cell::new(None) };
+}
+
+/// Sends every [`Observation`] to `observer` from now on.
+pub fn observe(observer: fn(&Observation)) {
+    OBSERVER.with(|o| o.set(Some(observer)));
+}
+
+fn report(observation: Observation) {
+    if let Some(observer) = OBSERVER.with(Cell::get) {
+        observer(&observation);
+    }
+}
 
 /// Database name.
 pub const DB_NAME: &str = "paperclip";
@@ -517,14 +552,11 @@ impl Store {
                 Ok(c)
             })
             .await;
-        crate::telemetry::timing(
-            "storage.operation",
-            &[
-                ("op", "upsert_message"),
-                ("ok", if result.is_ok() { "true" } else { "false" }),
-            ],
-            paperclip_platform::clock::now_ms() - started,
-        );
+        report(Observation::Operation {
+            op: "upsert_message",
+            ok: result.is_ok(),
+            ms: paperclip_platform::clock::now_ms() - started,
+        });
         result
     }
 
@@ -740,11 +772,7 @@ impl Store {
         };
         let key = Reflect::get(raw, &key_field.into()).unwrap_or(JsValue::UNDEFINED);
         let moved: Result<(), ProtocolError> = async {
-            let (t, s) = tx(
-                db,
-                &[from, store::QUARANTINE, store::TELEMETRY],
-                TransactionMode::ReadWrite,
-            )?;
+            let (t, s) = tx(db, &[from, store::QUARANTINE], TransactionMode::ReadWrite)?;
             let q = records::record(&QuarantineRecord {
                 store: from.into(),
                 key: key.as_string().unwrap_or_else(|| format!("{key:?}")),
@@ -754,17 +782,17 @@ impl Store {
             });
             Reflect::set(&q, &"raw".into(), raw).map_err(|_| storage_error("quarantine"))?;
             s[1].add(&q, None).await.map_err(storage_error)?;
-            s[2].add(&telemetry_error("storage.quarantine", from), None)
-                .await
-                .map_err(storage_error)?;
             if !key.is_undefined() {
                 s[0].delete(key).await.map_err(storage_error)?;
             }
             done(t).await
         }
         .await;
-        if let Err(e) = moved {
-            web_sys::console::error_1(&format!("paperclip: could not quarantine: {e}").into());
+        match moved {
+            Ok(()) => report(Observation::Quarantined { store: from, error }),
+            Err(e) => {
+                web_sys::console::error_1(&format!("paperclip: could not quarantine: {e}").into());
+            }
         }
     }
 
@@ -794,7 +822,7 @@ impl Store {
     }
 
     /// Appends telemetry records.
-    pub async fn telemetry_add(&self, rows: &[TelemetryRecord]) -> Result<(), ProtocolError> {
+    pub async fn telemetry_add(&self, rows: &[TelemetryRow]) -> Result<(), ProtocolError> {
         let Some(db) = self.db() else { return Ok(()) };
         let (t, s) = tx(db, &[store::TELEMETRY], TransactionMode::ReadWrite)?;
         s[0].add_all(rows.iter().map(|r| (records::record(r), None)))
@@ -838,7 +866,7 @@ impl Store {
         &self,
         kind: &str,
         limit: u32,
-    ) -> Result<Vec<TelemetryRecord>, ProtocolError> {
+    ) -> Result<Vec<TelemetryRow>, ProtocolError> {
         let Some(db) = self.db() else {
             return Ok(vec![]);
         };
@@ -858,7 +886,7 @@ impl Store {
             .map_err(storage_error)?;
         Ok(rows
             .iter()
-            .filter_map(|(_, v)| records::read::<TelemetryRecord>(v).ok())
+            .filter_map(|(_, v)| records::read::<TelemetryRow>(v).ok())
             .collect())
     }
 
@@ -932,12 +960,10 @@ impl Store {
             Lookup::Expired | Lookup::Miss => None,
         };
         let found_in = |tier: &str| {
-            crate::telemetry::count("context_cache.lookups", &[("result", tier)], 1);
-            crate::telemetry::timing(
-                "storage.operation",
-                &[("op", "cache_get")],
-                paperclip_platform::clock::now_ms() - started,
-            );
+            report(Observation::CacheLookup {
+                tier,
+                ms: paperclip_platform::clock::now_ms() - started,
+            });
         };
         if found.is_some() {
             found_in("memory");
@@ -1304,33 +1330,17 @@ impl Store {
         report.still_over_budget = plan.still_over;
         report.used_bytes = used.saturating_sub(plan.bytes_freed);
 
-        let (t, s) = tx(
-            db,
-            &[store::META, store::TELEMETRY],
-            TransactionMode::ReadWrite,
-        )?;
+        let (t, s) = tx(db, &[store::META], TransactionMode::ReadWrite)?;
         meta_put(&s[0], META_LAST_MAINTENANCE, &now_ms).await?;
         meta_put(&s[0], META_CACHE_STATS, &self.cache_stats()).await?;
-        let mut dims = BTreeMap::new();
-        dims.insert("still_over_budget".to_string(), plan.still_over.to_string());
-        s[1].add(
-            &records::record(&TelemetryRecord {
-                time: now_ms,
-                kind: "event".into(),
-                name: "storage.maintenance".into(),
-                value: f64::from(
-                    report.retention_deleted
-                        + report.budget_conversations_deleted
-                        + report.budget_cache_evicted
-                        + report.expired_cache,
-                ),
-                dims,
-            }),
-            None,
-        )
-        .await
-        .map_err(storage_error)?;
         done(t).await?;
+        self::report(Observation::Maintenance {
+            removed: report.retention_deleted
+                + report.budget_conversations_deleted
+                + report.budget_cache_evicted
+                + report.expired_cache,
+            still_over_budget: plan.still_over,
+        });
         Ok(report)
     }
 
@@ -1390,18 +1400,6 @@ fn pref_record(key: &str, value: &serde_json::Value, now: f64) -> JsValue {
             .map_or("unknown", Category::as_str)
             .into(),
         updated: now,
-    })
-}
-
-fn telemetry_error(name: &str, store_name: &str) -> JsValue {
-    let mut dims = BTreeMap::new();
-    dims.insert("store".to_string(), store_name.to_string());
-    records::record(&TelemetryRecord {
-        time: paperclip_platform::clock::now_ms(),
-        kind: "error".into(),
-        name: name.into(),
-        value: 1.0,
-        dims,
     })
 }
 

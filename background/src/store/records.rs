@@ -222,60 +222,6 @@ pub struct QuarantineRecord {
     pub bytes: u64,
 }
 
-/// A telemetry record (the telemetry engine of a later issue writes many
-/// kinds; the storage engine writes `error` and `event` records).
-#[derive(Serialize, Deserialize)]
-pub struct TelemetryRecord {
-    /// When, ms (indexed).
-    pub time: f64,
-    /// `metric`, `event`, `error` or `span` (indexed with time).
-    pub kind: String,
-    /// E.g. `storage.quarantine`.
-    pub name: String,
-    /// Numeric value (1 for events).
-    pub value: f64,
-    /// Low-cardinality labels; never page text, URLs or keys.
-    pub dims: std::collections::BTreeMap<String, String>,
-}
-
-impl TelemetryRecord {
-    /// An event now, named `name`, with labels `dims`.
-    pub fn event(name: impl Into<String>, dims: &[(&str, &str)]) -> Self {
-        Self {
-            time: paperclip_platform::clock::now_ms(),
-            kind: "event".into(),
-            name: name.into(),
-            value: 1.0,
-            dims: dims
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-                .collect(),
-        }
-    }
-
-    /// A duration now, `ms` milliseconds, named `name`, with labels `dims`.
-    pub fn timing(name: impl Into<String>, ms: f64, dims: &[(&str, &str)]) -> Self {
-        Self {
-            kind: "timing".into(),
-            value: ms,
-            ..Self::event(name, dims)
-        }
-    }
-}
-
-impl From<paperclip_core::telemetry::persist::Row> for TelemetryRecord {
-    /// The IndexedDB exporter's row as stored.
-    fn from(r: paperclip_core::telemetry::persist::Row) -> Self {
-        Self {
-            time: r.time,
-            kind: r.kind,
-            name: r.name,
-            value: r.value,
-            dims: r.dims,
-        }
-    }
-}
-
 /// Serialises any record.
 pub fn record<T: Serialize>(value: &T) -> JsValue {
     to_js(value)

@@ -41,7 +41,9 @@ macro_rules! all_storage_tests {
     };
 }
 
-use paperclip_background::store::{open::open as open_db, records, Budget, OpenOptions, Store};
+use paperclip_background::store::{
+    open::open as open_db, records, Budget, Observation, OpenOptions, Store,
+};
 use paperclip_core::cache::CacheEntry;
 use paperclip_core::conversation::{v1, Conversation, Message, MessageStatus, Role, Usage};
 use paperclip_core::protocol::ListConversations;
@@ -187,6 +189,7 @@ pub async fn streaming_message_is_replaced_in_place() {
 }
 
 pub async fn corrupt_records_are_quarantined_not_fatal() {
+    paperclip_background::store::observe(note_quarantine);
     let name = unique("corrupt");
     let store = Store::open_named(&name).await;
     store
@@ -227,8 +230,23 @@ pub async fn corrupt_records_are_quarantined_not_fatal() {
         "{}",
         status.quarantine[0].error
     );
-    assert!(status.telemetry_records >= 1, "reported to telemetry");
+    assert_eq!(
+        QUARANTINED.with(|q| q.borrow().clone()),
+        ["conversations"],
+        "reported to the observer (the worker's telemetry)"
+    );
     assert_eq!(status.conversations, 1, "moved out of conversations");
+}
+
+thread_local! {
+    static QUARANTINED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes quarantined records (the store's observer in the test above).
+fn note_quarantine(o: &Observation) {
+    if let Observation::Quarantined { store, .. } = o {
+        QUARANTINED.with(|q| q.borrow_mut().push(store.to_string()));
+    }
 }
 
 /// Puts `record` into `store_name` of database `name` directly.
@@ -926,10 +944,10 @@ pub async fn settings_from_an_older_version_are_migrated() {
     assert!(p.telemetry_remote);
 }
 
-/// The IndexedDB exporter: the engine's rows are written and read back by
+/// The IndexedDB sink: the engine's rows are written and read back by
 /// kind; rows past the retention are trimmed, the rest stay.
 pub async fn telemetry_exporter_writes_rows_and_applies_retention() {
-    use paperclip_core::telemetry::persist::RETENTION_MS;
+    use paperclip_core::telemetry::persist::{Row, RETENTION_MS};
     use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
     let store = open("telemetry").await;
     let now = paperclip_platform::clock::now_ms();
@@ -949,17 +967,16 @@ pub async fn telemetry_exporter_writes_rows_and_applies_retention() {
         now - 10.0,
         0.5,
     );
-    let rows: Vec<records::TelemetryRecord> = engine
-        .rows(now - 1_000.0, now)
-        .into_iter()
-        .map(Into::into)
-        .collect();
+    let rows = engine.rows(now - 1_000.0, now);
     assert!(rows.len() >= 2);
     store.telemetry_add(&rows).await.unwrap();
-    let stale: Vec<records::TelemetryRecord> = (0..5)
-        .map(|i| records::TelemetryRecord {
+    let stale: Vec<Row> = (0..5)
+        .map(|i| Row {
             time: now - RETENTION_MS - 1_000.0 - f64::from(i),
-            ..records::TelemetryRecord::event("old.event", &[])
+            kind: "event".into(),
+            name: "old.event".into(),
+            value: 1.0,
+            dims: Default::default(),
         })
         .collect();
     store.telemetry_add(&stale).await.unwrap();

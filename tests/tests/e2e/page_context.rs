@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Result};
+use anyhow::{ensure, Context, Result};
 use paperclip_e2e::scenario::{
     add_fake_provider, agent_with_fake_provider, chat_requests, click_button, set_option, Pref,
 };
@@ -72,27 +72,31 @@ async fn preview_context(b: &Browser, question: &str) -> Result<String> {
 }
 
 /// How each page read was served (`extracted`, `cached`, `unchanged`), in
-/// order, from the telemetry store.
+/// order: the `context.read` events, asked of the telemetry engine the way
+/// the devtools panel asks.
 async fn page_reads(b: &Browser) -> Result<Vec<String>> {
-    let reads = b
-        .in_extension_page(
-            "options.html",
-            "const done = arguments[arguments.length - 1];
-             const open = indexedDB.open('paperclip');
-             open.onsuccess = () => {
-               const db = open.result;
-               const req = db.transaction('telemetry').objectStore('telemetry').getAll();
-               req.onsuccess = () => {
-                 done(req.result.filter((r) => r.name === 'context.read_ms')
-                   .sort((a, b) => a.time - b.time)
-                   .map((r) => typeof r.dims?.get === 'function' ? r.dims.get('source') : r.dims?.source));
-                 db.close();
-               };
-             };",
-            json!(null),
-        )
+    let reply = b
+        .request(json!({"type": "QueryTelemetry", "query": {"events": {
+            "from_ms": 0.0, "to_ms": 1e15, "name": "context.read", "limit": 100}}}))
         .await?;
-    Ok(serde_json::from_value(reads)?)
+    let events = reply["body"]["ok"]["answer"]["events"]
+        .as_array()
+        .with_context(|| format!("no events in {reply}"))?;
+    let mut reads: Vec<(f64, String)> = events
+        .iter()
+        .map(|e| {
+            let source = e["properties"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p[0] == "source")
+                .and_then(|p| p[1]["str"].as_str())
+                .unwrap_or("?");
+            (e["time_ms"].as_f64().unwrap_or(0.0), source.to_string())
+        })
+        .collect();
+    reads.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(reads.into_iter().map(|(_, s)| s).collect())
 }
 
 /// A saved news page: what the preview shows is the core's reading of it
