@@ -6,6 +6,13 @@ use serde::{Deserialize, Serialize};
 
 use super::Tagged;
 
+// Page batches belong to the telemetry engine that takes them in; they are
+// re-exported here so `paperclip_core::protocol::RecordTelemetry` (and the
+// others) keep their paths.
+pub use crate::telemetry::pages::{
+    PageRecord, RecordTelemetry, TelemetryRecorded, MAX_TELEMETRY_BATCH,
+};
+
 /// The devtools panel's live telemetry port: the background pushes a
 /// [`TelemetryUpdate`] at most once a second while it is open.
 pub const TELEMETRY_PORT: &str = "paperclip-telemetry";
@@ -23,76 +30,6 @@ tagged! {
             answers: Vec<crate::telemetry::panel::PanelAnswer>,
         },
     }
-}
-
-/// Most records in one [`RecordTelemetry`] (the rest are counted as dropped).
-pub const MAX_TELEMETRY_BATCH: usize = 500;
-
-/// One telemetry record made in a page. Names and labels are bounded and
-/// scrubbed by the background (no page text, URLs or keys get through).
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(tag = "record", rename_all = "snake_case")]
-pub enum PageRecord {
-    /// Add `value` to counter `name`.
-    Count {
-        /// Instrument name.
-        name: String,
-        /// Labels.
-        #[serde(default)]
-        labels: Vec<(String, String)>,
-        /// How much.
-        value: u64,
-    },
-    /// Record a duration in histogram `name`.
-    Timing {
-        /// Instrument name.
-        name: String,
-        /// Labels.
-        #[serde(default)]
-        labels: Vec<(String, String)>,
-        /// Milliseconds.
-        ms: f64,
-    },
-    /// An event.
-    Event {
-        /// Event name.
-        name: String,
-        /// Properties.
-        #[serde(default)]
-        properties: Vec<(String, String)>,
-    },
-    /// An error (a panic, a failed call).
-    Error {
-        /// The message.
-        message: String,
-        /// Its kind (`panic`, `TypeError`, ...).
-        kind: String,
-        /// The stack, if any.
-        #[serde(default)]
-        stack: Option<String>,
-    },
-}
-
-/// A batch of telemetry records from one page.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-pub struct RecordTelemetry {
-    /// The reporting page: `agent`, `popup`, `options` or `devtools`.
-    pub source: String,
-    /// The records, oldest first.
-    pub records: Vec<PageRecord>,
-    /// Records the page dropped before sending (its buffer was full).
-    #[serde(default)]
-    pub dropped: u32,
-}
-
-/// What became of a [`RecordTelemetry`] batch.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct TelemetryRecorded {
-    /// Records taken in.
-    pub accepted: u32,
-    /// Records refused (bad names, over the batch limit), counted in
-    /// `telemetry.dropped`.
-    pub dropped: u32,
 }
 
 /// The devtools panel asks the telemetry engine.
