@@ -70,10 +70,9 @@ const MODULE_CRATES: &[&str] = &[
 /// Import cycles not fixed yet: (crate, its modules in the cycle, sorted).
 /// Each is reported but does not fail the check; a new cycle does, and so
 /// does one listed here that is gone (remove it from this list then).
-const KNOWN_CYCLES: &[(&str, &[&str])] = &[
-    ("background", &["builtin", "providers"]),
-    ("background", &["store", "telemetry"]),
-];
+/// Empty now: add an entry only as a stopgap, e.g.
+/// `("background", &["builtin", "providers"])`.
+const KNOWN_CYCLES: &[(&str, &[&str])] = &[];
 
 /// Calls that test a value's class with `instanceof`.
 const CASTS: &[&str] = &[
@@ -120,8 +119,11 @@ pub fn run(root: &Path) -> Result<()> {
         eprintln!(
             "source checks: {files} files; no instanceof cast on a browser-extension type; \
              network, alarms, timers, clock and performance only through paperclip-platform; \
-             no import cycle between top-level modules but the {} known one(s)",
-            KNOWN_CYCLES.len()
+             no import cycle between top-level modules{}",
+            match KNOWN_CYCLES.len() {
+                0 => String::new(),
+                n => format!(" but the {n} in KNOWN_CYCLES"),
+            }
         );
         return Ok(());
     }
