@@ -4,4 +4,7 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_service_worker);
 #[path = "common/mod.rs"]
 mod common;
 
+/// These tests run on IndexedDB.
+const MEMORY: bool = false;
+
 all_storage_tests!();

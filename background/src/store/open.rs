@@ -144,7 +144,7 @@ async fn rewrite_conversations(tx: &Transaction) -> Result<(), String> {
                     key: key.as_string().unwrap_or_else(|| format!("{key:?}")),
                     error: format!("during migration: {error}"),
                     time: now,
-                    bytes: super::approx_size(value),
+                    bytes: super::idb::approx_size(value),
                 };
                 let raw = records::record(&q);
                 js_sys::Reflect::set(&raw, &"raw".into(), value).map_err(|_| "quarantine")?;

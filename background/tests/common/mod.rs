@@ -15,28 +15,40 @@ macro_rules! storage_tests {
     };
 }
 
-/// Declares every storage test (the one list of them).
+/// Declares the tests every backend passes (IndexedDB and the memory
+/// fallback alike: the binary's `MEMORY` says which it runs on).
 #[macro_export]
-macro_rules! all_storage_tests {
+macro_rules! backend_tests {
     () => {
         storage_tests!(
             round_trip_and_order,
             latest_for_site_and_delete,
             concurrent_appends_lose_nothing,
             streaming_message_is_replaced_in_place,
-            corrupt_records_are_quarantined_not_fatal,
             export_then_import_under_each_policy,
-            migration_v1_to_v2_transforms_records,
-            failing_migration_leaves_old_data_intact,
-            newer_database_is_refused_and_left_alone,
             list_filters_and_stable_pages,
             tags_usage_and_compression,
             cache_tiers_ttl_prefix_and_persisted_stats,
             preferences_are_validated_and_persist,
             maintenance_retention_then_budget,
+            telemetry_sink_writes_rows_and_applies_retention,
+        );
+    };
+}
+
+/// Declares every storage test: the backend tests and those about
+/// IndexedDB itself (quarantine, migrations, refusals).
+#[macro_export]
+macro_rules! all_storage_tests {
+    () => {
+        backend_tests!();
+        storage_tests!(
+            corrupt_records_are_quarantined_not_fatal,
+            migration_v1_to_v2_transforms_records,
+            failing_migration_leaves_old_data_intact,
+            newer_database_is_refused_and_left_alone,
             blocked_upgrade_falls_back_to_memory,
             settings_from_an_older_version_are_migrated,
-            telemetry_exporter_writes_rows_and_applies_retention,
         );
     };
 }
@@ -58,10 +70,33 @@ fn msg(id: &str, role: Role, text: &str, t: f64) -> Message {
     Message::complete(id.into(), role, text.into(), t)
 }
 
+/// A new store on the binary's backend (named `name`).
 async fn open(name: &str) -> Store {
+    if crate::MEMORY {
+        return Store::in_memory(None);
+    }
     let store = Store::open_named(&unique(name)).await;
     assert!(store.persistent(), "IndexedDB should open in this context");
     store
+}
+
+/// A new store on the binary's backend, named exactly `name`.
+async fn open_exactly(name: &str) -> Store {
+    if crate::MEMORY {
+        return Store::in_memory(None);
+    }
+    Store::open_named(name).await
+}
+
+/// `store` as a restarted worker finds it: IndexedDB is closed and opened
+/// again (named `name`); memory is the same store (it lives as long as the
+/// worker).
+async fn reopen(store: Store, name: &str) -> Store {
+    if crate::MEMORY {
+        return store;
+    }
+    store.close();
+    Store::open_named(name).await
 }
 
 pub async fn round_trip_and_order() {
@@ -706,7 +741,7 @@ pub async fn tags_usage_and_compression() {
 
 pub async fn cache_tiers_ttl_prefix_and_persisted_stats() {
     let name = unique("cache");
-    let store = Store::open_named(&name).await;
+    let store = open_exactly(&name).await;
     let now = 1_000_000u64;
     let entry = |key: &str, ttl: u64| {
         CacheEntry::new(
@@ -768,10 +803,9 @@ pub async fn cache_tiers_ttl_prefix_and_persisted_stats() {
     assert!(stats.misses >= 3, "{stats:?}");
     assert_eq!(stats.invalidations, 1);
     store.flush_cache_stats().await.unwrap();
-    store.close();
 
     // A new instance (a restarted worker): statistics kept, memory tier warmed.
-    let again = Store::open_named(&name).await;
+    let again = reopen(store, &name).await;
     assert_eq!(again.cache_stats().hits, 3);
     assert_eq!(again.cache_memory_len(), 1, "warmed with the live entry");
     assert!(again
@@ -784,7 +818,7 @@ pub async fn cache_tiers_ttl_prefix_and_persisted_stats() {
 
 pub async fn preferences_are_validated_and_persist() {
     let name = unique("prefs");
-    let store = Store::open_named(&name).await;
+    let store = open_exactly(&name).await;
     assert_eq!(store.preferences().theme.as_str(), "system", "defaults");
     let err = store
         .set_preference("ui.font_scale", &json!(9))
@@ -810,8 +844,7 @@ pub async fn preferences_are_validated_and_persist() {
     assert!(privacy
         .iter()
         .any(|e| e.key == "privacy.retention_days" && e.value == json!(30)));
-    store.close();
-    let again = Store::open_named(&name).await;
+    let again = reopen(store, &name).await;
     assert_eq!(again.preferences().theme.as_str(), "dark");
     assert_eq!(again.preferences().retention_days, 30);
     assert_eq!(
@@ -946,7 +979,7 @@ pub async fn settings_from_an_older_version_are_migrated() {
 
 /// The IndexedDB sink: the engine's rows are written and read back by
 /// kind; rows past the retention are trimmed, the rest stay.
-pub async fn telemetry_exporter_writes_rows_and_applies_retention() {
+pub async fn telemetry_sink_writes_rows_and_applies_retention() {
     use paperclip_core::telemetry::persist::{Row, RETENTION_MS};
     use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
     let store = open("telemetry").await;

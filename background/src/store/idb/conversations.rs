@@ -1,0 +1,344 @@
+//! Conversations in IndexedDB: listing through the compound indexes (site,
+//! character, tag), reading, read-modify-write in one transaction, import
+//! all or nothing, and sizes for the cleanup job.
+
+use std::collections::{HashMap, HashSet};
+
+use js_sys::Reflect;
+use paperclip_core::conversation::{Conversation, ConversationSummary};
+use paperclip_core::export::{plan_import, ExportFile, ImportPlan, MergePolicy};
+use paperclip_core::protocol::ProtocolError;
+use paperclip_core::query::{self, Cursor, Filter};
+use paperclip_core::schema::{self, store};
+use rexie::{KeyRange, TransactionMode};
+use serde_json::Value;
+use wasm_bindgen::JsValue;
+
+use super::super::backend::{Change, Page, StoredSize};
+use super::super::records;
+use super::{after_key, done, prefix_range, write_and_commit, IndexedDb};
+use crate::store::storage_error;
+
+impl IndexedDb {
+    pub(super) async fn list_conversations(
+        &self,
+        filter: &Filter,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, ProtocolError> {
+        let mut items = Vec::new();
+        if let Some(tag) = &filter.tag {
+            self.list_by_tag(tag, filter, cursor.as_ref(), &mut items)
+                .await?;
+        } else {
+            self.list_scan(filter, cursor, limit, &mut items).await?;
+        }
+        let next = (items.len() > limit).then(|| Cursor::after(&items[limit - 1]));
+        items.truncate(limit);
+        Ok((items, next))
+    }
+
+    /// Reads a `(…, rank, id)` index in ascending key order (newest
+    /// first), a batch per `getAll`, until `limit + 1` matches.
+    async fn list_scan(
+        &self,
+        filter: &Filter,
+        mut cursor: Option<Cursor>,
+        limit: usize,
+        items: &mut Vec<ConversationSummary>,
+    ) -> Result<(), ProtocolError> {
+        let batch = if filter.needs_text() {
+            100
+        } else {
+            limit as u32 + 1
+        };
+        let (index, lead) = match (&filter.site, &filter.agent) {
+            (Some(site), _) => (schema::BY_SITE_RECENT.name, Some(site.clone())),
+            (None, Some(agent)) => (schema::BY_AGENT_RECENT.name, Some(agent.clone())),
+            (None, None) => (schema::BY_RECENT.name, None),
+        };
+        if cursor.is_none() {
+            if let Some(to) = filter.to_ms {
+                // Starts at `to` (items updated at `to` are filtered below).
+                cursor = Some(Cursor {
+                    updated_ms: to,
+                    id: String::new(),
+                });
+            }
+        }
+        loop {
+            let range = match &lead {
+                Some(lead) => Some(prefix_range(lead, cursor.as_ref())?),
+                None => cursor
+                    .as_ref()
+                    .map(|c| KeyRange::lower_bound(&after_key(&[], c), Some(true)))
+                    .transpose()
+                    .map_err(storage_error)?,
+            };
+            let rows = {
+                let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+                s[0].index(index)
+                    .map_err(storage_error)?
+                    .get_all(range, Some(batch))
+                    .await
+                    .map_err(storage_error)?
+            };
+            let exhausted = (rows.len() as u32) < batch;
+            for value in &rows {
+                let head = match records::decode_head(value) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        self.quarantine(store::CONVERSATIONS, value, &e).await;
+                        continue;
+                    }
+                };
+                let summary = head.summary();
+                cursor = Some(Cursor::after(&summary));
+                if filter.from_ms.is_some_and(|from| summary.updated_ms < from) {
+                    return Ok(());
+                }
+                if !filter.fields_match(&summary) {
+                    continue;
+                }
+                if filter.needs_text() {
+                    match records::decode_conversation(value) {
+                        Ok(c) if filter.matches(&c) => {}
+                        Ok(_) => continue,
+                        Err(e) => {
+                            self.quarantine(store::CONVERSATIONS, value, &e).await;
+                            continue;
+                        }
+                    }
+                }
+                items.push(summary);
+                if items.len() > limit {
+                    return Ok(());
+                }
+            }
+            if exhausted {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Lists the conversations with `tag` (the multi-entry index), sorted
+    /// and paged in memory: tags are selective.
+    async fn list_by_tag(
+        &self,
+        tag: &str,
+        filter: &Filter,
+        cursor: Option<&Cursor>,
+        items: &mut Vec<ConversationSummary>,
+    ) -> Result<(), ProtocolError> {
+        let rows = {
+            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+            let range = KeyRange::only(&tag.into()).map_err(storage_error)?;
+            s[0].index(schema::BY_TAG.name)
+                .map_err(storage_error)?
+                .get_all(Some(range), None)
+                .await
+                .map_err(storage_error)?
+        };
+        let mut found = Vec::new();
+        for value in &rows {
+            match records::decode_conversation(value) {
+                Ok(c) => found.push(c),
+                Err(e) => self.quarantine(store::CONVERSATIONS, value, &e).await,
+            }
+        }
+        let (page, _) = query::page(&found, filter, cursor, query::MAX_PAGE);
+        items.extend(page);
+        Ok(())
+    }
+
+    pub(super) async fn get_conversation(
+        &self,
+        id: &str,
+    ) -> Result<Option<Conversation>, ProtocolError> {
+        let value = {
+            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+            s[0].get(id.into()).await.map_err(storage_error)?
+        };
+        self.decode_or_quarantine(value).await
+    }
+
+    async fn decode_or_quarantine(
+        &self,
+        value: Option<JsValue>,
+    ) -> Result<Option<Conversation>, ProtocolError> {
+        let Some(value) = value else { return Ok(None) };
+        match records::decode_conversation(&value) {
+            Ok(c) => Ok(Some(c)),
+            Err(e) => {
+                self.quarantine(store::CONVERSATIONS, &value, &e).await;
+                Ok(None)
+            }
+        }
+    }
+
+    pub(super) async fn latest_of_site(
+        &self,
+        site: &str,
+    ) -> Result<Option<Conversation>, ProtocolError> {
+        let rows = {
+            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+            s[0].index(schema::BY_SITE_RECENT.name)
+                .map_err(storage_error)?
+                .get_all(Some(prefix_range(site, None)?), Some(1))
+                .await
+                .map_err(storage_error)?
+        };
+        self.decode_or_quarantine(rows.into_iter().next()).await
+    }
+
+    /// Reads, changes and writes in one transaction: two tabs changing one
+    /// conversation lose nothing.
+    pub(super) async fn modify_conversation(
+        &self,
+        id: &str,
+        change: Change<'_>,
+    ) -> Result<Conversation, ProtocolError> {
+        let (t, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadWrite)?;
+        let existing = s[0].get(id.into()).await.map_err(storage_error)?;
+        let existing = existing.and_then(|v| records::decode_conversation(&v).ok());
+        let c = match change(existing) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = t.abort().await;
+                return Err(e);
+            }
+        };
+        let record = records::encode_conversation(&c);
+        write_and_commit(t, async {
+            s[0].put(&record, None).await.map_err(storage_error)
+        })
+        .await?;
+        Ok(c)
+    }
+
+    pub(super) async fn save_conversation(&self, c: &Conversation) -> Result<(), ProtocolError> {
+        let record = records::encode_conversation(c);
+        let (t, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadWrite)?;
+        write_and_commit(t, async {
+            s[0].put(&record, None).await.map_err(storage_error)
+        })
+        .await
+    }
+
+    pub(super) async fn delete_conversation(&self, id: &str) -> Result<bool, ProtocolError> {
+        let (t, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadWrite)?;
+        let existed = s[0].key_exists(id.into()).await.map_err(storage_error)?;
+        s[0].delete(id.into()).await.map_err(storage_error)?;
+        done(t).await?;
+        Ok(existed)
+    }
+
+    pub(super) async fn all_conversations(
+        &self,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<Conversation>, ProtocolError> {
+        let wanted = |c: &Conversation| ids.is_none_or(|ids| ids.contains(&c.id));
+        let rows = {
+            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+            s[0].get_all(None, None).await.map_err(storage_error)?
+        };
+        let mut out = Vec::new();
+        for v in &rows {
+            match records::decode_conversation(v) {
+                Ok(c) if wanted(&c) => out.push(c),
+                Ok(_) => {}
+                Err(e) => self.quarantine(store::CONVERSATIONS, v, &e).await,
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sizes from the records' listed fields (no conversation is decoded);
+    /// records whose fields cannot be read are skipped.
+    pub(super) async fn conversation_sizes(&self) -> Result<Vec<StoredSize>, ProtocolError> {
+        let rows = {
+            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+            s[0].get_all(None, None).await.map_err(storage_error)?
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|v| {
+                let head = records::decode_head(v).ok()?;
+                let stored = records::data_of(v).map_or(0, |d| u64::from(d.length()));
+                let (_, saved) = head.sizes(stored);
+                let s = head.summary();
+                Some(StoredSize {
+                    id: s.id,
+                    updated_ms: s.updated_ms,
+                    bytes: stored + 128,
+                    saved,
+                })
+            })
+            .collect())
+    }
+
+    /// Existing ids are read and the plan (and `preferences`) written in one
+    /// transaction, so the import is all or nothing and races with no other
+    /// write.
+    pub(super) async fn import_file(
+        &self,
+        file: ExportFile,
+        policy: MergePolicy,
+        preferences: &[(String, Value)],
+        now_ms: f64,
+    ) -> Result<ImportPlan, ProtocolError> {
+        let with_prefs = !preferences.is_empty();
+        let stores: &[&str] = if with_prefs {
+            &[store::CONVERSATIONS, store::PREFERENCES, store::META]
+        } else {
+            &[store::CONVERSATIONS]
+        };
+        let (t, s) = self.tx(stores, TransactionMode::ReadWrite)?;
+        let keys: HashSet<String> = s[0]
+            .get_all_keys(None, None)
+            .await
+            .map_err(storage_error)?
+            .iter()
+            .filter_map(JsValue::as_string)
+            .collect();
+        let mut existing: HashMap<String, f64> = HashMap::new();
+        if file.conversations.iter().any(|c| keys.contains(&c.id)) {
+            for v in s[0]
+                .get_all(None, None)
+                .await
+                .map_err(storage_error)?
+                .iter()
+            {
+                let id = Reflect::get(v, &"id".into())
+                    .ok()
+                    .and_then(|v| v.as_string());
+                let updated = Reflect::get(v, &"updated".into())
+                    .ok()
+                    .and_then(|v| v.as_f64());
+                if let (Some(id), Some(updated)) = (id, updated) {
+                    existing.insert(id, updated);
+                }
+            }
+        }
+        let plan = plan_import(file, &existing, policy);
+        let writes = plan
+            .write
+            .iter()
+            .map(|c| (records::encode_conversation(c), None));
+        let prefs = async {
+            if with_prefs {
+                super::other::put_preference_rows(&s[1], &s[2], preferences, now_ms).await
+            } else {
+                Ok(())
+            }
+        };
+        let both = async {
+            let (a, b) = futures::join!(s[0].put_all(writes), prefs);
+            a.map_err(storage_error).and(b)
+        };
+        write_and_commit(t, both)
+            .await
+            .map_err(|e| storage_error(format!("import rolled back: {}", e.message)))?;
+        Ok(plan)
+    }
+}
