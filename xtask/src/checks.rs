@@ -15,6 +15,9 @@
 //!
 //! [`import_cycles`]: no import cycle between a crate's top-level modules
 //! (see [`crate::cycles`]), except the ones still in [`KNOWN_CYCLES`].
+//!
+//! [`long_file`]: no source file over [`MAX_LINES`] lines before its inline
+//! test module (the end-to-end harness and test files are exempt).
 
 use std::path::{Path, PathBuf};
 
@@ -74,6 +77,9 @@ const MODULE_CRATES: &[&str] = &[
 /// `("background", &["builtin", "providers"])`.
 const KNOWN_CYCLES: &[(&str, &[&str])] = &[];
 
+/// The most lines a source file may have before its `#[cfg(test)]` module.
+pub const MAX_LINES: usize = 800;
+
 /// Calls that test a value's class with `instanceof`.
 const CASTS: &[&str] = &[
     "dyn_into",
@@ -115,11 +121,23 @@ pub fn run(root: &Path) -> Result<()> {
         }
     }
     findings.extend(import_cycles(root, KNOWN_CYCLES)?);
+    for krate in MODULE_CRATES.iter().filter(|k| **k != "tests") {
+        for path in rust_files(&root.join(krate).join("src")) {
+            let text = std::fs::read_to_string(&path)?;
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            findings.extend(long_file(&rel, &text, MAX_LINES));
+        }
+    }
     if findings.is_empty() {
         eprintln!(
             "source checks: {files} files; no instanceof cast on a browser-extension type; \
              network, alarms, timers, clock and performance only through paperclip-platform; \
-             no import cycle between top-level modules{}",
+             no import cycle between top-level modules; no file over {MAX_LINES} lines \
+             before its tests{}",
             match KNOWN_CYCLES.len() {
                 0 => String::new(),
                 n => format!(" but the {n} in KNOWN_CYCLES"),
@@ -131,6 +149,23 @@ pub fn run(root: &Path) -> Result<()> {
         eprintln!("{}:{}: {}", f.file, f.line, f.message);
     }
     bail!("{} source check(s) failed", findings.len())
+}
+
+/// A finding when `text` has more than `limit` lines before its first
+/// `#[cfg(test)]` item.
+pub fn long_file(file: &str, text: &str, limit: usize) -> Option<Finding> {
+    let lines = text
+        .lines()
+        .position(|l| l.trim_start().starts_with("#[cfg(test)]"))
+        .unwrap_or_else(|| text.lines().count());
+    (lines > limit).then(|| Finding {
+        file: file.to_string(),
+        line: limit + 1,
+        message: format!(
+            "{lines} lines before its tests (at most {limit}): split it by concern into a \
+             module directory"
+        ),
+    })
 }
 
 /// The import cycles between the top-level modules of each of
@@ -456,5 +491,24 @@ mod tests {
     fn the_shells_pass() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         run(&root).unwrap();
+    }
+
+    #[test]
+    fn long_files_fail_and_tests_do_not_count() {
+        let code = "fn f() {}\n".repeat(5);
+        assert_eq!(long_file("a.rs", &code, 5), None);
+        let long = long_file("a.rs", &code, 4).expect("5 lines > 4");
+        assert_eq!((long.file.as_str(), long.line), ("a.rs", 5));
+        assert!(long.message.contains("5 lines"), "{}", long.message);
+        let tested = format!(
+            "{}#[cfg(test)]\nmod tests {{\n{}}}\n",
+            "fn f() {}\n".repeat(3),
+            "// t\n".repeat(50)
+        );
+        assert_eq!(
+            long_file("b.rs", &tested, 3),
+            None,
+            "the test module is not counted"
+        );
     }
 }
