@@ -261,12 +261,14 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             .into()
         }
         Request::ImportConversations(r) => {
-            let file = export::parse_import(r.json.as_bytes()).map_err(|e| {
-                ProtocolError::new(
-                    ErrorKind::Malformed,
-                    format!("import refused, nothing changed: {e}"),
-                )
-            })?;
+            let file = export::parse_import(r.json.as_bytes(), platform::clock::now_ms()).map_err(
+                |e| {
+                    ProtocolError::new(
+                        ErrorKind::Malformed,
+                        format!("import refused, nothing changed: {e}"),
+                    )
+                },
+            )?;
             let plan = store.import(file, r.policy).await?;
             Imported {
                 added: plan.added,

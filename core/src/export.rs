@@ -14,8 +14,8 @@
 //! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 0.0);
 //! c.push(Message::complete("m1".into(), Role::User, "Hi".into(), 1.0));
 //! let json = export(vec![c.clone()], None, 2.0);
-//! assert_eq!(parse_import(json.as_bytes()).unwrap().conversations, vec![c]);
-//! let err = parse_import(br#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[{"id":5}]}"#).unwrap_err();
+//! assert_eq!(parse_import(json.as_bytes(), 3.0).unwrap().conversations, vec![c]);
+//! let err = parse_import(br#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[{"id":5}]}"#, 3.0).unwrap_err();
 //! assert_eq!(err.path, "$.conversations[0].id");
 //! ```
 
@@ -100,9 +100,15 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> ImportError {
     }
 }
 
-/// Validates a whole import file; returns it only when every field is
-/// acceptable.
-pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
+/// How far in the future an imported time may be, ms (clocks disagree a
+/// little between machines).
+pub const FUTURE_SKEW_MS: f64 = 10.0 * 60_000.0;
+
+/// Validates a whole import file at `now_ms`; returns it only when every
+/// field is acceptable: sites are http(s) origins (or empty, for pages
+/// without one), and no time is in the future (a planted conversation
+/// would otherwise stay "newest" forever).
+pub fn parse_import(bytes: &[u8], now_ms: f64) -> Result<ExportFile, ImportError> {
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(err(
             "$",
@@ -118,7 +124,7 @@ pub fn parse_import(bytes: &[u8]) -> Result<ExportFile, ImportError> {
         Ok(file) if file.format == FORMAT && file.version == VERSION => file,
         _ => detailed_parse(bytes)?,
     };
-    finish(file)
+    finish(file, now_ms)
 }
 
 /// Parses `bytes` tracking JSON paths, for a precise error.
@@ -166,8 +172,8 @@ fn detailed_parse(bytes: &[u8]) -> Result<ExportFile, ImportError> {
 }
 
 /// Validates a parsed file and normalises what may be normalised.
-fn finish(mut file: ExportFile) -> Result<ExportFile, ImportError> {
-    validate(&file)?;
+fn finish(mut file: ExportFile, now_ms: f64) -> Result<ExportFile, ImportError> {
+    validate(&file, now_ms)?;
     for c in &mut file.conversations {
         c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();
         // Files written before answers had a level carry one label.
@@ -196,14 +202,17 @@ fn check_len(path: &str, value: &str, max: usize, required: bool) -> Result<(), 
     Ok(())
 }
 
-fn check_time(path: &str, t: f64) -> Result<(), ImportError> {
+fn check_time(path: &str, t: f64, now_ms: f64) -> Result<(), ImportError> {
     if !t.is_finite() || t < 0.0 {
         return Err(err(path, format!("{t} is not a valid time")));
+    }
+    if t > now_ms + FUTURE_SKEW_MS {
+        return Err(err(path, format!("{t} is in the future")));
     }
     Ok(())
 }
 
-fn validate(file: &ExportFile) -> Result<(), ImportError> {
+fn validate(file: &ExportFile, now_ms: f64) -> Result<(), ImportError> {
     if file.conversations.len() > MAX_CONVERSATIONS {
         return Err(err(
             "$.conversations",
@@ -224,6 +233,21 @@ fn validate(file: &ExportFile) -> Result<(), ImportError> {
             ));
         }
         check_len(&format!("{at}.site"), &c.site, MAX_FIELD_CHARS, false)?;
+        if !c.site.is_empty() {
+            match crate::prefs::origin(&c.site) {
+                Ok(origin) if origin == c.site => {}
+                Ok(origin) => {
+                    return Err(err(
+                        format!("{at}.site"),
+                        format!(
+                            "{:?} is not written as an origin (expected {origin:?})",
+                            c.site
+                        ),
+                    ))
+                }
+                Err(e) => return Err(err(format!("{at}.site"), format!("{:?} {e}", c.site))),
+            }
+        }
         check_len(&format!("{at}.title"), &c.title, MAX_FIELD_CHARS, false)?;
         check_len(&format!("{at}.agent"), &c.agent, MAX_FIELD_CHARS, false)?;
         check_len(
@@ -233,8 +257,8 @@ fn validate(file: &ExportFile) -> Result<(), ImportError> {
             false,
         )?;
         crate::conversation::normalize_tags(&c.tags).map_err(|e| err(format!("{at}.tags"), e))?;
-        check_time(&format!("{at}.created_ms"), c.created_ms)?;
-        check_time(&format!("{at}.updated_ms"), c.updated_ms)?;
+        check_time(&format!("{at}.created_ms"), c.created_ms, now_ms)?;
+        check_time(&format!("{at}.updated_ms"), c.updated_ms, now_ms)?;
         if c.messages.len() > MAX_MESSAGES {
             return Err(err(
                 format!("{at}.messages"),
@@ -252,7 +276,7 @@ fn validate(file: &ExportFile) -> Result<(), ImportError> {
                 ));
             }
             check_len(&format!("{at}.text"), &m.text, MAX_TEXT_CHARS, false)?;
-            check_time(&format!("{at}.time_ms"), m.time_ms)?;
+            check_time(&format!("{at}.time_ms"), m.time_ms, now_ms)?;
             if let Some(p) = &m.provider {
                 check_len(&format!("{at}.provider"), p, MAX_FIELD_CHARS, false)?;
             }
@@ -400,8 +424,11 @@ mod tests {
         )
     }
 
+    /// "Now" in the tests: after every time they use.
+    const NOW: f64 = 2e13;
+
     fn check(input: &[u8], path: &str, needle: &str) {
-        let e = parse_import(input).unwrap_err();
+        let e = parse_import(input, NOW).unwrap_err();
         assert_eq!(e.path, path, "{e}");
         assert!(e.message.contains(needle), "`{e}` lacks `{needle}`");
     }
@@ -537,13 +564,13 @@ mod tests {
         fn export_round_trips(n in 0usize..20, t in 1u64..10_000_000_000_000) {
             let t = t as f64;
             let cs: Vec<_> = (0..n).map(|i| conv(&format!("c{i}"), t + i as f64)).collect();
-            let back = parse_import(export(cs.clone(), None, t).as_bytes()).unwrap();
+            let back = parse_import(export(cs.clone(), None, t).as_bytes(), NOW).unwrap();
             prop_assert_eq!(back.conversations, cs);
         }
 
         #[test]
         fn parse_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
-            let _ = parse_import(&bytes);
+            let _ = parse_import(&bytes, NOW);
         }
 
         #[test]
@@ -571,15 +598,50 @@ mod tests {
     }
 
     #[test]
+    fn planted_sites_and_future_times_are_refused() {
+        let one = |site: &str, updated: f64| {
+            let mut c = conv("p", 1.0);
+            c.site = site.into();
+            c.updated_ms = updated;
+            file_json(&serde_json::to_string(&vec![c]).unwrap())
+        };
+        for site in [
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "https://a.test/path",
+            "https://user@a.test",
+            "HTTPS://A.TEST",
+        ] {
+            let e = parse_import(one(site, 1.0).as_bytes(), NOW).unwrap_err();
+            assert_eq!(e.path, "$.conversations[0].site", "{site}: {e}");
+        }
+        for site in ["", "https://a.test", "http://127.0.0.1:8080"] {
+            assert!(
+                parse_import(one(site, 1.0).as_bytes(), NOW).is_ok(),
+                "{site}"
+            );
+        }
+        let e =
+            parse_import(one("https://a.test", NOW + 86_400_000.0).as_bytes(), NOW).unwrap_err();
+        assert_eq!(e.path, "$.conversations[0].updated_ms");
+        assert!(e.message.contains("in the future"), "{e}");
+        assert!(
+            parse_import(one("https://a.test", NOW + 1_000.0).as_bytes(), NOW).is_ok(),
+            "a little clock skew is fine"
+        );
+    }
+
+    #[test]
     fn preferences_travel_validated_and_bad_ones_refuse_the_file() {
         let mut p = crate::prefs::Preferences::default();
         p.set("ui.theme", &serde_json::json!("dark")).unwrap();
         let text = export(vec![], Some(&p), 1.0);
         assert!(!text.contains("api_key"));
-        let back = parse_import(text.as_bytes()).unwrap();
+        let back = parse_import(text.as_bytes(), NOW).unwrap();
         assert_eq!(back.preferences.unwrap()["ui.theme"], "dark");
         let bad = text.replace("\"dark\"", "\"neon\"");
-        let e = parse_import(bad.as_bytes()).unwrap_err();
+        let e = parse_import(bad.as_bytes(), NOW).unwrap_err();
         assert_eq!(e.path, "$.preferences.ui.theme");
     }
 
@@ -591,7 +653,7 @@ mod tests {
                 {"id":"m","role":"assistant","text":"y","time_ms":1,"status":"complete","provider":"Work (fallback)"},
                 {"id":"n","role":"assistant","text":"z","time_ms":1,"status":"complete","provider":"Home","level":"cached"}]}]"#,
         );
-        let file = parse_import(json.as_bytes()).unwrap();
+        let file = parse_import(json.as_bytes(), NOW).unwrap();
         let m = &file.conversations[0].messages;
         use crate::resilience::fallback::{AnswerSource, Degradation};
         assert_eq!(m[0].source(), None);

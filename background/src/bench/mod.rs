@@ -64,7 +64,8 @@ impl BenchStore {
 
     /// Parses an export file into conversations kept by index; returns how many.
     pub fn prepare(&self, json: &str) -> Result<u32, JsValue> {
-        let file = parse_import(json.as_bytes()).map_err(js_err)?;
+        let file =
+            parse_import(json.as_bytes(), paperclip_platform::clock::now_ms()).map_err(js_err)?;
         let n = file.conversations.len() as u32;
         *self.inner.prepared.borrow_mut() = file.conversations;
         Ok(n)
@@ -176,7 +177,8 @@ impl BenchStore {
     /// The whole import path: validate, plan, write in one transaction.
     pub fn import_json(&self, json: String) -> Promise {
         run(&self.inner, move |inner| async move {
-            let file = parse_import(json.as_bytes()).map_err(js_err)?;
+            let file = parse_import(json.as_bytes(), paperclip_platform::clock::now_ms())
+                .map_err(js_err)?;
             let plan = inner
                 .store
                 .import(file, MergePolicy::KeepNewest)

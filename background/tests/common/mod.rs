@@ -324,7 +324,7 @@ pub async fn export_then_import_under_each_policy() {
 
     let plan = store
         .import(
-            parse_import(file.as_bytes()).unwrap(),
+            parse_import(file.as_bytes(), paperclip_platform::clock::now_ms()).unwrap(),
             MergePolicy::KeepNewest,
         )
         .await
@@ -338,7 +338,7 @@ pub async fn export_then_import_under_each_policy() {
 
     let plan = store
         .import(
-            parse_import(file.as_bytes()).unwrap(),
+            parse_import(file.as_bytes(), paperclip_platform::clock::now_ms()).unwrap(),
             MergePolicy::Overwrite,
         )
         .await
@@ -352,6 +352,20 @@ pub async fn export_then_import_under_each_policy() {
     // Export of selected ids.
     let only_b = store.conversations(Some(&["b".to_string()])).await.unwrap();
     assert_eq!(only_b, vec![fresh]);
+
+    // A file with preferences: written with the conversations, applied.
+    let mut prefs = paperclip_core::prefs::Preferences::default();
+    prefs.set("ui.theme", &json!("dark")).unwrap();
+    let with_prefs = export(vec![older], Some(&prefs), 99.0);
+    let plan = store
+        .import(
+            parse_import(with_prefs.as_bytes(), paperclip_platform::clock::now_ms()).unwrap(),
+            MergePolicy::Skip,
+        )
+        .await
+        .unwrap();
+    assert_eq!(plan.skipped, 1);
+    assert_eq!(store.preferences().theme.as_str(), "dark");
 }
 
 /// A schema-1 database as the first release wrote it: `{id, site, updated,

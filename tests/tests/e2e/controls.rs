@@ -112,7 +112,12 @@ async fn the_panels_filters_paging_refresh_and_trace_download(
     // Something changes elsewhere; "Refresh" shows it.
     b.client.refresh().await?;
     rows(&b, 50).await?;
-    let newer = conversations("https://c.example", "C", 1, 0, 1_900_000_000_000);
+    // Newer than everything, the ask above included (an import may not be
+    // in the future).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+    let newer = conversations("https://c.example", "C", 1, 0, now);
     import(&b, newer, "keep_newest").await?;
     click_button(&b, "Refresh").await?;
     b.wait_until(Duration::from_secs(10), "the new row", || async {

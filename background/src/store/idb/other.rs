@@ -16,7 +16,8 @@ use super::{done, meta_get, meta_put, IndexedDb};
 use crate::store::storage_error;
 
 /// Puts `entries` into the `preferences` store `prefs` and the current
-/// preferences version into the `meta` store `meta` (of one transaction).
+/// preferences version into the `meta` store `meta` (of one transaction),
+/// both requests made when first polled.
 pub(super) async fn put_preference_rows(
     prefs: &rexie::Store,
     meta: &rexie::Store,
@@ -34,8 +35,15 @@ pub(super) async fn put_preference_rows(
         });
         (record, None)
     });
-    prefs.put_all(rows).await.map_err(storage_error)?;
-    meta_put(meta, META_PREFS_VERSION, &to_js(&prefs::PREFS_VERSION)?).await
+    let version = to_js(&prefs::PREFS_VERSION)?;
+    // Both requests are made on the first poll: the caller may commit in
+    // the same turn, after which no request may be added.
+    let (rows, version) = futures::join!(
+        prefs.put_all(rows),
+        meta_put(meta, META_PREFS_VERSION, &version)
+    );
+    rows.map_err(storage_error)?;
+    version
 }
 
 impl IndexedDb {
