@@ -24,7 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 
-use js_sys::{Object, Promise, Reflect};
+use js_sys::{Object, Reflect};
 use paperclip_core::protocol::{
     ProtocolError, RecordTelemetry, SetTelemetryExport, TelemetryExport, TelemetryRecorded,
 };
@@ -34,7 +34,6 @@ use paperclip_core::telemetry::persist::{console_line, Row};
 use paperclip_core::telemetry::span::Span;
 use paperclip_core::telemetry::{errors::ErrorInput, AttrValue, Engine, EngineConfig};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use crate::store::Store;
 
@@ -48,6 +47,8 @@ const OLD_EXPORT_META: &str = "telemetry.export";
 pub const ALARM: &str = "paperclip-telemetry";
 /// Longest sleep between ticks while the worker lives, ms.
 const MAX_SLEEP_MS: f64 = 30_000.0;
+/// The most bytes of a collector's answer that are read.
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 /// How long an export request may take, ms.
 const EXPORT_TIMEOUT_MS: i32 = 10_000;
 
@@ -605,11 +606,8 @@ async fn post(url: &str, body: &str) -> Result<(u16, Option<String>, String), Js
     let headers = Reflect::get(&response, &"headers".into())?;
     let get: js_sys::Function = Reflect::get(&headers, &"get".into())?.dyn_into()?;
     let retry_after = get.call1(&headers, &"retry-after".into())?.as_string();
-    let text: js_sys::Function = Reflect::get(&response, &"text".into())?.dyn_into()?;
-    let text = JsFuture::from(Promise::from(text.call0(&response)?))
-        .await?
-        .as_string()
-        .unwrap_or_default();
+    // The collector's answer matters only for its partial-success counts.
+    let text = paperclip_platform::net::text_capped(&response, MAX_RESPONSE_BYTES).await?;
     Ok((status, retry_after, text))
 }
 

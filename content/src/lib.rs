@@ -14,6 +14,7 @@ use std::cell::RefCell;
 mod components;
 mod frame;
 mod markdown;
+mod stream;
 
 use paperclip_platform::timer::{Interval, Timeout};
 use std::rc::Rc;
@@ -148,6 +149,11 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
                     // The answer's end first (no reason to keep the
                     // background awake), the history after the chat has it
                     // (then a waiting question goes out).
+                    if let BgToAgent::AnswerChunk { message_id, text } = m {
+                        stream::push(message_id, text, &chat);
+                        return;
+                    }
+                    stream::flush(&chat);
                     if received == Received::Answered {
                         let effects = link.borrow_mut().state.received(received);
                         perform(&link, &chat, effects);

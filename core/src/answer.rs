@@ -259,6 +259,26 @@ pub enum Outcome {
     },
 }
 
+/// The longest answer kept, in characters. A provider that streams
+/// without end (or a hostile one sending endless tiny pieces) is cut here:
+/// the request is aborted and the answer ends with [`CUT_NOTICE`].
+pub const MAX_ANSWER_CHARS: usize = 100_000;
+
+/// The line that ends an answer cut at [`MAX_ANSWER_CHARS`].
+pub const CUT_NOTICE: &str =
+    "\n\n*[Cut here: the answer reached 100,000 characters, the most Paperclip keeps.]*";
+
+/// How much of `piece` fits when `so_far` characters were kept: the part
+/// that fits, and whether the limit was reached (then nothing more is
+/// taken).
+pub fn within_limit(so_far: usize, piece: &str) -> (&str, bool) {
+    let room = MAX_ANSWER_CHARS.saturating_sub(so_far);
+    match piece.char_indices().nth(room) {
+        None => (piece, so_far + piece.chars().count() >= MAX_ANSWER_CHARS),
+        Some((at, _)) => (&piece[..at], true),
+    }
+}
+
 /// Decides [`Outcome`] from the attempt's result (`Err` with its error),
 /// whether any text reached the user, and whether the user pressed Stop.
 pub fn outcome(result: Result<(), String>, started: bool, stopped: bool) -> Outcome {
@@ -515,5 +535,35 @@ mod tests {
             continuation(&messages[3..], "a2"),
             Err("the question of that answer is missing")
         );
+    }
+
+    #[test]
+    fn answers_are_cut_at_the_limit() {
+        assert_eq!(within_limit(0, "abc"), ("abc", false));
+        assert_eq!(within_limit(MAX_ANSWER_CHARS - 2, "abc"), ("ab", true));
+        assert_eq!(within_limit(MAX_ANSWER_CHARS - 3, "abc"), ("abc", true));
+        assert_eq!(within_limit(MAX_ANSWER_CHARS, "abc"), ("", true));
+        assert_eq!(
+            within_limit(MAX_ANSWER_CHARS - 1, "éé"),
+            ("é", true),
+            "on a character boundary"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_kept_text_never_passes_the_limit(pieces in proptest::collection::vec(".{0,40}", 0..200), start in 0usize..MAX_ANSWER_CHARS) {
+            let mut kept = start;
+            for piece in &pieces {
+                let (take, cut) = within_limit(kept, piece);
+                proptest::prop_assert!(piece.starts_with(take));
+                kept += take.chars().count();
+                proptest::prop_assert!(kept <= MAX_ANSWER_CHARS);
+                if cut {
+                    proptest::prop_assert_eq!(kept, MAX_ANSWER_CHARS);
+                    break;
+                }
+            }
+        }
     }
 }

@@ -31,6 +31,7 @@ pub mod hints;
 pub mod link;
 pub mod maintenance;
 pub mod markdown;
+pub mod net;
 pub mod offline;
 pub mod page;
 pub mod place;

@@ -1,22 +1,30 @@
 //! The network: every request the extension makes leaves through
 //! [`fetch`], which sets the options each one must carry: no cookies or
 //! other credentials of the browser's (`credentials: "omit"`), no
-//! `Referer` (`referrerPolicy: "no-referrer"`) and nothing from or into
-//! the HTTP cache (`cache: "no-store"`).
+//! `Referer` (`referrerPolicy: "no-referrer"`), nothing from or into the
+//! HTTP cache (`cache: "no-store"`) and no redirect followed
+//! (`redirect: "manual"`, answered as an error: a 307 would re-send the
+//! prompt and the key to wherever it points).
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 /// The options every outgoing request carries, whatever the caller set.
-pub const REQUIRED: [(&str, &str); 3] = [
+pub const REQUIRED: [(&str, &str); 4] = [
     ("credentials", "omit"),
     ("referrerPolicy", "no-referrer"),
     ("cache", "no-store"),
+    ("redirect", "manual"),
 ];
 
+/// The error of a request the server answered with a redirect.
+pub const REDIRECTED: &str = "the server answered with a redirect to another address, which \
+     Paperclip does not follow (nothing was sent there); enter the final address instead";
+
 /// `fetch(url, init)` with [`REQUIRED`] set on `init`; resolves with the
-/// `Response` once its headers arrived.
+/// `Response` once its headers arrived, or fails with [`REDIRECTED`] when
+/// the answer is a redirect.
 pub async fn fetch(url: &str, init: &Object) -> Result<JsValue, JsValue> {
     for (k, v) in REQUIRED {
         Reflect::set(init, &k.into(), &v.into())?;
@@ -28,5 +36,50 @@ pub async fn fetch(url: &str, init: &Object) -> Result<JsValue, JsValue> {
         .call2(&JsValue::UNDEFINED, &url.into(), init)?
         .dyn_into::<Promise>()
         .map_err(|_| JsValue::from_str("fetch returned no promise"))?;
-    JsFuture::from(promise).await
+    let response = JsFuture::from(promise).await?;
+    let kind = Reflect::get(&response, &"type".into())?.as_string();
+    if kind.as_deref() == Some("opaqueredirect") {
+        return Err(JsValue::from_str(REDIRECTED));
+    }
+    Ok(response)
+}
+
+/// Reads `response`'s body as text (UTF-8, lossy), at most `max_bytes` of
+/// it: the rest is never read (the stream is cancelled), so a server
+/// cannot make the worker hold an endless body.
+pub async fn text_capped(response: &JsValue, max_bytes: usize) -> Result<String, JsValue> {
+    let body = Reflect::get(response, &"body".into())?;
+    if body.is_null() || body.is_undefined() {
+        return Ok(String::new());
+    }
+    let get_reader = Reflect::get(&body, &"getReader".into())?
+        .dyn_into::<Function>()
+        .map_err(|_| JsValue::from_str("the body cannot be read"))?;
+    let reader = get_reader.call0(&body)?;
+    let read = Reflect::get(&reader, &"read".into())?
+        .dyn_into::<Function>()
+        .map_err(|_| JsValue::from_str("the body cannot be read"))?;
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let step = JsFuture::from(
+            read.call0(&reader)?
+                .dyn_into::<Promise>()
+                .map_err(|_| JsValue::from_str("the body cannot be read"))?,
+        )
+        .await?;
+        if Reflect::get(&step, &"done".into())?.is_truthy() {
+            break;
+        }
+        let chunk = js_sys::Uint8Array::new(&Reflect::get(&step, &"value".into())?);
+        let room = max_bytes.saturating_sub(bytes.len());
+        let take = (chunk.length() as usize).min(room);
+        bytes.extend(chunk.subarray(0, take as u32).to_vec());
+        if bytes.len() >= max_bytes {
+            if let Ok(cancel) = Reflect::get(&reader, &"cancel".into())?.dyn_into::<Function>() {
+                let _ = cancel.call0(&reader);
+            }
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

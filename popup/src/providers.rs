@@ -205,7 +205,12 @@ pub fn providers_section() -> Html {
                     html! {
                         <tr data-role={role}>
                             <td>{ role }</td>
-                            <td>{ s.label.clone() }</td>
+                            <td>
+                                { s.label.clone() }
+                                if let Some(problem) = &p.problem {
+                                    <span class="problem" role="note">{ format!(" — not used: {problem}") }</span>
+                                }
+                            </td>
                             <td>{ s.kind.as_str() }</td>
                             <td>{ s.base_url.clone() }</td>
                             <td>{ s.model.clone() }</td>

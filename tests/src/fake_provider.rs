@@ -189,6 +189,23 @@ pub enum Fault {
         /// Text pieces sent before the error.
         after_chunks: usize,
     },
+    /// A stream without end: the opening events, then the first text piece
+    /// again and again (every `delay_ms`, or as fast as the client reads)
+    /// until the client hangs up (or two minutes pass).
+    /// Non-streaming: a normal answer.
+    Endless {
+        /// The pause between pieces, in milliseconds.
+        delay_ms: u64,
+    },
+    /// A redirect (`status`, e.g. 307, which would re-send the body and
+    /// headers) to `location`, e.g. another server that records what
+    /// reaches it.
+    Redirect {
+        /// 301, 302, 307 or 308.
+        status: u16,
+        /// The `Location` header.
+        location: String,
+    },
 }
 
 /// How long [`Fault::DropMidStream`] waits between its last piece and the
@@ -707,6 +724,10 @@ fn reason(status: u16) -> &'static str {
         100 => "Continue",
         200 => "OK",
         204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -785,6 +806,14 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) -> Result<()> {
             Ok(())
         }
         Fault::Status(code) => write_plain(&mut stream, error(dialect, code, None, id)).await,
+        Fault::Redirect { status, location } => {
+            let reply = Reply {
+                status,
+                headers: vec![("location", location)],
+                body: Body::Empty,
+            };
+            write_plain(&mut stream, reply).await
+        }
         Fault::TooManyRequests { retry_after_s } => {
             let reply =
                 error(dialect, 429, None, id).header("retry-after", retry_after_s.to_string());
@@ -1404,6 +1433,22 @@ async fn write_events(
     let texts: Vec<usize> = (0..events.len())
         .filter(|&i| events[i].part == Part::Text)
         .collect();
+    if let Fault::Endless { delay_ms } = *fault {
+        for event in events.iter().take_while(|e| e.part == Part::Opening) {
+            write_chunk(stream, event.encode(false).as_bytes()).await?;
+        }
+        let piece = events[texts[0]].encode(false);
+        let until = tokio::time::Instant::now() + Duration::from_secs(120);
+        while tokio::time::Instant::now() < until {
+            if write_chunk(stream, piece.as_bytes()).await.is_err() {
+                return Ok(()); // the client hung up
+            }
+            if delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
+        }
+        return finish(stream).await;
+    }
     let closing = events
         .iter()
         .position(|e| e.part == Part::Closing)

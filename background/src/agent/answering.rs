@@ -372,8 +372,19 @@ pub(super) async fn answer_with(
         context: job.context.as_deref(),
     });
     let mut text = String::new();
+    let mut kept = job.partial.as_deref().map_or(0, |p| p.chars().count());
+    let mut cut = false;
     let mut started = false;
     let mut on_text = |piece: &str| {
+        // An endless answer is cut at the limit (the request is aborted).
+        let (piece, full) = answer::within_limit(kept, piece);
+        kept += piece.chars().count();
+        let piece = if full {
+            cut = true;
+            format!("{piece}{}", answer::CUT_NOTICE)
+        } else {
+            piece.to_string()
+        };
         if !started {
             started = true;
             telemetry::event("answer.started", &[("ask", &job.message_id)]);
@@ -383,17 +394,22 @@ pub(super) async fn answer_with(
                 level: source.level,
             });
         }
-        text.push_str(piece);
+        text.push_str(&piece);
         session.send(&BgToAgent::AnswerChunk {
             message_id: job.message_id.clone(),
-            text: piece.to_string(),
+            text: piece,
         });
-        !session.closed.get()
+        !cut && !session.closed.get()
     };
     let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
     let usage = result.as_ref().ok().and_then(|done| done.usage);
     let outcome = answer::outcome(
-        result.map(|_| ()).map_err(|f| f.error),
+        // Cut at the limit: complete as kept, with its notice.
+        if cut {
+            Ok(())
+        } else {
+            result.map(|_| ()).map_err(|f| f.error)
+        },
         started,
         cancel.is_stopped(),
     );

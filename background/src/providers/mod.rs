@@ -32,8 +32,8 @@ pub const MAX_PROVIDERS: usize = 20;
 /// How long a connection test may take.
 const TEST_TIMEOUT_MS: u64 = 15_000;
 
-/// The stored providers, in the user's order. Unreadable entries are
-/// skipped and reported.
+/// The stored providers, in the user's order (a record that cannot be
+/// read at all is an error, reported to the page that asked).
 pub async fn stored(store: &Store) -> Result<Vec<StoredProviderConfig>, ProtocolError> {
     Ok(store
         .meta_json::<Vec<StoredProviderConfig>>(META_PROVIDERS)
@@ -41,13 +41,13 @@ pub async fn stored(store: &Store) -> Result<Vec<StoredProviderConfig>, Protocol
         .unwrap_or_default())
 }
 
-/// The providers as the pages see them.
+/// The providers as the pages see them: one that no longer validates is
+/// listed with its `problem` (and skipped by [`chain`]).
 pub async fn public(store: &Store) -> Result<Vec<PublicProviderConfig>, ProtocolError> {
     Ok(stored(store)
         .await?
-        .into_iter()
-        .filter_map(|s| s.into_config().ok())
-        .map(|c| c.public())
+        .iter()
+        .map(StoredProviderConfig::public)
         .collect())
 }
 
@@ -67,7 +67,19 @@ pub async fn save(
     let mut all = stored(store).await?;
     let existing = all.iter().position(|s| s.settings.id == settings.id);
     let key = match request.key {
-        KeyUpdate::Keep => existing.and_then(|i| all[i].api_key.clone()),
+        // A saved key never follows its provider to a new address (a bug or
+        // a hostile page script could otherwise re-point it elsewhere).
+        KeyUpdate::Keep => match existing.map(|i| &all[i]) {
+            Some(old) if old.api_key.is_some() && old.settings.base_url != settings.base_url => {
+                return Err(invalid(format!(
+                    "{}: the address changed, so enter the API key again (a saved key is never \
+                     sent to a new address)",
+                    settings.label
+                )))
+            }
+            Some(old) => old.api_key.clone(),
+            None => None,
+        },
         KeyUpdate::Clear => None,
         KeyUpdate::Set { key } => Some(Secret::new(&key).map_err(invalid)?),
     };
@@ -191,11 +203,9 @@ async fn fetch_text(
     let controller = web_sys::AbortController::new().map_err(|_| invalid("no AbortController"))?;
     let call = async {
         let response = send(request, &controller).await?;
-        let body = JsFuture::from(call_method(&response, "text")?)
+        let body = paperclip_platform::net::text_capped(&response, provider::MAX_TEST_BODY_BYTES)
             .await
-            .map_err(|e| network(&e).message)?
-            .as_string()
-            .unwrap_or_default();
+            .map_err(|e| network(&e).message)?;
         Ok((status_of(&response), body))
     };
     let limit = Timeouts {
@@ -434,6 +444,11 @@ async fn stream_http(
         kind: FailureKind::Malformed,
     };
     let interrupted = |why: Interrupt, streamed: bool| match why {
+        // A redirect is an answer, not a network failure: asking again
+        // gets the same one.
+        Interrupt::Failed(error) if error.contains(paperclip_platform::net::REDIRECTED) => {
+            bad(error)
+        }
         Interrupt::Failed(error) => fail(error, streamed),
         Interrupt::TimedOut(kind) => StreamFailure {
             error: format!("{label}: {}", timeout_text(kind, &timeouts)),
@@ -454,16 +469,17 @@ async fn stream_http(
     headers_at.set(Some(paperclip_platform::clock::now_ms()));
     let status = status_of(&response);
     if !(200..300).contains(&status) {
-        let text = call_method(&response, "text").map_err(|e| fail(e, false))?;
         let body = guarded(
-            async { JsFuture::from(text).await.map_err(|e| network(&e).message) },
+            async {
+                paperclip_platform::net::text_capped(&response, provider::MAX_ERROR_BODY_BYTES)
+                    .await
+                    .map_err(|e| network(&e).message)
+            },
             &watch,
             cancel,
             &controller,
         )
         .await
-        .ok()
-        .and_then(|b| b.as_string())
         .unwrap_or_default();
         let error = provider::parse_error_body(config, status, &body);
         let retry_after_ms =

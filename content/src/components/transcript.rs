@@ -31,35 +31,60 @@ pub fn transcript(p: &TranscriptProps) -> Html {
     }
     html! {
         <div class="log" ref={log} role="log" aria-label="Conversation" aria-live="polite">
-            { for p.messages.iter().map(|m| {
-                let role = match m.role { Role::User => "user", Role::Assistant => "assistant" };
-                let status = match m.status {
-                    MessageStatus::Complete => "complete",
-                    MessageStatus::Streaming => "streaming",
-                    MessageStatus::Interrupted => "interrupted",
-                };
-                html! {
-                    <div key={m.id.clone()} class={classes!("message", role, status)} data-status={status}>
-                        if let (Role::Assistant, Some(source)) = (m.role, m.source()) {
-                            <span class="label">{ source.label() }</span>
-                        }
-                        if m.role == Role::Assistant {
-                            <div class="text markdown">{ crate::markdown::render(&paperclip_core::markdown::parse(&m.text)) }</div>
-                        } else {
-                            <p class="text">{ m.text.clone() }</p>
-                        }
-                        if m.status == MessageStatus::Interrupted {
-                            <span class="label">{ "Interrupted" }</span>
-                        }
-                        if p.continuable.as_deref() == Some(m.id.as_str()) {
-                            <button type="button" class="continue" onclick={p.on_continue.reform({
-                                let id = m.id.clone();
-                                move |_| id.clone()
-                            })}>{ "Continue" }</button>
-                        }
-                    </div>
-                }
+            { for p.messages.iter().map(|m| html! {
+                <MessageView
+                    key={m.id.clone()}
+                    message={m.clone()}
+                    continuable={p.continuable.as_deref() == Some(m.id.as_str())}
+                    on_continue={p.on_continue.clone()}
+                />
             }) }
+        </div>
+    }
+}
+
+/// Props of [`MessageView`].
+#[derive(Properties, PartialEq)]
+struct MessageProps {
+    message: Message,
+    continuable: bool,
+    on_continue: Callback<String>,
+}
+
+/// One message. Its Markdown is parsed once per text: while an answer
+/// streams, only that message renders again.
+#[function_component(MessageView)]
+fn message_view(p: &MessageProps) -> Html {
+    let m = &p.message;
+    let parsed = use_memo(m.text.clone(), |text| paperclip_core::markdown::parse(text));
+    let role = match m.role {
+        Role::User => "user",
+        Role::Assistant => "assistant",
+    };
+    let status = match m.status {
+        MessageStatus::Complete => "complete",
+        MessageStatus::Streaming => "streaming",
+        MessageStatus::Interrupted => "interrupted",
+    };
+    html! {
+        <div class={classes!("message", role, status)} data-status={status}>
+            if let (Role::Assistant, Some(source)) = (m.role, m.source()) {
+                <span class="label">{ source.label() }</span>
+            }
+            if m.role == Role::Assistant {
+                <div class="text markdown">{ crate::markdown::render(&parsed) }</div>
+            } else {
+                <p class="text">{ m.text.clone() }</p>
+            }
+            if m.status == MessageStatus::Interrupted {
+                <span class="label">{ "Interrupted" }</span>
+            }
+            if p.continuable {
+                <button type="button" class="continue" onclick={p.on_continue.reform({
+                    let id = m.id.clone();
+                    move |_| id.clone()
+                })}>{ "Continue" }</button>
+            }
         </div>
     }
 }

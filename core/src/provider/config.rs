@@ -174,9 +174,15 @@ impl ProviderSettings {
 
     /// Whether the server is on this machine or the local network
     /// (`localhost`, loopback, private IPv4 ranges, `*.local`): such models
-    /// cost nothing, and a key may travel there over plain `http`.
+    /// cost nothing.
     pub fn is_local(&self) -> bool {
         is_local_host(host_of(&self.base_url))
+    }
+
+    /// Whether the server is on this machine (`localhost`, `127.0.0.0/8`,
+    /// `[::1]`): the only place a key may travel over plain `http`.
+    pub fn is_loopback(&self) -> bool {
+        crate::net::is_loopback_host(host_of(&self.base_url))
     }
 
     /// The host of the base URL (lowercase; `[...]` for IPv6).
@@ -211,7 +217,8 @@ impl ProviderConfig {
     /// Validates `settings` and the key. An empty (or all-space) key means
     /// none; a key given to a provider that is not HTTP is dropped (never
     /// store a key that is not needed). Anthropic requires a key, and a key
-    /// never travels over plain `http` to a host that is not local.
+    /// never travels over plain `http` to a host other than this machine
+    /// (anyone on the network path could read it).
     pub fn new(settings: ProviderSettings, api_key: Option<&str>) -> Result<Self, ConfigError> {
         let settings = settings.validate()?;
         let key = match api_key.map(str::trim) {
@@ -237,7 +244,8 @@ impl ProviderConfig {
                 kind: settings.kind,
             });
         }
-        if api_key.is_some() && settings.base_url.starts_with("http://") && !settings.is_local() {
+        if api_key.is_some() && settings.base_url.starts_with("http://") && !settings.is_loopback()
+        {
             return Err(ConfigError::KeyOverPlainHttp);
         }
         Ok(Self { settings, api_key })
@@ -264,6 +272,7 @@ impl ProviderConfig {
         PublicProviderConfig {
             settings: self.settings.clone(),
             has_key: self.has_key(),
+            problem: None,
         }
     }
 
@@ -284,6 +293,11 @@ pub struct PublicProviderConfig {
     pub settings: ProviderSettings,
     /// Whether a key is stored.
     pub has_key: bool,
+    /// Why a stored provider cannot be used (it fails validation, e.g. a
+    /// key kept for a plain-http address that is no longer allowed); such a
+    /// provider is shown with this and skipped by the answer chain.
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 /// The one serializable form that carries the key: what the background
@@ -304,6 +318,18 @@ impl StoredProviderConfig {
     /// may be old or edited by hand).
     pub fn into_config(self) -> Result<ProviderConfig, ConfigError> {
         ProviderConfig::with_secret(self.settings, self.api_key)
+    }
+
+    /// As the pages see it: valid, or with the reason it is not used.
+    pub fn public(&self) -> PublicProviderConfig {
+        match self.clone().into_config() {
+            Ok(c) => c.public(),
+            Err(e) => PublicProviderConfig {
+                settings: self.settings.clone(),
+                has_key: self.api_key.is_some(),
+                problem: Some(e.to_string()),
+            },
+        }
     }
 }
 
@@ -358,7 +384,7 @@ pub enum ConfigError {
     },
     /// A key would travel unencrypted to another machine.
     #[error(
-        "an api key is only sent over https (or plain http to this machine or the local network)"
+        "an api key is only sent over https, or over plain http to this machine (localhost, 127.0.0.1, [::1])"
     )]
     KeyOverPlainHttp,
     /// A field a non-HTTP provider does not use is absurdly long.
@@ -846,7 +872,46 @@ mod tests {
         );
         assert!(ProviderConfig::new(remote_http, None).is_ok());
         let lan = settings(ProviderKind::OpenAiCompatible, "http://192.168.0.5:8080");
-        assert!(ProviderConfig::new(lan, Some("k")).is_ok());
+        assert_eq!(
+            ProviderConfig::new(lan.clone(), Some("k")).unwrap_err(),
+            ConfigError::KeyOverPlainHttp,
+            "the local network is not this machine"
+        );
+        assert!(ProviderConfig::new(lan, None).is_ok(), "no key: fine");
+        for here in [
+            "http://localhost:11434",
+            "http://127.0.0.1:8080",
+            "http://[::1]:1234",
+        ] {
+            let s = settings(ProviderKind::OpenAiCompatible, here);
+            assert!(ProviderConfig::new(s, Some("k")).is_ok(), "{here}");
+        }
+    }
+
+    #[test]
+    fn a_stored_provider_that_no_longer_validates_is_shown_with_its_problem() {
+        // Saved by an earlier version, which let a key go over http to the
+        // local network.
+        let stored: StoredProviderConfig = serde_json::from_value(serde_json::json!({
+            "settings": {"id": "lan", "kind": "openai_compatible", "label": "Box",
+                "base_url": "http://192.168.0.5:8080", "model": "m", "max_tokens": 256},
+            "api_key": "k"
+        }))
+        .unwrap();
+        let shown = stored.public();
+        assert!(shown.has_key && shown.settings.label == "Box");
+        assert_eq!(
+            shown.problem.as_deref(),
+            Some(ConfigError::KeyOverPlainHttp.to_string().as_str())
+        );
+        assert!(stored.into_config().is_err(), "not used to answer");
+        let fine = ProviderConfig::new(
+            settings(ProviderKind::OpenAiCompatible, "https://a.example"),
+            None,
+        )
+        .unwrap()
+        .to_stored();
+        assert_eq!(fine.public().problem, None);
     }
 
     #[test]

@@ -362,8 +362,20 @@ pub struct ConnectionReport {
     pub model_listed: bool,
 }
 
-/// Reads the answer to [`models_request`]: the report, or the error the
-/// server gave (key redacted).
+/// The most models a connection report lists (a server may list any
+/// number).
+pub const MAX_MODELS: usize = 500;
+/// The longest model name a report lists, in characters (longer ones are
+/// left out).
+pub const MAX_MODEL_NAME_CHARS: usize = 200;
+/// The most bytes of a connection test's answer that are read.
+pub const MAX_TEST_BODY_BYTES: usize = 2 * 1024 * 1024;
+/// The most bytes of an error answer that are read.
+pub const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads the answer to [`models_request`]: the report (at most
+/// [`MAX_MODELS`] names of at most [`MAX_MODEL_NAME_CHARS`]), or the error
+/// the server gave (key redacted).
 pub fn connection_report(
     config: &ProviderConfig,
     status: u16,
@@ -375,6 +387,11 @@ pub fn connection_report(
     }
     let models = parse_models(body).map_err(|e| e.tidy(config.api_key()))?;
     let model_listed = models.iter().any(|m| *m == config.settings().model);
+    let models = models
+        .into_iter()
+        .filter(|m| m.chars().count() <= MAX_MODEL_NAME_CHARS)
+        .take(MAX_MODELS)
+        .collect();
     Ok(ConnectionReport {
         latency_ms,
         models,
@@ -666,5 +683,21 @@ mod tests {
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["kind"], "framing");
         assert_eq!(serde_json::from_value::<ProviderError>(json).unwrap(), e);
+    }
+
+    #[test]
+    fn model_lists_are_bounded() {
+        let c = config(ProviderKind::OpenAiCompatible, None);
+        let mut ids: Vec<String> = (0..5_000).map(|i| format!("model-{i}")).collect();
+        ids.push("m".into());
+        ids.insert(0, "x".repeat(10_000));
+        let body = serde_json::json!({"data": ids.iter().map(|id| serde_json::json!({"id": id})).collect::<Vec<_>>()});
+        let report = connection_report(&c, 200, &body.to_string(), 5).unwrap();
+        assert_eq!(report.models.len(), MAX_MODELS);
+        assert!(report
+            .models
+            .iter()
+            .all(|m| m.chars().count() <= MAX_MODEL_NAME_CHARS));
+        assert!(report.model_listed, "found beyond the listed part");
     }
 }

@@ -124,6 +124,10 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     ensure!(status["enabled"] == false, "{status}");
     let (saved, bad) = save_telemetry_export(&b, "ftp://x", "", false).await?;
     ensure!(!saved && bad.contains("collector URL"), "{bad}");
+    // Telemetry never crosses the network in the clear.
+    let (saved, bad) =
+        save_telemetry_export(&b, "http://collector.example:4318", "", false).await?;
+    ensure!(!saved && bad.contains("must use https"), "{bad}");
     b.enter_agent_now().await?;
     b.ask("What did the council decide?").await?;
     b.wait_answer(0).await?;

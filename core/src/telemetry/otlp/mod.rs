@@ -100,6 +100,10 @@ pub enum CollectorUrlError {
     /// No host, or spaces in it.
     #[error("has no valid host")]
     Host,
+    /// Plain `http` to another machine (telemetry would cross the network
+    /// readable by anyone on the path).
+    #[error("must use https (plain http only to this machine: localhost, 127.0.0.1, [::1])")]
+    PlainHttp,
 }
 
 /// The URL to POST `endpoint` to, from the user's collector base URL
@@ -115,6 +119,9 @@ pub fn collector_url(url: &str, endpoint: Endpoint) -> Result<String, CollectorU
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     if host.is_empty() || base.chars().any(char::is_whitespace) {
         return Err(CollectorUrlError::Host);
+    }
+    if !crate::net::plain_http_allowed(base) {
+        return Err(CollectorUrlError::PlainHttp);
     }
     if endpoint == Endpoint::Json {
         return Ok(url.trim().to_string());
@@ -259,5 +266,18 @@ mod tests {
             collector_url("ingest.example", Endpoint::Json),
             Err(CollectorUrlError::Scheme)
         );
+        // Plain http only to this machine.
+        for url in [
+            "http://otel.example",
+            "http://192.168.1.9:4318",
+            "http://127.0.0.1@evil.example",
+        ] {
+            assert_eq!(
+                collector_url(url, Endpoint::Traces),
+                Err(CollectorUrlError::PlainHttp),
+                "{url}"
+            );
+        }
+        assert!(collector_url("http://127.0.0.1:4318", Endpoint::Json).is_ok());
     }
 }
