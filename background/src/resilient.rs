@@ -5,7 +5,7 @@
 //! not reset it), and retries with backoff and jitter inside a retry budget,
 //! honouring `Retry-After`, and never once text reached the user. Each
 //! attempt runs within the first-byte, idle and total timeouts. Every
-//! decision is written to the `telemetry` store.
+//! decision is recorded as a telemetry event (through the engine).
 //!
 //! The settings are the user's [`ResilienceSettings`] (`meta` record
 //! `resilience`), validated on every write.

@@ -3,9 +3,11 @@
 //! Stages: tools (installs what is missing), lint (rustfmt, clippy with
 //! `-D warnings`, native and wasm32), core (native unit, property and doc
 //! tests), core-is-browser-free (`cargo tree`), source checks (no
-//! `instanceof` cast on a browser-extension type, see [`checks`]), wasm (wasm-bindgen-tests of
-//! the storage layer in headless Chromium, in a page and in a service
-//! worker), dist, web-ext lint, and end-to-end (Chromium and Firefox).
+//! `instanceof` cast on a browser-extension type, the browser seam, no
+//! import cycle, no file over 800 lines before its tests; see [`checks`]),
+//! wasm (wasm-bindgen-tests of the storage engine in headless Chromium: on
+//! IndexedDB in a page and in a service worker, and on the memory
+//! backend), dist, web-ext lint, and end-to-end (Chromium and Firefox).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

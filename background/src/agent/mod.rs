@@ -3,11 +3,12 @@
 //! [`serve`] checks that the port comes from the agent frame inside a tab,
 //! sends the site's conversation ([`BgToAgent::History`]) and answers each
 //! [`AgentToBg::Ask`]: the user's message is stored first, then the page is
-//! read through the content script; the first configured provider answers
-//! (streamed from its server), or, when there is none or it fails before
-//! any text arrived, the offline provider does (labelled as a fallback).
-//! The answer streams chunk by chunk and is stored when complete (or stored
-//! as interrupted when the stream or the agent goes away mid-answer).
+//! read through the content script, and [`answering`] performs the steps
+//! of the core's answer plan (`paperclip_core::answer`): the primary
+//! provider, the fallback, a cached answer, then the offline answer, each
+//! stored with its `AnswerSource`. The answer streams chunk by chunk and is
+//! stored when complete (or as interrupted when the stream or the agent
+//! goes away mid-answer).
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
