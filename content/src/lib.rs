@@ -599,7 +599,7 @@ fn app() -> Html {
             if state.ready && !state.persistent {
                 <p class="notice" role="status">{ "Storage is unavailable here: this conversation will not be saved." }</p>
             }
-            <Transcript messages={state.messages.clone()} {continuable} on_continue={continue_answer} />
+            <Transcript messages={state.messages.clone()} {continuable} on_continue={continue_answer} site={state.site.clone()} />
             if let Some(error) = &state.error {
                 <p class="error" role="alert">{ error.clone() }</p>
             }

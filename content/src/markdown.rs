@@ -1,16 +1,18 @@
 //! Renders [`paperclip_core::markdown`]'s safe tree as Yew elements: never
 //! as HTML. Links open in a new tab (`noopener noreferrer`), never in the
-//! page; images show their alternative text; code blocks get a Copy button.
+//! page, and show where they go; one that would carry data in its address
+//! to another site asks first ([`paperclip_core::markdown::link_info`]);
+//! images show their alternative text; code blocks get a Copy button.
 
 use paperclip_core::markdown::{Kind, Node};
 use yew::prelude::*;
 
-/// The elements of `nodes`.
-pub fn render(nodes: &[Node]) -> Html {
-    html! { <>{ for nodes.iter().map(node) }</> }
+/// The elements of `nodes`, shown on a page of `site`.
+pub fn render(nodes: &[Node], site: &str) -> Html {
+    html! { <>{ for nodes.iter().map(|n| node(n, site)) }</> }
 }
 
-fn node(n: &Node) -> Html {
+fn node(n: &Node, site: &str) -> Html {
     match n {
         Node::Text(t) => html! { { t.clone() } },
         Node::Code(t) => html! { <code>{ t.clone() }</code> },
@@ -22,7 +24,7 @@ fn node(n: &Node) -> Html {
             html! { <CodeBlock lang={lang.clone()} text={text.clone()} /> }
         }
         Node::Element { kind, children } => {
-            let inner = render(children);
+            let inner = render(children, site);
             match kind {
                 Kind::Paragraph => html! { <p>{ inner }</p> },
                 Kind::Heading(1) => html! { <h3>{ inner }</h3> },
@@ -33,14 +35,14 @@ fn node(n: &Node) -> Html {
                 Kind::List(Some(start)) => html! { <ol start={start.to_string()}>{ inner }</ol> },
                 Kind::Item => html! { <li>{ inner }</li> },
                 Kind::Table => html! { <div class="table"><table>{ inner }</table></div> },
-                Kind::TableHead => html! { <thead><tr>{ head_cells(children) }</tr></thead> },
+                Kind::TableHead => html! { <thead><tr>{ head_cells(children, site) }</tr></thead> },
                 Kind::TableRow => html! { <tr>{ inner }</tr> },
                 Kind::TableCell => html! { <td>{ inner }</td> },
                 Kind::Emphasis => html! { <em>{ inner }</em> },
                 Kind::Strong => html! { <strong>{ inner }</strong> },
                 Kind::Strike => html! { <s>{ inner }</s> },
                 Kind::Link(href) => html! {
-                    <a href={href.clone()} target="_blank" rel="noopener noreferrer">{ inner }</a>
+                    <LinkView href={href.clone()} site={site.to_string()}>{ inner }</LinkView>
                 },
                 Kind::Image => {
                     html! { <span class="image-alt">{ "[image: " }{ inner }{ "]" }</span> }
@@ -52,12 +54,65 @@ fn node(n: &Node) -> Html {
 
 /// The head row's cells as `th` (pulldown-cmark puts them straight in the
 /// head, without a row).
-fn head_cells(children: &[Node]) -> Html {
+fn head_cells(children: &[Node], site: &str) -> Html {
     html! {
         <>{ for children.iter().map(|c| match c {
-            Node::Element { kind: Kind::TableCell, children } => html! { <th>{ render(children) }</th> },
-            other => node(other),
+            Node::Element { kind: Kind::TableCell, children } => html! { <th>{ render(children, site) }</th> },
+            other => node(other, site),
         }) }</>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct LinkProps {
+    href: String,
+    site: String,
+    children: Html,
+}
+
+/// A link with its destination beside it. One that carries data in its
+/// address to another site opens only after the user confirms, in the
+/// agent (not a browser dialog the page could imitate).
+#[function_component(LinkView)]
+fn link_view(p: &LinkProps) -> Html {
+    let info = paperclip_core::markdown::link_info(&p.href, &p.site);
+    let asking = use_state(|| false);
+    let onclick = {
+        let asking = asking.clone();
+        let confirm = info.confirm;
+        Callback::from(move |e: MouseEvent| {
+            if confirm {
+                e.prevent_default();
+                asking.set(true);
+            }
+        })
+    };
+    let open = {
+        let (asking, href) = (asking.clone(), p.href.clone());
+        Callback::from(move |_| {
+            asking.set(false);
+            if let Some(w) = web_sys::window() {
+                let _ =
+                    w.open_with_url_and_target_and_features(&href, "_blank", "noopener,noreferrer");
+            }
+        })
+    };
+    let cancel = {
+        let asking = asking.clone();
+        Callback::from(move |_| asking.set(false))
+    };
+    html! {
+        <span class="link">
+            <a href={p.href.clone()} target="_blank" rel="noopener noreferrer" {onclick}>{ p.children.clone() }</a>
+            <span class="destination">{ format!(" ({})", info.destination) }</span>
+            if *asking {
+                <span class="confirm-link" role="group" aria-label="Open this link?">
+                    { format!(" This link sends what is after “?” in its address to {}. ", info.destination) }
+                    <button type="button" onclick={open}>{ "Open it" }</button>
+                    <button type="button" onclick={cancel}>{ "Cancel" }</button>
+                </span>
+            }
+        </span>
     }
 }
 

@@ -18,6 +18,24 @@
 
 use pulldown_cmark::{CodeBlockKind, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
+/// `text` with every character that could start Markdown inline syntax
+/// (links, autolinks, emphasis, code, tables, raw HTML) escaped, so it
+/// reads as the same text and can never become a link: for words taken
+/// from a web page into an answer.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '!' | '&'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Deepest nesting kept; deeper elements are flattened into their parent.
 pub const MAX_DEPTH: usize = 24;
 
@@ -90,6 +108,45 @@ pub fn safe_href(href: &str) -> Option<&str> {
         .any(|scheme| lower.starts_with(scheme));
     let clean = !href.chars().any(|c| c.is_control() || c.is_whitespace());
     (allowed && clean && href.len() <= 2048).then_some(href)
+}
+
+/// What the agent shows beside a link, and whether it asks before opening
+/// it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Where it goes: the host (`evil.example`), or the address of a
+    /// `mailto:` link.
+    pub destination: String,
+    /// True when the link carries data in its address (a query) to another
+    /// site than the page's: a prompt-injected `[Report](https://evil/?d=…)`
+    /// would leak on one click.
+    pub confirm: bool,
+}
+
+/// [`LinkInfo`] for `href` (a [`safe_href`]) shown on a page of `site`
+/// (an origin, or empty).
+pub fn link_info(href: &str, site: &str) -> LinkInfo {
+    let has_query = href
+        .split('#')
+        .next()
+        .and_then(|h| h.split_once('?'))
+        .is_some_and(|(_, q)| !q.is_empty());
+    if href
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("mailto:"))
+    {
+        let address = href[7..].split('?').next().unwrap_or_default().to_string();
+        return LinkInfo {
+            destination: address,
+            confirm: has_query,
+        };
+    }
+    let host = crate::net::url_host(href).unwrap_or_default();
+    let same_site = crate::net::url_host(site).is_some_and(|s| s == host);
+    LinkInfo {
+        confirm: has_query && !same_site,
+        destination: host,
+    }
 }
 
 fn kind_of(tag: &Tag<'_>) -> Option<Kind> {
@@ -401,5 +458,66 @@ mod tests {
                 prop_assert!(safe_href(&href).is_some());
             }
         }
+    }
+
+    #[test]
+    fn escaped_text_reads_the_same_and_links_nothing() {
+        for text in [
+            "[Report](https://evil.example/?d=secret)",
+            "<https://evil.example/?d=1>",
+            "**bold** _it_ `code` ~~gone~~ | a | b |",
+            "&lt;b&gt; and \\[x\\](https://e.example)",
+            "![pixel](https://evil.example/p.png)",
+        ] {
+            let doc = parse(&format!(
+                "Summary of “{}”:\n• {}",
+                escape(text),
+                escape(text)
+            ));
+            assert!(!format!("{doc:?}").contains("Link"), "{text}: {doc:?}");
+            assert!(!format!("{doc:?}").contains("Strong"), "{text}: {doc:?}");
+            assert!(
+                plain_text(&doc).contains(text),
+                "{text} reads as {:?}",
+                plain_text(&doc)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escaped_text_is_always_plain(text in "[ -~]{0,60}") {
+            // As page words appear in an answer: after a bullet or a quote.
+            let doc = parse(&format!("• {}", escape(&text)));
+            let shown = format!("{doc:?}");
+            proptest::prop_assert!(!shown.contains("Link") && !shown.contains("Emphasis") && !shown.contains("Code"));
+        }
+    }
+
+    #[test]
+    fn links_say_where_they_go_and_ask_before_sending_data() {
+        let site = "https://news.example";
+        let info = link_info("https://evil.example/collect?d=secret", site);
+        assert_eq!(
+            (info.destination.as_str(), info.confirm),
+            ("evil.example", true)
+        );
+        let info = link_info("https://evil.example/page", site);
+        assert_eq!(
+            (info.destination.as_str(), info.confirm),
+            ("evil.example", false)
+        );
+        let info = link_info("https://news.example/search?q=bridge", site);
+        assert!(!info.confirm, "same site");
+        let info = link_info("https://EVIL.example/?#frag", site);
+        assert!(!info.confirm, "an empty query carries nothing");
+        let info = link_info("mailto:x@evil.example?body=secret", site);
+        assert_eq!(
+            (info.destination.as_str(), info.confirm),
+            ("x@evil.example", true)
+        );
+        let info = link_info("https://user@evil.example/?d=1", "");
+        assert_eq!(info.destination, "evil.example");
+        assert!(info.confirm);
     }
 }

@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use crate::markdown::escape;
 use crate::page::PageSnapshot;
 use crate::quick::QuickAction;
 use crate::text::{sentences, terms, word_count};
@@ -86,18 +87,21 @@ pub fn answer(question: &str, action: Option<QuickAction>, page: &PageSnapshot) 
     }
 }
 
-fn title_of(page: &PageSnapshot) -> &str {
+/// The page's title as answer text (escaped: words from a page never
+/// become Markdown, e.g. a link).
+fn title_of(page: &PageSnapshot) -> String {
     if page.title.is_empty() {
-        "this page"
+        "this page".into()
     } else {
-        &page.title
+        escape(&page.title)
     }
 }
 
+/// Sentences from the page as bullets (escaped).
 fn bullets(items: &[&str]) -> String {
     items
         .iter()
-        .map(|s| format!("• {s}"))
+        .map(|s| format!("• {}", escape(s)))
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -116,7 +120,8 @@ fn translate_answer(page: &PageSnapshot) -> String {
         return "Select some text on the page first, then ask me again.".into();
     }
     format!(
-        "Translating needs an AI provider (add one in Options): the offline provider only answers from the page's own words. You selected “{selection}”."
+        "Translating needs an AI provider (add one in Options): the offline provider only answers from the page's own words. You selected “{}”.",
+        escape(selection)
     )
 }
 
@@ -138,10 +143,14 @@ fn selection_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
         .take(ANSWER_PASSAGES)
         .collect();
     if related.is_empty() {
-        format!("You selected “{selection}”. I found nothing else on this page about it.")
+        format!(
+            "You selected “{}”. I found nothing else on this page about it.",
+            escape(selection)
+        )
     } else {
         format!(
-            "You selected “{selection}”. Elsewhere on this page:\n{}",
+            "You selected “{}”. Elsewhere on this page:\n{}",
+            escape(selection),
             bullets(&related)
         )
     }
@@ -150,14 +159,19 @@ fn selection_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
 fn question_answer(doc: &Document<'_>, page: &PageSnapshot, question: &str) -> String {
     let found = doc.passages(&terms(question), ANSWER_PASSAGES);
     if !found.is_empty() {
-        return format!("From this page, about “{question}”:\n{}", bullets(&found));
+        return format!(
+            "From this page, about “{}”:\n{}",
+            escape(question),
+            bullets(&found)
+        );
     }
     let picked = doc.summarize(SUMMARY_SENTENCES.min(3), &terms(&page.title));
     if picked.is_empty() {
         "I couldn't find any readable text on this page.".into()
     } else {
         format!(
-            "I couldn't find anything on this page about “{question}”. The page covers:\n{}",
+            "I couldn't find anything on this page about “{}”. The page covers:\n{}",
+            escape(question),
             bullets(&picked)
         )
     }
@@ -402,6 +416,37 @@ mod tests {
             ],
             ..PageSnapshot::default()
         }
+    }
+
+    #[test]
+    fn page_words_never_become_markdown_in_an_answer() {
+        let mut page = article();
+        page.title = "[Report](https://evil.example/?d=1)".into();
+        page.blocks.push(
+            "The bridge report is at <https://evil.example/?d=2> and [here](https://evil.example/?d=3).".into(),
+        );
+        page.selection = "**the bridge** [x](https://evil.example/?d=4)".into();
+        for (question, action) in [
+            ("", Some(QuickAction::SummarizePage)),
+            ("Where is the bridge report?", None),
+            ("", Some(QuickAction::ExplainSelection)),
+            ("", Some(QuickAction::TranslateSelection)),
+            ("[q](https://evil.example/?d=5)", None),
+        ] {
+            let text = answer(question, action, &page);
+            let doc = crate::markdown::parse(&text);
+            let shown = format!("{doc:?}");
+            assert!(
+                !shown.contains("Link") && !shown.contains("Strong"),
+                "{text}\n{shown}"
+            );
+        }
+        let summary = answer("", Some(QuickAction::SummarizePage), &page);
+        assert!(
+            crate::markdown::plain_text(&crate::markdown::parse(&summary))
+                .contains("[Report](https://evil.example/?d=1)"),
+            "the title reads as it is: {summary}"
+        );
     }
 
     #[test]

@@ -90,8 +90,13 @@ impl PageSnapshot {
     /// turned off (options, *Privacy*) are left empty.
     pub fn shared(&self, sources: &crate::prefs::ContextSources) -> PageSnapshot {
         let keep = |on: bool, s: &str| if on { s.to_string() } else { String::new() };
+        let url = if sources.full_url {
+            self.url.as_str()
+        } else {
+            without_query(&self.url)
+        };
         PageSnapshot {
-            url: keep(sources.page_info, &self.url),
+            url: keep(sources.page_info, url),
             title: keep(sources.page_info, &self.title),
             description: keep(sources.page_info, &self.description),
             selection: keep(sources.selection, &self.selection),
@@ -208,6 +213,11 @@ impl PageSnapshot {
 /// Longest URL kept in a [`context_key`].
 pub const MAX_KEY_URL_CHARS: usize = 2_000;
 
+/// `url` without its query and fragment.
+pub fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or_default()
+}
+
 /// The context-cache key of the serialised DOM `dom` read at `url`:
 /// `ctx:<url without its fragment>#<128-bit xxh3 of dom, hex>`.
 pub fn context_key(url: &str, dom: &str) -> String {
@@ -309,7 +319,10 @@ mod tests {
                 visible: vec!["on screen".into()],
             },
         };
-        let all = crate::prefs::ContextSources::default();
+        let all = crate::prefs::ContextSources {
+            full_url: true,
+            ..Default::default()
+        };
         assert_eq!(page.shared(&all), page);
         let none = crate::prefs::ContextSources {
             selection: false,
@@ -318,6 +331,7 @@ mod tests {
             main_text: false,
             form_labels: false,
             viewport: false,
+            full_url: false,
         };
         assert_eq!(page.shared(&none), PageSnapshot::default());
         let text = crate::provider::prompt::page_context(&page.shared(&none), 1000);
@@ -326,5 +340,20 @@ mod tests {
         for part in ["about", "Email (email)", "on screen", "40%"] {
             assert!(text.contains(part), "{part} missing from {text}");
         }
+    }
+
+    #[test]
+    fn the_query_and_fragment_stay_unless_allowed() {
+        let page = PageSnapshot {
+            url: "https://id.example/reset?token=s3cr3t&u=me#code=abc".into(),
+            ..Default::default()
+        };
+        let default = crate::prefs::ContextSources::default();
+        assert_eq!(page.shared(&default).url, "https://id.example/reset");
+        let full = crate::prefs::ContextSources {
+            full_url: true,
+            ..default
+        };
+        assert_eq!(page.shared(&full).url, page.url);
     }
 }

@@ -409,6 +409,10 @@ pub struct ContextSources {
     pub form_labels: bool,
     /// The text visible in the viewport.
     pub viewport: bool,
+    /// The URL's query and fragment too (reset tokens, OAuth codes, search
+    /// terms live there); off: only the origin and path are shared.
+    #[serde(default)]
+    pub full_url: bool,
 }
 
 impl Default for ContextSources {
@@ -420,6 +424,7 @@ impl Default for ContextSources {
             main_text: true,
             form_labels: true,
             viewport: true,
+            full_url: false,
         }
     }
 }
@@ -544,6 +549,7 @@ table! {
     "privacy.context.main_text", Privacy, context.main_text: bool, (), "Share the page's main text.";
     "privacy.context.form_labels", Privacy, context.form_labels: bool, (), "Share form field labels (never values).";
     "privacy.context.viewport", Privacy, context.viewport: bool, (), "Share the visible text.";
+    "privacy.context.full_url", Privacy, context.full_url: bool, (), "Share the page address's query and fragment (off: its origin and path only).";
 }
 
 impl Preferences {
@@ -691,6 +697,7 @@ mod tests {
             ("privacy.context.main_text", json!(true)),
             ("privacy.context.form_labels", json!(true)),
             ("privacy.context.viewport", json!(true)),
+            ("privacy.context.full_url", json!(false)),
         ];
         assert_eq!(KEYS.len(), expected.len());
         for (key, value) in expected {

@@ -102,6 +102,8 @@ pub enum Who {
     /// Any of the extension's own pages (popup, options, devtools panel,
     /// the agent's frame).
     ExtensionPages,
+    /// One page of the extension, wherever it is loaded.
+    Page(&'static str),
     /// One page of the extension, loaded inside a tab (the agent's frame:
     /// the tab is the page it serves).
     PageInTab(&'static str),
@@ -111,10 +113,46 @@ pub enum Who {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opens {
     /// Every one-shot request.
-    Requests,
+    AllRequests,
+    /// These one-shot requests (by [`Request::name`]).
+    Requests(&'static [&'static str]),
     /// The port of this name.
     Port(&'static str),
 }
+
+impl Opens {
+    /// Whether this opens `channel`.
+    fn admits(self, channel: Channel<'_>) -> bool {
+        match (self, channel) {
+            (Opens::AllRequests, Channel::Request(_)) => true,
+            (Opens::Requests(names), Channel::Request(r)) => names.contains(&r.name()),
+            (Opens::Port(name), Channel::Port(wanted)) => name == wanted,
+            _ => false,
+        }
+    }
+}
+
+/// The popup.
+pub const POPUP_PAGE: &str = "popup.html";
+/// The options page.
+pub const OPTIONS_PAGE: &str = "options.html";
+/// The devtools panel.
+pub const PANEL_PAGE: &str = "panel.html";
+
+/// What every extension page may send: a liveness check and its telemetry.
+const EVERY_PAGE: &[&str] = &["Ping", "RecordTelemetry"];
+/// The popup: the recent conversations and "Ask Clippy on this page".
+const POPUP_REQUESTS: &[&str] = &["ListConversations", "ActivateTab"];
+/// The devtools panel: reading conversations, telemetry and storage health
+/// (and the cleanup its storage section runs).
+const PANEL_REQUESTS: &[&str] = &[
+    "ListConversations",
+    "GetConversation",
+    "ExportMarkdown",
+    "QueryTelemetry",
+    "GetStorageStatus",
+    "RunMaintenance",
+];
 
 /// One row of [`CAPABILITIES`]: `who` may use `opens`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,13 +165,30 @@ pub struct Capability {
 
 /// Who may use which channel into the background: the one table the
 /// background's three entry points (`onMessage`, the agent's port, the
-/// telemetry port) consult through [`authorize`]. A caller or channel not
-/// listed is refused; content scripts are listed nowhere (they run inside
-/// untrusted pages and only answer the background).
+/// telemetry port) consult through [`authorize`]. Each page gets what its
+/// controls need and nothing more: the agent's frame, which renders
+/// untrusted model output, has its port and its telemetry only; the popup
+/// and the panel read and do what their buttons do; the options page
+/// (settings, providers, import and export) may send every request. A
+/// caller or channel not listed is refused; content scripts are listed
+/// nowhere (they run inside untrusted pages and only answer the
+/// background).
 pub const CAPABILITIES: &[Capability] = &[
     Capability {
-        opens: Opens::Requests,
+        opens: Opens::Requests(EVERY_PAGE),
         who: Who::ExtensionPages,
+    },
+    Capability {
+        opens: Opens::Requests(POPUP_REQUESTS),
+        who: Who::Page(POPUP_PAGE),
+    },
+    Capability {
+        opens: Opens::Requests(PANEL_REQUESTS),
+        who: Who::Page(PANEL_PAGE),
+    },
+    Capability {
+        opens: Opens::AllRequests,
+        who: Who::Page(OPTIONS_PAGE),
     },
     Capability {
         opens: Opens::Port(crate::protocol::AGENT_PORT),
@@ -141,7 +196,7 @@ pub const CAPABILITIES: &[Capability] = &[
     },
     Capability {
         opens: Opens::Port(crate::protocol::TELEMETRY_PORT),
-        who: Who::ExtensionPages,
+        who: Who::Page(PANEL_PAGE),
     },
 ];
 
@@ -170,19 +225,23 @@ pub fn authorize(
 /// Checks [`CAPABILITIES`]: whether `caller` may use `channel`, and the tab
 /// it serves for [`Who::PageInTab`] rows.
 pub fn check(caller: &Caller, channel: Channel<'_>) -> Result<Option<i32>, ProtocolError> {
-    let wanted = match channel {
-        Channel::Request(_) => Opens::Requests,
-        Channel::Port(name) => CAPABILITIES
+    if let Channel::Port(name) = channel {
+        if !CAPABILITIES
             .iter()
-            .map(|c| c.opens)
-            .find(|o| matches!(o, Opens::Port(n) if *n == name))
-            .ok_or_else(|| {
-                ProtocolError::new(ErrorKind::UnknownType, format!("unknown port `{name}`"))
-            })?,
-    };
-    for row in CAPABILITIES.iter().filter(|c| c.opens == wanted) {
+            .any(|c| matches!(c.opens, Opens::Port(n) if n == name))
+        {
+            return Err(ProtocolError::new(
+                ErrorKind::UnknownType,
+                format!("unknown port `{name}`"),
+            ));
+        }
+    }
+    for row in CAPABILITIES.iter().filter(|c| c.opens.admits(channel)) {
         match (row.who, caller) {
             (Who::ExtensionPages, Caller::ExtensionPage { .. }) => return Ok(None),
+            (Who::Page(want), Caller::ExtensionPage { page, .. }) if page == want => {
+                return Ok(None)
+            }
             (
                 Who::PageInTab(want),
                 Caller::ExtensionPage {
@@ -206,7 +265,12 @@ fn refusal(caller: &Caller, channel: Channel<'_>) -> ProtocolError {
             "only the agent frame inside a tab may open the agent port".to_string()
         }
         (_, Channel::Port(name)) => format!("this sender may not open the `{name}` port"),
-        (_, Channel::Request(r)) => format!("this sender may not send {}", r.name()),
+        (Caller::ExtensionPage { page, .. }, Channel::Request(r)) => {
+            format!(
+                "{page} may not send {} (it is not one of its controls)",
+                r.name()
+            )
+        }
     };
     ProtocolError::new(ErrorKind::Forbidden, message)
 }
@@ -315,9 +379,42 @@ mod tests {
         let page = |p: &str, tab| sender(Some(ID), &format!("{BASE}{p}"), tab);
         let ping = Request::Ping(Ping {});
         let ask = |s: &SenderInfo, c| authorize(ID, BASE, s, c);
-        // Requests: every extension page, no content script.
+        // Ping: every extension page, no content script.
         for p in ["popup.html", "options.html", "panel.html", "agent.html"] {
             assert!(ask(&page(p, None), Channel::Request(&ping)).is_ok(), "{p}");
+        }
+        // Each page what its controls need.
+        use crate::protocol::{
+            ActivateTab, DeleteProvider, ExportConversations, ListConversations,
+        };
+        let list = Request::ListConversations(ListConversations::default());
+        let export = Request::ExportConversations(ExportConversations { ids: None });
+        let remove = Request::DeleteProvider(DeleteProvider { id: "p".into() });
+        let activate = Request::ActivateTab(ActivateTab { tab_id: 4 });
+        for (p, request, allowed) in [
+            ("agent.html", &list, false),
+            ("agent.html", &export, false),
+            ("agent.html", &remove, false),
+            ("popup.html", &list, true),
+            ("popup.html", &activate, true),
+            ("popup.html", &export, false),
+            ("popup.html", &remove, false),
+            ("panel.html", &list, true),
+            ("panel.html", &remove, false),
+            ("options.html", &export, true),
+            ("options.html", &remove, true),
+            ("bench.html", &list, false),
+        ] {
+            let got = ask(&page(p, Some(4)), Channel::Request(request));
+            assert_eq!(got.is_ok(), allowed, "{p} {}: {got:?}", request.name());
+            if let Err(e) = got {
+                assert_eq!(e.kind, ErrorKind::Forbidden);
+                assert!(
+                    e.message.contains(p) && e.message.contains(request.name()),
+                    "{}",
+                    e.message
+                );
+            }
         }
         let script = sender(Some(ID), "https://site.test/", Some(3));
         let e = ask(&script, Channel::Request(&ping)).unwrap_err();
@@ -334,8 +431,9 @@ mod tests {
             let e = ask(&refused, Channel::Port(AGENT_PORT)).unwrap_err();
             assert_eq!(e.kind, ErrorKind::Forbidden, "{refused:?}");
         }
-        // The telemetry port: extension pages only.
+        // The telemetry port: the devtools panel only.
         assert!(ask(&page("panel.html", None), Channel::Port(TELEMETRY_PORT)).is_ok());
+        assert!(ask(&page("agent.html", Some(7)), Channel::Port(TELEMETRY_PORT)).is_err());
         assert_eq!(
             ask(&script, Channel::Port(TELEMETRY_PORT))
                 .unwrap_err()

@@ -313,6 +313,12 @@ impl Browser {
             .await
     }
 
+    /// Sends one protocol request from the document the session is in (an
+    /// extension page or the agent's frame) and returns the reply.
+    pub async fn request_here(&self, body: Value) -> Result<Value> {
+        Ok(self.client.execute_async(SEND_MESSAGE, vec![body]).await?)
+    }
+
     /// Shows the agent on the current tab, whose URL must start with
     /// `page_url`, the way a user does: the toolbar popup's "Ask Clippy on
     /// this page" ([`Browser::open_popup`]), clicked. Fails with the
@@ -515,7 +521,12 @@ impl Browser {
     pub async fn enter_agent(&self) -> Result<()> {
         self.enter_agent_now().await?;
         self.wait_until(Duration::from_secs(15), "the chat to be ready", || async {
-            Ok(self.control("button", "Send").await?.is_enabled().await?)
+            // The chat may render its button again while starting.
+            match self.control("button", "Send").await?.is_enabled().await {
+                Ok(enabled) => Ok(enabled),
+                Err(e) if stale(&e.to_string()) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
         })
         .await
     }
@@ -531,8 +542,12 @@ impl Browser {
                 .await
                 .context("find_all")?
             {
-                if self.computed(&el, "computedlabel").await? == name {
-                    return Ok(el);
+                match self.computed(&el, "computedlabel").await {
+                    Ok(label) if label == name => return Ok(el),
+                    Ok(_) => {}
+                    // Rendered again since it was found: look again.
+                    Err(e) if stale(&format!("{e:#}")) => {}
+                    Err(e) => return Err(e),
                 }
             }
             if started.elapsed() > Duration::from_secs(10) {
@@ -967,6 +982,12 @@ impl Browser {
         std::fs::write(path, png)?;
         Ok(())
     }
+}
+
+/// Whether a WebDriver error says the element is gone from the document
+/// (the page rendered it again since it was found).
+fn stale(error: &str) -> bool {
+    error.contains("stale") || error.contains("no longer connected")
 }
 
 /// Sends `{"v": 1, "body": arguments[0]}` with runtime.sendMessage,

@@ -284,4 +284,28 @@ mod tests {
             json!({"a": {"x": 1, "y": [3], "z": true}, "b": 1, "c": "new"})
         );
     }
+
+    /// The extension pages' CSP: scripts only from the package (and wasm),
+    /// no plugins, images from the package, no frames, no form posts, no
+    /// `<base>` rewriting (a script bug cannot load or send elsewhere).
+    #[test]
+    fn the_extension_pages_csp_is_strict() {
+        let manifest = read_json(&crate::root().join("manifest.json")).unwrap();
+        let csp = manifest["content_security_policy"]["extension_pages"]
+            .as_str()
+            .unwrap();
+        for directive in [
+            "script-src 'self' 'wasm-unsafe-eval'",
+            "object-src 'none'",
+            "img-src 'self' data:",
+            "frame-src 'none'",
+            "form-action 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(
+                csp.split(';').any(|d| d.trim() == directive),
+                "{directive} missing from {csp}"
+            );
+        }
+    }
 }

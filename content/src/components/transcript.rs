@@ -13,6 +13,8 @@ pub struct TranscriptProps {
     pub continuable: Option<String>,
     /// Continues an interrupted answer.
     pub on_continue: Callback<String>,
+    /// The page's site (origin): links elsewhere that carry data ask first.
+    pub site: String,
 }
 
 /// The log (role=log, named "Conversation": the tests' contract).
@@ -37,6 +39,7 @@ pub fn transcript(p: &TranscriptProps) -> Html {
                     message={m.clone()}
                     continuable={p.continuable.as_deref() == Some(m.id.as_str())}
                     on_continue={p.on_continue.clone()}
+                    site={p.site.clone()}
                 />
             }) }
         </div>
@@ -49,6 +52,7 @@ struct MessageProps {
     message: Message,
     continuable: bool,
     on_continue: Callback<String>,
+    site: String,
 }
 
 /// One message. Its Markdown is parsed once per text: while an answer
@@ -72,7 +76,7 @@ fn message_view(p: &MessageProps) -> Html {
                 <span class="label">{ source.label() }</span>
             }
             if m.role == Role::Assistant {
-                <div class="text markdown">{ crate::markdown::render(&parsed) }</div>
+                <div class="text markdown">{ crate::markdown::render(&parsed, &p.site) }</div>
             } else {
                 <p class="text">{ m.text.clone() }</p>
             }

