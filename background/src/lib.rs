@@ -373,7 +373,9 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
 /// `runtime.onConnect`: the agent's port.
 #[wasm_bindgen]
 pub fn on_connect(port: Port) {
-    if port.name() == paperclip_core::protocol::TELEMETRY_PORT {
+    if paperclip_core::protocol::split_port_name(&port.name()).0
+        == paperclip_core::protocol::TELEMETRY_PORT
+    {
         telemetry::subscribe(port);
     } else {
         agent::serve(port);

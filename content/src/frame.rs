@@ -1,16 +1,31 @@
 //! The agent frame's side of its conversation with the content script
-//! (`static/content/loader.js`), by `postMessage` between the frame and the
-//! page window: where the agent sits ([`Place`]) and where to look.
-//!
-//! Only coordinates travel this way, never text: a page script can see
-//! (and forge) these messages, so the agent treats them as hints — places
-//! are validated before they are saved, and a forged `look` only turns the
-//! character's eyes. The frame → page messages go to any origin because
-//! the frame cannot know the page's origin reliably.
+//! (`static/content/loader.js`), over the private `MessageChannel` the
+//! loader hands the frame when it has loaded (`agent.js` keeps it in
+//! `__paperclipChannel`): first the token the frame presents to the
+//! background ([`token`]), then where the agent sits ([`Place`]) and where
+//! to look. Nothing is posted to the page window, so the page can neither
+//! see nor forge these messages.
 
-use js_sys::{Object, Reflect};
+use std::cell::RefCell;
+
+use js_sys::{Object, Promise, Reflect};
 use paperclip_core::place::Place;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// How long the frame waits for its loader's channel before it says it
+/// was not activated.
+const CHANNEL_WAIT_MS: i32 = 5_000;
+
+/// A listener of the loader's messages.
+type Listener = Box<dyn Fn(FromPage)>;
+
+thread_local! {
+    static PORT: RefCell<Option<web_sys::MessagePort>> = const { RefCell::new(None) };
+    static TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Listeners of the loader's messages.
+    static LISTENERS: RefCell<Vec<Listener>> = RefCell::new(Vec::new());
+}
 
 /// What the content script tells the frame.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -60,26 +75,71 @@ fn parse(data: &JsValue) -> Option<FromPage> {
     }
 }
 
-/// Calls `on` with every message the page window sends the frame; the
-/// listener lives as long as the frame.
+/// Calls `on` with every message the loader sends the frame.
 pub fn listen(on: impl Fn(FromPage) + 'static) {
-    let Some(window) = web_sys::window() else {
-        return;
+    LISTENERS.with(|l| l.borrow_mut().push(Box::new(on)));
+}
+
+/// The token this frame's loader gave it, once the channel is open; `None`
+/// when no loader offered one within [`CHANNEL_WAIT_MS`] (a page embedded
+/// `agent.html` by itself).
+pub async fn token() -> Option<String> {
+    if let Some(token) = TOKEN.with(|t| t.borrow().clone()) {
+        return Some(token);
+    }
+    let offered = Reflect::get(&js_sys::global(), &"__paperclipChannel".into()).ok()?;
+    let offered = offered.dyn_into::<Promise>().ok()?;
+    let port = within_wait(offered)
+        .await?
+        .dyn_into::<web_sys::MessagePort>()
+        .ok()?;
+    let resolver: std::rc::Rc<RefCell<Option<js_sys::Function>>> = std::rc::Rc::default();
+    let first = {
+        let resolver = resolver.clone();
+        Promise::new(&mut move |resolve, _| *resolver.borrow_mut() = Some(resolve))
     };
-    let parent = window.parent().ok().flatten();
     let handler = Closure::<dyn Fn(web_sys::MessageEvent)>::new(move |e: web_sys::MessageEvent| {
-        let from_parent = match (&parent, e.source()) {
-            (Some(parent), Some(source)) => JsValue::from(parent.clone()) == JsValue::from(source),
-            _ => false,
-        };
-        if from_parent {
-            if let Some(message) = parse(&e.data()) {
-                on(message);
+        let data = e.data();
+        let kind = Reflect::get(&data, &"paperclip".into())
+            .ok()
+            .and_then(|k| k.as_string());
+        if kind.as_deref() == Some("token") {
+            let token = Reflect::get(&data, &"token".into()).unwrap_or(JsValue::NULL);
+            if let Some(resolve) = resolver.borrow_mut().take() {
+                let _ = resolve.call1(&JsValue::NULL, &token);
             }
+            return;
+        }
+        if let Some(message) = parse(&data) {
+            LISTENERS.with(|l| {
+                for on in l.borrow().iter() {
+                    on(message);
+                }
+            });
         }
     });
-    let _ = window.add_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
+    port.set_onmessage(Some(handler.as_ref().unchecked_ref()));
     handler.forget();
+    PORT.with(|p| *p.borrow_mut() = Some(port));
+    let token = within_wait(first).await?.as_string()?;
+    TOKEN.with(|t| *t.borrow_mut() = Some(token.clone()));
+    Some(token)
+}
+
+/// What `promise` resolves with, unless [`CHANNEL_WAIT_MS`] pass first.
+async fn within_wait(promise: Promise) -> Option<JsValue> {
+    let timeout = Promise::new(&mut |resolve, _| {
+        paperclip_platform::set_timeout(&resolve, CHANNEL_WAIT_MS);
+    });
+    let value = JsFuture::from(Promise::race(&js_sys::Array::of2(&promise, &timeout)))
+        .await
+        .ok()?;
+    (!value.is_undefined()).then_some(value)
+}
+
+/// The token, if the channel is open already.
+pub fn known_token() -> Option<String> {
+    TOKEN.with(|t| t.borrow().clone())
 }
 
 /// Asks the content script to put the agent at `place` (it answers
@@ -94,7 +154,9 @@ pub fn place(place: Place, save: bool) {
     ] {
         let _ = Reflect::set(&message, &k.into(), &v);
     }
-    if let Some(parent) = web_sys::window().and_then(|w| w.parent().ok().flatten()) {
-        let _ = parent.post_message(&message, "*");
-    }
+    PORT.with(|p| {
+        if let Some(port) = p.borrow().as_ref() {
+            let _ = port.post_message(&message);
+        }
+    });
 }

@@ -119,7 +119,7 @@ fn start_keepalive(link: &Rc<RefCell<Link>>) {
 }
 
 fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
-    let p = platform::connect_agent();
+    let p = platform::connect_agent(&frame::known_token().unwrap_or_default());
     let on_message = {
         let link = link.clone();
         let chat = chat.clone();
@@ -212,7 +212,15 @@ fn app() -> Html {
     {
         let chat = chat.dispatcher();
         let link = link.clone();
-        use_effect_with((), move |_| connect(link, chat));
+        // The port is opened once the loader's channel gave the token (a
+        // frame no loader made connects without one and is refused, with
+        // the reason shown).
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                frame::token().await;
+                connect(link, chat);
+            })
+        });
     }
 
     let send = {

@@ -176,9 +176,10 @@ pub fn ui_language() -> String {
         .unwrap_or_else(|| "en".into())
 }
 
-/// Opens the agent's port to the background.
-pub fn connect_agent() -> Port {
-    connect_port(protocol::AGENT_PORT)
+/// Opens the agent's port to the background, presenting the token its
+/// loader gave it (empty when none did: the background then refuses).
+pub fn connect_agent(token: &str) -> Port {
+    connect_port(&protocol::agent_port_name(token))
 }
 
 /// Opens a port named `name` to the background.

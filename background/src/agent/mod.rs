@@ -104,11 +104,14 @@ fn new_id() -> String {
 
 /// Serves a newly connected port.
 pub fn serve(port: Port) {
+    let name = port.name();
+    let (channel, token) = protocol::split_port_name(&name);
+    let token = token.to_string();
     let checked = (|| {
-        if port.name() != AGENT_PORT {
+        if channel != AGENT_PORT {
             return Err(ProtocolError::new(
                 protocol::ErrorKind::UnknownType,
-                format!("unknown port `{}`", port.name()),
+                format!("unknown port `{channel}`"),
             ));
         }
         let sender = port.sender().ok_or_else(|| {
@@ -129,15 +132,17 @@ pub fn serve(port: Port) {
     };
     let inbox = hold_messages(&port);
     wasm_bindgen_futures::spawn_local(async move {
-        // Only serve the agent in a tab where the user activated Clippy: a
-        // page that embeds agent.html by itself has no loader to answer.
-        let hello = to_content(tab_id, &ToContent::Hello {})
+        // Only serve the agent frame its loader made: the loader confirms
+        // the token it handed that frame over their private channel. A
+        // frame some page embedded by itself (in any tab, activated or
+        // not) has no token to present.
+        let hello = to_content(tab_id, &ToContent::Hello { token })
             .await
             .and_then(|reply| protocol::decode_reply::<Activated>(&reply));
         if hello.is_err() {
             let error = ProtocolError::new(
                 protocol::ErrorKind::Forbidden,
-                "Clippy was not activated in this tab",
+                "Clippy was not activated here. Use the toolbar button (or Alt+Shift+K) to show it.",
             );
             platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
             port.disconnect();

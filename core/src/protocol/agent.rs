@@ -165,10 +165,16 @@ tagged! {
 tagged! {
     /// Background → the content script of a tab (top frame).
     pub enum ToContent {
-        /// Is the agent's content script running here? Answered with
-        /// `Reply<Activated>`; asked before the agent port is served, so an
-        /// `agent.html` that a page embedded by itself gets nothing.
-        Hello {},
+        /// Did this tab's loader hand `token` to its own agent frame? The
+        /// loader answers `Reply<Activated>` only then; asked before the
+        /// agent port is served, so an `agent.html` that a page (or any
+        /// other frame in an activated tab) embedded by itself gets
+        /// nothing.
+        Hello {
+            /// The token the frame presents (its port's name after `#`).
+            #[serde(default)]
+            token: String,
+        },
         /// Read the page; answered with `Reply<PageRead>`. The serialised
         /// DOM is left out when the page has not changed since the last
         /// read, unless `fresh`.

@@ -52,6 +52,18 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Name of the runtime port the agent opens to the background.
 pub const AGENT_PORT: &str = "agent";
 
+/// The name the agent's frame gives its port: [`AGENT_PORT`], `#`, and the
+/// token its loader handed it (see [`ToContent::Hello`]).
+pub fn agent_port_name(token: &str) -> String {
+    format!("{AGENT_PORT}#{token}")
+}
+
+/// A port's name as the channel it asks for and the token it carries
+/// (empty when none): `agent#abc` → (`agent`, `abc`).
+pub fn split_port_name(name: &str) -> (&str, &str) {
+    name.split_once('#').unwrap_or((name, ""))
+}
+
 /// Largest message accepted, in bytes of JSON: room for an import file of
 /// [`crate::export::MAX_IMPORT_BYTES`] as a JSON string.
 pub const MAX_MESSAGE_BYTES: usize = 48 * 1024 * 1024;

@@ -17,7 +17,115 @@ in_both_browsers!(
     an_endless_answer_is_cut_and_the_agent_stays_responsive,
     links_say_where_they_go_and_ask_before_sending_data,
     each_page_may_send_only_what_its_controls_need,
+    only_the_agent_the_user_opened_answers_and_the_page_sees_nothing,
 );
+
+/// In a tab where Clippy was activated, a frame the page embeds itself
+/// (`agent.html` at its known address) gets no agent: it says Clippy was
+/// not activated there. The page's `message` listeners never hear from the
+/// extension while Clippy opens, answers and moves; and removing or
+/// restyling the agent's host does not get rid of it.
+async fn only_the_agent_the_user_opened_answers_and_the_page_sees_nothing(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.client
+        .execute(
+            "window.__heard = [];
+             addEventListener('message', (e) => window.__heard.push(
+               [String(e.origin), JSON.stringify(e.data ?? null).slice(0, 200)]));",
+            vec![],
+        )
+        .await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.ask("What is the Gem clip?").await?;
+    b.wait_answer(0).await?;
+    let handle = b.control("button", "Move Clippy").await?;
+    b.client
+        .execute(
+            "const h = arguments[0];
+             const at = (type, x, y) => h.dispatchEvent(new PointerEvent(type,
+               { bubbles: true, button: 0, pointerId: 1, screenX: x, screenY: y }));
+             at('pointerdown', 500, 500); at('pointermove', 470, 490); at('pointerup', 470, 490);
+             h.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowUp', bubbles: true }));",
+            vec![serde_json::to_value(&handle)?],
+        )
+        .await?;
+    b.top().await?;
+    b.wait_until(Duration::from_secs(5), "the agent to move", || async {
+        let right = b
+            .client
+            .execute(
+                "return document.querySelector('paperclip-agent').style.right;",
+                vec![],
+            )
+            .await?;
+        Ok(right != json!("16px"))
+    })
+    .await?;
+    let heard = b.client.execute("return window.__heard;", vec![]).await?;
+    ensure!(heard == json!([]), "the page heard: {heard}");
+
+    // The page removes the agent and hides it: it is put back as it was.
+    b.client
+        .execute(
+            "const h = document.querySelector('paperclip-agent');
+             h.remove();
+             setTimeout(() => { const again = document.querySelector('paperclip-agent');
+               if (again) again.setAttribute('style', 'opacity: 0; pointer-events: none'); }, 50);",
+            vec![],
+        )
+        .await?;
+    b.wait_until(Duration::from_secs(5), "the agent to come back", || async {
+        let v = b
+            .client
+            .execute(
+                "const h = document.querySelector('paperclip-agent');
+                 return h ? h.getAttribute('style') : null;",
+                vec![],
+            )
+            .await?;
+        let style = v.as_str().unwrap_or_default().to_string();
+        Ok(style.contains("position: fixed") && !style.contains("opacity"))
+    })
+    .await?;
+
+    // A frame of the page's own, with agent.html at its known address.
+    let base = b.base.clone();
+    b.client
+        .execute(
+            "const f = document.createElement('iframe');
+             f.id = 'foreign'; f.src = arguments[0] + 'agent.html';
+             f.style.cssText = 'width: 380px; height: 500px';
+             document.body.append(f);",
+            vec![json!(base)],
+        )
+        .await?;
+    let foreign = b
+        .client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(fantoccini::Locator::Css("#foreign"))
+        .await?;
+    foreign.enter_frame().await?;
+    let said = b
+        .poll(
+            Duration::from_secs(20),
+            "the foreign frame's refusal",
+            || async { b.text_of("[role=alert]").await },
+        )
+        .await?;
+    ensure!(said.contains("not activated"), "{said}");
+    b.top().await?;
+    // The real agent still answers.
+    b.enter_agent().await?;
+    b.ask("Who patented it?").await?;
+    b.wait_answer(1).await?;
+    Ok(b)
+}
 
 /// Least privilege: the agent's frame (which renders untrusted model
 /// output) may not send provider, import or export requests, nor read
