@@ -3,7 +3,6 @@
 
 use paperclip_core::conversation::{Conversation, ConversationSummary, Message, Usage};
 use paperclip_core::export::{ExportFile, ImportPlan, MergePolicy};
-use paperclip_core::prefs::Preferences;
 use paperclip_core::protocol::{ListConversations, ProtocolError};
 use paperclip_core::query::{self, Cursor};
 
@@ -134,12 +133,12 @@ impl Store {
         file: ExportFile,
         policy: MergePolicy,
     ) -> Result<ImportPlan, ProtocolError> {
+        // `parse_import` validated them already.
         let preferences: Vec<(String, serde_json::Value)> = file
             .preferences
             .clone()
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(k, v)| Some((k.clone(), Preferences::validate(&k, &v).ok()?)))
             .collect();
         let now = paperclip_platform::clock::now_ms();
         let plan = self.backend.import(file, policy, &preferences, now).await?;

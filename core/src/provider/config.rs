@@ -607,22 +607,16 @@ fn path_of(url: &str) -> &str {
     rest.find('/').map_or("", |i| &rest[i..])
 }
 
+/// This machine, or the local network (`*.local`, private IPv4 ranges).
 fn is_local_host(host: &str) -> bool {
-    if host == "localhost"
-        || host.ends_with(".localhost")
-        || host.ends_with(".local")
-        || host == "[::1]"
-    {
+    if crate::net::is_loopback_host(host) || host.ends_with(".local") {
         return true;
     }
     let octets: Vec<u8> = host.split('.').filter_map(|p| p.parse().ok()).collect();
     if octets.len() != 4 || host.split('.').count() != 4 {
         return false;
     }
-    matches!(
-        octets[..],
-        [127, ..] | [10, ..] | [192, 168, ..] | [172, 16..=31, ..]
-    )
+    matches!(octets[..], [10, ..] | [192, 168, ..] | [172, 16..=31, ..])
 }
 
 #[cfg(test)]
