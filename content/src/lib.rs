@@ -146,14 +146,16 @@ fn connect(link: Rc<RefCell<Link>>, chat: UseReducerDispatcher<Chat>) {
                             );
                         }
                     }
-                    // The answer's end first (no reason to keep the
-                    // background awake), the history after the chat has it
-                    // (then a waiting question goes out).
+                    // Answer pieces are joined, one render per frame; any
+                    // other message first hands over what waits.
                     if let BgToAgent::AnswerChunk { message_id, text } = m {
                         stream::push(message_id, text, &chat);
                         return;
                     }
                     stream::flush(&chat);
+                    // The answer's end first (no reason to keep the
+                    // background awake), the history after the chat has it
+                    // (then a waiting question goes out).
                     if received == Received::Answered {
                         let effects = link.borrow_mut().state.received(received);
                         perform(&link, &chat, effects);
