@@ -17,6 +17,7 @@ pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod cancel;
+pub mod changes;
 pub mod page;
 pub mod providers;
 pub mod resilient;
@@ -118,7 +119,7 @@ pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
 pub async fn start() {
     telemetry::set_panic_hook();
     STARTED_MS.with(|t| t.set(paperclip_platform::clock::now_ms()));
-    store::observe(telemetry::observed);
+    store::observe(changes::observed);
     let store = Rc::new(Store::open().await);
     telemetry::start(&store).await;
     STORE.with(|s| *s.borrow_mut() = Some(store));
@@ -285,6 +286,7 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             entries: store.preference_entries(r.category),
         }
         .into(),
+        Request::GetAppearance(_) => store.preferences().appearance().into(),
         Request::SetPreference(r) => {
             let value = store.set_preference(&r.key, &r.value).await?;
             if r.key == "privacy.telemetry_remote" {

@@ -29,7 +29,7 @@ use crate::providers::{self, StreamFailure, Streamed};
 use crate::store::Store;
 
 /// The `meta` record holding the settings.
-const META_SETTINGS: &str = "resilience";
+pub(crate) const META_SETTINGS: &str = "resilience";
 
 /// One provider's machines.
 struct Guard {
@@ -132,8 +132,11 @@ pub async fn set_settings(
     Ok(settings)
 }
 
+/// The `meta` key prefix of the saved breakers.
+pub(crate) const BREAKER_PREFIX: &str = "breaker:";
+
 fn breaker_key(id: &str) -> String {
-    format!("breaker:{id}")
+    format!("{BREAKER_PREFIX}{id}")
 }
 
 /// Makes sure provider `id` has its machines: in memory, else with the

@@ -40,7 +40,7 @@ use crate::store::Store;
 /// The `meta` record holding the export queue.
 const QUEUE_META: &str = "telemetry.queue";
 /// The `meta` record holding the export targets ([`Targets`]).
-const TARGETS_META: &str = "telemetry.exporters";
+pub(crate) const TARGETS_META: &str = "telemetry.exporters";
 /// Where earlier versions kept the collector URL alone.
 const OLD_EXPORT_META: &str = "telemetry.export";
 /// The alarm that wakes the worker while batches wait.
@@ -264,6 +264,8 @@ pub fn observed(observation: &crate::store::Observation) {
                 )],
             );
         }
+        // Live updates (`crate::changes`), not telemetry.
+        Observation::Changed(_) | Observation::MetaWritten { .. } => {}
     }
 }
 

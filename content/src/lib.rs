@@ -572,6 +572,13 @@ fn app() -> Html {
         });
     }
 
+    // The user's look, once the background said it (until then, the one
+    // saved by the last page).
+    use_effect_with((chat.0.ready, chat.0.appearance), |(ready, appearance)| {
+        if *ready {
+            paperclip_ui::live::apply(appearance);
+        }
+    });
     let state = &chat.0;
     let animation = character::animation(
         &character::View {
@@ -644,5 +651,7 @@ pub fn main() {
     mark("paperclip-agent-start");
     // Panics become error records in the background's telemetry.
     paperclip_platform::telemetry::init("agent");
+    // The look arrives with the history (and `BgToAgent::Appearance`).
+    paperclip_ui::live::apply_saved();
     yew::Renderer::<App>::new().render();
 }

@@ -326,6 +326,53 @@ pub fn continuation(messages: &[Message], message_id: &str) -> Result<Continuati
     Ok(Continuation { answer, question })
 }
 
+/// Gathers a provider's pieces of text (often a word or less each) into
+/// chunks of at least `min_chars` characters for the agent: the
+/// `performance.stream_chunk_chars` preference, which local answers
+/// (`offline::stream_chunks`) follow too.
+///
+/// ```
+/// use paperclip_core::answer::Chunker;
+/// let mut chunker = Chunker::new(5);
+/// assert_eq!(chunker.push("He"), None);
+/// assert_eq!(chunker.push("llo, "), Some("Hello, ".to_string()));
+/// assert_eq!(chunker.push("you"), None);
+/// assert_eq!(chunker.finish(), Some("you".to_string()));
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Chunker {
+    min_chars: usize,
+    pending: String,
+    count: usize,
+}
+
+impl Chunker {
+    /// Chunks of at least `min_chars` characters (1 at least).
+    pub fn new(min_chars: u32) -> Self {
+        Self {
+            min_chars: (min_chars as usize).max(1),
+            ..Self::default()
+        }
+    }
+
+    /// Adds `piece`; returns the chunk to send once enough has gathered.
+    pub fn push(&mut self, piece: &str) -> Option<String> {
+        self.pending.push_str(piece);
+        self.count += piece.chars().count();
+        (self.count >= self.min_chars).then(|| self.take())
+    }
+
+    /// What is left to send at the end of the answer.
+    pub fn finish(&mut self) -> Option<String> {
+        (!self.pending.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> String {
+        self.count = 0;
+        std::mem::take(&mut self.pending)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -548,6 +595,24 @@ mod tests {
             ("é", true),
             "on a character boundary"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn chunks_keep_every_character_in_order(
+            pieces in proptest::collection::vec("[a-zé ]{0,7}", 0..40),
+            min in 1u32..30,
+        ) {
+            let mut chunker = Chunker::new(min);
+            let mut chunks: Vec<String> = pieces.iter().filter_map(|p| chunker.push(p)).collect();
+            let last = chunker.finish();
+            for chunk in &chunks {
+                proptest::prop_assert!(chunk.chars().count() >= min as usize);
+            }
+            chunks.extend(last);
+            proptest::prop_assert_eq!(chunks.concat(), pieces.concat());
+            proptest::prop_assert!(chunks.iter().all(|c| !c.is_empty()));
+        }
     }
 
     proptest::proptest! {

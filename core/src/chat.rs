@@ -40,6 +40,8 @@ pub struct ChatState {
     pub preview: Option<ContextPreview>,
     /// The character the user chose.
     pub look: crate::prefs::Character,
+    /// How the agent looks (theme, font scale, motion).
+    pub appearance: crate::prefs::Appearance,
     /// The quick action the next typed question is for (the user chose
     /// "Ask about selection").
     pub compose: Option<crate::protocol::QuickAction>,
@@ -129,13 +131,23 @@ impl ChatState {
                 messages,
                 persistent,
                 character,
+                appearance,
                 ..
             } => {
                 self.look = character;
+                self.appearance = appearance;
                 self.ready = true;
                 self.site = site;
                 self.messages = messages;
                 self.persistent = persistent;
+                // Another conversation (or this one again): an answer of
+                // the one shown before streams on in the background; if
+                // this one has an answer in progress, it is announced
+                // after the history.
+                self.streaming = None;
+            }
+            BgToAgent::Appearance { appearance } => {
+                self.appearance = appearance;
             }
             BgToAgent::Stored { message } => {
                 self.error = None;
@@ -254,6 +266,7 @@ mod tests {
             messages: vec![],
             persistent: true,
             character: Default::default(),
+            appearance: Default::default(),
         });
         assert!(chat.can_send());
         chat.asked();
@@ -316,6 +329,7 @@ mod tests {
             messages: vec![],
             persistent: true,
             character: Default::default(),
+            appearance: Default::default(),
         });
         chat.asked();
         chat.apply(BgToAgent::Stored {

@@ -486,6 +486,85 @@ impl Default for Preferences {
     }
 }
 
+/// How Paperclip's pages look (`ui.*`): every surface (agent, popup,
+/// options page, devtools panel) applies it to its root element, and again
+/// whenever the preferences change.
+///
+/// ```
+/// use paperclip_core::prefs::{Appearance, Preferences, Theme};
+/// let mut p = Preferences::default();
+/// assert_eq!(p.appearance().theme_attribute(), None); // follow the browser
+/// p.theme = Theme::Dark;
+/// assert_eq!(p.appearance().theme_attribute(), Some("dark"));
+/// assert_eq!(p.appearance().font_scale_css(), "1");
+/// ```
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+pub struct Appearance {
+    /// `ui.theme`.
+    #[serde(default)]
+    pub theme: Theme,
+    /// `ui.font_scale`.
+    #[serde(default = "one")]
+    pub font_scale: f64,
+    /// `ui.reduced_motion`.
+    #[serde(default)]
+    pub reduced_motion: ReducedMotion,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+impl Default for Appearance {
+    fn default() -> Self {
+        Preferences::default().appearance()
+    }
+}
+
+impl Appearance {
+    /// The root's `data-theme`: `light` or `dark`, or none to follow the
+    /// browser's colour scheme.
+    pub fn theme_attribute(&self) -> Option<&'static str> {
+        match self.theme {
+            Theme::System => None,
+            Theme::Light => Some("light"),
+            Theme::Dark => Some("dark"),
+        }
+    }
+
+    /// The root's `data-motion`: `reduce` or `full` (the app's setting wins
+    /// over the browser's), or none to follow `prefers-reduced-motion`.
+    pub fn motion_attribute(&self) -> Option<&'static str> {
+        match self.reduced_motion {
+            ReducedMotion::System => None,
+            ReducedMotion::Always => Some("reduce"),
+            ReducedMotion::Never => Some("full"),
+        }
+    }
+
+    /// The `--font-scale` CSS value, within the preference's range even if
+    /// the value came from elsewhere.
+    pub fn font_scale_css(&self) -> String {
+        let scale = if self.font_scale.is_finite() {
+            self.font_scale.clamp(0.8, 1.6)
+        } else {
+            1.0
+        };
+        format!("{}", (scale * 100.0).round() / 100.0)
+    }
+}
+
+impl Preferences {
+    /// The `ui.*` preferences, as every page applies them.
+    pub fn appearance(&self) -> Appearance {
+        Appearance {
+            theme: self.theme,
+            font_scale: self.font_scale,
+            reduced_motion: self.reduced_motion,
+        }
+    }
+}
+
 /// Declares every preference once: key, category, field, type, rule, description.
 macro_rules! table {
     ($($key:literal, $cat:ident, $($field:ident).+ : $ty:ty, $rule:expr, $desc:literal;)+) => {

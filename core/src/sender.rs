@@ -139,8 +139,9 @@ pub const OPTIONS_PAGE: &str = "options.html";
 /// The devtools panel.
 pub const PANEL_PAGE: &str = "panel.html";
 
-/// What every extension page may send: a liveness check and its telemetry.
-const EVERY_PAGE: &[&str] = &["Ping", "RecordTelemetry"];
+/// What every extension page may send: a liveness check, its telemetry and
+/// the look it applies.
+const EVERY_PAGE: &[&str] = &["Ping", "RecordTelemetry", "GetAppearance"];
 /// The popup: the recent conversations and "Ask Clippy on this page".
 const POPUP_REQUESTS: &[&str] = &["ListConversations", "ActivateTab"];
 /// The devtools panel: reading conversations, telemetry and storage health

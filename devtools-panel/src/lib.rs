@@ -87,6 +87,13 @@ fn panel() -> Html {
         let refresh = refresh.clone();
         use_effect_with((*filter).clone(), move |_| refresh.emit(()));
     }
+    {
+        let refresh = refresh.clone();
+        paperclip_ui::use_changes(
+            &[paperclip_core::protocol::Topic::Conversations],
+            std::rc::Rc::new(move || refresh.emit(())),
+        );
+    }
     let more = {
         let listing = listing.clone();
         Callback::from(move |_: MouseEvent| {
@@ -200,5 +207,6 @@ fn panel() -> Html {
 pub fn main() {
     // Panics become error records in the background's telemetry.
     paperclip_platform::telemetry::init("devtools");
+    paperclip_ui::live::start();
     yew::Renderer::<Panel>::new().render();
 }

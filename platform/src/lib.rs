@@ -54,6 +54,7 @@ extern "C" {
 }
 
 pub mod alarms;
+pub mod changes;
 pub mod clock;
 pub mod net;
 pub mod tabs;

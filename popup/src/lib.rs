@@ -69,22 +69,15 @@ async fn ask_clippy_on_this_page() -> Result<(), String> {
 
 #[function_component(Popup)]
 fn popup() -> Html {
-    let list = use_state(|| None::<Result<ConversationList, String>>);
+    let (list, _) = paperclip_ui::use_rpc_live(
+        ListConversations {
+            limit: 20,
+            ..Default::default()
+        },
+        |l: ConversationList| l,
+        &[paperclip_core::protocol::Topic::Conversations],
+    );
     let status = use_state(String::new);
-    {
-        let list = list.clone();
-        use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(async move {
-                let r = platform::call(ListConversations {
-                    limit: 20,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| e.message);
-                list.set(Some(r));
-            });
-        });
-    }
     let activate = {
         let status = status.clone();
         Callback::from(move |_| {
@@ -270,6 +263,7 @@ pub fn main() {
     } else {
         "popup"
     });
+    paperclip_ui::live::start();
     if page == "options" {
         yew::Renderer::<Options>::new().render();
     } else {

@@ -45,9 +45,10 @@ fn value(node: &NodeRef) -> String {
 /// The providers section.
 #[function_component(ProvidersSection)]
 pub fn providers_section() -> Html {
-    let (list, reload) = paperclip_ui::use_rpc(
+    let (list, reload) = paperclip_ui::use_rpc_live(
         ListProviders {},
         |l: paperclip_core::protocol::ProviderList| l.providers,
+        &[paperclip_core::protocol::Topic::Providers],
     );
     let status = use_state(|| None::<Result<String, String>>);
     let kind = use_state(|| ProviderKind::OpenAiCompatible);

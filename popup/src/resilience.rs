@@ -27,7 +27,11 @@ fn breaker_text(state: BreakerState, now_ms: u64) -> String {
 /// The resilience section.
 #[function_component(ResilienceSection)]
 pub fn resilience_section() -> Html {
-    let (status, reload) = paperclip_ui::use_rpc(GetResilience {}, |s: ResilienceStatus| s);
+    let (status, reload) = paperclip_ui::use_rpc_live(
+        GetResilience {},
+        |s: ResilienceStatus| s,
+        &[paperclip_core::protocol::Topic::Providers],
+    );
     let line = use_state(|| None::<Result<String, String>>);
     let save = {
         let (status, line, reload) = (status.clone(), line.clone(), reload.clone());
@@ -157,10 +161,11 @@ fn field_row(
 /// line per entry, in USD per million tokens.
 #[function_component(PricesSection)]
 fn prices_section() -> Html {
-    let (text, reload) =
-        paperclip_ui::use_rpc(GetPrices {}, |p: paperclip_core::protocol::PriceList| {
-            (p.table.to_lines(), p.defaults)
-        });
+    let (text, reload) = paperclip_ui::use_rpc_live(
+        GetPrices {},
+        |p: paperclip_core::protocol::PriceList| (p.table.to_lines(), p.defaults),
+        &[paperclip_core::protocol::Topic::Providers],
+    );
     let line = use_state(|| None::<Result<String, String>>);
     let area = use_node_ref();
     let store = {

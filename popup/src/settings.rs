@@ -137,9 +137,10 @@ fn pref_row(props: &RowProps) -> Html {
 /// the background's verdict.
 #[function_component(PreferencesSection)]
 pub fn preferences_section() -> Html {
-    let (entries, reload) = paperclip_ui::use_rpc(
+    let (entries, reload) = paperclip_ui::use_rpc_live(
         GetPreferences::default(),
         |l: paperclip_core::protocol::PreferenceList| l.entries,
+        &[paperclip_core::protocol::Topic::Preferences],
     );
     let status = use_state(|| None::<Result<String, String>>);
     let on_saved = {

@@ -4,7 +4,7 @@
 //! console sink, the offline queue, and "Send now".
 
 use paperclip_core::protocol::{
-    FlushTelemetry, GetTelemetryExport, SetTelemetryExport, TelemetryExport,
+    FlushTelemetry, GetTelemetryExport, SetTelemetryExport, TelemetryExport, Topic,
 };
 use paperclip_platform as platform;
 use web_sys::HtmlInputElement;
@@ -19,14 +19,19 @@ pub fn telemetry_section() -> Html {
     let json_input = use_node_ref();
     let console_input = use_node_ref();
     {
+        // Loaded now and again when the settings or the opt-in (a
+        // preference) change, here or in another page.
         let export = export.clone();
-        use_effect_with((), move |_| {
+        let load: paperclip_ui::Reload = std::rc::Rc::new(move || {
+            let export = export.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(e) = platform::call(GetTelemetryExport {}).await {
                     export.set(Some(e));
                 }
             });
         });
+        paperclip_ui::use_changes(&[Topic::Telemetry, Topic::Preferences], load.clone());
+        use_effect_with((), move |_| load());
     }
     let save = {
         let (export, message) = (export.clone(), message.clone());

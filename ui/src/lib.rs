@@ -11,9 +11,11 @@
 #![forbid(unsafe_code)]
 
 mod hooks;
+pub mod live;
 mod storage;
 
 pub use hooks::{use_rpc, Loaded, Reload};
+pub use live::{use_changes, use_rpc_live};
 pub use storage::{status_line, StorageSection};
 
 use paperclip_core::conversation::ConversationSummary;

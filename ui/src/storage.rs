@@ -25,7 +25,14 @@ fn mb(bytes: u64) -> String {
 /// Storage health and the cleanup job.
 #[function_component(StorageSection)]
 pub fn storage_section() -> Html {
-    let (status, reload) = crate::use_rpc(GetStorageStatus {}, |s: StorageStatus| s);
+    let (status, reload) = crate::use_rpc_live(
+        GetStorageStatus {},
+        |s: StorageStatus| s,
+        &[
+            paperclip_core::protocol::Topic::Storage,
+            paperclip_core::protocol::Topic::Conversations,
+        ],
+    );
     let job = use_state(|| None::<Result<String, String>>);
     let run = {
         let job = job.clone();

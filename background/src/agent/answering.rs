@@ -1,7 +1,7 @@
 //! Answering: a question or a Continue becomes a `Job`, the answer chain
 //! that `core::answer::Plan` decides is performed (providers, the cached
-//! answer, the offline answer), streamed to the agent and stored with its
-//! source.
+//! answer, the offline answer), streamed to every agent showing the
+//! conversation (`Running`) and stored with its source.
 
 use super::*;
 
@@ -9,22 +9,8 @@ pub(super) async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError
     Ok(crate::page::read(tab_id).await?.0)
 }
 
-/// Runs `work` as the session's one answer in progress, with a fresh stop
-/// signal; reports its error.
-pub(super) async fn exclusive(
-    session: &Session,
-    work: impl std::future::Future<Output = Result<(), ProtocolError>>,
-) {
-    if session.busy.replace(true) {
-        return session.fail(ProtocolError::failed(
-            "an answer is still streaming; stop it or wait",
-        ));
-    }
-    *session.cancel.borrow_mut() = Rc::new(Cancel::default());
-    if let Err(error) = work.await {
-        session.fail(error);
-    }
-    session.busy.set(false);
+fn busy() -> ProtocolError {
+    ProtocolError::failed("an answer is still streaming; stop it or wait")
 }
 
 pub(super) async fn ask(
@@ -44,17 +30,40 @@ pub(super) async fn ask(
     let id = id
         .filter(|id| protocol::valid_message_id(id))
         .unwrap_or_else(new_id);
-    exclusive(&session, answer(&session, id, text, action, context)).await;
+    // The conversation shown, or a new one.
+    let (conversation_id, new) = {
+        let mut open = session.conversation_id.borrow_mut();
+        match &*open {
+            Some(id) => (id.clone(), false),
+            None => (open.insert(new_id()).clone(), true),
+        }
+    };
+    let Some(claim) = Running::claim(&conversation_id) else {
+        return session.fail(busy());
+    };
+    let question = Message::complete(id, Role::User, text, now_ms());
+    if let Err(error) = answer(&session, &claim, new, question, action, context).await {
+        claim.fail(error);
+    }
 }
 
 pub(super) async fn continue_answer(session: Rc<Session>, message_id: String) {
-    exclusive(&session, continuation(&session, message_id)).await;
+    let Some(conversation_id) = session.conversation_id.borrow().clone() else {
+        return session.fail(ProtocolError::failed("there is no answer to continue"));
+    };
+    let Some(claim) = Running::claim(&conversation_id) else {
+        return session.fail(busy());
+    };
+    if let Err(error) = continuation(&session, &claim, message_id).await {
+        claim.fail(error);
+    }
 }
 
 /// One answer to produce: a new one, or the continuation of an interrupted
 /// one (`partial`).
 pub(super) struct Job {
     conversation_id: String,
+    site: String,
     message_id: String,
     question: String,
     action: Option<QuickAction>,
@@ -110,29 +119,35 @@ pub(super) async fn preview(session: &Session, text: &str) -> Result<(), Protoco
     Ok(())
 }
 
+/// Answers `question` in the claimed conversation (`new`: started by this
+/// question).
 pub(super) async fn answer(
     session: &Session,
-    id: String,
-    text: String,
+    running: &Running,
+    new: bool,
+    question: Message,
     action: Option<QuickAction>,
     context: Option<String>,
 ) -> Result<(), ProtocolError> {
     let store = store()?;
-    let conversation_id = session
-        .conversation_id
-        .borrow_mut()
-        .get_or_insert_with(new_id)
-        .clone();
+    let conversation_id = running.conversation_id.clone();
     // The user's message is stored before anything else can fail; a
     // question re-sent after a lost connection (or retried) has the same
     // id, so it is stored once.
-    let question = Message::complete(id, Role::User, text, now_ms());
     store
         .upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
         .await?;
-    session.send(&BgToAgent::Stored {
+    running.send(&BgToAgent::Stored {
         message: question.clone(),
     });
+    if new {
+        adopt(
+            &session.site,
+            &conversation_id,
+            &question,
+            store.persistent(),
+        );
+    }
     let history = history_before(&store, Some(&conversation_id), &question.id).await;
     // The ask is one trace: reading the page, then the chain (each
     // provider attempt is a child span).
@@ -143,6 +158,7 @@ pub(super) async fn answer(
     telemetry::end(gather, page.as_ref().err().map(|e| e.message.as_str()));
     let job = Job {
         conversation_id,
+        site: session.site.clone(),
         message_id: new_id(),
         question: question.text,
         action,
@@ -154,7 +170,7 @@ pub(super) async fn answer(
     telemetry::event("ask.started", &[("ask", &job.message_id)]);
     telemetry::set_current(Some(&trace));
     let chain = telemetry::child(&trace, "answer.chain", SpanKind::Internal);
-    let result = run_chain(session, &store, &job).await;
+    let result = run_chain(running, &store, &job).await;
     telemetry::set_current(None);
     let failed = result.as_ref().err().map(|e| e.message.clone());
     telemetry::end(chain, failed.as_deref());
@@ -166,14 +182,11 @@ pub(super) async fn answer(
 
 pub(super) async fn continuation(
     session: &Session,
+    running: &Running,
     message_id: String,
 ) -> Result<(), ProtocolError> {
     let store = store()?;
-    let conversation_id = session
-        .conversation_id
-        .borrow()
-        .clone()
-        .ok_or_else(|| ProtocolError::failed("there is no answer to continue"))?;
+    let conversation_id = running.conversation_id.clone();
     let messages = store
         .get(&conversation_id)
         .await?
@@ -182,6 +195,7 @@ pub(super) async fn continuation(
     let found = answer::continuation(&messages, &message_id).map_err(ProtocolError::failed)?;
     let job = Job {
         conversation_id,
+        site: session.site.clone(),
         message_id,
         question: messages[found.question].text.clone(),
         action: None,
@@ -190,17 +204,17 @@ pub(super) async fn continuation(
         partial: Some(messages[found.answer].text.clone()),
         context: None,
     };
-    run_chain(session, &store, &job).await
+    run_chain(running, &store, &job).await
 }
 
 /// Performs the answer chain that `core::answer::Plan` decides: providers
 /// in order, then an earlier answer, then the offline answer.
 pub(super) async fn run_chain(
-    session: &Session,
+    running: &Running,
     store: &Store,
     job: &Job,
 ) -> Result<(), ProtocolError> {
-    let cancel = session.cancel.borrow().clone();
+    let cancel = running.cancel.clone();
     let settings = crate::resilient::settings(store).await;
     let chain = crate::providers::chain(store).await?;
     let names = chain.iter().map(|c| c.settings().label.clone()).collect();
@@ -213,7 +227,7 @@ pub(super) async fn run_chain(
     loop {
         match plan.step() {
             answer::Step::Provider { index, source } => {
-                match answer_with(session, store, &chain[index], &source, job, &cancel).await {
+                match answer_with(running, store, &chain[index], &source, job, &cancel).await {
                     Attempt::Answered { .. } => return Ok(()),
                     Attempt::Stopped => plan.stop(),
                     Attempt::Failed(_) if cancel.is_stopped() => plan.stop(),
@@ -225,7 +239,7 @@ pub(super) async fn run_chain(
                 match cached {
                     Some(cached) => {
                         let (source, text) = plan.serve_cached(&cached, now_ms() as u64);
-                        return stream_local(session, store, job, &source, &text).await;
+                        return stream_local(running, store, job, &source, &text).await;
                     }
                     None => plan.cache_missed(),
                 }
@@ -237,10 +251,10 @@ pub(super) async fn run_chain(
                     Some(partial) => offline::continuation(&text, partial).to_string(),
                     None => text,
                 };
-                return stream_local(session, store, job, &source, &text).await;
+                return stream_local(running, store, job, &source, &text).await;
             }
             answer::Step::Stopped => {
-                session.send(&BgToAgent::Stopped {});
+                running.send(&BgToAgent::Stopped {});
                 return Ok(());
             }
         }
@@ -279,26 +293,26 @@ pub(super) fn record_level(level: Degradation) {
 
 /// Streams `text` (made here, not by a provider) in chunks and stores it.
 pub(super) async fn stream_local(
-    session: &Session,
+    running: &Running,
     store: &Store,
     job: &Job,
     source: &AnswerSource,
     text: &str,
 ) -> Result<(), ProtocolError> {
-    let cancel = session.cancel.borrow().clone();
     record_level(source.level);
     telemetry::event("answer.started", &[("ask", &job.message_id)]);
-    session.send(&BgToAgent::AnswerStart {
+    running.send(&BgToAgent::AnswerStart {
         message_id: job.message_id.clone(),
         provider: source.provider.clone(),
         level: source.level,
     });
+    let chunk_chars = store.preferences().stream_chunk_chars as usize;
     let mut streamed = String::new();
-    for chunk in offline::stream_chunks(text, CHUNK_CHARS) {
-        if session.closed.get() || cancel.is_stopped() {
+    for chunk in offline::stream_chunks(text, chunk_chars) {
+        if running.cancel.is_stopped() {
             break;
         }
-        session.send(&BgToAgent::AnswerChunk {
+        running.send(&BgToAgent::AnswerChunk {
             message_id: job.message_id.clone(),
             text: chunk.to_string(),
         });
@@ -310,8 +324,8 @@ pub(super) async fn stream_local(
     } else {
         MessageStatus::Interrupted
     };
-    store_answer(session, store, job, source, streamed, status, 0).await?;
-    session.send(&BgToAgent::AnswerDone {
+    store_answer(store, job, source, streamed, status, 0).await?;
+    running.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
     });
@@ -323,7 +337,6 @@ pub(super) async fn stream_local(
 
 /// Stores the answer's text (after the partial one it continues).
 pub(super) async fn store_answer(
-    session: &Session,
     store: &Store,
     job: &Job,
     source: &AnswerSource,
@@ -342,7 +355,7 @@ pub(super) async fn store_answer(
     };
     reply.set_source(source.clone());
     store
-        .upsert_message(&job.conversation_id, &session.site, reply, now_ms())
+        .upsert_message(&job.conversation_id, &job.site, reply, now_ms())
         .await
         .map(|_| ())
 }
@@ -353,7 +366,7 @@ pub(super) async fn store_answer(
 /// streamed, a failure stores the answer as interrupted ("Continue" may
 /// finish it) and is reported, never retried.
 pub(super) async fn answer_with(
-    session: &Session,
+    running: &Running,
     store: &Store,
     config: &ProviderConfig,
     source: &AnswerSource,
@@ -372,6 +385,9 @@ pub(super) async fn answer_with(
         context: job.context.as_deref(),
     });
     let mut text = String::new();
+    // The provider's pieces reach the agent in chunks of the size the user
+    // chose (`performance.stream_chunk_chars`).
+    let mut chunker = answer::Chunker::new(preferences.stream_chunk_chars);
     let mut kept = job.partial.as_deref().map_or(0, |p| p.chars().count());
     let mut cut = false;
     let mut started = false;
@@ -388,20 +404,28 @@ pub(super) async fn answer_with(
         if !started {
             started = true;
             telemetry::event("answer.started", &[("ask", &job.message_id)]);
-            session.send(&BgToAgent::AnswerStart {
+            running.send(&BgToAgent::AnswerStart {
                 message_id: job.message_id.clone(),
                 provider: source.provider.clone(),
                 level: source.level,
             });
         }
         text.push_str(&piece);
-        session.send(&BgToAgent::AnswerChunk {
-            message_id: job.message_id.clone(),
-            text: piece,
-        });
-        !cut && !session.closed.get()
+        if let Some(chunk) = chunker.push(&piece) {
+            running.send(&BgToAgent::AnswerChunk {
+                message_id: job.message_id.clone(),
+                text: chunk,
+            });
+        }
+        !cut
     };
     let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
+    if let Some(rest) = chunker.finish() {
+        running.send(&BgToAgent::AnswerChunk {
+            message_id: job.message_id.clone(),
+            text: rest,
+        });
+    }
     let usage = result.as_ref().ok().and_then(|done| done.usage);
     let outcome = answer::outcome(
         // Cut at the limit: complete as kept, with its notice.
@@ -419,7 +443,7 @@ pub(super) async fn answer_with(
     let status = *status;
     record_level(source.level);
     let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
-    let stored = store_answer(session, store, job, source, text.clone(), status, tokens).await;
+    let stored = store_answer(store, job, source, text.clone(), status, tokens).await;
     if stored.is_ok() {
         if let Some((tokens_in, tokens_out)) = usage {
             let prices = crate::providers::prices(store).await;
@@ -443,9 +467,9 @@ pub(super) async fn answer_with(
         }
     }
     if let Err(e) = stored {
-        session.fail(e);
+        running.fail(e);
     }
-    session.send(&BgToAgent::AnswerDone {
+    running.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
     });
@@ -453,7 +477,7 @@ pub(super) async fn answer_with(
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);
     }
     if let Some(error) = error {
-        session.fail(ProtocolError::failed(format!(
+        running.fail(ProtocolError::failed(format!(
             "the answer stopped: {error}. Press Continue to finish it"
         )));
     }

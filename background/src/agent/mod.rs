@@ -7,8 +7,10 @@
 //! of the core's answer plan (`paperclip_core::answer`): the primary
 //! provider, the fallback, a cached answer, then the offline answer, each
 //! stored with its `AnswerSource`. The answer streams chunk by chunk and is
-//! stored when complete (or as interrupted when the stream or the agent
-//! goes away mid-answer).
+//! stored when complete (or as interrupted when the stream breaks or the
+//! user stops it). An answer belongs to its conversation ([`running`]):
+//! it goes on when the agent closes, and every agent showing the
+//! conversation (the same site in two tabs) sees it and the questions.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -36,12 +38,12 @@ use crate::telemetry;
 use crate::{caller_of, store, to_content};
 use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 
-/// Characters per streamed chunk, at least.
 mod answering;
+mod running;
 use answering::*;
+use running::{catch_up, Running};
 
-const CHUNK_CHARS: usize = 24;
-/// Pause between chunks, so the answer reads as it streams.
+/// Pause between the chunks of a local answer, so it reads as it streams.
 const CHUNK_PAUSE_MS: u32 = 12;
 
 thread_local! {
@@ -56,35 +58,23 @@ pub fn degradation() -> Degradation {
     LEVEL.with(Cell::get)
 }
 
+/// One open agent: its port, its tab and site, and the conversation it
+/// shows.
 struct Session {
     port: Port,
     tab_id: i32,
     site: String,
     conversation_id: RefCell<Option<String>>,
-    busy: Cell<bool>,
     closed: Cell<bool>,
-    /// The stop signal of the answer in progress.
-    cancel: RefCell<Rc<Cancel>>,
-    /// The ask's `render` span: from its first text sent to the agent to
-    /// the answer's end.
-    render: RefCell<Option<OpenSpan>>,
 }
 
 impl Session {
     fn send(&self, message: &BgToAgent) {
-        match message {
-            BgToAgent::AnswerChunk { .. } if self.render.borrow().is_none() => {
-                *self.render.borrow_mut() =
-                    telemetry::child_of_current(names::RENDER, SpanKind::Internal);
-            }
-            BgToAgent::AnswerDone { .. } | BgToAgent::Failed { .. } | BgToAgent::Stopped {} => {
-                if let Some(span) = self.render.borrow_mut().take() {
-                    telemetry::end(span, None);
-                }
-            }
-            _ => {}
-        }
-        if !platform::post(&self.port, &protocol::encode(message)) {
+        self.post(&protocol::encode(message));
+    }
+
+    fn post(&self, wire: &str) {
+        if !self.closed.get() && !platform::post(&self.port, wire) {
             self.closed.set(true);
         }
     }
@@ -165,11 +155,11 @@ pub fn serve(port: Port) {
             tab_id,
             site,
             conversation_id: RefCell::new(None),
-            busy: Cell::new(false),
             closed: Cell::new(false),
-            cancel: RefCell::default(),
-            render: RefCell::default(),
         });
+        // Registered before the history is read, so that no message about
+        // its conversation (an answer streaming from another tab) is missed.
+        register(&session);
         send_history(&session).await;
         send_place(&session).await;
         listen(&session, &inbox);
@@ -196,15 +186,21 @@ async fn start_action(session: Rc<Session>, action: QuickAction) {
     }
 }
 
-/// Starts `action` in the agent already open in tab `tab_id`; false when
-/// none is (the action then waits for the agent to connect).
-pub(crate) fn start_in_open_agent(tab_id: i32, action: QuickAction) -> bool {
-    let session = SESSIONS.with(|s| {
+/// The open agents.
+fn sessions() -> Vec<Rc<Session>> {
+    SESSIONS.with(|s| {
         s.borrow()
             .iter()
             .map(|(_, s)| s.clone())
-            .find(|s| s.tab_id == tab_id && !s.closed.get())
-    });
+            .filter(|s| !s.closed.get())
+            .collect()
+    })
+}
+
+/// Starts `action` in the agent already open in tab `tab_id`; false when
+/// none is (the action then waits for the agent to connect).
+pub(crate) fn start_in_open_agent(tab_id: i32, action: QuickAction) -> bool {
+    let session = sessions().into_iter().find(|s| s.tab_id == tab_id);
     let Some(session) = session else {
         return false;
     };
@@ -286,18 +282,46 @@ async fn offer_hint(session: &Session) {
     let _ = store.set_meta_json(&key, &state).await;
 }
 
-/// Makes `conversation` (or a new one) the open one and sends it.
+/// Makes `conversation` (or a new one) the open one and sends it, with
+/// the answer streaming there, if any.
 fn show(session: &Session, conversation: Option<Conversation>, persistent: bool) {
     *session.conversation_id.borrow_mut() = conversation.as_ref().map(|c| c.id.clone());
+    let preferences = store().map(|s| s.preferences()).unwrap_or_default();
     session.send(&BgToAgent::History {
         conversation_id: conversation.as_ref().map(|c| c.id.clone()),
         site: session.site.clone(),
         messages: conversation.map(|c| c.messages).unwrap_or_default(),
         persistent,
-        character: store()
-            .map(|s| s.preferences().character)
-            .unwrap_or_default(),
+        character: preferences.character,
+        appearance: preferences.appearance(),
     });
+    catch_up(session);
+}
+
+/// A conversation was just started on `site` by another agent: every agent
+/// of that site still showing a new, empty conversation shows this one, so
+/// that two tabs of one site see each other's messages.
+fn adopt(site: &str, conversation_id: &str, question: &Message, persistent: bool) {
+    for other in sessions() {
+        if other.site == site && other.conversation_id.borrow().is_none() {
+            let conversation = Conversation {
+                messages: vec![question.clone()],
+                ..Conversation::new(conversation_id.to_string(), site.to_string(), now_ms())
+            };
+            show(&other, Some(conversation), persistent);
+        }
+    }
+}
+
+/// Sends the look the user chose to every open agent.
+pub(crate) fn appearance_changed() {
+    let Ok(store) = store() else { return };
+    let message = BgToAgent::Appearance {
+        appearance: store.preferences().appearance(),
+    };
+    for session in sessions() {
+        session.send(&message);
+    }
 }
 
 /// Conversation `id`, if it belongs to this session's site.
@@ -334,9 +358,9 @@ async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolErr
     let store = store()?;
     match message {
         AgentToBg::ListConversations {} => {}
-        _ if session.busy.get() => {
+        AgentToBg::DeleteConversation { ref id } if Running::of(id).is_some() => {
             return Err(ProtocolError::failed(
-                "an answer is still streaming; stop it or wait",
+                "an answer is still streaming there; stop it or wait",
             ))
         }
         AgentToBg::OpenConversation { id: Some(id) } => {
@@ -418,7 +442,12 @@ fn handle(session: Rc<Session>, message: &JsValue) {
                 }
             });
         }
-        Ok(AgentToBg::Stop {}) => session.cancel.borrow().stop(),
+        Ok(AgentToBg::Stop {}) => {
+            let open = session.conversation_id.borrow().clone();
+            if let Some(running) = open.as_deref().and_then(Running::of) {
+                running.cancel.stop();
+            }
+        }
         Ok(AgentToBg::Place { place }) => {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Err(error) = save_place(&session, place).await {
@@ -459,8 +488,13 @@ fn listen(session: &Rc<Session>, inbox: &RefCell<Inbox>) {
             handle(session.clone(), &message);
         }
     }
+}
+
+/// Adds `session` to the open agents until its port closes.
+fn register(session: &Rc<Session>) {
     // The session lives in SESSIONS until its port closes; the listeners
-    // hold weak references, so nothing outlives the connection.
+    // hold weak references, so nothing outlives the connection. An answer
+    // in progress goes on without it (see `running`).
     let key = Rc::as_ptr(session) as usize;
     SESSIONS.with(|s| s.borrow_mut().push((key, session.clone())));
     let on_disconnect = {
@@ -468,7 +502,6 @@ fn listen(session: &Rc<Session>, inbox: &RefCell<Inbox>) {
         Closure::<dyn Fn(JsValue)>::new(move |_| {
             if let Some(session) = session.upgrade() {
                 session.closed.set(true);
-                session.cancel.borrow().stop();
             }
             SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
         })

@@ -26,7 +26,7 @@ use crate::cancel::Cancel;
 use crate::store::Store;
 
 /// The `meta` record holding the providers.
-const META_PROVIDERS: &str = "providers";
+pub(crate) const META_PROVIDERS: &str = "providers";
 /// Most providers one may configure.
 pub const MAX_PROVIDERS: usize = 20;
 /// How long a connection test may take.
@@ -129,7 +129,7 @@ pub async fn set_order(
 }
 
 /// The `meta` record holding the user's price table.
-const META_PRICES: &str = "prices";
+pub(crate) const META_PRICES: &str = "prices";
 
 /// The price table in force: the user's, else the built-in one.
 pub async fn prices(store: &Store) -> PriceTable {

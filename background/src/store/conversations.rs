@@ -3,7 +3,7 @@
 
 use paperclip_core::conversation::{Conversation, ConversationSummary, Message, Usage};
 use paperclip_core::export::{ExportFile, ImportPlan, MergePolicy};
-use paperclip_core::protocol::{ListConversations, ProtocolError};
+use paperclip_core::protocol::{ListConversations, ProtocolError, Topic};
 use paperclip_core::query::{self, Cursor};
 
 use super::{report, Observation, Store};
@@ -53,7 +53,9 @@ impl Store {
         id: &str,
         change: impl FnOnce(Option<Conversation>) -> Result<Conversation, ProtocolError>,
     ) -> Result<Conversation, ProtocolError> {
-        self.backend.modify(id, Box::new(change)).await
+        let result = self.backend.modify(id, Box::new(change)).await;
+        changed(&result);
+        result
     }
 
     /// Adds or replaces `message` in conversation `id` (created for `site`
@@ -112,7 +114,9 @@ impl Store {
 
     /// Saves `c` whole (replacing any conversation with its id).
     pub async fn save(&self, c: &Conversation) -> Result<(), ProtocolError> {
-        self.backend.save(c).await
+        let result = self.backend.save(c).await;
+        changed(&result);
+        result
     }
 
     /// Every conversation (or those with `ids`), oldest first by update.
@@ -146,11 +150,25 @@ impl Store {
         for (k, v) in &preferences {
             let _ = p.set(k, v);
         }
+        report(Observation::Changed(Topic::Conversations));
+        if !preferences.is_empty() {
+            report(Observation::Changed(Topic::Preferences));
+        }
         Ok(plan)
     }
 
     /// Deletes conversation `id`; false when it did not exist.
     pub async fn delete(&self, id: &str) -> Result<bool, ProtocolError> {
-        self.backend.delete(id).await
+        let result = self.backend.delete(id).await;
+        changed(&result);
+        result
+    }
+}
+
+/// Tells the observer that conversations changed, after a write that
+/// succeeded.
+fn changed<T>(result: &Result<T, ProtocolError>) {
+    if result.is_ok() {
+        report(Observation::Changed(Topic::Conversations));
     }
 }

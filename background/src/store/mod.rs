@@ -65,6 +65,10 @@ pub enum Observation<'a> {
         removed: u32,
         still_over_budget: bool,
     },
+    /// What the pages show changed: conversations or preferences.
+    Changed(paperclip_core::protocol::Topic),
+    /// The `meta` record `key` was written.
+    MetaWritten { key: &'a str },
 }
 
 thread_local! {

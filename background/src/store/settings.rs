@@ -4,9 +4,9 @@
 
 use paperclip_core::cache::{CacheLimits, CacheStats, MemoryTier};
 use paperclip_core::prefs::{self, Category, PrefEntry, Preferences};
-use paperclip_core::protocol::ProtocolError;
+use paperclip_core::protocol::{ProtocolError, Topic};
 
-use super::{storage_error, to_js, Store, META_CACHE_STATS};
+use super::{report, storage_error, to_js, Observation, Store, META_CACHE_STATS};
 
 /// The memory tier's bounds under `p`.
 pub(super) fn limits_for(p: &Preferences) -> CacheLimits {
@@ -73,6 +73,7 @@ impl Store {
             self.cache_warm(paperclip_platform::clock::now_ms() as u64)
                 .await?;
         }
+        report(Observation::Changed(Topic::Preferences));
         Ok(clean)
     }
 
@@ -101,6 +102,8 @@ impl Store {
         value: &T,
     ) -> Result<(), ProtocolError> {
         let text = serde_json::to_string(value).map_err(storage_error)?;
-        self.backend.meta_put(&[(key, to_js(&text)?)]).await
+        self.backend.meta_put(&[(key, to_js(&text)?)]).await?;
+        report(Observation::MetaWritten { key });
+        Ok(())
     }
 }

@@ -85,6 +85,14 @@ tagged! {
             /// The character the user chose.
             #[serde(default)]
             character: crate::prefs::Character,
+            /// How the agent looks (theme, font scale, motion).
+            #[serde(default)]
+            appearance: crate::prefs::Appearance,
+        },
+        /// The look changed (the user set a `ui.*` preference).
+        Appearance {
+            /// How the agent looks now.
+            appearance: crate::prefs::Appearance,
         },
         /// The user's message was stored (it carries its final id).
         Stored {

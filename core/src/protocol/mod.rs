@@ -34,12 +34,14 @@ use serde::{Deserialize, Serialize};
 #[macro_use]
 mod codec;
 mod agent;
+mod changes;
 mod conversations;
 mod providers;
 mod storage;
 mod telemetry;
 
 pub use agent::*;
+pub use changes::*;
 pub use codec::*;
 pub use conversations::*;
 pub use providers::*;
@@ -165,6 +167,8 @@ rpc! {
     /// Collects and exports what telemetry holds now (the options page's
     /// "Send now"), instead of at the next collection.
     FlushTelemetry => TelemetryFlushed,
+    /// The look every page applies (`ui.*` preferences).
+    GetAppearance => Appearance,
 }
 
 /// Asks for [`Pong`].

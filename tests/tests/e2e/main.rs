@@ -17,6 +17,9 @@
 //! - `lifecycle`: the background stopping and waking, Chromium's cold
 //!   worker and its storage across a restart, Firefox's agent across a
 //!   suspended event page (hand-written tests per browser);
+//! - `live`: the look applied everywhere at once, answers that finish
+//!   after the agent closes or the tab navigates, two tabs of one site,
+//!   open pages refreshed when data changes;
 //! - `options`: export and import, preferences and storage, providers and
 //!   the resilience settings, on the options page;
 //! - `page_context`: page context the user turned off, saved pages read by
@@ -89,6 +92,7 @@ mod activation;
 mod agent;
 mod controls;
 mod lifecycle;
+mod live;
 mod options;
 mod page_context;
 mod providers;
