@@ -19,6 +19,7 @@ pub mod bench;
 pub mod cancel;
 pub mod changes;
 pub mod page;
+pub mod popup;
 pub mod providers;
 pub mod resilient;
 pub mod store;
@@ -77,9 +78,6 @@ thread_local! {
     static STARTED_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
     static READY_MS: std::cell::Cell<f64> = const { std::cell::Cell::new(0.0) };
     static STORE: RefCell<Option<Rc<Store>>> = const { RefCell::new(None) };
-    /// Tabs whose agent should start a quick action as soon as it connects
-    /// (set by the context menu).
-    static PENDING_ACTION: RefCell<Vec<(i32, QuickAction)>> = const { RefCell::new(Vec::new()) };
 }
 
 thread_local! {
@@ -234,7 +232,8 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         }
         .into(),
         Request::ActivateTab(r) => {
-            activate(r.tab_id).await?;
+            let then = r.then.map(protocol::Arrival::validate).transpose()?;
+            agent::arrival::show_agent(&store, r.tab_id, then).await?;
             Activated {}.into()
         }
         Request::ExportConversations(r) => {
@@ -287,6 +286,8 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         }
         .into(),
         Request::GetAppearance(_) => store.preferences().appearance().into(),
+        Request::GetPopupStatus(r) => popup::status(&store, r).await?.into(),
+        Request::SetSiteAccess(r) => popup::set_site_access(&store, r).await?.into(),
         Request::SetPreference(r) => {
             let value = store.set_preference(&r.key, &r.value).await?;
             if r.key == "privacy.telemetry_remote" {
@@ -387,6 +388,14 @@ pub fn on_connect(port: Port) {
 /// Injects the agent's loader into tab `tab_id` (it is idempotent: a
 /// second call only brings the agent back into view).
 pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
+    // A site the user set to "never" (the popup's "Clippy on this site").
+    let url = platform::tabs::get(tab_id).await.ok().and_then(|t| t.url);
+    if let Some(never) = store()
+        .ok()
+        .and_then(|s| popup::refusal(&s, url.as_deref()))
+    {
+        return Err(ProtocolError::failed(never));
+    }
     let target = Object::new();
     Reflect::set(&target, &"tabId".into(), &tab_id.into()).expect("plain object");
     let files = js_sys::Array::of2(&EXTRACT.into(), &LOADER.into());
@@ -404,7 +413,6 @@ pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
     };
     // With `activeTab` (the user's click) the URL is visible and names the
     // kind of page; without it the browser's error has to do.
-    let url = platform::tabs::get(tab_id).await.ok().and_then(|t| t.url);
     Err(ProtocolError::failed(activation::refusal(
         url.as_deref(),
         &error,
@@ -448,27 +456,10 @@ pub fn on_menu(info: JsValue, tab: JsValue) {
         return;
     };
     if let Ok(Some(t)) = platform::tabs::read(&tab) {
-        if agent::start_in_open_agent(t.id, action) {
-            // Brings the open agent back into view.
-            activate_tab(&tab);
-            return;
-        }
-        PENDING_ACTION.with(|p| {
-            let mut p = p.borrow_mut();
-            p.retain(|&(id, _)| id != t.id);
-            p.push((t.id, action));
-        });
+        // Started in the agent open there, or when it connects.
+        agent::arrival::hold(t.id, agent::arrival::Pending::Action(action));
     }
     activate_tab(&tab);
-}
-
-/// Takes the pending quick action of `tab_id`, if any.
-pub(crate) fn take_pending_action(tab_id: i32) -> Option<QuickAction> {
-    PENDING_ACTION.with(|p| {
-        let mut p = p.borrow_mut();
-        let at = p.iter().position(|&(t, _)| t == tab_id)?;
-        Some(p.remove(at).1)
-    })
 }
 
 /// `runtime.onInstalled`: creates the context-menu entries.

@@ -132,6 +132,17 @@ pub async fn set_settings(
     Ok(settings)
 }
 
+thread_local! {
+    /// Time to the first text of each provider's last answer, ms.
+    static LATENCY: RefCell<std::collections::HashMap<String, u64>> = RefCell::default();
+}
+
+/// Time to the first text of provider `id`'s last answer (since the
+/// worker started), ms.
+pub fn last_latency(id: &str) -> Option<u64> {
+    LATENCY.with(|l| l.borrow().get(id).copied())
+}
+
 /// The `meta` key prefix of the saved breakers.
 pub(crate) const BREAKER_PREFIX: &str = "breaker:";
 
@@ -384,8 +395,19 @@ async fn attempts(
                 )))
             }
         };
+        // Time to the first text, for the popup's status line.
+        let attempt_started = now();
+        let mut first_text = None;
+        let mut timed = |piece: &str| {
+            first_text.get_or_insert_with(|| now().saturating_sub(attempt_started));
+            on_text(piece)
+        };
         let result =
-            providers::stream_chat(config, request, settings.timeouts, cancel, on_text).await;
+            providers::stream_chat(config, request, settings.timeouts, cancel, &mut timed).await;
+        if result.is_ok() {
+            let ms = first_text.unwrap_or_else(|| now().saturating_sub(attempt_started));
+            LATENCY.with(|l| l.borrow_mut().insert(id.clone(), ms));
+        }
         let health = match &result {
             Ok(_) => Health::Healthy,
             Err(f) => f.kind.health(),

@@ -440,6 +440,8 @@ pub struct Preferences {
     pub proactive_hints: bool,
     /// `agent.hint_sites`: normalized origins where hints are offered.
     pub hint_sites: Vec<String>,
+    /// `agent.never_sites`: normalized origins where Clippy is never shown.
+    pub never_sites: Vec<String>,
     /// `ui.theme`.
     pub theme: Theme,
     /// `ui.font_scale`, in 0.8..=1.6.
@@ -471,6 +473,7 @@ impl Default for Preferences {
             personality: Personality::Helpful,
             proactive_hints: false,
             hint_sites: Vec::new(),
+            never_sites: Vec::new(),
             theme: Theme::System,
             font_scale: 1.0,
             reduced_motion: ReducedMotion::System,
@@ -612,6 +615,7 @@ table! {
     "agent.personality", Agent, personality: Personality, (), "How the assistant talks.";
     "agent.proactive_hints", Agent, proactive_hints: bool, (), "Offer hints without being asked.";
     "agent.hint_sites", Agent, hint_sites: Vec<String>, MAX_HINT_SITES, "Sites (origins) where hints are offered.";
+    "agent.never_sites", Agent, never_sites: Vec<String>, MAX_HINT_SITES, "Sites (origins) where Clippy is never shown.";
     "ui.theme", Ui, theme: Theme, (), "Colour scheme.";
     "ui.font_scale", Ui, font_scale: f64, 0.8..=1.6, "Text size multiplier.";
     "ui.reduced_motion", Ui, reduced_motion: ReducedMotion, (), "Reduce animations.";
@@ -760,6 +764,7 @@ mod tests {
             ("agent.personality", json!("helpful")),
             ("agent.proactive_hints", json!(false)),
             ("agent.hint_sites", json!([])),
+            ("agent.never_sites", json!([])),
             ("ui.theme", json!("system")),
             ("ui.font_scale", json!(1.0)),
             ("ui.reduced_motion", json!("system")),

@@ -142,8 +142,15 @@ pub const PANEL_PAGE: &str = "panel.html";
 /// What every extension page may send: a liveness check, its telemetry and
 /// the look it applies.
 const EVERY_PAGE: &[&str] = &["Ping", "RecordTelemetry", "GetAppearance"];
-/// The popup: the recent conversations and "Ask Clippy on this page".
-const POPUP_REQUESTS: &[&str] = &["ListConversations", "ActivateTab"];
+/// The popup: the recent conversations, "Ask Clippy on this page" (with
+/// its question, or a conversation to open), its status line and "Clippy
+/// on this site".
+const POPUP_REQUESTS: &[&str] = &[
+    "ListConversations",
+    "ActivateTab",
+    "GetPopupStatus",
+    "SetSiteAccess",
+];
 /// The devtools panel: reading conversations, telemetry and storage health
 /// (and the cleanup its storage section runs).
 const PANEL_REQUESTS: &[&str] = &[
@@ -391,7 +398,10 @@ mod tests {
         let list = Request::ListConversations(ListConversations::default());
         let export = Request::ExportConversations(ExportConversations { ids: None });
         let remove = Request::DeleteProvider(DeleteProvider { id: "p".into() });
-        let activate = Request::ActivateTab(ActivateTab { tab_id: 4 });
+        let activate = Request::ActivateTab(ActivateTab {
+            tab_id: 4,
+            then: None,
+        });
         for (p, request, allowed) in [
             ("agent.html", &list, false),
             ("agent.html", &export, false),

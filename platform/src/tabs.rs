@@ -64,6 +64,37 @@ pub async fn query(filter: &[(&str, JsValue)]) -> Result<Vec<TabInfo>, String> {
     TabInfo::list_from_json(&json_of(&value)).map_err(|e| e.to_string())
 }
 
+/// Makes tab `id` its window's active tab and focuses that window.
+pub async fn focus(tab: &TabInfo) -> Result<(), String> {
+    let props = Object::new();
+    Reflect::set(&props, &"active".into(), &true.into()).map_err(|e| error_text(&e))?;
+    call("update", &js_sys::Array::of2(&tab.id.into(), &props)).await?;
+    if let Some(window) = tab.window_id {
+        let windows: JsValue = Reflect::get(&api(), &"windows".into()).unwrap_or_default();
+        let update = Reflect::get(&windows, &"update".into())
+            .ok()
+            .and_then(|f| f.dyn_into::<Function>().ok());
+        if let Some(update) = update {
+            let focused = Object::new();
+            Reflect::set(&focused, &"focused".into(), &true.into()).map_err(|e| error_text(&e))?;
+            if let Ok(p) = update.call2(&windows, &window.into(), &focused) {
+                if let Ok(p) = p.dyn_into::<Promise>() {
+                    let _ = JsFuture::from(p).await;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Opens `url` in a new active tab.
+pub async fn create(url: &str) -> Result<TabInfo, String> {
+    let props = Object::new();
+    Reflect::set(&props, &"url".into(), &url.into()).map_err(|e| error_text(&e))?;
+    let value = call("create", &js_sys::Array::of1(&props)).await?;
+    TabInfo::from_json(&json_of(&value)).map_err(|e| e.to_string())
+}
+
 /// Closes tab `id`.
 pub async fn remove(id: i32) -> Result<(), String> {
     call("remove", &js_sys::Array::of1(&id.into()))

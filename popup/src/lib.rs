@@ -1,123 +1,24 @@
 //! The toolbar popup (`popup.html`) and the options page (`options.html`).
 //!
-//! The popup lists recent conversations from the background
-//! ([`paperclip_core::protocol::ListConversations`]) and shows the agent on
-//! the current tab ([`paperclip_core::protocol::ActivateTab`]). The options
-//! page shows the provider (the built-in offline one, for now), the
-//! preferences, export/import, storage health and the version.
+//! The popup (`popup.rs`): an "Ask Clippy" field, "Ask Clippy on this
+//! page", who answers now, "Clippy on this site", a storage warning and the
+//! recent conversations, each opening in its site's tab. The options page
+//! shows the providers, reliability, preferences, export/import, storage
+//! health and the version.
 //! Which view mounts is chosen by `<body data-page>`.
 #![forbid(unsafe_code)]
 
+mod popup;
 mod providers;
 mod resilience;
 mod settings;
 mod telemetry;
 
-use paperclip_core::activation::{self, Access, TabInfo};
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
-use paperclip_core::protocol::{
-    ActivateTab, ConversationList, ExportConversations, ImportConversations, ListConversations,
-    Ping,
-};
+use paperclip_core::protocol::{ExportConversations, ImportConversations, Ping};
 use paperclip_platform as platform;
-use paperclip_ui::{Animation, Character, ConversationTable};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
-
-/// The tab "Ask Clippy on this page" means, and this page's own tab when it
-/// is in one (a popup page opened in a window of its own, not the toolbar
-/// popup). A page the browser keeps extensions off is refused here, with
-/// the reason, when its URL is known.
-async fn target_tab() -> Result<(TabInfo, Option<TabInfo>), String> {
-    let own = platform::tabs::current().await?;
-    let candidates = match own {
-        None => {
-            platform::tabs::query(&[("active", true.into()), ("currentWindow", true.into())])
-                .await?
-        }
-        Some(_) => {
-            platform::tabs::query(&[("active", true.into()), ("windowType", "normal".into())])
-                .await?
-        }
-    };
-    let tab = activation::target(own.as_ref(), &candidates).map_err(|e| e.to_string())?;
-    if let Some(url) = tab.url.as_deref() {
-        if let Access::Restricted(_) = activation::page_access(url) {
-            return Err(activation::refusal(Some(url), ""));
-        }
-    }
-    Ok((tab, own))
-}
-
-/// Shows the agent on the page the user means, then closes the popup (or
-/// the popup page's own tab).
-async fn ask_clippy_on_this_page() -> Result<(), String> {
-    let (tab, own) = target_tab().await?;
-    platform::call(ActivateTab { tab_id: tab.id })
-        .await
-        .map_err(|e| e.message)?;
-    match own {
-        Some(own) => platform::tabs::remove(own.id).await?,
-        None => {
-            if let Some(w) = web_sys::window() {
-                let _ = w.close();
-            }
-        }
-    }
-    Ok(())
-}
-
-#[function_component(Popup)]
-fn popup() -> Html {
-    let (list, _) = paperclip_ui::use_rpc_live(
-        ListConversations {
-            limit: 20,
-            ..Default::default()
-        },
-        |l: ConversationList| l,
-        &[paperclip_core::protocol::Topic::Conversations],
-    );
-    let status = use_state(String::new);
-    let activate = {
-        let status = status.clone();
-        Callback::from(move |_| {
-            let status = status.clone();
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Err(e) = ask_clippy_on_this_page().await {
-                    status.set(e);
-                }
-            });
-        })
-    };
-    html! {
-        <main class="popup">
-            <header>
-                <Character animation={Animation::Idle(paperclip_core::character::IdleVariant::Bob)} />
-                <h1>{ "Paperclip" }</h1>
-            </header>
-            <button class="primary" onclick={activate}>{ "Ask Clippy on this page" }</button>
-            if !status.is_empty() {
-                <p class="error" role="alert">{ (*status).clone() }</p>
-            }
-            <h2>{ "Recent conversations" }</h2>
-            { match &*list {
-                None => html! { <p aria-busy="true">{ "Loading…" }</p> },
-                Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
-                Some(Ok(l)) => html! {
-                    <>
-                        if !l.persistent {
-                            <p class="notice" role="status">{ "Storage is unavailable: history is kept in memory only." }</p>
-                        }
-                        if let Some(percent) = l.quota_percent {
-                            <p class="notice" role="alert">{ format!("Browser storage is {percent}% full. Export and delete old conversations in Options.") }</p>
-                        }
-                        <ConversationTable items={l.items.clone()} />
-                    </>
-                },
-            } }
-        </main>
-    }
-}
 
 #[function_component(Options)]
 fn options() -> Html {
@@ -267,6 +168,6 @@ pub fn main() {
     if page == "options" {
         yew::Renderer::<Options>::new().render();
     } else {
-        yew::Renderer::<Popup>::new().render();
+        yew::Renderer::<popup::Popup>::new().render();
     }
 }

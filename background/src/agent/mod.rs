@@ -39,8 +39,10 @@ use crate::{caller_of, store, to_content};
 use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 
 mod answering;
+pub(crate) mod arrival;
 mod running;
 use answering::*;
+use arrival::Pending;
 use running::{catch_up, Running};
 
 /// Pause between the chunks of a local answer, so it reads as it streams.
@@ -160,30 +162,20 @@ pub fn serve(port: Port) {
         // Registered before the history is read, so that no message about
         // its conversation (an answer streaming from another tab) is missed.
         register(&session);
-        send_history(&session).await;
+        let pending = arrival::take(tab_id);
+        match &pending {
+            Some(Pending::Arrival(protocol::Arrival::Open { conversation_id })) => {
+                open_history(&session, conversation_id).await;
+            }
+            _ => send_history(&session).await,
+        }
         send_place(&session).await;
         listen(&session, &inbox);
-        let pending = crate::take_pending_action(tab_id);
-        if pending.is_none() {
-            offer_hint(&session).await;
-        }
-        if let Some(action) = pending {
-            start_action(session, action).await;
+        match pending {
+            None => offer_hint(&session).await,
+            Some(pending) => arrival::start(session, pending).await,
         }
     });
-}
-
-/// Starts a quick action the user chose outside the agent (a context-menu
-/// entry): "Ask about selection" waits for the question, the others ask.
-async fn start_action(session: Rc<Session>, action: QuickAction) {
-    match action {
-        QuickAction::AskAboutSelection => session.send(&BgToAgent::Compose { action }),
-        action => {
-            let language = paperclip_platform::ui_language();
-            let question = action.question("", &language);
-            ask(session, None, question, Some(action), None).await;
-        }
-    }
 }
 
 /// The open agents.
@@ -195,17 +187,6 @@ fn sessions() -> Vec<Rc<Session>> {
             .filter(|s| !s.closed.get())
             .collect()
     })
-}
-
-/// Starts `action` in the agent already open in tab `tab_id`; false when
-/// none is (the action then waits for the agent to connect).
-pub(crate) fn start_in_open_agent(tab_id: i32, action: QuickAction) -> bool {
-    let session = sessions().into_iter().find(|s| s.tab_id == tab_id);
-    let Some(session) = session else {
-        return false;
-    };
-    wasm_bindgen_futures::spawn_local(start_action(session, action));
-    true
 }
 
 fn origin_of(url: &str) -> Option<String> {
@@ -223,6 +204,21 @@ async fn send_history(session: &Session) {
     match result {
         Ok((conversation, persistent)) => show(session, conversation, persistent),
         Err(error) => session.fail(error),
+    }
+}
+
+/// Shows conversation `id` of this site (opened from the popup), or the
+/// site's latest when it is not there.
+async fn open_history(session: &Session, id: &str) {
+    let opened = async {
+        let store = store()?;
+        let conversation = own(&store, session, id).await?;
+        Ok::<_, ProtocolError>((conversation, store.persistent()))
+    }
+    .await;
+    match opened {
+        Ok((conversation, persistent)) => show(session, Some(conversation), persistent),
+        Err(_) => send_history(session).await,
     }
 }
 

@@ -67,6 +67,10 @@ pub struct Deleted {
 pub struct ActivateTab {
     /// The browser's tab id.
     pub tab_id: i32,
+    /// What the agent does when it appears (ask a question, show a
+    /// conversation), besides showing the site's latest conversation.
+    #[serde(default)]
+    pub then: Option<super::Arrival>,
 }
 
 /// The agent was injected (or was already there).

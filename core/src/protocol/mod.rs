@@ -36,6 +36,7 @@ mod codec;
 mod agent;
 mod changes;
 mod conversations;
+mod popup;
 mod providers;
 mod storage;
 mod telemetry;
@@ -44,6 +45,7 @@ pub use agent::*;
 pub use changes::*;
 pub use codec::*;
 pub use conversations::*;
+pub use popup::*;
 pub use providers::*;
 pub use storage::*;
 pub use telemetry::*;
@@ -169,6 +171,11 @@ rpc! {
     FlushTelemetry => TelemetryFlushed,
     /// The look every page applies (`ui.*` preferences).
     GetAppearance => Appearance,
+    /// The popup's status: who answers now, this site's setting, a storage
+    /// warning.
+    GetPopupStatus => PopupStatus,
+    /// "Clippy on this site": on or never.
+    SetSiteAccess => SiteAccessSet,
 }
 
 /// Asks for [`Pong`].
@@ -240,7 +247,10 @@ mod tests {
             }),
             Request::GetConversation(GetConversation { id: "x".into() }),
             Request::DeleteConversation(DeleteConversation { id: "x".into() }),
-            Request::ActivateTab(ActivateTab { tab_id: 7 }),
+            Request::ActivateTab(ActivateTab {
+                tab_id: 7,
+                then: None,
+            }),
         ] {
             assert_eq!(decode::<Request>(&encode(&req)).unwrap(), req);
         }

@@ -24,6 +24,8 @@
 //!   the resilience settings, on the options page;
 //! - `page_context`: page context the user turned off, saved pages read by
 //!   the core, hints;
+//! - `popup`: the popup's ask field, who answers now, "Clippy on this
+//!   site", recent conversations that open;
 //! - `providers`: answers from a provider and the offline fallback, the
 //!   fallback provider, Chrome's built-in AI;
 //! - `resilience`: stream faults, cached answers and the circuit breaker;
@@ -95,6 +97,7 @@ mod lifecycle;
 mod live;
 mod options;
 mod page_context;
+mod popup;
 mod providers;
 mod resilience;
 mod security;

@@ -1,0 +1,222 @@
+//! The toolbar popup: a one-line "Ask Clippy" field (the question is asked
+//! in the agent on the page), "Ask Clippy on this page", who answers now
+//! (provider, breaker, last latency; or offline answers only), "Clippy on
+//! this site" (on / never), a storage warning, and the recent
+//! conversations, each opening in its site's tab.
+
+use paperclip_core::activation::{self, Access, TabInfo};
+use paperclip_core::protocol::{
+    ActivateTab, Arrival, ConversationList, GetPopupStatus, ListConversations, PopupStatus,
+    SetSiteAccess, Topic, MAX_QUESTION_CHARS,
+};
+use paperclip_platform as platform;
+use paperclip_ui::{Animation, Character, ConversationTable};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// The tab "Ask Clippy on this page" means, and this page's own tab when it
+/// is in one (a popup page opened in a window of its own, not the toolbar
+/// popup). A page the browser keeps extensions off is refused here, with
+/// the reason, when its URL is known.
+async fn target_tab() -> Result<(TabInfo, Option<TabInfo>), String> {
+    let own = platform::tabs::current().await?;
+    let candidates = match own {
+        None => {
+            platform::tabs::query(&[("active", true.into()), ("currentWindow", true.into())])
+                .await?
+        }
+        Some(_) => {
+            platform::tabs::query(&[("active", true.into()), ("windowType", "normal".into())])
+                .await?
+        }
+    };
+    let tab = activation::target(own.as_ref(), &candidates).map_err(|e| e.to_string())?;
+    if let Some(url) = tab.url.as_deref() {
+        if let Access::Restricted(_) = activation::page_access(url) {
+            return Err(activation::refusal(Some(url), ""));
+        }
+    }
+    Ok((tab, own))
+}
+
+/// Shows the agent on the page the user means (asking `then`'s question or
+/// opening its conversation there), then closes the popup (or the popup
+/// page's own tab).
+async fn show_agent(then: Option<Arrival>) -> Result<(), String> {
+    let (tab, own) = target_tab().await?;
+    platform::call(ActivateTab {
+        tab_id: tab.id,
+        then,
+    })
+    .await
+    .map_err(|e| e.message)?;
+    match own {
+        Some(own) => platform::tabs::remove(own.id).await?,
+        None => {
+            if let Some(w) = web_sys::window() {
+                let _ = w.close();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The site (origin) of the tab the popup is over, when it is a web page.
+async fn target_site() -> Option<String> {
+    let (tab, _) = target_tab().await.ok()?;
+    let origin = web_sys::Url::new(tab.url.as_deref()?).ok()?.origin();
+    (origin.starts_with("http://") || origin.starts_with("https://")).then_some(origin)
+}
+
+/// What the status line says about who answers.
+fn answering_text(status: &PopupStatus) -> String {
+    match &status.answering {
+        None => "Offline answers only: no provider answers now. Set one up in Options.".into(),
+        Some(a) => {
+            let breaker = match a.breaker.as_str() {
+                "closed" => "working",
+                "half_open" => "being tested again after failures",
+                other => other,
+            };
+            let latency = a.last_latency_ms.map_or(String::new(), |ms| {
+                format!(" · last answer started in {ms} ms")
+            });
+            format!("{} answers now · {breaker}{latency}", a.provider)
+        }
+    }
+}
+
+#[function_component(Popup)]
+pub fn popup() -> Html {
+    let (list, _) = paperclip_ui::use_rpc_live(
+        ListConversations {
+            limit: 20,
+            ..Default::default()
+        },
+        |l: ConversationList| l,
+        &[Topic::Conversations],
+    );
+    let status = use_state(|| None::<PopupStatus>);
+    let error = use_state(String::new);
+    let question = use_node_ref();
+    let load_status: paperclip_ui::Reload = {
+        let status = status.clone();
+        std::rc::Rc::new(move || {
+            let status = status.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let site = target_site().await;
+                if let Ok(s) = platform::call(GetPopupStatus { site }).await {
+                    status.set(Some(s));
+                }
+            });
+        })
+    };
+    paperclip_ui::use_changes(
+        &[
+            Topic::Providers,
+            Topic::Preferences,
+            Topic::Storage,
+            Topic::Conversations,
+        ],
+        load_status.clone(),
+    );
+    {
+        let load_status = load_status.clone();
+        use_effect_with((), move |_| load_status());
+    }
+    let go = {
+        let error = error.clone();
+        Callback::from(move |then: Option<Arrival>| {
+            let error = error.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = show_agent(then).await {
+                    error.set(e);
+                }
+            });
+        })
+    };
+    let ask = {
+        let (go, question, error) = (go.clone(), question.clone(), error.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let text = question
+                .cast::<HtmlInputElement>()
+                .map(|i| i.value())
+                .unwrap_or_default();
+            if text.trim().is_empty() {
+                error.set("Type a question first.".into());
+                return;
+            }
+            go.emit(Some(Arrival::Ask { question: text }));
+        })
+    };
+    let activate = go.reform(|_: MouseEvent| None);
+    let open = go.reform(|conversation_id: String| Some(Arrival::Open { conversation_id }));
+    let set_site = {
+        let (status, error, load_status) = (status.clone(), error.clone(), load_status.clone());
+        Callback::from(move |never: bool| {
+            let Some(site) = status.as_ref().and_then(|s| s.site.clone()) else {
+                return;
+            };
+            let (error, load_status) = (error.clone(), load_status.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match platform::call(SetSiteAccess { site, never }).await {
+                    Ok(_) => load_status(),
+                    Err(e) => error.set(e.message),
+                }
+            });
+        })
+    };
+    let allowed = status.as_ref().is_none_or(|s| s.site_allowed);
+    html! {
+        <main class="popup">
+            <header>
+                <Character animation={Animation::Idle(paperclip_core::character::IdleVariant::Bob)} />
+                <h1>{ "Paperclip" }</h1>
+            </header>
+            <form class="popup-ask" onsubmit={ask}>
+                <label for="popup-question">{ "Ask Clippy" }</label>
+                <div class="row">
+                    <input id="popup-question" ref={question} type="text" autocomplete="off"
+                        maxlength={MAX_QUESTION_CHARS.to_string()} disabled={!allowed}
+                        placeholder="A question about this page" />
+                    <button type="submit" disabled={!allowed}>{ "Ask" }</button>
+                </div>
+            </form>
+            <button class="primary" onclick={activate} disabled={!allowed}>{ "Ask Clippy on this page" }</button>
+            if !error.is_empty() {
+                <p class="error" role="alert">{ (*error).clone() }</p>
+            }
+            if let Some(s) = &*status {
+                <p class="provider-status" role="status">{ answering_text(s) }</p>
+                if let Some(site) = &s.site {
+                    <fieldset class="site-access">
+                        <legend>{ format!("Clippy on this site ({site})") }</legend>
+                        <label>
+                            <input type="radio" name="site-access" value="on" checked={s.site_allowed}
+                                onchange={set_site.reform(|_| false)} />
+                            { "On" }
+                        </label>
+                        <label>
+                            <input type="radio" name="site-access" value="never" checked={!s.site_allowed}
+                                onchange={set_site.reform(|_| true)} />
+                            { "Never" }
+                        </label>
+                    </fieldset>
+                }
+                if !s.site_allowed {
+                    <p class="notice" role="status">{ "Clippy is off on this site. Set it to On above to use it here." }</p>
+                }
+                if let Some(warning) = &s.storage_warning {
+                    <p class="notice storage-warning" role="status">{ warning.clone() }</p>
+                }
+            }
+            <h2>{ "Recent conversations" }</h2>
+            { match &*list {
+                None => html! { <p aria-busy="true">{ "Loading…" }</p> },
+                Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
+                Some(Ok(l)) => html! { <ConversationTable items={l.items.clone()} on_select={open} /> },
+            } }
+        </main>
+    }
+}
