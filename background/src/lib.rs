@@ -17,6 +17,7 @@ pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod cancel;
+pub mod data;
 pub mod page;
 pub mod providers;
 pub mod resilient;
@@ -367,6 +368,9 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             export: telemetry::set_export(&store, settings).await?,
         }
         .into(),
+        Request::DeleteAllData(r) => data::delete_all(&store, r).await?.into(),
+        Request::DeleteSiteData(r) => data::delete_site(&store, &r.site).await?.into(),
+        Request::ClearTelemetry(_) => data::clear_telemetry(&store).await?.into(),
     })
 }
 

@@ -15,6 +15,7 @@ use std::rc::Rc;
 
 use paperclip_core::answer::{self, AnswerSource, Outcome as Attempt};
 use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
+use paperclip_core::data::{hints_key, place_key};
 use paperclip_core::hints::{self, HintState, Outcome};
 use paperclip_core::offline;
 use paperclip_core::page::PageSnapshot;
@@ -230,12 +231,24 @@ async fn send_history(session: &Session) {
     }
 }
 
-fn place_key(site: &str) -> String {
-    format!("place:{site}")
-}
-
-fn hints_key(site: &str) -> String {
-    format!("hints:{site}")
+/// After data was deleted (everything, or `site`'s): the open agents of
+/// those sites show an empty conversation, and the latest answer's level
+/// is forgotten when everything went.
+pub fn forget_conversations(site: Option<&str>) {
+    if site.is_none() {
+        LEVEL.with(|l| l.set(Degradation::Normal));
+    }
+    let persistent = store().map(|s| s.persistent()).unwrap_or_default();
+    let sessions: Vec<Rc<Session>> = SESSIONS.with(|s| {
+        s.borrow()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .filter(|s| !s.closed.get() && site.is_none_or(|site| s.site == site))
+            .collect()
+    });
+    for session in sessions {
+        show(&session, None, persistent);
+    }
 }
 
 /// Tells the agent where the user last put it on this site.

@@ -165,6 +165,13 @@ rpc! {
     /// Collects and exports what telemetry holds now (the options page's
     /// "Send now"), instead of at the next collection.
     FlushTelemetry => TelemetryFlushed,
+    /// Deletes all data (refused unless confirmed): the extension as
+    /// freshly installed.
+    DeleteAllData => AllDataDeleted,
+    /// Deletes one site's conversations, cache entries and settings.
+    DeleteSiteData => SiteDataDeleted,
+    /// Deletes telemetry records, its in-memory state and export queue.
+    ClearTelemetry => TelemetryCleared,
 }
 
 /// Asks for [`Pong`].
