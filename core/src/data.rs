@@ -32,19 +32,6 @@ pub fn site(input: &str) -> Result<String, String> {
     })
 }
 
-/// The origin of `url` (`scheme://host[:port]`) when it is an http(s) URL,
-/// as the browser writes it (already normalised); empty otherwise.
-pub fn origin_of_url(url: &str) -> &str {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "";
-    };
-    if scheme != "http" && scheme != "https" {
-        return "";
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    &url[..scheme.len() + 3 + end]
-}
-
 /// The key prefixes of the context-cache entries that belong to `site`:
 /// page contexts read on it (`ctx:<site>/…`, see [`context_key`]) and
 /// answers about its pages (`answer:<site>#…`, see
@@ -200,15 +187,6 @@ mod tests {
             };
             assert!(!answer_key("why?", &page).starts_with(&answers));
         }
-    }
-
-    #[test]
-    fn origins_of_urls() {
-        assert_eq!(origin_of_url("https://a.test/x?y"), "https://a.test");
-        assert_eq!(origin_of_url("http://a.test:81"), "http://a.test:81");
-        assert_eq!(origin_of_url("http://a.test?q"), "http://a.test");
-        assert_eq!(origin_of_url("file:///etc"), "");
-        assert_eq!(origin_of_url("nothing"), "");
     }
 
     #[test]

@@ -146,7 +146,7 @@ pub fn answer_key(question: &str, page: &PageSnapshot) -> String {
     for block in &page.blocks {
         field(block);
     }
-    let site = crate::data::origin_of_url(&page.url);
+    let site = crate::net::origin_of_url(&page.url);
     format!("{ANSWER_PREFIX}{site}#{:032x}", h.digest128())
 }
 
