@@ -18,6 +18,7 @@ pub mod agent;
 pub mod bench;
 pub mod cancel;
 pub mod changes;
+pub mod data;
 pub mod page;
 pub mod popup;
 pub mod providers;
@@ -370,6 +371,9 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             export: telemetry::set_export(&store, settings).await?,
         }
         .into(),
+        Request::DeleteAllData(r) => data::delete_all(&store, r).await?.into(),
+        Request::DeleteSiteData(r) => data::delete_site(&store, &r.site).await?.into(),
+        Request::ClearTelemetry(_) => data::clear_telemetry(&store).await?.into(),
     })
 }
 

@@ -26,6 +26,12 @@ thread_local! {
     static LAST: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
 }
 
+/// Forgets which page context each tab sent last (their cache entries
+/// were deleted), so the next read serialises the page again.
+pub fn forget() {
+    LAST.with(|l| l.borrow_mut().clear());
+}
+
 /// Where a page context came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {

@@ -92,6 +92,13 @@ thread_local! {
     static SETTINGS: RefCell<Option<ResilienceSettings>> = const { RefCell::new(None) };
 }
 
+/// Forgets every provider's machines and the settings in force (after all
+/// data was deleted: the next call starts from the defaults).
+pub fn forget() {
+    GUARDS.with(|g| g.borrow_mut().clear());
+    SETTINGS.with(|s| *s.borrow_mut() = None);
+}
+
 fn now() -> u64 {
     paperclip_platform::clock::now_ms() as u64
 }

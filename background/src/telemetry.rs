@@ -126,21 +126,7 @@ pub fn set_panic_hook() {
 
 /// Starts the engine: export as the user set it, the queue as it was left.
 pub async fn start(store: &Store) {
-    // The ask funnel: asked → an answer started → the answer completed,
-    // per message id.
-    let funnels = paperclip_core::telemetry::funnel::FunnelDef::new(
-        "ask",
-        ["ask.started", "answer.started", "answer.completed"],
-        "ask",
-    )
-    .into_iter()
-    .collect();
-    let config = EngineConfig {
-        service_version: paperclip_platform::version(),
-        funnels,
-        ..EngineConfig::default()
-    };
-    let Ok(mut engine) = Engine::new(config, now()) else {
+    let Some(mut engine) = new_engine() else {
         return;
     };
     let saved: Vec<QueuedBatch> = store
@@ -163,6 +149,56 @@ pub async fn start(store: &Store) {
     PERSISTED.with(|p| p.set(now()));
     listen_online();
     wake();
+}
+
+/// A fresh engine, with the ask funnel: asked → an answer started → the
+/// answer completed, per message id.
+fn new_engine() -> Option<Engine> {
+    let funnels = paperclip_core::telemetry::funnel::FunnelDef::new(
+        "ask",
+        ["ask.started", "answer.started", "answer.completed"],
+        "ask",
+    )
+    .into_iter()
+    .collect();
+    let config = EngineConfig {
+        service_version: paperclip_platform::version(),
+        funnels,
+        ..EngineConfig::default()
+    };
+    Engine::new(config, now()).ok()
+}
+
+/// Replaces the engine by a fresh one: its metrics, events, error groups,
+/// spans and export queue are gone (and, with `forget_targets`, where
+/// telemetry is exported). Returns how many batches waited for export.
+/// The caller then saves the (empty) queue or deletes it with everything.
+pub fn reset(forget_targets: bool) -> u64 {
+    let waiting = with(|e, _| e.queued_batches().count() as u64).unwrap_or_default();
+    if let Some(engine) = new_engine() {
+        ENGINE.with(|e| {
+            if let Ok(mut slot) = e.try_borrow_mut() {
+                *slot = Some(engine);
+            }
+        });
+    }
+    if forget_targets {
+        TARGETS.with(|t| *t.borrow_mut() = Targets::default());
+    }
+    PERSISTED.with(|p| p.set(now()));
+    waiting
+}
+
+/// After [`reset`]: stores the empty queue when `save` (else only drops
+/// its alarm: the caller deleted the record) and applies the opt-in as it
+/// now stands.
+pub async fn after_reset(store: &Store, save: bool) {
+    if save {
+        save_queue(store).await;
+    } else {
+        set_alarm(false);
+    }
+    refresh(store).await;
 }
 
 /// Re-reads the opt-in (after a preference changed).

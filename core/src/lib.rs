@@ -25,6 +25,7 @@ pub mod cache;
 pub mod character;
 pub mod chat;
 pub mod conversation;
+pub mod data;
 pub mod export;
 pub mod extract;
 pub mod hints;

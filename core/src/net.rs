@@ -47,6 +47,19 @@ pub fn plain_http_allowed(url: &str) -> bool {
     lower.starts_with("http://") && url_host(url).is_some_and(|h| is_loopback_host(&h))
 }
 
+/// The origin of `url` (`scheme://host[:port]`) when it is an http(s) URL,
+/// as the browser writes it (already normalised); empty otherwise.
+pub fn origin_of_url(url: &str) -> &str {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "";
+    };
+    if scheme != "http" && scheme != "https" {
+        return "";
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    &url[..scheme.len() + 3 + end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +105,14 @@ mod tests {
         // The user info is not the host: this goes to evil.example.
         assert!(!plain_http_allowed("http://127.0.0.1@evil.example/"));
         assert!(plain_http_allowed("http://evil.example@127.0.0.1/"));
+    }
+
+    #[test]
+    fn origins_of_urls() {
+        assert_eq!(super::origin_of_url("https://a.test/x?y"), "https://a.test");
+        assert_eq!(super::origin_of_url("http://a.test:81"), "http://a.test:81");
+        assert_eq!(super::origin_of_url("http://a.test?q"), "http://a.test");
+        assert_eq!(super::origin_of_url("file:///etc"), "");
+        assert_eq!(super::origin_of_url("nothing"), "");
     }
 }

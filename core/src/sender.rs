@@ -442,6 +442,24 @@ mod tests {
             let e = ask(&refused, Channel::Port(AGENT_PORT)).unwrap_err();
             assert_eq!(e.kind, ErrorKind::Forbidden, "{refused:?}");
         }
+        // Deleting data: the options page only.
+        use crate::protocol::{ClearTelemetry, DeleteAllData, DeleteSiteData};
+        let wipe = [
+            Request::DeleteAllData(DeleteAllData { confirm: true }),
+            Request::DeleteSiteData(DeleteSiteData {
+                site: "https://a.test".into(),
+            }),
+            Request::ClearTelemetry(ClearTelemetry {}),
+        ];
+        for request in &wipe {
+            assert!(ask(&page("options.html", None), Channel::Request(request)).is_ok());
+            for p in ["popup.html", "panel.html", "agent.html", "bench.html"] {
+                let e = ask(&page(p, Some(4)), Channel::Request(request)).unwrap_err();
+                assert_eq!(e.kind, ErrorKind::Forbidden, "{p} {}", request.name());
+            }
+            let e = ask(&script, Channel::Request(request)).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::Forbidden);
+        }
         // The telemetry port: the devtools panel only.
         assert!(ask(&page("panel.html", None), Channel::Port(TELEMETRY_PORT)).is_ok());
         assert!(ask(&page("agent.html", Some(7)), Channel::Port(TELEMETRY_PORT)).is_err());

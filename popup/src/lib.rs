@@ -8,6 +8,7 @@
 //! Which view mounts is chosen by `<body data-page>`.
 #![forbid(unsafe_code)]
 
+mod data;
 mod popup;
 mod providers;
 mod resilience;
@@ -34,9 +35,17 @@ fn options() -> Html {
             });
         });
     }
+    // Deleting data changes what every section shows: they mount again
+    // (and load afresh) under a new key.
+    let generation = use_state(|| 0u32);
+    let reload_sections = {
+        let generation = generation.clone();
+        Callback::from(move |()| generation.set(*generation + 1))
+    };
     html! {
         <main class="options">
             <h1>{ "Paperclip options" }</h1>
+            <div class="sections" key={*generation}>
             <section>
                 <h2>{ "Provider" }</h2>
                 <p>{ "Without a provider, Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. With providers, answers come from the first one below (the primary), and the page's text goes to it when you ask; if it fails, the second one (the fallback) answers, then an earlier answer to the same question about the same page, then the offline answer. Every fallback answer is labelled." }</p>
@@ -47,6 +56,8 @@ fn options() -> Html {
             <DataSection />
             <telemetry::TelemetrySection />
             <paperclip_ui::StorageSection />
+            </div>
+            <data::DataControl on_deleted={reload_sections} />
             <section>
                 <h2>{ "About" }</h2>
                 <p class="version">{ (*version).clone() }</p>

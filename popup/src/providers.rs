@@ -191,6 +191,7 @@ pub fn providers_section() -> Html {
             <p>{ "None yet: Clippy answers with the built-in offline provider, from the page itself." }</p>
         },
         Some(Ok(l)) => html! {
+            <div class="table-scroll">
             <table class="providers" aria-label="Providers">
                 <thead><tr><th>{ "Role" }</th><th>{ "Name" }</th><th>{ "Kind" }</th><th>{ "Address" }</th><th>{ "Model" }</th><th>{ "Key" }</th><th></th></tr></thead>
                 <tbody>
@@ -213,8 +214,8 @@ pub fn providers_section() -> Html {
                                 }
                             </td>
                             <td>{ s.kind.as_str() }</td>
-                            <td>{ s.base_url.clone() }</td>
-                            <td>{ s.model.clone() }</td>
+                            <td class="long">{ s.base_url.clone() }</td>
+                            <td class="long">{ s.model.clone() }</td>
                             <td>{ if p.has_key { "set" } else { "none" } }</td>
                             <td>
                                 <button onclick={Callback::from(move |_| test.emit(id1.clone()))}>{ "Test connection" }</button>
@@ -228,6 +229,7 @@ pub fn providers_section() -> Html {
                 }) }
                 </tbody>
             </table>
+            </div>
         },
     };
     html! {

@@ -4,7 +4,8 @@
 //! price table used for the cost of answers.
 
 use paperclip_core::protocol::{
-    GetPrices, GetResilience, ResilienceStatus, SetPrices, SetResilience,
+    GetPrices, GetResilience, ListProviders, ProviderList, ResilienceStatus, SetPrices,
+    SetResilience,
 };
 use paperclip_core::provider::price::PriceTable;
 use paperclip_core::resilience::breaker::BreakerState;
@@ -24,12 +25,31 @@ fn breaker_text(state: BreakerState, now_ms: u64) -> String {
     }
 }
 
+/// What a breaker's provider is called: its label, or, when the provider
+/// is gone, its id marked as removed.
+fn provider_name(id: &str, labels: &[(String, String)]) -> String {
+    match labels.iter().find(|(pid, _)| pid == id) {
+        Some((_, label)) => label.clone(),
+        None => format!("Removed provider ({id})"),
+    }
+}
+
 /// The resilience section.
 #[function_component(ResilienceSection)]
 pub fn resilience_section() -> Html {
     let (status, reload) = paperclip_ui::use_rpc_live(
         GetResilience {},
         |s: ResilienceStatus| s,
+        &[paperclip_core::protocol::Topic::Providers],
+    );
+    let (providers, _) = paperclip_ui::use_rpc_live(
+        ListProviders {},
+        |l: ProviderList| {
+            l.providers
+                .into_iter()
+                .map(|p| (p.settings.id, p.settings.label))
+                .collect::<Vec<_>>()
+        },
         &[paperclip_core::protocol::Topic::Providers],
     );
     let line = use_state(|| None::<Result<String, String>>);
@@ -76,7 +96,10 @@ pub fn resilience_section() -> Html {
                     </dd>
                     { for s.breakers.iter().map(|b| html! {
                         <>
-                        <dt>{ format!("Provider {}", b.provider_id) }</dt>
+                        <dt>{ match &*providers {
+                            Some(Ok(labels)) => provider_name(&b.provider_id, labels),
+                            _ => "Provider".to_string(),
+                        } }</dt>
                         <dd class="breaker">{ breaker_text(b.state, now) }</dd>
                         </>
                     }) }

@@ -972,6 +972,25 @@ impl Browser {
         }
     }
 
+    /// Makes the current window's viewport `width` CSS pixels wide (and
+    /// the window 900 pixels high): the window is sized, then corrected by
+    /// what its frame takes.
+    pub async fn set_viewport_width(&self, width: u32) -> Result<()> {
+        self.client.set_window_size(width, 900).await?;
+        let inner = self
+            .client
+            .execute("return window.innerWidth;", vec![])
+            .await?
+            .as_f64()
+            .unwrap_or(f64::from(width));
+        let frame = f64::from(width) - inner;
+        if frame.abs() >= 1.0 {
+            let outer = (f64::from(width) + frame).max(1.0) as u32;
+            self.client.set_window_size(outer, 900).await?;
+        }
+        Ok(())
+    }
+
     /// A PNG screenshot of the current tab.
     pub async fn screenshot(&self, path: &Path) -> Result<()> {
         self.top().await?;

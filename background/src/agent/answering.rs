@@ -38,7 +38,7 @@ pub(super) async fn ask(
             None => (open.insert(new_id()).clone(), true),
         }
     };
-    let Some(claim) = Running::claim(&conversation_id) else {
+    let Some(claim) = Running::claim(&conversation_id, &session.site) else {
         return session.fail(busy());
     };
     let question = Message::complete(id, Role::User, text, now_ms());
@@ -51,7 +51,7 @@ pub(super) async fn continue_answer(session: Rc<Session>, message_id: String) {
     let Some(conversation_id) = session.conversation_id.borrow().clone() else {
         return session.fail(ProtocolError::failed("there is no answer to continue"));
     };
-    let Some(claim) = Running::claim(&conversation_id) else {
+    let Some(claim) = Running::claim(&conversation_id, &session.site) else {
         return session.fail(busy());
     };
     if let Err(error) = continuation(&session, &claim, message_id).await {
@@ -324,7 +324,9 @@ pub(super) async fn stream_local(
     } else {
         MessageStatus::Interrupted
     };
-    store_answer(store, job, source, streamed, status, 0).await?;
+    if !running.discarded() {
+        store_answer(store, job, source, streamed, status, 0).await?;
+    }
     running.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
@@ -443,7 +445,11 @@ pub(super) async fn answer_with(
     let status = *status;
     record_level(source.level);
     let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
-    let stored = store_answer(store, job, source, text.clone(), status, tokens).await;
+    let stored = if running.discarded() {
+        Err(ProtocolError::failed("the conversation's data was deleted"))
+    } else {
+        store_answer(store, job, source, text.clone(), status, tokens).await
+    };
     if stored.is_ok() {
         if let Some((tokens_in, tokens_out)) = usage {
             let prices = crate::providers::prices(store).await;

@@ -17,6 +17,7 @@ use std::rc::Rc;
 
 use paperclip_core::answer::{self, AnswerSource, Outcome as Attempt};
 use paperclip_core::conversation::{Conversation, Message, MessageStatus, Role};
+use paperclip_core::data::{hints_key, place_key};
 use paperclip_core::hints::{self, HintState, Outcome};
 use paperclip_core::offline;
 use paperclip_core::page::PageSnapshot;
@@ -222,12 +223,25 @@ async fn open_history(session: &Session, id: &str) {
     }
 }
 
-fn place_key(site: &str) -> String {
-    format!("place:{site}")
+/// After data was deleted (everything, or `site`'s): the open agents of
+/// those sites show an empty conversation, and the latest answer's level
+/// is forgotten when everything went.
+pub fn forget_conversations(site: Option<&str>) {
+    if site.is_none() {
+        LEVEL.with(|l| l.set(Degradation::Normal));
+    }
+    let persistent = store().map(|s| s.persistent()).unwrap_or_default();
+    for session in sessions() {
+        if site.is_none_or(|site| session.site == site) {
+            show(&session, None, persistent);
+        }
+    }
 }
 
-fn hints_key(site: &str) -> String {
-    format!("hints:{site}")
+/// Before data is deleted (everything, or `site`'s): the answers in
+/// progress there stop and store nothing.
+pub fn discard_answers(site: Option<&str>) {
+    running::discard(site);
 }
 
 /// Tells the agent where the user last put it on this site.

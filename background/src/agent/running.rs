@@ -24,6 +24,11 @@ const KEEP_AWAKE_MS: u32 = 20_000;
 pub(super) struct Running {
     /// The conversation.
     pub conversation_id: String,
+    /// Its site.
+    pub site: String,
+    /// Set when the user deleted the conversation's data meanwhile: the
+    /// answer stops and stores nothing.
+    discarded: Cell<bool>,
     /// Stop: set by the Stop button of any agent showing the conversation.
     pub cancel: Rc<Cancel>,
     /// The answer streaming now: its start, and its text so far, for an
@@ -57,12 +62,14 @@ impl Drop for Claim {
 impl Running {
     /// Claims the one answer of `conversation_id`; `None` while another
     /// runs there.
-    pub fn claim(conversation_id: &str) -> Option<Claim> {
+    pub fn claim(conversation_id: &str, site: &str) -> Option<Claim> {
         if Self::of(conversation_id).is_some() {
             return None;
         }
         let running = Rc::new(Running {
             conversation_id: conversation_id.to_string(),
+            site: site.to_string(),
+            discarded: Cell::new(false),
             cancel: Rc::default(),
             shown: RefCell::default(),
             render: RefCell::default(),
@@ -109,9 +116,25 @@ impl Running {
         deliver(&self.conversation_id, message);
     }
 
+    /// Whether the conversation's data was deleted meanwhile.
+    pub fn discarded(&self) -> bool {
+        self.discarded.get()
+    }
+
     /// Reports `error` to every agent showing the conversation.
     pub fn fail(&self, error: ProtocolError) {
         self.send(&BgToAgent::Failed { error });
+    }
+}
+
+/// Stops the answers in progress (of `site`, or everywhere) whose data the
+/// user is deleting: they store nothing more.
+pub(super) fn discard(site: Option<&str>) {
+    for running in RUNNING.with(|r| r.borrow().clone()) {
+        if site.is_none_or(|s| s == running.site) {
+            running.discarded.set(true);
+            running.cancel.stop();
+        }
     }
 }
 

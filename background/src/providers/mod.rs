@@ -41,6 +41,17 @@ pub async fn stored(store: &Store) -> Result<Vec<StoredProviderConfig>, Protocol
         .unwrap_or_default())
 }
 
+/// How many providers are stored (also those that no longer validate;
+/// 0 when the record is unreadable).
+pub async fn stored_count(store: &Store) -> u64 {
+    store
+        .meta_json::<Vec<serde_json::Value>>(META_PROVIDERS)
+        .await
+        .ok()
+        .flatten()
+        .map_or(0, |all| all.len() as u64)
+}
+
 /// The providers as the pages see them: one that no longer validates is
 /// listed with its `problem` (and skipped by [`chain`]).
 pub async fn public(store: &Store) -> Result<Vec<PublicProviderConfig>, ProtocolError> {

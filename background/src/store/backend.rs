@@ -38,6 +38,24 @@ pub struct StoredSize {
     pub saved: u64,
 }
 
+/// How many records each store held when it was emptied
+/// ([`Backend::clear_all`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleared {
+    /// Conversations.
+    pub conversations: u64,
+    /// Context-cache entries.
+    pub cache_entries: u64,
+    /// Stored preferences.
+    pub preferences: u64,
+    /// Telemetry rows.
+    pub telemetry_rows: u64,
+    /// Quarantined records.
+    pub quarantined: u64,
+    /// `meta` records.
+    pub meta: u64,
+}
+
 /// A page of conversation summaries and the cursor after it.
 pub type Page = (Vec<ConversationSummary>, Option<Cursor>);
 
@@ -129,6 +147,8 @@ pub trait Backend {
     async fn meta_get(&self, key: &str) -> Result<Option<JsValue>, ProtocolError>;
     /// Stores `entries` as `meta` records, together.
     async fn meta_put(&self, entries: &[(&str, JsValue)]) -> Result<(), ProtocolError>;
+    /// Deletes the `meta` records `keys`, together; returns how many existed.
+    async fn meta_delete(&self, keys: &[String]) -> Result<u64, ProtocolError>;
 
     // ----- quarantine and telemetry rows ------------------------------------
 
@@ -142,4 +162,11 @@ pub trait Backend {
     async fn telemetry_rows(&self, kind: &str, limit: u32) -> Result<Vec<Row>, ProtocolError>;
     /// How many telemetry rows there are.
     async fn telemetry_count(&self) -> Result<u64, ProtocolError>;
+    /// Deletes every telemetry row; returns how many there were.
+    async fn telemetry_clear(&self) -> Result<u64, ProtocolError>;
+
+    // ----- deleting everything ----------------------------------------------
+
+    /// Empties every store, all or nothing; returns what each held.
+    async fn clear_all(&self) -> Result<Cleared, ProtocolError>;
 }

@@ -18,7 +18,7 @@ use paperclip_core::telemetry::persist::{trim_plan, Row};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
-use super::backend::{Backend, Change, Page, StoredSize};
+use super::backend::{Backend, Change, Cleared, Page, StoredSize};
 use super::META_CACHE_STATS;
 
 /// Data in memory.
@@ -251,6 +251,11 @@ impl Backend for Memory {
         Ok(())
     }
 
+    async fn meta_delete(&self, keys: &[String]) -> Result<u64, ProtocolError> {
+        let mut meta = self.meta.borrow_mut();
+        Ok(keys.iter().filter(|k| meta.remove(*k).is_some()).count() as u64)
+    }
+
     async fn quarantined(&self, _limit: u32) -> Result<Vec<QuarantineItem>, ProtocolError> {
         Ok(vec![])
     }
@@ -287,5 +292,23 @@ impl Backend for Memory {
 
     async fn telemetry_count(&self) -> Result<u64, ProtocolError> {
         Ok(self.telemetry.borrow().len() as u64)
+    }
+
+    async fn telemetry_clear(&self) -> Result<u64, ProtocolError> {
+        Ok(std::mem::take(&mut *self.telemetry.borrow_mut()).len() as u64)
+    }
+
+    async fn clear_all(&self) -> Result<Cleared, ProtocolError> {
+        fn take<K: Ord, V>(map: &RefCell<BTreeMap<K, V>>) -> u64 {
+            std::mem::take(&mut *map.borrow_mut()).len() as u64
+        }
+        Ok(Cleared {
+            conversations: take(&self.conversations),
+            cache_entries: take(&self.cache),
+            preferences: take(&self.preferences),
+            telemetry_rows: self.telemetry_clear().await?,
+            quarantined: 0,
+            meta: take(&self.meta),
+        })
     }
 }

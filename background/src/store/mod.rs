@@ -13,7 +13,8 @@
 //! the store applies it and the backend does the I/O. The store's parts:
 //! [`conversations`](self::conversations) (listing, changes, import),
 //! [`cache`](self::cache) (the two tiers), [`settings`] (preferences and
-//! `meta`), [`maintenance`] (status and the cleanup job) and
+//! `meta`), [`maintenance`] (status and the cleanup job), [`data`]
+//! (deleting everything, a site's data, the telemetry rows) and
 //! [`telemetry_rows`] (the telemetry sink's store). It reports what
 //! it did as [`Observation`]s and writes no telemetry itself. Nothing here
 //! panics on bad data.
@@ -21,6 +22,7 @@
 pub mod backend;
 mod cache;
 mod conversations;
+mod data;
 pub mod idb;
 mod maintenance;
 pub mod memory;

@@ -32,6 +32,9 @@ macro_rules! backend_tests {
             preferences_are_validated_and_persist,
             maintenance_retention_then_budget,
             telemetry_sink_writes_rows_and_applies_retention,
+            delete_everything_leaves_a_fresh_store,
+            delete_site_keeps_other_sites,
+            clearing_telemetry_keeps_conversations,
         );
     };
 }
@@ -1039,4 +1042,196 @@ pub async fn telemetry_sink_writes_rows_and_applies_retention() {
     assert_eq!(events.len(), 1, "only the fresh event stays");
     assert_eq!(events[0].dims["level"], "fallback");
     assert_eq!(store.telemetry_trim(now).await.unwrap(), 0);
+}
+
+/// Conversations, cache entries, preferences, `meta` records and telemetry
+/// rows on two sites, as a used extension has them.
+async fn fill(store: &Store, now: u64) {
+    use paperclip_core::data::{cache_prefixes, meta_keys};
+    for (i, site) in ["https://a.test", "https://b.test"].iter().enumerate() {
+        for n in 0..2 {
+            let id = format!("{i}-{n}");
+            let t = (10 * i + n) as f64 + 1.0;
+            store
+                .upsert_message(&id, site, msg(&id, Role::User, "hello", t), t)
+                .await
+                .unwrap();
+        }
+        for prefix in cache_prefixes(site) {
+            let entry = CacheEntry::new(format!("{prefix}k"), "v", now, 0, 0.5, vec![]);
+            store.cache_put(entry, now).await.unwrap();
+        }
+        for key in meta_keys(site) {
+            store.set_meta_json(&key, &json!({"x": 1})).await.unwrap();
+        }
+    }
+    store
+        .set_meta_json("providers", &json!([{"id": "p1", "api_key": "sk-secret"}]))
+        .await
+        .unwrap();
+    store.set_meta_json("resilience", &json!({})).await.unwrap();
+    store
+        .set_preference("ui.theme", &json!("dark"))
+        .await
+        .unwrap();
+    store
+        .set_preference(
+            "agent.hint_sites",
+            &json!(["https://a.test", "https://b.test"]),
+        )
+        .await
+        .unwrap();
+    store
+        .telemetry_add(&[paperclip_core::telemetry::persist::Row {
+            time: now as f64,
+            kind: "event".into(),
+            name: "ask.started".into(),
+            value: 1.0,
+            dims: Default::default(),
+        }])
+        .await
+        .unwrap();
+}
+
+async fn conversation_ids(store: &Store) -> Vec<String> {
+    let mut ids: Vec<String> = store
+        .recent(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn cache_has(store: &Store, key: &str, now: u64) -> bool {
+    store.cache_get(key, now).await.unwrap().is_some()
+}
+
+pub async fn delete_everything_leaves_a_fresh_store() {
+    let name = unique("wipe");
+    let store = open_exactly(&name).await;
+    let now = 1_000_000u64;
+    fill(&store, now).await;
+    let cleared = store.delete_everything().await.unwrap();
+    assert_eq!(cleared.conversations, 4);
+    assert_eq!(cleared.cache_entries, 4);
+    assert_eq!(cleared.preferences, 2);
+    assert_eq!(cleared.telemetry_rows, 1);
+    // providers, resilience, 2 places, 2 hint states (and, on IndexedDB,
+    // the preferences version; perhaps the cache statistics).
+    assert!(cleared.meta >= 6, "{cleared:?}");
+    assert_fresh(&store, now).await;
+    let store = reopen(store, &name).await;
+    assert_fresh(&store, now).await;
+}
+
+/// `store` reads as freshly installed (and still stores conversations).
+async fn assert_fresh(store: &Store, now: u64) {
+    assert!(conversation_ids(store).await.is_empty());
+    assert!(!cache_has(store, "ctx:https://a.test/k", now).await);
+    assert!(!cache_has(store, "answer:https://b.test#k", now).await);
+    assert_eq!(store.cache_memory_len(), 0);
+    assert_eq!(
+        store.preferences(),
+        paperclip_core::prefs::Preferences::default()
+    );
+    for key in [
+        "providers",
+        "resilience",
+        "place:https://a.test",
+        "hints:https://b.test",
+        "prefs_version",
+    ] {
+        let v: Option<serde_json::Value> = store.meta_json(key).await.unwrap();
+        assert_eq!(v, None, "meta {key}");
+    }
+    assert!(store.telemetry_rows("event", 10).await.unwrap().is_empty());
+    let status = store.status().await.unwrap();
+    assert_eq!(
+        (
+            status.conversations,
+            status.cache_entries,
+            status.telemetry_records
+        ),
+        (0, 0, 0)
+    );
+    store
+        .upsert_message(
+            "n",
+            "https://c.test",
+            msg("n", Role::User, "again", 99.0),
+            99.0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(conversation_ids(store).await, ["n"]);
+    store.delete("n").await.unwrap();
+}
+
+pub async fn delete_site_keeps_other_sites() {
+    let store = open("site").await;
+    let now = 1_000_000u64;
+    fill(&store, now).await;
+    let err = store.delete_site("a.test").await.unwrap_err();
+    assert!(
+        err.message.contains("https://example.com"),
+        "{}",
+        err.message
+    );
+    assert_eq!(conversation_ids(&store).await.len(), 4, "nothing deleted");
+    let report = store.delete_site("HTTPS://A.test/").await.unwrap();
+    assert_eq!(report.site, "https://a.test");
+    assert_eq!(
+        (
+            report.conversations,
+            report.cache_entries,
+            report.settings,
+            report.hint_site
+        ),
+        (2, 2, 2, true)
+    );
+    assert_eq!(conversation_ids(&store).await, ["1-0", "1-1"]);
+    assert!(!cache_has(&store, "ctx:https://a.test/k", now).await);
+    assert!(!cache_has(&store, "answer:https://a.test#k", now).await);
+    assert!(cache_has(&store, "ctx:https://b.test/k", now).await);
+    assert!(cache_has(&store, "answer:https://b.test#k", now).await);
+    for (key, kept) in [
+        ("place:https://a.test", false),
+        ("hints:https://a.test", false),
+        ("place:https://b.test", true),
+        ("hints:https://b.test", true),
+        ("providers", true),
+    ] {
+        let v: Option<serde_json::Value> = store.meta_json(key).await.unwrap();
+        assert_eq!(v.is_some(), kept, "meta {key}");
+    }
+    assert_eq!(store.preferences().hint_sites, ["https://b.test"]);
+    assert_eq!(store.preferences().theme.as_str(), "dark");
+    let again = store.delete_site("https://a.test").await.unwrap();
+    assert_eq!(
+        (
+            again.conversations,
+            again.cache_entries,
+            again.settings,
+            again.hint_site
+        ),
+        (0, 0, 0, false)
+    );
+}
+
+pub async fn clearing_telemetry_keeps_conversations() {
+    let store = open("clear-telemetry").await;
+    let now = 1_000_000u64;
+    fill(&store, now).await;
+    assert_eq!(store.clear_telemetry_rows().await.unwrap(), 1);
+    assert!(store.telemetry_rows("event", 10).await.unwrap().is_empty());
+    assert_eq!(store.status().await.unwrap().telemetry_records, 0);
+    assert_eq!(conversation_ids(&store).await.len(), 4);
+    assert!(cache_has(&store, "ctx:https://a.test/k", now).await);
+    let v: Option<serde_json::Value> = store.meta_json("providers").await.unwrap();
+    assert!(v.is_some());
+    assert_eq!(store.preferences().theme.as_str(), "dark");
+    assert_eq!(store.clear_telemetry_rows().await.unwrap(), 0);
 }

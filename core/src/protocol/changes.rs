@@ -30,6 +30,18 @@ pub enum Topic {
     Usage,
 }
 
+impl Topic {
+    /// Every topic.
+    pub const ALL: &'static [Topic] = &[
+        Topic::Conversations,
+        Topic::Preferences,
+        Topic::Providers,
+        Topic::Storage,
+        Topic::Telemetry,
+        Topic::Usage,
+    ];
+}
+
 tagged! {
     /// Background → every open extension page (`runtime.sendMessage`).
     pub enum Broadcast {

@@ -176,6 +176,13 @@ rpc! {
     GetPopupStatus => PopupStatus,
     /// "Clippy on this site": on or never.
     SetSiteAccess => SiteAccessSet,
+    /// Deletes all data (refused unless confirmed): the extension as
+    /// freshly installed.
+    DeleteAllData => AllDataDeleted,
+    /// Deletes one site's conversations, cache entries and settings.
+    DeleteSiteData => SiteDataDeleted,
+    /// Deletes telemetry records, its in-memory state and export queue.
+    ClearTelemetry => TelemetryCleared,
 }
 
 /// Asks for [`Pong`].

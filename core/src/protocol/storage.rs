@@ -121,3 +121,74 @@ pub struct CacheInvalidated {
     /// Entries removed from disk.
     pub removed: u32,
 }
+
+/// Deletes every piece of data Paperclip keeps (conversations, the context
+/// cache, telemetry and its export queue, providers and their keys,
+/// preferences and every other setting), leaving it as freshly installed.
+/// Refused unless `confirm` is true.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteAllData {
+    /// The user confirmed; without it nothing is deleted.
+    pub confirm: bool,
+}
+
+/// What deleting everything removed, by kind.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct AllDataDeleted {
+    /// Conversations.
+    pub conversations: u64,
+    /// Context-cache entries on disk (page contexts and cached answers).
+    pub cache_entries: u64,
+    /// Stored telemetry records.
+    pub telemetry_rows: u64,
+    /// Telemetry batches that waited to be exported.
+    pub export_batches: u64,
+    /// AI providers (with their keys).
+    pub providers: u64,
+    /// Preferences changed from their defaults.
+    pub preferences: u64,
+    /// Other settings and state: reliability settings, prices, telemetry
+    /// export settings, where the agent sits and hint state per site,
+    /// breakers, statistics.
+    pub settings: u64,
+    /// Records set aside because they could not be read.
+    pub quarantined: u64,
+}
+
+/// Deletes one site's data: its conversations, context-cache entries,
+/// the agent's place and hint state there, and its place in the hint
+/// sites.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteSiteData {
+    /// An http(s) origin, e.g. `https://example.com` (validated).
+    pub site: String,
+}
+
+/// What deleting a site's data removed.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct SiteDataDeleted {
+    /// The site, normalised.
+    pub site: String,
+    /// Conversations.
+    pub conversations: u64,
+    /// Context-cache entries (page contexts and cached answers).
+    pub cache_entries: u64,
+    /// The agent's place and hint state there.
+    pub settings: u64,
+    /// Whether it was removed from the hint sites.
+    pub hint_site: bool,
+}
+
+/// Deletes the telemetry: stored records, what the engine holds in memory
+/// and the batches waiting for export (the export settings stay).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClearTelemetry {}
+
+/// What clearing telemetry removed.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct TelemetryCleared {
+    /// Stored telemetry records.
+    pub rows: u64,
+    /// Batches that waited to be exported.
+    pub export_batches: u64,
+}

@@ -120,9 +120,11 @@ impl AnswerSource {
 /// The key prefix of cached answers in the context cache.
 pub const ANSWER_PREFIX: &str = "answer:";
 
-/// The cache key of `question` about `page`: a 128-bit hash of the question
-/// (trimmed, lower-cased, whitespace collapsed) and of everything read from
-/// the page (URL without its fragment, title, selection, headings, text).
+/// The cache key of `question` about `page`: the page's site (so a site's
+/// data can be deleted, [`crate::data::cache_prefixes`]) and a 128-bit hash
+/// of the question (trimmed, lower-cased, whitespace collapsed) and of
+/// everything read from the page (URL without its fragment, title,
+/// selection, headings, text): `answer:<site>#<hash>`.
 pub fn answer_key(question: &str, page: &PageSnapshot) -> String {
     let mut h = Xxh3::new();
     let mut field = |s: &str| {
@@ -144,7 +146,8 @@ pub fn answer_key(question: &str, page: &PageSnapshot) -> String {
     for block in &page.blocks {
         field(block);
     }
-    format!("{ANSWER_PREFIX}{:032x}", h.digest128())
+    let site = crate::net::origin_of_url(&page.url);
+    format!("{ANSWER_PREFIX}{site}#{:032x}", h.digest128())
 }
 
 /// A provider's complete answer, as kept in the context cache.
@@ -230,8 +233,8 @@ mod tests {
             let p = PageSnapshot { blocks, ..page(&[]) };
             let key = answer_key(&q, &p);
             prop_assert_eq!(&key, &answer_key(&q, &p.clone()));
-            prop_assert_eq!(key.len(), ANSWER_PREFIX.len() + 32);
-            prop_assert!(key.starts_with(ANSWER_PREFIX));
+            prop_assert_eq!(key.len(), "answer:https://a.test#".len() + 32);
+            prop_assert!(key.starts_with("answer:https://a.test#"));
         }
     }
 

@@ -14,6 +14,8 @@
 //!   states, moving the agent, pointing at the selection, the quick
 //!   actions and the preview;
 //! - `controls`: the options page's and the panel's remaining controls;
+//! - `data`: deleting all data, a site's data and telemetry on the options
+//!   page, and its readability (provider names, whole words);
 //! - `lifecycle`: the background stopping and waking, Chromium's cold
 //!   worker and its storage across a restart, Firefox's agent across a
 //!   suspended event page (hand-written tests per browser);
@@ -93,6 +95,7 @@ mod accessibility;
 mod activation;
 mod agent;
 mod controls;
+mod data;
 mod lifecycle;
 mod live;
 mod options;

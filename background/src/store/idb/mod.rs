@@ -23,7 +23,7 @@ use rexie::{KeyRange, Rexie, TransactionMode};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use super::backend::{Backend, Change, Page, StoredSize};
+use super::backend::{Backend, Change, Cleared, Page, StoredSize};
 use super::records::{self, QuarantineRecord};
 use super::{report, storage_error, Observation};
 
@@ -97,6 +97,19 @@ impl IndexedDb {
                 .map_err(storage_error)?;
         }
         done(t).await
+    }
+
+    /// Empties the stores `names` in one transaction; returns how many
+    /// records each held.
+    async fn clear_stores(&self, names: &[&str]) -> Result<Vec<u64>, ProtocolError> {
+        let (t, s) = self.tx(names, TransactionMode::ReadWrite)?;
+        let mut counts = Vec::with_capacity(names.len());
+        for store in &s {
+            counts.push(u64::from(store.count(None).await.map_err(storage_error)?));
+            store.clear().await.map_err(storage_error)?;
+        }
+        done(t).await?;
+        Ok(counts)
     }
 
     async fn count(&self, name: &str) -> Result<u64, ProtocolError> {
@@ -304,6 +317,25 @@ impl Backend for IndexedDb {
         done(t).await
     }
 
+    async fn meta_delete(&self, keys: &[String]) -> Result<u64, ProtocolError> {
+        let (t, s) = self.tx(&[store::META], TransactionMode::ReadWrite)?;
+        let mut existed = 0;
+        for key in keys {
+            if s[0]
+                .key_exists(key.as_str().into())
+                .await
+                .map_err(storage_error)?
+            {
+                s[0].delete(key.as_str().into())
+                    .await
+                    .map_err(storage_error)?;
+                existed += 1;
+            }
+        }
+        done(t).await?;
+        Ok(existed)
+    }
+
     async fn quarantined(&self, limit: u32) -> Result<Vec<QuarantineItem>, ProtocolError> {
         self.quarantined_items(limit).await
     }
@@ -322,5 +354,30 @@ impl Backend for IndexedDb {
 
     async fn telemetry_count(&self) -> Result<u64, ProtocolError> {
         self.count(store::TELEMETRY).await
+    }
+
+    async fn telemetry_clear(&self) -> Result<u64, ProtocolError> {
+        Ok(self.clear_stores(&[store::TELEMETRY]).await?[0])
+    }
+
+    async fn clear_all(&self) -> Result<Cleared, ProtocolError> {
+        let names = [
+            store::CONVERSATIONS,
+            store::CONTEXT_CACHE,
+            store::PREFERENCES,
+            store::TELEMETRY,
+            store::QUARANTINE,
+            store::META,
+        ];
+        debug_assert_eq!(names.len(), paperclip_core::schema::STORES.len());
+        let n = self.clear_stores(&names).await?;
+        Ok(Cleared {
+            conversations: n[0],
+            cache_entries: n[1],
+            preferences: n[2],
+            telemetry_rows: n[3],
+            quarantined: n[4],
+            meta: n[5],
+        })
     }
 }
