@@ -28,6 +28,7 @@ use paperclip_core::link::{self, Effect, Received};
 use paperclip_core::place::Place;
 use paperclip_core::protocol::{self, AgentToBg, BgToAgent, Ping, QuickAction};
 use paperclip_platform as platform;
+use paperclip_ui::ErrorBoundary;
 use platform::sys::Port;
 use wasm_bindgen::prelude::*;
 use web_sys::HtmlTextAreaElement;
@@ -605,8 +606,10 @@ fn app() -> Html {
                 on_conversations={conversations} on_new={open_conversation.reform(|_| None)}
                 on_close={close} />
             if let Some((items, current)) = &state.conversations {
-                <SiteConversations items={items.clone()} current={current.clone()} {busy}
-                    on_open={open_conversation} on_delete={delete_conversation} />
+                <ErrorBoundary name="agent.conversations">
+                    <SiteConversations items={items.clone()} current={current.clone()} {busy}
+                        on_open={open_conversation} on_delete={delete_conversation} />
+                </ErrorBoundary>
             }
             if let Some(label) = state.level.label() {
                 <p class="degraded" role="status" data-level={state.level.as_str()}>
@@ -616,7 +619,9 @@ fn app() -> Html {
             if state.ready && !state.persistent {
                 <p class="notice" role="status">{ "Storage is unavailable here: this conversation will not be saved." }</p>
             }
-            <Transcript messages={state.messages.clone()} {continuable} on_continue={continue_answer} site={state.site.clone()} />
+            <ErrorBoundary name="agent.transcript">
+                <Transcript messages={state.messages.clone()} {continuable} on_continue={continue_answer} site={state.site.clone()} />
+            </ErrorBoundary>
             if let Some(error) = &state.error {
                 <p class="error" role="alert">{ error.clone() }</p>
             }
@@ -626,9 +631,11 @@ fn app() -> Html {
             if let Some(hint) = &state.hint {
                 <HintCard hint={hint.clone()} {busy} on_take={take_hint} on_dismiss={dismiss_hint} />
             }
-            <QuickActions {busy} on_action={quick} on_ask_about_selection={ask_about_selection}
-                composing={state.compose == Some(QuickAction::AskAboutSelection)}
-                on_cancel_compose={cancel_compose} />
+            <ErrorBoundary name="agent.quick-actions">
+                <QuickActions {busy} on_action={quick} on_ask_about_selection={ask_about_selection}
+                    composing={state.compose == Some(QuickAction::AskAboutSelection)}
+                    on_cancel_compose={cancel_compose} />
+            </ErrorBoundary>
             if let Some(p) = &state.preview {
                 <PreviewPanel preview={p.clone()} {busy} {context_area}
                     on_send={send_previewed} on_cancel={close_preview} />
@@ -650,7 +657,7 @@ pub fn main() {
     // For `cargo xtask bench agent`: the wasm is compiled and running.
     mark("paperclip-agent-start");
     // Panics become error records in the background's telemetry.
-    paperclip_platform::telemetry::init("agent");
+    paperclip_ui::install_panic_hook("agent");
     // The look arrives with the history (and `BgToAgent::Appearance`).
     paperclip_ui::live::apply_saved();
     yew::Renderer::<App>::new().render();

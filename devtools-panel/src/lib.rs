@@ -14,7 +14,7 @@ use paperclip_core::protocol::{
 };
 use paperclip_core::query::Filter;
 use paperclip_platform as platform;
-use paperclip_ui::{format_time, ConversationTable, StorageSection};
+use paperclip_ui::{format_time, ConversationTable, ErrorBoundary, StorageSection};
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -161,6 +161,7 @@ fn panel() -> Html {
                 <h1>{ "Paperclip · Storage and telemetry" }</h1>
                 <button onclick={refresh.reform(|_| ())}>{ "Refresh" }</button>
             </header>
+            <ErrorBoundary name="panel.conversations">
             <div class="filters" role="search">
                 <input type="search" aria-label="Search conversations" placeholder="Search titles and messages" oninput={on_search} />
                 <input type="text" aria-label="Site" placeholder="https://site" oninput={on_site} />
@@ -181,8 +182,9 @@ fn panel() -> Html {
                     </>
                 },
             } }
-            <StorageSection />
-            <telemetry::TelemetrySection />
+            </ErrorBoundary>
+            <ErrorBoundary name="panel.storage"><StorageSection /></ErrorBoundary>
+            <ErrorBoundary name="panel.telemetry"><telemetry::TelemetrySection /></ErrorBoundary>
             if let Some(c) = &*selected {
                 <section class="detail" aria-label="Conversation detail">
                     <h2>{ c.title.clone() }</h2>
@@ -206,7 +208,7 @@ fn panel() -> Html {
 #[wasm_bindgen(start)]
 pub fn main() {
     // Panics become error records in the background's telemetry.
-    paperclip_platform::telemetry::init("devtools");
+    paperclip_ui::install_panic_hook("devtools");
     paperclip_ui::live::start();
     yew::Renderer::<Panel>::new().render();
 }

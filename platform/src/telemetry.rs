@@ -38,19 +38,52 @@ thread_local! {
 /// the console, as `console_error_panic_hook` does).
 pub fn init(source: &'static str) {
     RECORDER.with(|r| r.borrow_mut().source = source);
-    std::panic::set_hook(Box::new(|info| {
-        console_error_panic_hook::hook(info);
-        let stack = js_sys::Reflect::get(&js_sys::Error::new("panic"), &"stack".into())
-            .ok()
-            .and_then(|s| s.as_string());
-        push(PageRecord::Error {
-            message: info.to_string(),
-            kind: "panic".into(),
-            stack,
-        });
-        // The page may be unusable from now on: send at once.
-        flush();
-    }));
+    std::panic::set_hook(Box::new(on_panic));
+}
+
+/// The pages' panic hook: logs to the console, records the panic with its
+/// stack, sends it at once and puts the reload notice on the page. (A Yew
+/// app must hand it to `yew::set_custom_panic_hook`: its renderer replaces
+/// any other hook with its own.)
+pub fn on_panic(info: &std::panic::PanicHookInfo) {
+    console_error_panic_hook::hook(info);
+    let stack = js_sys::Reflect::get(&js_sys::Error::new("panic"), &"stack".into())
+        .ok()
+        .and_then(|s| s.as_string());
+    push(PageRecord::Error {
+        message: info.to_string(),
+        kind: "panic".into(),
+        stack,
+    });
+    // The page is unusable from now on: send at once.
+    flush();
+    crashed_notice();
+}
+
+/// After a panic the page's wasm is stopped for good (a panic aborts it):
+/// a notice with a plain reload link (no script needed) replaces nothing
+/// and covers nothing but a strip at the bottom.
+fn crashed_notice() {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let (Some(body), Ok(notice), Ok(link)) = (
+        document.body(),
+        document.create_element("div"),
+        document.create_element("a"),
+    ) else {
+        return;
+    };
+    let _ = notice.set_attribute("class", "crashed");
+    let _ = notice.set_attribute("role", "alert");
+    notice.set_text_content(Some("Paperclip stopped working on this page. "));
+    let here = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    let _ = link.set_attribute("href", &here);
+    link.set_text_content(Some("Reload it"));
+    let _ = notice.append_child(&link);
+    let _ = body.append_child(&notice);
 }
 
 fn labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {

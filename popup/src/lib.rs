@@ -18,6 +18,7 @@ mod telemetry;
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
 use paperclip_core::protocol::{ExportConversations, ImportConversations, Ping};
 use paperclip_platform as platform;
+use paperclip_ui::ErrorBoundary;
 use wasm_bindgen::prelude::*;
 use yew::prelude::*;
 
@@ -50,14 +51,14 @@ fn options() -> Html {
                 <h2>{ "Provider" }</h2>
                 <p>{ "Without a provider, Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. With providers, answers come from the first one below (the primary), and the page's text goes to it when you ask; if it fails, the second one (the fallback) answers, then an earlier answer to the same question about the same page, then the offline answer. Every fallback answer is labelled." }</p>
             </section>
-            <providers::ProvidersSection />
-            <resilience::ResilienceSection />
-            <settings::PreferencesSection />
-            <DataSection />
-            <telemetry::TelemetrySection />
-            <paperclip_ui::StorageSection />
+            <ErrorBoundary name="options.providers"><providers::ProvidersSection /></ErrorBoundary>
+            <ErrorBoundary name="options.reliability"><resilience::ResilienceSection /></ErrorBoundary>
+            <ErrorBoundary name="options.preferences"><settings::PreferencesSection /></ErrorBoundary>
+            <ErrorBoundary name="options.export"><DataSection /></ErrorBoundary>
+            <ErrorBoundary name="options.telemetry"><telemetry::TelemetrySection /></ErrorBoundary>
+            <ErrorBoundary name="options.storage"><paperclip_ui::StorageSection /></ErrorBoundary>
             </div>
-            <data::DataControl on_deleted={reload_sections} />
+            <ErrorBoundary name="options.delete"><data::DataControl on_deleted={reload_sections} /></ErrorBoundary>
             <section>
                 <h2>{ "About" }</h2>
                 <p class="version">{ (*version).clone() }</p>
@@ -170,7 +171,7 @@ pub fn main() {
         .and_then(|b| b.get_attribute("data-page"))
         .unwrap_or_default();
     // Panics become error records in the background's telemetry.
-    paperclip_platform::telemetry::init(if page == "options" {
+    paperclip_ui::install_panic_hook(if page == "options" {
         "options"
     } else {
         "popup"

@@ -10,7 +10,7 @@ use paperclip_core::protocol::{
     SetSiteAccess, Topic, MAX_QUESTION_CHARS,
 };
 use paperclip_platform as platform;
-use paperclip_ui::{Animation, Character, ConversationTable};
+use paperclip_ui::{Animation, Character, ConversationTable, ErrorBoundary};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -187,6 +187,7 @@ pub fn popup() -> Html {
             if !error.is_empty() {
                 <p class="error" role="alert">{ (*error).clone() }</p>
             }
+            <ErrorBoundary name="popup.status">
             if let Some(s) = &*status {
                 <p class="provider-status" role="status">{ answering_text(s) }</p>
                 if let Some(site) = &s.site {
@@ -211,12 +212,15 @@ pub fn popup() -> Html {
                     <p class="notice storage-warning" role="status">{ warning.clone() }</p>
                 }
             }
+            </ErrorBoundary>
             <h2>{ "Recent conversations" }</h2>
+            <ErrorBoundary name="popup.recent">
             { match &*list {
                 None => html! { <p aria-busy="true">{ "Loading…" }</p> },
                 Some(Err(e)) => html! { <p class="error" role="alert">{ e.clone() }</p> },
                 Some(Ok(l)) => html! { <ConversationTable items={l.items.clone()} on_select={open} /> },
             } }
+            </ErrorBoundary>
         </main>
     }
 }

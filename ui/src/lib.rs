@@ -10,10 +10,12 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod boundary;
 mod hooks;
 pub mod live;
 mod storage;
 
+pub use boundary::{install_panic_hook, use_failure, ErrorBoundary};
 pub use hooks::{use_rpc, Loaded, Reload};
 pub use live::{use_changes, use_rpc_live};
 pub use storage::{status_line, StorageSection};

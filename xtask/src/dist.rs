@@ -247,6 +247,47 @@ fn sizes(dist: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The pages whose parts can be made to fail in test builds (the
+/// `fail-points` feature of `paperclip_ui::boundary`).
+const FAIL_POINT_PAGES: &[&str] = &["paperclip-content", "paperclip-popup", "paperclip-devtools"];
+
+/// [`test_extensions`], with the pages built again with their fail points
+/// (test builds only: `dist/` never has them), for the end-to-end tests.
+pub fn test_extensions_with_fail_points() -> Result<PathBuf> {
+    let out = test_extensions()?;
+    let root = root();
+    let mut build = cargo();
+    build.args(["build", "--release", "--target", "wasm32-unknown-unknown"]);
+    for package in FAIL_POINT_PAGES {
+        build.args(["-p", package]);
+    }
+    build.args(["--features", "fail-points"]);
+    run_cmd(&mut build)?;
+    for e in ENTRIES
+        .iter()
+        .filter(|e| FAIL_POINT_PAGES.contains(&e.package))
+    {
+        let wasm = root
+            .join("target/wasm32-unknown-unknown/release")
+            .join(format!("{}.wasm", e.lib));
+        let bindgen_dir = root.join("target/xtask/bindgen-fail-points").join(e.out);
+        run_cmd(
+            Command::new("wasm-bindgen")
+                .args(["--target", "web", "--no-typescript", "--out-name", e.out])
+                .arg("--out-dir")
+                .arg(&bindgen_dir)
+                .arg(&wasm),
+        )?;
+        for browser in BROWSERS {
+            let pkg = out.join(browser).join("pkg");
+            for file in [format!("{}.js", e.out), format!("{}_bg.wasm", e.out)] {
+                fs::copy(bindgen_dir.join(&file), pkg.join(&file))?;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Writes `target/e2e-ext/<browser>`: `dist/<browser>` plus the test-only
 /// overlay `tests/manifest.test.json` (host access to 127.0.0.1, so tests and
 /// the headless demo can inject the agent without a user gesture).

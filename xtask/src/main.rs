@@ -98,7 +98,7 @@ fn run() -> Result<()> {
         Some("bench") => bench::bench(&args[1..]),
         Some("e2e") => {
             dist::dist()?;
-            dist::test_extensions()?;
+            dist::test_extensions_with_fail_points()?;
             test::end_to_end(&args[1..])
         }
         _ => {

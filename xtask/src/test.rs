@@ -140,7 +140,7 @@ fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
     })?;
     stages.run("dist", |_| {
         dist::dist()?;
-        dist::test_extensions().map(|_| ())
+        dist::test_extensions_with_fail_points().map(|_| ())
     })?;
     stages.run("web-ext lint", |_| web_ext_lint())?;
     stages.run("end-to-end", |s| s.tests(&mut e2e_command(&[])))

@@ -13,6 +13,8 @@
 //!   conversation lists, Markdown rendering (never script), the animation
 //!   states, moving the agent, pointing at the selection, the quick
 //!   actions and the preview;
+//! - `boundaries`: a part of a page that fails alone (the test build's
+//!   fail points), and the notice a panic leaves;
 //! - `controls`: the options page's and the panel's remaining controls;
 //! - `data`: deleting all data, a site's data and telemetry on the options
 //!   page, and its readability (provider names, whole words);
@@ -94,6 +96,7 @@ macro_rules! in_both_browsers {
 mod accessibility;
 mod activation;
 mod agent;
+mod boundaries;
 mod controls;
 mod data;
 mod lifecycle;
