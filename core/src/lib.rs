@@ -45,3 +45,4 @@ pub mod schema;
 pub mod sender;
 pub mod telemetry;
 mod text;
+pub mod usage;

@@ -141,8 +141,9 @@ pub const PANEL_PAGE: &str = "panel.html";
 
 /// What every extension page may send: a liveness check and its telemetry.
 const EVERY_PAGE: &[&str] = &["Ping", "RecordTelemetry"];
-/// The popup: the recent conversations and "Ask Clippy on this page".
-const POPUP_REQUESTS: &[&str] = &["ListConversations", "ActivateTab"];
+/// The popup: the recent conversations, "Ask Clippy on this page" and
+/// the usage today and this month.
+const POPUP_REQUESTS: &[&str] = &["ListConversations", "ActivateTab", "GetUsage"];
 /// The devtools panel: reading conversations, telemetry and storage health
 /// (and the cleanup its storage section runs).
 const PANEL_REQUESTS: &[&str] = &[
@@ -385,13 +386,18 @@ mod tests {
         }
         // Each page what its controls need.
         use crate::protocol::{
-            ActivateTab, DeleteProvider, ExportConversations, ListConversations,
+            ActivateTab, DeleteProvider, ExportConversations, GetUsage, ListConversations,
         };
         let list = Request::ListConversations(ListConversations::default());
         let export = Request::ExportConversations(ExportConversations { ids: None });
         let remove = Request::DeleteProvider(DeleteProvider { id: "p".into() });
         let activate = Request::ActivateTab(ActivateTab { tab_id: 4 });
+        let usage = Request::GetUsage(GetUsage::default());
         for (p, request, allowed) in [
+            ("agent.html", &usage, false),
+            ("popup.html", &usage, true),
+            ("options.html", &usage, true),
+            ("panel.html", &usage, false),
             ("agent.html", &list, false),
             ("agent.html", &export, false),
             ("agent.html", &remove, false),

@@ -165,6 +165,9 @@ rpc! {
     /// Collects and exports what telemetry holds now (the options page's
     /// "Send now"), instead of at the next collection.
     FlushTelemetry => TelemetryFlushed,
+    /// Tokens and cost today and this month, per provider (the popup's
+    /// and options page's usage).
+    GetUsage => UsageReport,
 }
 
 /// Asks for [`Pong`].
