@@ -367,6 +367,13 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             export: telemetry::set_export(&store, settings).await?,
         }
         .into(),
+        Request::GetUsage(r) => store
+            .usage_report(
+                r.now_ms.unwrap_or_else(paperclip_platform::clock::now_ms),
+                r.tz_offset_min,
+            )
+            .await?
+            .into(),
     })
 }
 

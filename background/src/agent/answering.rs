@@ -310,10 +310,11 @@ pub(super) async fn stream_local(
     } else {
         MessageStatus::Interrupted
     };
-    store_answer(session, store, job, source, streamed, status, 0).await?;
+    store_answer(session, store, job, source, streamed, status, None).await?;
     session.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
+        usage: None,
     });
     if status == MessageStatus::Complete {
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);
@@ -329,7 +330,7 @@ pub(super) async fn store_answer(
     source: &AnswerSource,
     text: String,
     status: MessageStatus,
-    tokens: u32,
+    usage: Option<paperclip_core::conversation::Usage>,
 ) -> Result<(), ProtocolError> {
     let text = match &job.partial {
         Some(partial) => format!("{partial}{text}"),
@@ -337,7 +338,7 @@ pub(super) async fn store_answer(
     };
     let mut reply = Message {
         status,
-        tokens,
+        usage,
         ..Message::complete(job.message_id.clone(), Role::Assistant, text, now_ms())
     };
     reply.set_source(source.clone());
@@ -418,13 +419,22 @@ pub(super) async fn answer_with(
     };
     let status = *status;
     record_level(source.level);
-    let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
-    let stored = store_answer(session, store, job, source, text.clone(), status, tokens).await;
-    if stored.is_ok() {
-        if let Some((tokens_in, tokens_out)) = usage {
+    let usage = match usage {
+        Some((tokens_in, tokens_out)) => {
             let prices = crate::providers::prices(store).await;
-            let usage = prices.usage(config.settings(), tokens_in, tokens_out);
+            Some(prices.usage(config.settings(), tokens_in, tokens_out))
+        }
+        None => None,
+    };
+    let stored = store_answer(session, store, job, source, text.clone(), status, usage).await;
+    if stored.is_ok() {
+        if let Some(usage) = usage {
             let _ = store.record_usage(&job.conversation_id, usage).await;
+            let now = now_ms();
+            let offset = paperclip_platform::clock::utc_offset_min(now);
+            let _ = store
+                .record_daily_usage(&source.provider, usage, now, offset)
+                .await;
         }
         let ttl = crate::resilient::settings(store).await.answer_cache_ttl_ms;
         if answer::cacheable(status, ttl, job.context.is_some()) {
@@ -448,6 +458,7 @@ pub(super) async fn answer_with(
     session.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
+        usage,
     });
     if status == MessageStatus::Complete {
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);
