@@ -1,7 +1,8 @@
 //! Usage over time: the [`Ledger`] of tokens and cost per local day and
 //! provider (the popup's and options page's "today" and "this month"), the
 //! calendar arithmetic it needs ([`day_of`]) and how usage reads on screen
-//! ([`format_cost`], [`format_tokens`], [`format_usage`]).
+//! ([`format_cost`], [`format_tokens`], [`format_usage`],
+//! [`format_usage_short`]).
 //!
 //! Days are the user's local days: the caller passes the time and the
 //! user's offset from UTC in minutes (east positive, the negation of
@@ -259,6 +260,17 @@ pub fn format_usage(u: &Usage) -> String {
         format_tokens(u.tokens_in),
         format_tokens(u.tokens_out),
         format_cost(u.cost_micro_usd)
+    )
+}
+
+/// Usage in a few words, for narrow places: `$0.0021 · 460 tokens`.
+pub fn format_usage_short(u: &Usage) -> String {
+    let tokens = u.tokens_in.saturating_add(u.tokens_out);
+    let unit = if tokens == 1 { "token" } else { "tokens" };
+    format!(
+        "{} · {} {unit}",
+        format_cost(u.cost_micro_usd),
+        format_tokens(tokens)
     )
 }
 

@@ -1,8 +1,10 @@
 //! The toolbar popup (`popup.html`) and the options page (`options.html`).
 //!
 //! The popup lists recent conversations from the background
-//! ([`paperclip_core::protocol::ListConversations`]) and shows the agent on
-//! the current tab ([`paperclip_core::protocol::ActivateTab`]). The options
+//! ([`paperclip_core::protocol::ListConversations`]), shows the agent on
+//! the current tab ([`paperclip_core::protocol::ActivateTab`]) and the
+//! usage today and this month per provider (`usage.rs`, also the options
+//! page's usage table). The options
 //! page shows the provider (the built-in offline one, for now), the
 //! preferences, export/import, storage health and the version.
 //! Which view mounts is chosen by `<body data-page>`.
@@ -12,6 +14,7 @@ mod providers;
 mod resilience;
 mod settings;
 mod telemetry;
+mod usage;
 
 use paperclip_core::activation::{self, Access, TabInfo};
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
@@ -122,6 +125,7 @@ fn popup() -> Html {
                     </>
                 },
             } }
+            <usage::PopupUsage />
         </main>
     }
 }
@@ -149,6 +153,7 @@ fn options() -> Html {
             </section>
             <providers::ProvidersSection />
             <resilience::ResilienceSection />
+            <usage::UsageSection />
             <settings::PreferencesSection />
             <DataSection />
             <telemetry::TelemetrySection />
