@@ -280,6 +280,12 @@ async fn tokens_and_cost_are_shown_under_answers_in_lists_and_totals(
         listed == format!(" · {line}"),
         "{listed:?}, expected {line:?}"
     );
+    let contrast = b.contrast().await?;
+    ensure!(
+        contrast.failures.is_empty(),
+        "the agent: {:#?}",
+        contrast.failures
+    );
     b.top().await?;
 
     // The popup: today and this month for "Fake".
@@ -314,6 +320,16 @@ async fn tokens_and_cost_are_shown_under_answers_in_lists_and_totals(
         row == [String::from("Fake"), line.clone(), line.clone()],
         "{row:?}, expected {line:?}"
     );
+
+    // The usage text is readable (WCAG AA) where it is shown.
+    for path in ["popup.html", "options.html"] {
+        let contrast = b.contrast_of_page(path).await?;
+        ensure!(
+            contrast.failures.is_empty(),
+            "{path}: {:#?}",
+            contrast.failures
+        );
+    }
 
     // What is stored agrees: the answer's usage and the conversation's.
     let c = latest_conversation(&b).await?;
