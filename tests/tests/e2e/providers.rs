@@ -214,8 +214,9 @@ fn under_a_dollar(micro: u64) -> String {
 /// tokens in and out and its cost under the answer (priced by the table:
 /// $10 and $30 per million tokens here; the fake is reached under a name
 /// that is not this machine's, as a remote provider is), the agent's
-/// conversation list shows the conversation's totals, and the popup and
-/// the options page show today's total for that provider, by its name.
+/// conversation list and the devtools panel's table show the
+/// conversation's totals, and the popup and the options page show today's
+/// total for that provider, by its name.
 async fn tokens_and_cost_are_shown_under_answers_in_lists_and_totals(
     b: Browser,
     server: Server,
@@ -301,6 +302,17 @@ async fn tokens_and_cost_are_shown_under_answers_in_lists_and_totals(
         popup == format!("Fake Today: {short} · This month: {short}"),
         "{popup:?}, expected {short:?}"
     );
+
+    // The devtools panel's conversation table: the conversation's totals.
+    let back = b.open_tab("panel.html").await?;
+    let in_panel = b
+        .poll(Duration::from_secs(10), "the panel's totals", || async {
+            b.text_of("tr.conversation .usage").await
+        })
+        .await;
+    b.close_tab(back).await?;
+    let in_panel = in_panel?;
+    ensure!(in_panel == line, "{in_panel:?}, expected {line:?}");
 
     // The options page's table: the row named "Fake".
     let back = b.open_tab("options.html").await?;
