@@ -22,7 +22,8 @@
 //! - `page_context`: page context the user turned off, saved pages read by
 //!   the core, hints;
 //! - `providers`: answers from a provider and the offline fallback, the
-//!   fallback provider, Chrome's built-in AI;
+//!   fallback provider, Chrome's built-in AI, tokens and cost where they
+//!   are shown;
 //! - `resilience`: stream faults, cached answers and the circuit breaker;
 //! - `security`: web pages cannot reach the background, bad messages get
 //!   clear errors;
