@@ -374,6 +374,13 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         Request::DeleteAllData(r) => data::delete_all(&store, r).await?.into(),
         Request::DeleteSiteData(r) => data::delete_site(&store, &r.site).await?.into(),
         Request::ClearTelemetry(_) => data::clear_telemetry(&store).await?.into(),
+        Request::GetUsage(r) => store
+            .usage_report(
+                r.now_ms.unwrap_or_else(paperclip_platform::clock::now_ms),
+                r.tz_offset_min,
+            )
+            .await?
+            .into(),
     })
 }
 

@@ -174,8 +174,8 @@ impl ChatState {
                         time_ms: 0.0,
                         status: MessageStatus::Streaming,
                         provider: Some(provider),
-                        tokens: 0,
                         level,
+                        usage: None,
                     }),
                 }
                 self.streaming = Some(message_id);
@@ -185,9 +185,14 @@ impl ChatState {
                     m.text.push_str(&text);
                 }
             }
-            BgToAgent::AnswerDone { message_id, status } => {
+            BgToAgent::AnswerDone {
+                message_id,
+                status,
+                usage,
+            } => {
                 if let Some(m) = self.messages.iter_mut().find(|m| m.id == message_id) {
                     m.status = status;
+                    m.usage = usage;
                 }
                 if self.streaming.as_deref() == Some(message_id.as_str()) {
                     self.streaming = None;
@@ -286,10 +291,16 @@ mod tests {
         chat.apply(BgToAgent::AnswerDone {
             message_id: "a".into(),
             status: MessageStatus::Complete,
+            usage: Some(crate::conversation::Usage {
+                tokens_in: 3,
+                tokens_out: 1,
+                cost_micro_usd: 0,
+            }),
         });
         assert!(chat.can_send());
         assert_eq!(chat.messages.len(), 2);
         assert_eq!(chat.messages[1].text, "yes");
+        assert_eq!(chat.messages[1].usage.map(|u| u.tokens_in), Some(3));
         assert_eq!(chat.messages[1].status, MessageStatus::Complete);
     }
 
@@ -354,6 +365,7 @@ mod tests {
         chat.apply(BgToAgent::AnswerDone {
             message_id: "a".into(),
             status: MessageStatus::Interrupted,
+            usage: None,
         });
         assert_eq!(chat.level, Degradation::Fallback);
         assert_eq!(chat.retryable(), None);
@@ -372,6 +384,7 @@ mod tests {
         chat.apply(BgToAgent::AnswerDone {
             message_id: "a".into(),
             status: MessageStatus::Complete,
+            usage: None,
         });
         assert_eq!(chat.messages.len(), 2);
         assert_eq!(chat.messages[1].text, "Hello");

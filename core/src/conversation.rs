@@ -53,12 +53,14 @@ pub struct Message {
     /// Which provider wrote an assistant message ("offline", or the name
     /// the user gave a provider).
     pub provider: Option<String>,
-    /// Tokens of this message as counted by its provider (0 when unknown).
-    #[serde(default)]
-    pub tokens: u32,
     /// The step of the fallback chain the answer came from.
     #[serde(default)]
     pub level: Degradation,
+    /// An answer's tokens in and out and its cost, as its provider
+    /// reported them; `None` when unknown (offline and cached answers, a
+    /// provider that reported nothing, messages stored before encoding 4).
+    #[serde(default)]
+    pub usage: Option<Usage>,
 }
 
 impl Message {
@@ -71,8 +73,8 @@ impl Message {
             time_ms,
             status: MessageStatus::Complete,
             provider: None,
-            tokens: 0,
             level: Degradation::Normal,
+            usage: None,
         }
     }
 
@@ -295,9 +297,9 @@ fn derive_title(text: &str) -> String {
     }
 }
 
-/// Version byte in front of every stored conversation (encoding 3: messages
-/// carry their answer's level).
-pub const STORAGE_VERSION: u8 = 3;
+/// Version byte in front of every stored conversation (encoding 4: each
+/// answer carries its own usage; 3 added the answer's level).
+pub const STORAGE_VERSION: u8 = 4;
 /// Set on the version byte when the rest is LZ4-compressed.
 const COMPRESSED: u8 = 0x80;
 /// Records whose encoding is at least this long are tried compressed.
@@ -357,8 +359,8 @@ pub fn encode(c: &Conversation) -> Encoded {
     }
 }
 
-/// Decodes what [`encode`] wrote, or a schema-1 record (converted); never
-/// panics on bad bytes.
+/// Decodes what [`encode`] wrote, or a record of an older encoding
+/// (converted); never panics on bad bytes.
 pub fn decode(bytes: &[u8]) -> Result<Conversation, DecodeError> {
     let corrupt = |e: &dyn std::fmt::Display| DecodeError::Corrupt(e.to_string());
     match bytes.split_first() {
@@ -377,6 +379,15 @@ pub fn decode(bytes: &[u8]) -> Result<Conversation, DecodeError> {
         Some((&v, rest)) if v == v2::STORAGE_VERSION | COMPRESSED => {
             let plain = decompress(rest)?;
             postcard::from_bytes::<v2::Conversation>(&plain)
+                .map(Conversation::from)
+                .map_err(|e| corrupt(&e))
+        }
+        Some((&v3::STORAGE_VERSION, rest)) => postcard::from_bytes::<v3::Conversation>(rest)
+            .map(Conversation::from)
+            .map_err(|e| corrupt(&e)),
+        Some((&v, rest)) if v == v3::STORAGE_VERSION | COMPRESSED => {
+            let plain = decompress(rest)?;
+            postcard::from_bytes::<v3::Conversation>(&plain)
                 .map(Conversation::from)
                 .map_err(|e| corrupt(&e))
         }
@@ -518,6 +529,111 @@ pub mod v2 {
     }
 }
 
+/// Encoding 3: messages with their source (provider and level) and one
+/// out-token count, no usage of their own. Kept to read old records.
+pub mod v3 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{Degradation, MessageStatus, Role, Usage};
+
+    /// The encoding-3 version byte.
+    pub const STORAGE_VERSION: u8 = 3;
+
+    /// An encoding-3 message.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Message {
+        /// Id.
+        pub id: String,
+        /// Author.
+        pub role: Role,
+        /// Text.
+        pub text: String,
+        /// Time, ms.
+        pub time_ms: f64,
+        /// Completeness.
+        pub status: MessageStatus,
+        /// The provider's name.
+        pub provider: Option<String>,
+        /// Out tokens (never written other than 0).
+        pub tokens: u32,
+        /// The answer's level.
+        pub level: Degradation,
+    }
+
+    /// An encoding-3 conversation.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Conversation {
+        /// Id.
+        pub id: String,
+        /// Site origin.
+        pub site: String,
+        /// Title.
+        pub title: String,
+        /// Created, ms.
+        pub created_ms: f64,
+        /// Updated, ms.
+        pub updated_ms: f64,
+        /// Messages.
+        pub messages: Vec<Message>,
+        /// Tags.
+        pub tags: Vec<String>,
+        /// Character.
+        pub agent: String,
+        /// Personality.
+        pub personality: String,
+        /// Totals.
+        pub usage: Usage,
+    }
+
+    /// Encodes as encoding 3 did (compressed when that paid).
+    pub fn encode(c: &Conversation) -> Vec<u8> {
+        let plain = postcard::to_allocvec(c).expect("conversations always serialise");
+        match super::compress(&plain) {
+            Some(packed) => {
+                let mut out = vec![STORAGE_VERSION | super::COMPRESSED];
+                out.extend(packed);
+                out
+            }
+            None => {
+                let mut out = vec![STORAGE_VERSION];
+                out.extend(plain);
+                out
+            }
+        }
+    }
+}
+
+impl From<v3::Conversation> for Conversation {
+    fn from(old: v3::Conversation) -> Self {
+        Conversation {
+            id: old.id,
+            site: old.site,
+            title: old.title,
+            created_ms: old.created_ms,
+            updated_ms: old.updated_ms,
+            messages: old
+                .messages
+                .into_iter()
+                .map(|m| Message {
+                    id: m.id,
+                    role: m.role,
+                    text: m.text,
+                    time_ms: m.time_ms,
+                    status: m.status,
+                    provider: m.provider,
+                    level: m.level,
+                    // Per-answer usage was not kept before encoding 4.
+                    usage: None,
+                })
+                .collect(),
+            tags: old.tags,
+            agent: old.agent,
+            personality: old.personality,
+            usage: old.usage,
+        }
+    }
+}
+
 impl From<v2::Conversation> for Conversation {
     fn from(old: v2::Conversation) -> Self {
         Conversation {
@@ -537,8 +653,9 @@ impl From<v2::Conversation> for Conversation {
                         time_ms: m.time_ms,
                         status: m.status,
                         provider: m.provider,
-                        tokens: m.tokens,
                         level: Degradation::Normal,
+                        // Encoding 2 kept only an out count: unknown.
+                        usage: None,
                     }
                     .from_legacy_label()
                 })
@@ -567,8 +684,8 @@ impl From<v1::Conversation> for Conversation {
                     time_ms: m.time_ms,
                     status: m.status,
                     provider: m.provider,
-                    tokens: 0,
                     level: Degradation::Normal,
+                    usage: None,
                 }
                 .from_legacy_label()
             })
@@ -734,7 +851,7 @@ mod tests {
         };
         let read = decode(&v2::encode(&old)).unwrap();
         assert_eq!(read.agent, "clippette");
-        assert_eq!(read.messages[1].tokens, 3);
+        assert_eq!(read.messages[1].usage, None);
         assert_eq!(
             read.messages[1].source(),
             Some(AnswerSource::new("offline", Degradation::Offline))
@@ -743,9 +860,88 @@ mod tests {
             read.messages[2].source(),
             Some(AnswerSource::new("Work", Degradation::Cached))
         );
-        // Written again, it is encoding 3 and reads back the same.
+        // Written again, it is the current encoding and reads back the same.
         let again = encode(&read);
         assert_eq!(again.bytes[0] & 0x7f, STORAGE_VERSION);
         assert_eq!(decode(&again.bytes).unwrap(), read);
+    }
+
+    #[test]
+    fn encoding_3_records_still_read_with_usage_unknown() {
+        use crate::resilience::fallback::{AnswerSource, Degradation};
+        let message = |id: &str, role, provider: Option<&str>, text: &str| v3::Message {
+            id: id.into(),
+            role,
+            text: text.into(),
+            time_ms: 1.0,
+            status: MessageStatus::Complete,
+            provider: provider.map(Into::into),
+            tokens: 0,
+            level: Degradation::Fallback,
+        };
+        let totals = Usage {
+            tokens_in: 40,
+            tokens_out: 12,
+            cost_micro_usd: 9,
+        };
+        for text in ["short", &"long and repetitive ".repeat(200)] {
+            let old = v3::Conversation {
+                id: "c".into(),
+                site: "https://s.test".into(),
+                title: "t".into(),
+                created_ms: 1.0,
+                updated_ms: 2.0,
+                messages: vec![
+                    message("q", Role::User, None, text),
+                    message("a", Role::Assistant, Some("Work"), text),
+                ],
+                tags: vec![],
+                agent: "clippy".into(),
+                personality: "helpful".into(),
+                usage: totals,
+            };
+            let bytes = v3::encode(&old);
+            let read = decode(&bytes).unwrap();
+            assert_eq!(read.usage, totals);
+            assert_eq!(read.messages[1].text, text);
+            assert_eq!(read.messages[1].usage, None);
+            assert_eq!(
+                read.messages[1].source(),
+                Some(AnswerSource::new("Work", Degradation::Fallback))
+            );
+            let again = encode(&read);
+            assert_eq!(again.bytes[0] & 0x7f, STORAGE_VERSION);
+            assert_eq!(decode(&again.bytes).unwrap(), read);
+        }
+    }
+
+    #[test]
+    fn each_answer_keeps_its_usage() {
+        let mut c = Conversation::new("c".into(), "https://a.test".into(), 1.0);
+        c.push(msg("q", Role::User, "q", 2.0));
+        let mut a = msg("a", Role::Assistant, "a", 3.0);
+        a.usage = Some(Usage {
+            tokens_in: 312,
+            tokens_out: 148,
+            cost_micro_usd: 2_100,
+        });
+        c.push(a.clone());
+        c.push(msg("b", Role::Assistant, "offline", 4.0));
+        let read = decode(&encode(&c).bytes).unwrap();
+        assert_eq!(read.messages[1].usage, a.usage);
+        assert_eq!(read.messages[2].usage, None);
+        // The agent's protocol and export files written before the field
+        // existed still parse (the field defaults to unknown); an old
+        // `tokens` count is ignored.
+        let old: Message = serde_json::from_str(
+            r#"{"id":"a","role":"assistant","text":"x","time_ms":1,"status":"complete","provider":"Work","tokens":7}"#,
+        )
+        .unwrap();
+        assert_eq!(old.usage, None);
+        let json = serde_json::to_string(&read.messages[1]).unwrap();
+        assert!(
+            json.contains(r#""usage":{"tokens_in":312,"tokens_out":148,"cost_micro_usd":2100}"#),
+            "{json}"
+        );
     }
 }

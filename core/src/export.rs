@@ -369,6 +369,9 @@ pub fn to_markdown(c: &Conversation) -> String {
     let _ = writeln!(out, "- Started: {}", rfc3339(c.created_ms));
     let _ = writeln!(out, "- Updated: {}", rfc3339(c.updated_ms));
     let _ = writeln!(out, "- Messages: {}", c.messages.len());
+    if c.usage != crate::conversation::Usage::default() {
+        let _ = writeln!(out, "- Usage: {}", crate::usage::format_usage(&c.usage));
+    }
     for m in &c.messages {
         let who = match m.role {
             Role::User => "You",
@@ -380,6 +383,13 @@ pub fn to_markdown(c: &Conversation) -> String {
             rfc3339(m.time_ms),
             m.text.trim_end()
         );
+        // Where the answer came from, and what it cost when known.
+        let source = m.source().map(|s| s.label());
+        let usage = m.usage.as_ref().map(crate::usage::format_usage);
+        let about: Vec<String> = source.into_iter().chain(usage).collect();
+        if !about.is_empty() {
+            let _ = writeln!(out, "\n*{}*", crate::markdown::escape(&about.join(" · ")));
+        }
     }
     out
 }
@@ -664,6 +674,84 @@ mod tests {
         assert_eq!(
             m[2].source(),
             Some(AnswerSource::new("Home", Degradation::Cached))
+        );
+    }
+
+    #[test]
+    fn markdown_shows_each_answers_usage_and_the_total() {
+        use crate::conversation::Usage;
+        use crate::resilience::fallback::{AnswerSource, Degradation};
+        let mut c = conv("m", 1_700_000_000_000.0);
+        let mut a = Message::complete(
+            "a".into(),
+            Role::Assistant,
+            "answer".into(),
+            1_700_000_001_000.0,
+        );
+        a.set_source(AnswerSource::new("Work", Degradation::Normal));
+        a.usage = Some(Usage {
+            tokens_in: 1_312,
+            tokens_out: 148,
+            cost_micro_usd: 2_100,
+        });
+        c.push(a);
+        let mut b = Message::complete(
+            "b".into(),
+            Role::Assistant,
+            "offline".into(),
+            1_700_000_002_000.0,
+        );
+        b.set_source(AnswerSource::new("offline", Degradation::Offline));
+        c.push(b);
+        c.record_usage(Usage {
+            tokens_in: 1_312,
+            tokens_out: 148,
+            cost_micro_usd: 2_100,
+        });
+        let md = to_markdown(&c);
+        assert!(
+            md.contains("- Usage: 1,312 in · 148 out · $0.0021\n"),
+            "{md}"
+        );
+        assert!(
+            md.contains("answer\n\n*Answered by Work · 1,312 in · 148 out · $0.0021*\n"),
+            "{md}"
+        );
+        let offline = AnswerSource::new("offline", Degradation::Offline).label();
+        assert!(
+            md.contains(&format!(
+                "offline\n\n*{}*\n",
+                crate::markdown::escape(&offline)
+            )),
+            "{md}"
+        );
+        // Without usage, no usage line.
+        assert!(!to_markdown(&conv("n", 1.0)).contains("Usage"));
+    }
+
+    #[test]
+    fn files_with_and_without_per_answer_usage_read() {
+        let json = file_json(
+            r#"[{"id":"a","site":"https://s.test","title":"t","created_ms":1,"updated_ms":1,"messages":[
+                {"id":"m","role":"assistant","text":"y","time_ms":1,"status":"complete","provider":"Work","tokens":5},
+                {"id":"n","role":"assistant","text":"z","time_ms":1,"status":"complete","provider":"Work","level":"normal",
+                 "usage":{"tokens_in":10,"tokens_out":4,"cost_micro_usd":30}}]}]"#,
+        );
+        let file = parse_import(json.as_bytes(), 10.0).unwrap();
+        let m = &file.conversations[0].messages;
+        assert_eq!(m[0].usage, None);
+        assert_eq!(
+            m[1].usage
+                .map(|u| (u.tokens_in, u.tokens_out, u.cost_micro_usd)),
+            Some((10, 4, 30))
+        );
+        // What this build writes reads back the same.
+        let written = serde_json::to_string(&file).unwrap();
+        assert_eq!(
+            parse_import(written.as_bytes(), 10.0)
+                .unwrap()
+                .conversations,
+            file.conversations
         );
     }
 }

@@ -46,3 +46,4 @@ pub mod schema;
 pub mod sender;
 pub mod telemetry;
 mod text;
+pub mod usage;

@@ -144,12 +144,13 @@ pub const PANEL_PAGE: &str = "panel.html";
 const EVERY_PAGE: &[&str] = &["Ping", "RecordTelemetry", "GetAppearance"];
 /// The popup: the recent conversations, "Ask Clippy on this page" (with
 /// its question, or a conversation to open), its status line and "Clippy
-/// on this site".
+/// on this site", and the usage today and this month.
 const POPUP_REQUESTS: &[&str] = &[
     "ListConversations",
     "ActivateTab",
     "GetPopupStatus",
     "SetSiteAccess",
+    "GetUsage",
 ];
 /// The devtools panel: reading conversations, telemetry and storage health
 /// (and the cleanup its storage section runs).
@@ -393,7 +394,7 @@ mod tests {
         }
         // Each page what its controls need.
         use crate::protocol::{
-            ActivateTab, DeleteProvider, ExportConversations, ListConversations,
+            ActivateTab, DeleteProvider, ExportConversations, GetUsage, ListConversations,
         };
         let list = Request::ListConversations(ListConversations::default());
         let export = Request::ExportConversations(ExportConversations { ids: None });
@@ -402,7 +403,12 @@ mod tests {
             tab_id: 4,
             then: None,
         });
+        let usage = Request::GetUsage(GetUsage::default());
         for (p, request, allowed) in [
+            ("agent.html", &usage, false),
+            ("popup.html", &usage, true),
+            ("options.html", &usage, true),
+            ("panel.html", &usage, false),
             ("agent.html", &list, false),
             ("agent.html", &export, false),
             ("agent.html", &remove, false),

@@ -175,7 +175,7 @@ fn panel() -> Html {
                         <p class="meta">{ format!("{} conversations shown{} · {}", l.items.len(),
                             if l.next.is_some() { " (more available)" } else { "" },
                             if l.persistent { "IndexedDB" } else { "memory only (IndexedDB unavailable)" }) }</p>
-                        <ConversationTable items={l.items.clone()} on_select={on_select} />
+                        <ConversationTable items={l.items.clone()} on_select={on_select} usage=true />
                         if l.next.is_some() {
                             <p><button onclick={more}>{ "Load more" }</button></p>
                         }

@@ -9,6 +9,12 @@ pub fn now_ms() -> f64 {
     js_sys::Date::now()
 }
 
+/// This machine's offset from UTC at `ms`, in minutes east of UTC (the
+/// negation of `Date.getTimezoneOffset()`): the user's days for usage.
+pub fn utc_offset_min(ms: f64) -> i32 {
+    -(js_sys::Date::new(&ms.into()).get_timezone_offset() as i32)
+}
+
 /// `performance` of this context (a page, a worker or an event page).
 fn performance() -> Option<JsValue> {
     Reflect::get(&js_sys::global(), &"performance".into())

@@ -2,7 +2,8 @@
 //!
 //! The popup (`popup.rs`): an "Ask Clippy" field, "Ask Clippy on this
 //! page", who answers now, "Clippy on this site", a storage warning and the
-//! recent conversations, each opening in its site's tab. The options page
+//! recent conversations, each opening in its site's tab, and the usage today and this
+//! month per provider (`usage.rs`, also the options page's usage table). The options page
 //! shows the providers, reliability, preferences, export/import, storage
 //! health and the version.
 //! Which view mounts is chosen by `<body data-page>`.
@@ -14,6 +15,7 @@ mod providers;
 mod resilience;
 mod settings;
 mod telemetry;
+mod usage;
 
 use paperclip_core::export::{MergePolicy, MAX_IMPORT_BYTES};
 use paperclip_core::protocol::{ExportConversations, ImportConversations, Ping};
@@ -53,6 +55,7 @@ fn options() -> Html {
             </section>
             <ErrorBoundary name="options.providers"><providers::ProvidersSection /></ErrorBoundary>
             <ErrorBoundary name="options.reliability"><resilience::ResilienceSection /></ErrorBoundary>
+            <ErrorBoundary name="options.usage"><usage::UsageSection /></ErrorBoundary>
             <ErrorBoundary name="options.preferences"><settings::PreferencesSection /></ErrorBoundary>
             <ErrorBoundary name="options.export"><DataSection /></ErrorBoundary>
             <ErrorBoundary name="options.telemetry"><telemetry::TelemetrySection /></ErrorBoundary>

@@ -221,6 +221,7 @@ pub fn popup() -> Html {
                 Some(Ok(l)) => html! { <ConversationTable items={l.items.clone()} on_select={open} /> },
             } }
             </ErrorBoundary>
+            <ErrorBoundary name="popup.usage"><crate::usage::PopupUsage /></ErrorBoundary>
         </main>
     }
 }

@@ -476,6 +476,13 @@ impl FakeProvider {
         format!("http://{}", self.addr)
     }
 
+    /// `http://fake-provider.test:PORT`: the same server under a name the
+    /// test browsers resolve to 127.0.0.1 (`crate::REMOTE_HOST`), so the
+    /// extension takes it for a remote provider (priced, not a local one).
+    pub fn remote_base_url(&self) -> String {
+        format!("http://{}:{}", crate::REMOTE_HOST, self.addr.port())
+    }
+
     /// The listening address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

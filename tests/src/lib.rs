@@ -1040,6 +1040,11 @@ const FIRE_LISTENER_FIREFOX: &str = "
       return 'fired';
     })().then(done, (e) => done(String(e)));";
 
+/// A host name the test browsers resolve to 127.0.0.1 (Chromium's
+/// `--host-resolver-rules`, Firefox's `network.dns.localDomains`): a local
+/// server the extension takes for a remote one.
+pub const REMOTE_HOST: &str = "fake-provider.test";
+
 fn capabilities(
     kind: Kind,
     ext: Option<&Path>,
@@ -1060,6 +1065,7 @@ fn capabilities(
                 "--no-first-run".into(),
                 "--window-size=1280,900".into(),
                 "--enable-blink-features=ComputedAccessibilityInfo".into(),
+                format!("--host-resolver-rules=MAP {REMOTE_HOST} 127.0.0.1"),
                 format!("--user-data-dir={}", profile.display()),
             ];
             if let Some(ext) = ext {
@@ -1101,6 +1107,7 @@ fn capabilities(
                         // A test clicks "Save provider", which asks for host
                         // access: grant it as a user would, without the prompt.
                         "extensions.webextOptionalPermissionPrompts": false,
+                        "network.dns.localDomains": REMOTE_HOST,
                         "browser.shell.checkDefaultBrowser": false,
                         "app.update.enabled": false,
                         "network.captive-portal-service.enabled": false,

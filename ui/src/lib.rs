@@ -84,9 +84,13 @@ pub struct ConversationTableProps {
     /// Called with a conversation id when a row is chosen.
     #[prop_or_default]
     pub on_select: Option<Callback<String>>,
+    /// Shows each conversation's tokens and cost (a wide page's column).
+    #[prop_or_default]
+    pub usage: bool,
 }
 
-/// A list of conversations: title, site, time, message count.
+/// A list of conversations: title, site, time, message count, and with
+/// `usage` their tokens and cost.
 #[function_component(ConversationTable)]
 pub fn conversation_table(props: &ConversationTableProps) -> Html {
     if props.items.is_empty() {
@@ -99,6 +103,9 @@ pub fn conversation_table(props: &ConversationTableProps) -> Html {
                 <th scope="col">{ "Site" }</th>
                 <th scope="col">{ "Updated" }</th>
                 <th scope="col">{ "Messages" }</th>
+                if props.usage {
+                    <th scope="col">{ "Tokens and cost" }</th>
+                }
             </tr></thead>
             <tbody>
             { for props.items.iter().map(|c| {
@@ -119,11 +126,24 @@ pub fn conversation_table(props: &ConversationTableProps) -> Html {
                         <td class="site">{ c.site.clone() }</td>
                         <td class="time">{ format_time(c.updated_ms) }</td>
                         <td class="count">{ c.message_count }</td>
+                        if props.usage {
+                            <td class="usage">{ usage_cell(&c.usage) }</td>
+                        }
                     </tr>
                 }
             }) }
             </tbody>
         </table>
+    }
+}
+
+/// A conversation's totals as a table cell: "none" when no provider
+/// reported usage.
+fn usage_cell(u: &paperclip_core::conversation::Usage) -> String {
+    if *u == paperclip_core::conversation::Usage::default() {
+        "none".into()
+    } else {
+        paperclip_core::usage::format_usage(u)
     }
 }
 

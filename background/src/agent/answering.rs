@@ -325,11 +325,12 @@ pub(super) async fn stream_local(
         MessageStatus::Interrupted
     };
     if !running.discarded() {
-        store_answer(store, job, source, streamed, status, 0).await?;
+        store_answer(store, job, source, streamed, status, None).await?;
     }
     running.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
+        usage: None,
     });
     if status == MessageStatus::Complete {
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);
@@ -344,7 +345,7 @@ pub(super) async fn store_answer(
     source: &AnswerSource,
     text: String,
     status: MessageStatus,
-    tokens: u32,
+    usage: Option<paperclip_core::conversation::Usage>,
 ) -> Result<(), ProtocolError> {
     let text = match &job.partial {
         Some(partial) => format!("{partial}{text}"),
@@ -352,7 +353,7 @@ pub(super) async fn store_answer(
     };
     let mut reply = Message {
         status,
-        tokens,
+        usage,
         ..Message::complete(job.message_id.clone(), Role::Assistant, text, now_ms())
     };
     reply.set_source(source.clone());
@@ -444,17 +445,26 @@ pub(super) async fn answer_with(
     };
     let status = *status;
     record_level(source.level);
-    let tokens = usage.map_or(0, |(_, out)| u32::try_from(out).unwrap_or(u32::MAX));
+    let usage = match usage {
+        Some((tokens_in, tokens_out)) => {
+            let prices = crate::providers::prices(store).await;
+            Some(prices.usage(config.settings(), tokens_in, tokens_out))
+        }
+        None => None,
+    };
     let stored = if running.discarded() {
         Err(ProtocolError::failed("the conversation's data was deleted"))
     } else {
-        store_answer(store, job, source, text.clone(), status, tokens).await
+        store_answer(store, job, source, text.clone(), status, usage).await
     };
     if stored.is_ok() {
-        if let Some((tokens_in, tokens_out)) = usage {
-            let prices = crate::providers::prices(store).await;
-            let usage = prices.usage(config.settings(), tokens_in, tokens_out);
+        if let Some(usage) = usage {
             let _ = store.record_usage(&job.conversation_id, usage).await;
+            let now = now_ms();
+            let offset = paperclip_platform::clock::utc_offset_min(now);
+            let _ = store
+                .record_daily_usage(&source.provider, usage, now, offset)
+                .await;
         }
         let ttl = crate::resilient::settings(store).await.answer_cache_ttl_ms;
         if answer::cacheable(status, ttl, job.context.is_some()) {
@@ -478,6 +488,7 @@ pub(super) async fn answer_with(
     running.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
         status,
+        usage,
     });
     if status == MessageStatus::Complete {
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);

@@ -25,6 +25,10 @@ use wasm_bindgen::JsValue;
 pub type Change<'a> =
     Box<dyn FnOnce(Option<Conversation>) -> Result<Conversation, ProtocolError> + 'a>;
 
+/// A change to one `meta` record (given the stored value, if any): the
+/// value to store.
+pub type MetaChange<'a> = Box<dyn FnOnce(Option<JsValue>) -> Result<JsValue, ProtocolError> + 'a>;
+
 /// A stored conversation's size, for the cleanup job and the status.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSize {
@@ -149,6 +153,13 @@ pub trait Backend {
     async fn meta_put(&self, entries: &[(&str, JsValue)]) -> Result<(), ProtocolError>;
     /// Deletes the `meta` records `keys`, together; returns how many existed.
     async fn meta_delete(&self, keys: &[String]) -> Result<u64, ProtocolError>;
+    /// Reads the `meta` record `key`, stores what `change` makes of it and
+    /// returns that, in one transaction (a failed change writes nothing).
+    async fn meta_modify<'a>(
+        &self,
+        key: &str,
+        change: MetaChange<'a>,
+    ) -> Result<JsValue, ProtocolError>;
 
     // ----- quarantine and telemetry rows ------------------------------------
 

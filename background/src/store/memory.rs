@@ -18,7 +18,7 @@ use paperclip_core::telemetry::persist::{trim_plan, Row};
 use serde_json::Value;
 use wasm_bindgen::JsValue;
 
-use super::backend::{Backend, Change, Cleared, Page, StoredSize};
+use super::backend::{Backend, Change, Cleared, MetaChange, Page, StoredSize};
 use super::META_CACHE_STATS;
 
 /// Data in memory.
@@ -241,6 +241,19 @@ impl Backend for Memory {
 
     async fn meta_get(&self, key: &str) -> Result<Option<JsValue>, ProtocolError> {
         Ok(self.meta.borrow().get(key).cloned())
+    }
+
+    async fn meta_modify<'a>(
+        &self,
+        key: &str,
+        change: MetaChange<'a>,
+    ) -> Result<JsValue, ProtocolError> {
+        let current = self.meta.borrow().get(key).cloned();
+        let value = change(current)?;
+        self.meta
+            .borrow_mut()
+            .insert(key.to_string(), value.clone());
+        Ok(value)
     }
 
     async fn meta_put(&self, entries: &[(&str, JsValue)]) -> Result<(), ProtocolError> {

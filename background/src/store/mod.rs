@@ -8,15 +8,17 @@
 //! Stores (layout in [`paperclip_core::schema`]): `conversations`,
 //! `context_cache` (behind a bounded memory tier, write-through),
 //! `preferences`, `telemetry`, `quarantine` (records that failed to decode)
-//! and `meta` (cache statistics, settings version, last cleanup). Policy —
+//! and `meta` (cache statistics, settings version, last cleanup, the usage
+//! ledger). Policy —
 //! what to list, evict, keep or delete — is decided in `paperclip-core`;
 //! the store applies it and the backend does the I/O. The store's parts:
 //! [`conversations`](self::conversations) (listing, changes, import),
 //! [`cache`](self::cache) (the two tiers), [`settings`] (preferences and
 //! `meta`), [`maintenance`] (status and the cleanup job), [`data`]
-//! (deleting everything, a site's data, the telemetry rows) and
-//! [`telemetry_rows`] (the telemetry sink's store). It reports what
-//! it did as [`Observation`]s and writes no telemetry itself. Nothing here
+//! (deleting everything, a site's data, the telemetry rows),
+//! [`telemetry_rows`] (the telemetry sink's store) and [`usage`] (tokens
+//! and cost per day and provider). It reports what it did as
+//! [`Observation`]s and writes no telemetry itself. Nothing here
 //! panics on bad data.
 
 pub mod backend;
@@ -30,6 +32,7 @@ pub mod open;
 pub mod records;
 mod settings;
 mod telemetry_rows;
+pub mod usage;
 
 use std::cell::{Cell, RefCell};
 

@@ -35,6 +35,8 @@ macro_rules! backend_tests {
             delete_everything_leaves_a_fresh_store,
             delete_site_keeps_other_sites,
             clearing_telemetry_keeps_conversations,
+            each_answer_keeps_its_usage,
+            usage_ledger_by_day_month_and_provider,
         );
     };
 }
@@ -1234,4 +1236,124 @@ pub async fn clearing_telemetry_keeps_conversations() {
     assert!(v.is_some());
     assert_eq!(store.preferences().theme.as_str(), "dark");
     assert_eq!(store.clear_telemetry_rows().await.unwrap(), 0);
+}
+fn usage(tokens_in: u64, tokens_out: u64, cost_micro_usd: u64) -> Usage {
+    Usage {
+        tokens_in,
+        tokens_out,
+        cost_micro_usd,
+    }
+}
+
+pub async fn each_answer_keeps_its_usage() {
+    let name = unique("answer-usage");
+    let store = open_exactly(&name).await;
+    let site = "https://u.test";
+    store
+        .upsert_message("c", site, msg("q", Role::User, "q", 1.0), 1.0)
+        .await
+        .unwrap();
+    let mut answer = msg("a", Role::Assistant, "a", 2.0);
+    answer.usage = Some(usage(312, 148, 2_100));
+    store.upsert_message("c", site, answer, 2.0).await.unwrap();
+    store
+        .upsert_message("c", site, msg("b", Role::Assistant, "offline", 3.0), 3.0)
+        .await
+        .unwrap();
+    let store = reopen(store, &name).await;
+    let c = store.get("c").await.unwrap().unwrap();
+    assert_eq!(c.messages[1].usage, Some(usage(312, 148, 2_100)));
+    assert_eq!(c.messages[2].usage, None, "unknown stays unknown");
+}
+
+pub async fn usage_ledger_by_day_month_and_provider() {
+    // 2026-12-05T12:00:00Z and days around it.
+    const NOON: f64 = 1_796_472_000_000.0;
+    const DAY: f64 = 86_400_000.0;
+    let name = unique("ledger");
+    let store = open_exactly(&name).await;
+    let empty = store.usage_report(NOON, 0).await.unwrap();
+    assert_eq!((empty.today.as_str(), empty.rows.len()), ("2026-12-05", 0));
+    // Two answers at once both count (one transaction each).
+    let (a, b) = futures::join!(
+        store.record_daily_usage("Work", usage(10, 5, 100), NOON, 0),
+        store.record_daily_usage("Work", usage(1, 1, 1), NOON + 1.0, 0),
+    );
+    a.unwrap();
+    b.unwrap();
+    store
+        .record_daily_usage("Home", usage(7, 3, 0), NOON - 2.0 * DAY, 0)
+        .await
+        .unwrap();
+    // 30 November, 23:30 in UTC: still November there.
+    let november = NOON - 5.0 * DAY + 11.5 * 3_600_000.0;
+    store
+        .record_daily_usage("Work", usage(1_000, 1_000, 9_999), november, 0)
+        .await
+        .unwrap();
+    let store = reopen(store, &name).await;
+    let r = store.usage_report(NOON, 0).await.unwrap();
+    assert_eq!(
+        (r.today.as_str(), r.month.as_str()),
+        ("2026-12-05", "2026-12")
+    );
+    let rows: Vec<_> = r
+        .rows
+        .iter()
+        .map(|row| (row.provider.as_str(), row.today, row.month))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Home", Usage::default(), usage(7, 3, 0)),
+            ("Work", usage(11, 6, 101), usage(11, 6, 101)),
+        ]
+    );
+    // In Berlin (UTC+1) that November evening was already 1 December.
+    assert_eq!(
+        store.usage_report(november, 60).await.unwrap().month,
+        "2026-12"
+    );
+    assert_eq!(
+        store.usage_report(november, 0).await.unwrap().rows[0].month,
+        usage(1_000, 1_000, 9_999)
+    );
+    // Days past the 400 ending on a recorded day are dropped: 396 days
+    // later, 2 December is the first kept.
+    store
+        .record_daily_usage("Work", usage(1, 0, 0), NOON + 396.0 * DAY, 0)
+        .await
+        .unwrap();
+    assert!(store
+        .usage_report(november, 0)
+        .await
+        .unwrap()
+        .rows
+        .is_empty());
+    assert_eq!(store.usage_report(NOON, 0).await.unwrap().rows.len(), 2);
+    // Bad arguments are refused and change nothing.
+    assert!(store.usage_report(NOON, 15 * 60).await.is_err());
+    assert!(store
+        .record_daily_usage("Work", usage(1, 1, 1), f64::NAN, 0)
+        .await
+        .is_err());
+    // A ledger that does not parse is reported, and left for inspection.
+    store
+        .set_meta_json("usage.ledger", &"not a ledger")
+        .await
+        .unwrap();
+    let e = store.usage_report(NOON, 0).await.unwrap_err();
+    assert!(e.message.contains("usage.ledger"), "{}", e.message);
+    assert!(store
+        .record_daily_usage("Work", usage(1, 1, 1), NOON, 0)
+        .await
+        .is_err());
+    assert_eq!(
+        store
+            .meta_json::<String>("usage.ledger")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("not a ledger")
+    );
 }

@@ -1,6 +1,8 @@
-//! The site's conversations: open one, delete one.
+//! The site's conversations (with their tokens and cost so far): open
+//! one, delete one.
 
-use paperclip_core::conversation::ConversationSummary;
+use paperclip_core::conversation::{ConversationSummary, Usage};
+use paperclip_core::usage::format_usage;
 use yew::prelude::*;
 
 /// Props of [`SiteConversations`].
@@ -37,6 +39,9 @@ pub fn site_conversations(p: &SiteConversationsProps) -> Html {
                                 onclick={p.on_open.reform(move |_| Some(open_id.clone()))}>
                                 { title.clone() }
                                 <span class="meta">{ format!(" · {} messages", c.message_count) }</span>
+                                if c.usage != Usage::default() {
+                                    <span class="meta usage">{ format!(" · {}", format_usage(&c.usage)) }</span>
+                                }
                             </button>
                             <button type="button" class="delete" aria-label={format!("Delete conversation {title}")} disabled={p.busy}
                                 onclick={p.on_delete.reform(move |_| delete_id.clone())}>{ "Delete" }</button>

@@ -1,5 +1,6 @@
-//! The conversation: messages, each answer with its source, Continue on an
-//! interrupted answer; scrolled to the newest text as it streams.
+//! The conversation: messages, each answer with its source and (when its
+//! provider reported them) its tokens and cost, Continue on an interrupted
+//! answer; scrolled to the newest text as it streams.
 
 use paperclip_core::conversation::{Message, MessageStatus, Role};
 use yew::prelude::*;
@@ -79,6 +80,9 @@ fn message_view(p: &MessageProps) -> Html {
                 <div class="text markdown">{ crate::markdown::render(&parsed, &p.site) }</div>
             } else {
                 <p class="text">{ m.text.clone() }</p>
+            }
+            if let (Role::Assistant, Some(usage)) = (m.role, m.usage.as_ref()) {
+                <span class="label usage">{ paperclip_core::usage::format_usage(usage) }</span>
             }
             if m.status == MessageStatus::Interrupted {
                 <span class="label">{ "Interrupted" }</span>

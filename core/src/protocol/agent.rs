@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ProtocolError, Tagged};
-use crate::conversation::{ConversationSummary, Message, MessageStatus};
+use crate::conversation::{ConversationSummary, Message, MessageStatus, Usage};
 pub use crate::quick::QuickAction;
 
 fn complete() -> MessageStatus {
@@ -125,6 +125,9 @@ tagged! {
             /// How it ended.
             #[serde(default = "complete")]
             status: MessageStatus,
+            /// Its tokens and cost, when its provider reported them.
+            #[serde(default)]
+            usage: Option<Usage>,
         },
         /// The user stopped the ask before any answer text arrived; nothing
         /// was answered (the question is kept).

@@ -183,6 +183,9 @@ rpc! {
     DeleteSiteData => SiteDataDeleted,
     /// Deletes telemetry records, its in-memory state and export queue.
     ClearTelemetry => TelemetryCleared,
+    /// Tokens and cost today and this month, per provider (the popup's
+    /// and options page's usage).
+    GetUsage => UsageReport,
 }
 
 /// Asks for [`Pong`].

@@ -167,3 +167,18 @@ pub struct ConnectionTested {
     /// Latency, the model list and whether the configured model is listed.
     pub report: crate::provider::ConnectionReport,
 }
+
+/// Asks for [`UsageReport`]: tokens and cost today and this month, per
+/// provider, in the user's time zone.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct GetUsage {
+    /// The time "today" is taken at (ms since the epoch); the background's
+    /// clock when `None`.
+    #[serde(default)]
+    pub now_ms: Option<f64>,
+    /// The user's offset from UTC in minutes, east positive (the negation
+    /// of JavaScript's `Date.getTimezoneOffset()`).
+    pub tz_offset_min: i32,
+}
+
+pub use crate::usage::UsageReport;

@@ -31,7 +31,8 @@
 //! - `popup`: the popup's ask field, who answers now, "Clippy on this
 //!   site", recent conversations that open;
 //! - `providers`: answers from a provider and the offline fallback, the
-//!   fallback provider, Chrome's built-in AI;
+//!   fallback provider, Chrome's built-in AI, tokens and cost where they
+//!   are shown;
 //! - `resilience`: stream faults, cached answers and the circuit breaker;
 //! - `security`: web pages cannot reach the background, bad messages get
 //!   clear errors;

@@ -1,11 +1,14 @@
 //! Answers from providers: streamed from a configured (fake) provider, the
 //! labelled offline answer when it fails, the fallback provider when the
-//! primary fails, and Chrome's built-in AI, feature-detected.
+//! primary fails, Chrome's built-in AI, feature-detected, and the tokens
+//! and cost of answers shown where the user looks.
 
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use paperclip_e2e::scenario::{add_fake_provider, chat_requests, latest_conversation};
+use paperclip_e2e::scenario::{
+    add_fake_provider, chat_requests, click_button, latest_conversation, ok,
+};
 use paperclip_e2e::{server::Server, Browser};
 use serde_json::json;
 
@@ -13,6 +16,7 @@ in_both_browsers!(
     answers_stream_from_the_provider_and_fall_back_offline,
     the_fallback_provider_answers_when_the_primary_fails,
     chrome_built_in_ai_is_feature_detected,
+    tokens_and_cost_are_shown_under_answers_in_lists_and_totals,
 );
 
 /// With a provider configured, the answer streams from it (the fake server
@@ -179,5 +183,173 @@ async fn chrome_built_in_ai_is_feature_detected(b: Browser, server: Server) -> R
             "{answer}"
         );
     }
+    Ok(b)
+}
+
+/// `n` with thousands separators (the test's own, to check the page's).
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// A cost under a dollar in micro-USD as four decimals, trailing zeros
+/// trimmed to two (the test's own, to check the page's).
+fn under_a_dollar(micro: u64) -> String {
+    assert!((50..999_950).contains(&micro), "{micro}");
+    let mut decimals = format!("{:04}", (micro + 50) / 100);
+    while decimals.len() > 2 && decimals.ends_with('0') {
+        decimals.pop();
+    }
+    format!("$0.{decimals}")
+}
+
+/// After an answer from a provider that reports usage, the agent shows its
+/// tokens in and out and its cost under the answer (priced by the table:
+/// $10 and $30 per million tokens here; the fake is reached under a name
+/// that is not this machine's, as a remote provider is), the agent's
+/// conversation list and the devtools panel's table show the
+/// conversation's totals, and the popup and the options page show today's
+/// total for that provider, by its name.
+async fn tokens_and_cost_are_shown_under_answers_in_lists_and_totals(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    let settings = json!({"id": "Fake", "kind": "openai_compatible", "label": "Fake",
+        "base_url": fake.remote_base_url(), "model": "fake-model-1", "max_tokens": 256});
+    ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
+    )
+    .await?;
+    // Setup: a price for the fake's model.
+    let prices = json!({"entries": [
+        {"pattern": "fake-model-*", "input_per_mtok": 10_000_000u64, "output_per_mtok": 30_000_000u64}
+    ]});
+    ok(&b, json!({"type": "SetPrices", "table": prices})).await?;
+    let answer = b.ask_on(&page, "What is the Gem clip?").await?;
+    ensure!(answer == "Echo: What is the Gem clip?", "{answer}");
+    // What the fake provider reported: words in the request, words out.
+    let sent = chat_requests(&fake)
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no chat request"))?;
+    let body: serde_json::Value = serde_json::from_str(&sent.body)?;
+    let tokens_in: u64 = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or_default()
+                .split_whitespace()
+                .count() as u64
+        })
+        .sum();
+    let tokens_out = answer.split_whitespace().count() as u64;
+    let cost = under_a_dollar(tokens_in * 10 + tokens_out * 30);
+    let line = format!("{} in · {tokens_out} out · {cost}", thousands(tokens_in));
+    let short = format!("{cost} · {} tokens", thousands(tokens_in + tokens_out));
+
+    // Under the answer, in the agent.
+    b.enter_agent().await?;
+    let shown = b
+        .poll(Duration::from_secs(10), "the answer's usage", || async {
+            b.text_of("[role=log] .message.assistant .usage").await
+        })
+        .await?;
+    ensure!(shown == line, "shown {shown:?}, expected {line:?}");
+
+    // The conversation's totals in the agent's list.
+    click_button(&b, "Conversations on this site").await?;
+    let listed = b
+        .poll(Duration::from_secs(10), "the list's totals", || async {
+            b.text_of(".site-conversations li .usage").await
+        })
+        .await?;
+    ensure!(
+        listed == format!(" · {line}"),
+        "{listed:?}, expected {line:?}"
+    );
+    let contrast = b.contrast().await?;
+    ensure!(
+        contrast.failures.is_empty(),
+        "the agent: {:#?}",
+        contrast.failures
+    );
+    b.top().await?;
+
+    // The popup: today and this month for "Fake".
+    let back = b.open_tab("popup.html").await?;
+    let popup = b
+        .poll(Duration::from_secs(10), "the popup's usage", || async {
+            b.text_of(".usage .provider-usage").await
+        })
+        .await;
+    b.close_tab(back).await?;
+    let popup = popup?;
+    ensure!(
+        popup == format!("Fake Today: {short} · This month: {short}"),
+        "{popup:?}, expected {short:?}"
+    );
+
+    // The devtools panel's conversation table: the conversation's totals.
+    let back = b.open_tab("panel.html").await?;
+    let in_panel = b
+        .poll(Duration::from_secs(10), "the panel's totals", || async {
+            b.text_of("tr.conversation .usage").await
+        })
+        .await;
+    b.close_tab(back).await?;
+    let in_panel = in_panel?;
+    ensure!(in_panel == line, "{in_panel:?}, expected {line:?}");
+
+    // The options page's table: the row named "Fake".
+    let back = b.open_tab("options.html").await?;
+    let row = b
+        .poll(
+            Duration::from_secs(10),
+            "the options page's usage",
+            || async {
+                let cells = b.texts("table.usage tbody tr > *").await?;
+                Ok((!cells.is_empty()).then_some(cells))
+            },
+        )
+        .await;
+    b.close_tab(back).await?;
+    let row = row?;
+    ensure!(
+        row == [String::from("Fake"), line.clone(), line.clone()],
+        "{row:?}, expected {line:?}"
+    );
+
+    // The usage text is readable (WCAG AA) where it is shown.
+    for path in ["popup.html", "options.html"] {
+        let contrast = b.contrast_of_page(path).await?;
+        ensure!(
+            contrast.failures.is_empty(),
+            "{path}: {:#?}",
+            contrast.failures
+        );
+    }
+
+    // What is stored agrees: the answer's usage and the conversation's.
+    let c = latest_conversation(&b).await?;
+    let stored = &c["conversation"]["messages"][1]["usage"];
+    ensure!(
+        stored["tokens_in"] == json!(tokens_in) && stored["tokens_out"] == json!(tokens_out),
+        "{c}"
+    );
+    ensure!(c["conversation"]["usage"] == *stored, "{c}");
     Ok(b)
 }

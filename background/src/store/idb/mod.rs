@@ -23,7 +23,7 @@ use rexie::{KeyRange, Rexie, TransactionMode};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-use super::backend::{Backend, Change, Cleared, Page, StoredSize};
+use super::backend::{Backend, Change, Cleared, MetaChange, Page, StoredSize};
 use super::records::{self, QuarantineRecord};
 use super::{report, storage_error, Observation};
 
@@ -334,6 +334,23 @@ impl Backend for IndexedDb {
         }
         done(t).await?;
         Ok(existed)
+    }
+
+    async fn meta_modify<'a>(
+        &self,
+        key: &str,
+        change: MetaChange<'a>,
+    ) -> Result<JsValue, ProtocolError> {
+        let (t, s) = self.tx(&[store::META], TransactionMode::ReadWrite)?;
+        let value = match change(meta_get(&s[0], key).await?) {
+            Ok(value) => value,
+            Err(e) => {
+                let _ = t.abort().await;
+                return Err(e);
+            }
+        };
+        write_and_commit(t, meta_put(&s[0], key, &value)).await?;
+        Ok(value)
     }
 
     async fn quarantined(&self, limit: u32) -> Result<Vec<QuarantineItem>, ProtocolError> {
