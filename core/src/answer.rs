@@ -327,24 +327,35 @@ pub fn continuation(messages: &[Message], message_id: &str) -> Result<Continuati
 }
 
 /// Gathers a provider's pieces of text (often a word or less each) into
-/// chunks of at least `min_chars` characters for the agent: the
-/// `performance.stream_chunk_chars` preference, which local answers
-/// (`offline::stream_chunks`) follow too.
+/// chunks for the agent: the `performance.stream_chunk_chars` preference,
+/// which local answers (`offline::stream_chunks`) follow too. The first
+/// piece goes at once (the user sees the answer start as soon as it does);
+/// after it, a chunk goes when it has `min_chars` characters or when its
+/// first piece has waited [`MAX_CHUNK_WAIT_MS`], so that a slow provider's
+/// text is never held back for long. Time is an argument.
 ///
 /// ```
 /// use paperclip_core::answer::Chunker;
 /// let mut chunker = Chunker::new(5);
-/// assert_eq!(chunker.push("He"), None);
-/// assert_eq!(chunker.push("llo, "), Some("Hello, ".to_string()));
-/// assert_eq!(chunker.push("you"), None);
-/// assert_eq!(chunker.finish(), Some("you".to_string()));
+/// assert_eq!(chunker.push("He", 0.0), Some("He".to_string()));
+/// assert_eq!(chunker.push("ll", 10.0), None);
+/// assert_eq!(chunker.push("o, ", 20.0), Some("llo, ".to_string()));
+/// assert_eq!(chunker.push("y", 30.0), None);
+/// assert_eq!(chunker.push("o", 200.0), Some("yo".to_string()));
+/// assert_eq!(chunker.push("u", 210.0), None);
+/// assert_eq!(chunker.finish(), Some("u".to_string()));
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Chunker {
     min_chars: usize,
     pending: String,
     count: usize,
+    started: bool,
+    first_ms: f64,
 }
+
+/// The longest a piece waits for more text before it is sent anyway.
+pub const MAX_CHUNK_WAIT_MS: f64 = 80.0;
 
 impl Chunker {
     /// Chunks of at least `min_chars` characters (1 at least).
@@ -355,11 +366,22 @@ impl Chunker {
         }
     }
 
-    /// Adds `piece`; returns the chunk to send once enough has gathered.
-    pub fn push(&mut self, piece: &str) -> Option<String> {
+    /// Adds `piece`, arrived at `now_ms`; returns the chunk to send, if one
+    /// is due.
+    pub fn push(&mut self, piece: &str, now_ms: f64) -> Option<String> {
+        if piece.is_empty() {
+            return None;
+        }
+        if self.pending.is_empty() {
+            self.first_ms = now_ms;
+        }
         self.pending.push_str(piece);
         self.count += piece.chars().count();
-        (self.count >= self.min_chars).then(|| self.take())
+        let due = !self.started
+            || self.count >= self.min_chars
+            || now_ms - self.first_ms >= MAX_CHUNK_WAIT_MS;
+        self.started = true;
+        due.then(|| self.take())
     }
 
     /// What is left to send at the end of the answer.
@@ -600,17 +622,35 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn chunks_keep_every_character_in_order(
-            pieces in proptest::collection::vec("[a-zé ]{0,7}", 0..40),
+            pieces in proptest::collection::vec(("[a-zé ]{0,7}", 0u32..200), 0..40),
             min in 1u32..30,
         ) {
             let mut chunker = Chunker::new(min);
-            let mut chunks: Vec<String> = pieces.iter().filter_map(|p| chunker.push(p)).collect();
-            let last = chunker.finish();
-            for chunk in &chunks {
-                proptest::prop_assert!(chunk.chars().count() >= min as usize);
+            let mut now = 0.0;
+            let mut chunks: Vec<String> = Vec::new();
+            // When the text waiting now first arrived.
+            let mut waiting_since: Option<f64> = None;
+            for (piece, gap) in &pieces {
+                now += f64::from(*gap);
+                if !piece.is_empty() && waiting_since.is_none() {
+                    waiting_since = Some(now);
+                }
+                if let Some(chunk) = chunker.push(piece, now) {
+                    // Short only when it is the first, or waited long enough.
+                    let waited = now - waiting_since.unwrap_or(now);
+                    proptest::prop_assert!(
+                        chunks.is_empty()
+                            || chunk.chars().count() >= min as usize
+                            || waited >= MAX_CHUNK_WAIT_MS,
+                        "{chunk:?} after {waited} ms"
+                    );
+                    chunks.push(chunk);
+                    waiting_since = None;
+                }
             }
-            chunks.extend(last);
-            proptest::prop_assert_eq!(chunks.concat(), pieces.concat());
+            chunks.extend(chunker.finish());
+            let all: String = pieces.iter().map(|(p, _)| p.as_str()).collect();
+            proptest::prop_assert_eq!(chunks.concat(), all);
             proptest::prop_assert!(chunks.iter().all(|c| !c.is_empty()));
         }
     }

@@ -146,8 +146,12 @@ impl ChatState {
                 // after the history.
                 self.streaming = None;
             }
-            BgToAgent::Appearance { appearance } => {
+            BgToAgent::Appearance {
+                appearance,
+                character,
+            } => {
                 self.appearance = appearance;
+                self.look = character;
             }
             BgToAgent::Stored { message } => {
                 self.error = None;

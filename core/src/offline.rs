@@ -395,8 +395,60 @@ impl<'a> Document<'a> {
     }
 }
 
+/// The offline answer in the voice of the user's `personality`
+/// (`agent.personality`), as far as an answer made of the page's own
+/// sentences allows: concise keeps the first line and two points, playful
+/// opens lightly, teacher ends with a question to check understanding;
+/// helpful is the answer as it is.
+///
+/// ```
+/// use paperclip_core::offline::in_voice;
+/// use paperclip_core::prefs::Personality;
+/// let answer = "Summary of “Clips”:\n• One.\n• Two.\n• Three.";
+/// assert_eq!(in_voice(answer, Personality::Concise), "Summary of “Clips”:\n• One.\n• Two.");
+/// assert!(in_voice(answer, Personality::Teacher).ends_with('?'));
+/// ```
+pub fn in_voice(answer: &str, personality: crate::prefs::Personality) -> String {
+    use crate::prefs::Personality;
+    match personality {
+        Personality::Helpful => answer.to_string(),
+        Personality::Concise => {
+            let mut lines = answer.lines();
+            let first = lines.next().unwrap_or_default();
+            let points: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).take(2).collect();
+            std::iter::once(first)
+                .chain(points)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Personality::Playful => format!("Here's what I dug up from the page! {answer}"),
+        Personality::Teacher => format!(
+            "{answer}\n\nTo check your understanding: which of these points answers your question best, and why?"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_offline_answer_speaks_in_the_chosen_voice() {
+        use crate::prefs::Personality;
+        let answer = "Summary of “Clips”:\n• One.\n• Two.\n• Three.";
+        assert_eq!(in_voice(answer, Personality::Helpful), answer);
+        assert_eq!(
+            in_voice(answer, Personality::Concise),
+            "Summary of “Clips”:\n• One.\n• Two."
+        );
+        assert!(in_voice(answer, Personality::Playful).starts_with("Here's what I dug up"));
+        let teacher = in_voice(answer, Personality::Teacher);
+        assert!(teacher.starts_with(answer) && teacher.ends_with("and why?"));
+        assert_eq!(
+            in_voice("Just one line.", Personality::Concise),
+            "Just one line."
+        );
+    }
+
     use super::*;
 
     fn article() -> PageSnapshot {

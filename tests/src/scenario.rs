@@ -18,6 +18,8 @@ pub enum Pref<'a> {
     Tick(bool),
     /// Replace a text field's content (then Tab, which commits it).
     Type(&'a str),
+    /// Pick this value of a choice (a `select`).
+    Choose(&'a str),
 }
 
 /// Changes preference `key` as a user does, through its control on the
@@ -39,6 +41,13 @@ pub async fn set_option(b: &Browser, key: &str, edit: Pref<'_>) -> Result<()> {
                 if control.is_selected().await? != on {
                     control.click().await?;
                 }
+            }
+            Pref::Choose(value) => {
+                control
+                    .find(fantoccini::Locator::Css(&format!("option[value='{value}']")))
+                    .await?
+                    .click()
+                    .await?;
             }
             Pref::Type(text) => {
                 control.clear().await?;
@@ -160,3 +169,26 @@ pub async fn click_button(b: &Browser, name: &str) -> Result<()> {
     let button = b.control("button", name).await?;
     b.click(&button).await
 }
+
+/// The human words (letters only) of the current frame's labels, headings,
+/// buttons and table cells that are drawn across two lines: a word broken
+/// mid-word. Addresses and ids may wrap anywhere; words may not.
+pub const BROKEN_WORDS: &str = "
+    const broken = [];
+    for (const el of document.querySelectorAll('th, td, button, label, legend, h1, h2, h3, dt, p')) {
+        const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            for (const m of n.data.matchAll(/[A-Za-z]{2,}/g)) {
+                const before = n.data[m.index - 1] || ' ';
+                const after = n.data[m.index + m[0].length] || ' ';
+                if (/[\\w.:\\/-]/.test(before) || /[\\w.:\\/-]/.test(after)) continue;
+                const r = document.createRange();
+                r.setStart(n, m.index);
+                r.setEnd(n, m.index + m[0].length);
+                const lines = new Set([...r.getClientRects()]
+                    .filter(x => x.width > 0).map(x => Math.round(x.top)));
+                if (lines.size > 1) broken.push(m[0]);
+            }
+        }
+    }
+    return broken;";

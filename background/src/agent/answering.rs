@@ -245,7 +245,10 @@ pub(super) async fn run_chain(
                 }
             }
             answer::Step::Offline { source, preamble } => {
-                let full = offline::answer(&job.question, job.action, &job.page);
+                let full = offline::in_voice(
+                    &offline::answer(&job.question, job.action, &job.page),
+                    store.preferences().personality,
+                );
                 let text = format!("{}{full}", preamble.unwrap_or_default());
                 let text = match &job.partial {
                     Some(partial) => offline::continuation(&text, partial).to_string(),
@@ -414,7 +417,7 @@ pub(super) async fn answer_with(
             });
         }
         text.push_str(&piece);
-        if let Some(chunk) = chunker.push(&piece) {
+        if let Some(chunk) = chunker.push(&piece, now_ms()) {
             running.send(&BgToAgent::AnswerChunk {
                 message_id: job.message_id.clone(),
                 text: chunk,

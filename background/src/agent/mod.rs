@@ -326,8 +326,10 @@ fn adopt(site: &str, conversation_id: &str, question: &Message, persistent: bool
 /// Sends the look the user chose to every open agent.
 pub(crate) fn appearance_changed() {
     let Ok(store) = store() else { return };
+    let preferences = store.preferences();
     let message = BgToAgent::Appearance {
-        appearance: store.preferences().appearance(),
+        appearance: preferences.appearance(),
+        character: preferences.character,
     };
     for session in sessions() {
         session.send(&message);

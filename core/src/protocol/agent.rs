@@ -89,10 +89,14 @@ tagged! {
             #[serde(default)]
             appearance: crate::prefs::Appearance,
         },
-        /// The look changed (the user set a `ui.*` preference).
+        /// The look changed (the user set a `ui.*` preference or the
+        /// character).
         Appearance {
             /// How the agent looks now.
             appearance: crate::prefs::Appearance,
+            /// The character the user chose.
+            #[serde(default)]
+            character: crate::prefs::Character,
         },
         /// The user's message was stored (it carries its final id).
         Stored {

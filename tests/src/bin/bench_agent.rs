@@ -64,6 +64,97 @@ fn row(case: &str, mut xs: Vec<f64>) -> Row {
     }
 }
 
+/// An open page shows a change made elsewhere within this (issue 15).
+const MAX_LIVE_P95_MS: f64 = 200.0;
+
+/// Watches the popup page's root and its newest conversation: each change is
+/// pushed with `Date.now()` (the same wall clock in every page).
+const WATCH: &str = "
+    window.__seen = [];
+    const note = (what) => window.__seen.push([Date.now(), what]);
+    new MutationObserver(() => note('theme:' + document.documentElement.getAttribute('data-theme')))
+        .observe(document.documentElement, {attributes: true, attributeFilter: ['data-theme']});
+    new MutationObserver(() => note('top:' + (document.querySelector('table.conversations tbody tr td.title') || {}).textContent))
+        .observe(document.body, {childList: true, subtree: true});
+    return true;";
+
+/// Time from a change sent by one page (the options page's request) until
+/// another open page (the popup page, in another tab) shows it: a theme
+/// (the look applied to the root) and a stored conversation (a new row).
+async fn live_updates(samples: usize) -> Result<Vec<Row>> {
+    let b = Browser::launch(Kind::Chromium, true).await?;
+    b.client.goto(&format!("{}popup.html", b.base)).await?;
+    let watcher = b.client.window().await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    b.client.execute(WATCH, vec![]).await?;
+    let setter = b.client.new_window(true).await?.handle;
+    b.client.switch_to_window(setter.clone()).await?;
+    b.client.goto(&format!("{}options.html", b.base)).await?;
+    let (mut theme, mut conversations) = (Vec::new(), Vec::new());
+    for i in 0..samples + 2 {
+        for case in ["theme", "conversation"] {
+            let (body, expect) = match case {
+                "theme" => {
+                    let t = if i % 2 == 0 { "dark" } else { "light" };
+                    (
+                        json!({"type": "SetPreference", "key": "ui.theme", "value": t}),
+                        format!("theme:{t}"),
+                    )
+                }
+                _ => (
+                    json!({"type": "ImportConversations", "policy": "keep_newest",
+                        "json": live_import(i)}),
+                    format!("top:Live {i}"),
+                ),
+            };
+            b.client.switch_to_window(setter.clone()).await?;
+            let t0 = b.client.execute("return Date.now();", vec![]).await?;
+            let reply = b.request_here(body).await?;
+            if reply["body"]["ok"].is_null() {
+                bail!("{case}: {reply}");
+            }
+            b.client.switch_to_window(watcher.clone()).await?;
+            let seen: Value = b
+                .poll(Duration::from_secs(5), &expect, || async {
+                    let seen = b.client.execute("return window.__seen;", vec![]).await?;
+                    Ok(seen
+                        .as_array()
+                        .and_then(|s| s.iter().find(|e| e[1] == expect.as_str()).cloned()))
+                })
+                .await?;
+            b.client
+                .execute("window.__seen = []; return true;", vec![])
+                .await?;
+            let ms = seen[0].as_f64().unwrap_or(f64::NAN) - t0.as_f64().unwrap_or(f64::NAN);
+            if i >= 2 {
+                match case {
+                    "theme" => theme.push(ms),
+                    _ => conversations.push(ms),
+                }
+            }
+        }
+    }
+    b.close().await;
+    Ok(vec![
+        row("live_theme", theme),
+        row("live_conversations", conversations),
+    ])
+}
+
+/// An export file holding one conversation, the `i`th.
+fn live_import(i: usize) -> String {
+    let t = 1_700_000_000_000.0 + i as f64 * 1000.0;
+    json!({
+        "format": "paperclip-export", "version": 1, "exported_ms": t,
+        "conversations": [{
+            "id": format!("live-{i}"), "site": "https://live.test", "title": format!("Live {i}"),
+            "created_ms": t, "updated_ms": t,
+            "messages": [{"id": format!("m-{i}"), "role": "user", "text": "Seen?", "time_ms": t}]
+        }]
+    })
+    .to_string()
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -167,6 +258,9 @@ async fn main() -> Result<()> {
     }
     b.close().await;
 
+    eprintln!("bench: live updates, {samples} samples");
+    rows.extend(live_updates(samples).await?);
+
     eprintln!("bench: page reading");
     let reader = Browser::launch_plain(Kind::Chromium, true).await?;
     let config = if quick {
@@ -195,6 +289,9 @@ async fn main() -> Result<()> {
         let target = match r.case.as_str() {
             "activation_visible" | "activation_ready" if r.imp == "paperclip" => {
                 Some((MAX_ACTIVATION_P95_MS, r.p95_ms <= MAX_ACTIVATION_P95_MS))
+            }
+            "live_theme" | "live_conversations" => {
+                Some((MAX_LIVE_P95_MS, r.p95_ms <= MAX_LIVE_P95_MS))
             }
             "extract_1mb" if r.imp == "paperclip" => {
                 Some((MAX_EXTRACT_1MB_MS, r.p95_ms <= MAX_EXTRACT_1MB_MS))

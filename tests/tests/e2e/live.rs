@@ -32,7 +32,8 @@ async fn look(b: &Browser) -> Result<Value> {
              const root = getComputedStyle(document.documentElement);
              return {bg: getComputedStyle(document.body).backgroundColor,
                      font: parseFloat(root.fontSize),
-                     animation: c ? getComputedStyle(c).animationName : null};",
+                     animation: c ? getComputedStyle(c).animationName : null,
+                     clippette: !!document.querySelector('.clippy.clippette')};",
             vec![],
         )
         .await?)
@@ -53,8 +54,8 @@ async fn wait_look(b: &Browser, what: &str, check: impl Fn(&Value) -> bool) -> R
 const DARK_BG: &str = "rgb(31, 31, 34)";
 const LIGHT_BG: &str = "rgb(255, 254, 248)";
 
-/// Theme, font scale and reduced motion set on the options page change the
-/// agent already open on a page, the popup page and the options page
+/// Theme, font scale, reduced motion and the character set on the options
+/// page change the agent already open on a page, the popup page and the options page
 /// itself, without a reload.
 async fn the_look_applies_to_every_open_surface(b: Browser, server: Server) -> Result<Browser> {
     let page = server.url("/");
@@ -91,6 +92,7 @@ async fn the_look_applies_to_every_open_surface(b: Browser, server: Server) -> R
     motion.click().await?;
     b.close_tab(options).await?;
     set_option(&b, "ui.font_scale", Pref::Type("1.5")).await?;
+    set_option(&b, "agent.character", Pref::Choose("clippette")).await?;
     let options_look = {
         let back = b.open_tab("options.html").await?;
         let v = wait_look(&b, "a new options page in the chosen look", |v| {
@@ -105,7 +107,10 @@ async fn the_look_applies_to_every_open_surface(b: Browser, server: Server) -> R
     b.client.switch_to_window(demo).await?;
     b.enter_agent_now().await?;
     let agent = wait_look(&b, "the open agent to follow", |v| {
-        v["bg"] == DARK_BG && v["font"] == 21.0 && v["animation"] == "none"
+        v["bg"] == DARK_BG
+            && v["font"] == 21.0
+            && v["animation"] == "none"
+            && v["clippette"] == true
     })
     .await?;
     // The popup page, open all along.

@@ -34,6 +34,8 @@
 //!   fallback provider, Chrome's built-in AI, tokens and cost where they
 //!   are shown;
 //! - `resilience`: stream faults, cached answers and the circuit breaker;
+//! - `screens`: every surface at two widths (no overflow, no word broken,
+//!   screenshots kept), the personality in the prompt and offline answers;
 //! - `security`: web pages cannot reach the background, bad messages get
 //!   clear errors;
 //! - `telemetry`: export to an OpenTelemetry collector.
@@ -107,5 +109,6 @@ mod page_context;
 mod popup;
 mod providers;
 mod resilience;
+mod screens;
 mod security;
 mod telemetry;
