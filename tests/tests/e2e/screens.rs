@@ -9,7 +9,9 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use paperclip_e2e::scenario::{add_fake_provider, chat_requests, set_option, Pref, BROKEN_WORDS};
+use paperclip_e2e::scenario::{
+    add_fake_provider, chat_requests, ok, set_option, Pref, BROKEN_WORDS,
+};
 use paperclip_e2e::{root, server::Server, Browser};
 use serde_json::json;
 
@@ -33,13 +35,17 @@ async fn check_and_keep(b: &Browser, surface: &str, width: u32, in_agent: bool) 
     let overflow = b
         .client
         .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+            "const w = document.documentElement.clientWidth;
+             const wide = [...document.querySelectorAll('body *')]
+                 .filter(e => e.getBoundingClientRect().right > w + 1)
+                 .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right));
+             return {over: document.documentElement.scrollWidth - w, wide};",
             vec![],
         )
         .await?;
     ensure!(
-        overflow.as_f64().unwrap_or_default() <= 1.0,
-        "{surface} at {width} px is {overflow} px wider than its window"
+        overflow["over"].as_f64().unwrap_or_default() <= 1.0,
+        "{surface} at {width} px is wider than its window: {overflow}"
     );
     let png = root().join(format!(
         "target/e2e-artifacts/screens/{}-{surface}-{width}.png",
@@ -52,7 +58,13 @@ async fn check_and_keep(b: &Browser, surface: &str, width: u32, in_agent: bool) 
 /// checked and photographed at two widths.
 async fn every_surface_reads_well_at_two_widths(b: Browser, server: Server) -> Result<Browser> {
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
-    add_fake_provider(&b, "Fake provider with a long name", &fake).await?;
+    ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": {"id": "fake-long", "kind": "openai_compatible",
+            "label": "Fake provider with a long name", "base_url": fake.base_url(),
+            "model": "fake-model-1", "max_tokens": 256}, "key": {"action": "keep"}}),
+    )
+    .await?;
     let page = server.url("/");
     b.ask_on(&page, "What is the Gem clip, and who made it?")
         .await?;
