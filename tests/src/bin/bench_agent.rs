@@ -149,7 +149,7 @@ fn live_import(i: usize) -> String {
         "conversations": [{
             "id": format!("live-{i}"), "site": "https://live.test", "title": format!("Live {i}"),
             "created_ms": t, "updated_ms": t,
-            "messages": [{"id": format!("m-{i}"), "role": "user", "text": "Seen?", "time_ms": t}]
+            "messages": [{"id": format!("m-{i}"), "role": "user", "text": "Seen?", "time_ms": t, "status": "complete"}]
         }]
     })
     .to_string()
