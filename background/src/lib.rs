@@ -270,11 +270,13 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
                     )
                 },
             )?;
+            let preferences = export::offered_preferences(&file, &store.preferences());
             let plan = store.import(file, r.policy).await?;
             Imported {
                 added: plan.added,
                 overwritten: plan.overwritten,
                 skipped: plan.skipped,
+                preferences,
             }
             .into()
         }

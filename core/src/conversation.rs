@@ -134,6 +134,11 @@ pub struct Conversation {
     /// Running totals of tokens and cost.
     #[serde(default)]
     pub usage: Usage,
+    /// Came from an imported file and not opened by the user since: never
+    /// opened by itself, never sent as history, and shown as imported
+    /// (see [`crate::export`]).
+    #[serde(default)]
+    pub imported: bool,
 }
 
 fn default_agent() -> String {
@@ -219,6 +224,7 @@ impl Conversation {
             agent: default_agent(),
             personality: default_personality(),
             usage: Usage::default(),
+            imported: false,
         }
     }
 
@@ -259,6 +265,7 @@ impl Conversation {
             tags: self.tags.clone(),
             agent: self.agent.clone(),
             usage: self.usage,
+            imported: self.imported,
         }
     }
 }
@@ -285,6 +292,9 @@ pub struct ConversationSummary {
     /// Running totals.
     #[serde(default)]
     pub usage: Usage,
+    /// Imported and not opened since.
+    #[serde(default)]
+    pub imported: bool,
 }
 
 fn derive_title(text: &str) -> String {
@@ -297,9 +307,10 @@ fn derive_title(text: &str) -> String {
     }
 }
 
-/// Version byte in front of every stored conversation (encoding 4: each
-/// answer carries its own usage; 3 added the answer's level).
-pub const STORAGE_VERSION: u8 = 4;
+/// Version byte in front of every stored conversation (encoding 5: the
+/// imported mark; 4 gave each answer its own usage; 3 added the answer's
+/// level).
+pub const STORAGE_VERSION: u8 = 5;
 /// Set on the version byte when the rest is LZ4-compressed.
 const COMPRESSED: u8 = 0x80;
 /// Records whose encoding is at least this long are tried compressed.
@@ -379,6 +390,15 @@ pub fn decode(bytes: &[u8]) -> Result<Conversation, DecodeError> {
         Some((&v, rest)) if v == v2::STORAGE_VERSION | COMPRESSED => {
             let plain = decompress(rest)?;
             postcard::from_bytes::<v2::Conversation>(&plain)
+                .map(Conversation::from)
+                .map_err(|e| corrupt(&e))
+        }
+        Some((&v4::STORAGE_VERSION, rest)) => postcard::from_bytes::<v4::Conversation>(rest)
+            .map(Conversation::from)
+            .map_err(|e| corrupt(&e)),
+        Some((&v, rest)) if v == v4::STORAGE_VERSION | COMPRESSED => {
+            let plain = decompress(rest)?;
+            postcard::from_bytes::<v4::Conversation>(&plain)
                 .map(Conversation::from)
                 .map_err(|e| corrupt(&e))
         }
@@ -603,6 +623,78 @@ pub mod v3 {
     }
 }
 
+/// Encoding 4: today's messages, conversations without the imported mark.
+/// Kept to read old records.
+pub mod v4 {
+    use serde::{Deserialize, Serialize};
+
+    use super::{Message, Usage};
+
+    /// The encoding-4 version byte.
+    pub const STORAGE_VERSION: u8 = 4;
+
+    /// An encoding-4 conversation.
+    #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+    pub struct Conversation {
+        /// Id.
+        pub id: String,
+        /// Site origin.
+        pub site: String,
+        /// Title.
+        pub title: String,
+        /// Created, ms.
+        pub created_ms: f64,
+        /// Updated, ms.
+        pub updated_ms: f64,
+        /// Messages.
+        pub messages: Vec<Message>,
+        /// Tags.
+        pub tags: Vec<String>,
+        /// Character.
+        pub agent: String,
+        /// Personality.
+        pub personality: String,
+        /// Totals.
+        pub usage: Usage,
+    }
+
+    /// Encodes as encoding 4 did (compressed when that paid).
+    pub fn encode(c: &Conversation) -> Vec<u8> {
+        let plain = postcard::to_allocvec(c).expect("conversations always serialise");
+        match super::compress(&plain) {
+            Some(packed) => {
+                let mut out = vec![STORAGE_VERSION | super::COMPRESSED];
+                out.extend(packed);
+                out
+            }
+            None => {
+                let mut out = vec![STORAGE_VERSION];
+                out.extend(plain);
+                out
+            }
+        }
+    }
+}
+
+impl From<v4::Conversation> for Conversation {
+    fn from(old: v4::Conversation) -> Self {
+        Conversation {
+            id: old.id,
+            site: old.site,
+            title: old.title,
+            created_ms: old.created_ms,
+            updated_ms: old.updated_ms,
+            messages: old.messages,
+            tags: old.tags,
+            agent: old.agent,
+            personality: old.personality,
+            usage: old.usage,
+            // Records written before the mark were the user's own.
+            imported: false,
+        }
+    }
+}
+
 impl From<v3::Conversation> for Conversation {
     fn from(old: v3::Conversation) -> Self {
         Conversation {
@@ -630,6 +722,7 @@ impl From<v3::Conversation> for Conversation {
             agent: old.agent,
             personality: old.personality,
             usage: old.usage,
+            imported: false,
         }
     }
 }
@@ -664,6 +757,7 @@ impl From<v2::Conversation> for Conversation {
             agent: old.agent,
             personality: old.personality,
             usage: old.usage,
+            imported: false,
         }
     }
 }
@@ -762,6 +856,39 @@ mod tests {
         assert_eq!(decode(&bytes).unwrap(), c);
         let small = Conversation::new("s".into(), "x".into(), 0.0);
         assert!(!encode(&small).compressed);
+    }
+
+    #[test]
+    fn encoding_4_records_decode_as_the_users_own() {
+        let mut c = Conversation::new("c".into(), "https://a.test".into(), 1.0);
+        c.push(msg("1", Role::User, "q", 2.0));
+        let old = v4::Conversation {
+            id: c.id.clone(),
+            site: c.site.clone(),
+            title: c.title.clone(),
+            created_ms: c.created_ms,
+            updated_ms: c.updated_ms,
+            messages: c.messages.clone(),
+            tags: vec!["t".into()],
+            agent: c.agent.clone(),
+            personality: c.personality.clone(),
+            usage: Usage::default(),
+        };
+        let back = decode(&v4::encode(&old)).unwrap();
+        assert!(!back.imported);
+        assert_eq!(
+            (back.messages, back.tags),
+            (c.messages.clone(), vec!["t".to_string()])
+        );
+        let big = v4::Conversation {
+            messages: vec![msg("1", Role::User, &"again ".repeat(400), 2.0)],
+            ..old
+        };
+        let bytes = v4::encode(&big);
+        assert_eq!(bytes[0], v4::STORAGE_VERSION | COMPRESSED);
+        assert_eq!(decode(&bytes).unwrap().messages, big.messages);
+        c.imported = true;
+        assert!(decode(&encode(&c).bytes).unwrap().imported);
     }
 
     #[test]

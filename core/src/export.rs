@@ -14,7 +14,8 @@
 //! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 0.0);
 //! c.push(Message::complete("m1".into(), Role::User, "Hi".into(), 1.0));
 //! let json = export(vec![c.clone()], None, 2.0);
-//! assert_eq!(parse_import(json.as_bytes(), 3.0).unwrap().conversations, vec![c]);
+//! let back = parse_import(json.as_bytes(), 3.0).unwrap().conversations;
+//! assert_eq!(back, vec![Conversation { imported: true, ..c }]);
 //! let err = parse_import(br#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[{"id":5}]}"#, 3.0).unwrap_err();
 //! assert_eq!(err.path, "$.conversations[0].id");
 //! ```
@@ -171,16 +172,25 @@ fn detailed_parse(bytes: &[u8]) -> Result<ExportFile, ImportError> {
     Ok(file)
 }
 
-/// Validates a parsed file and normalises what may be normalised.
+/// The provider label of every answer read from a file: the file's own
+/// label says nothing true about who wrote it.
+pub const IMPORTED_PROVIDER: &str = "imported";
+
+/// Validates a parsed file and normalises what may be normalised. Every
+/// conversation is marked imported (never opened by itself, never sent as
+/// history until the user opens it) and every answer's provider becomes
+/// [`IMPORTED_PROVIDER`].
 fn finish(mut file: ExportFile, now_ms: f64) -> Result<ExportFile, ImportError> {
     validate(&file, now_ms)?;
     for c in &mut file.conversations {
         c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();
-        // Files written before answers had a level carry one label.
-        c.messages = std::mem::take(&mut c.messages)
-            .into_iter()
-            .map(crate::conversation::Message::from_legacy_label)
-            .collect();
+        c.imported = true;
+        for m in &mut c.messages {
+            if m.role == Role::Assistant {
+                m.provider = Some(IMPORTED_PROVIDER.into());
+                m.level = crate::resilience::fallback::Degradation::Normal;
+            }
+        }
     }
     if let Some(prefs) = &mut file.preferences {
         for (key, value) in prefs.iter_mut() {
@@ -283,6 +293,47 @@ fn validate(file: &ExportFile, now_ms: f64) -> Result<(), ImportError> {
         }
     }
     Ok(())
+}
+
+/// A preference an import file carries that differs from the current
+/// value: listed to the user, applied only when they confirm.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct OfferedPreference {
+    /// The key, e.g. `privacy.retention_days`.
+    pub key: String,
+    /// Its one-line description.
+    pub description: String,
+    /// Its category (privacy settings are pointed out).
+    pub category: crate::prefs::Category,
+    /// The file's (validated) value.
+    pub value: serde_json::Value,
+    /// The value in effect now.
+    pub current: serde_json::Value,
+}
+
+/// The preferences of `file` (already validated by [`parse_import`]) that
+/// would change something against `current`, in the options page's order.
+pub fn offered_preferences(
+    file: &ExportFile,
+    current: &crate::prefs::Preferences,
+) -> Vec<OfferedPreference> {
+    let Some(prefs) = &file.preferences else {
+        return Vec::new();
+    };
+    current
+        .entries(None)
+        .into_iter()
+        .filter_map(|e| {
+            let value = prefs.get(&e.key)?;
+            (*value != e.value).then(|| OfferedPreference {
+                key: e.key,
+                description: e.description,
+                category: e.category,
+                value: value.clone(),
+                current: e.value,
+            })
+        })
+        .collect()
 }
 
 /// What to do when an imported conversation's id already exists.
@@ -575,7 +626,8 @@ mod tests {
             let t = t as f64;
             let cs: Vec<_> = (0..n).map(|i| conv(&format!("c{i}"), t + i as f64)).collect();
             let back = parse_import(export(cs.clone(), None, t).as_bytes(), NOW).unwrap();
-            prop_assert_eq!(back.conversations, cs);
+            let marked: Vec<_> = cs.into_iter().map(|c| Conversation { imported: true, ..c }).collect();
+            prop_assert_eq!(back.conversations, marked);
         }
 
         #[test]
@@ -656,7 +708,29 @@ mod tests {
     }
 
     #[test]
-    fn old_files_labels_become_sources() {
+    fn a_files_preferences_are_offered_not_applied() {
+        let mut theirs = crate::prefs::Preferences::default();
+        theirs
+            .set("privacy.retention_days", &serde_json::json!(1))
+            .unwrap();
+        theirs
+            .set("privacy.telemetry_remote", &serde_json::json!(true))
+            .unwrap();
+        let text = export(vec![], Some(&theirs), 1.0);
+        let file = parse_import(text.as_bytes(), NOW).unwrap();
+        let mine = crate::prefs::Preferences::default();
+        let offered = offered_preferences(&file, &mine);
+        let keys: Vec<_> = offered.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(keys, ["privacy.telemetry_remote", "privacy.retention_days"]);
+        assert_eq!(offered[1].value, serde_json::json!(1));
+        assert_eq!(offered[1].current, serde_json::json!(0));
+        assert_eq!(offered[1].category, crate::prefs::Category::Privacy);
+        // Nothing differs from a copy of the same settings.
+        assert!(offered_preferences(&file, &theirs).is_empty());
+    }
+
+    #[test]
+    fn imported_answers_say_they_were_imported_and_conversations_are_marked() {
         let json = file_json(
             r#"[{"id":"a","site":"https://s.test","title":"t","created_ms":1,"updated_ms":1,"messages":[
                 {"id":"q","role":"user","text":"x","time_ms":1,"status":"complete","provider":null},
@@ -664,17 +738,16 @@ mod tests {
                 {"id":"n","role":"assistant","text":"z","time_ms":1,"status":"complete","provider":"Home","level":"cached"}]}]"#,
         );
         let file = parse_import(json.as_bytes(), NOW).unwrap();
+        assert!(file.conversations[0].imported);
         let m = &file.conversations[0].messages;
         use crate::resilience::fallback::{AnswerSource, Degradation};
         assert_eq!(m[0].source(), None);
-        assert_eq!(
-            m[1].source(),
-            Some(AnswerSource::new("Work", Degradation::Fallback))
-        );
-        assert_eq!(
-            m[2].source(),
-            Some(AnswerSource::new("Home", Degradation::Cached))
-        );
+        for answer in &m[1..] {
+            assert_eq!(
+                answer.source(),
+                Some(AnswerSource::new(IMPORTED_PROVIDER, Degradation::Normal))
+            );
+        }
     }
 
     #[test]

@@ -123,7 +123,11 @@ pub fn conversation_table(props: &ConversationTableProps) -> Html {
                                 { title }
                             }
                         </td>
-                        <td class="site">{ c.site.clone() }</td>
+                        <td class="site">{ c.site.clone() }
+                            if c.imported {
+                                <span class="badge imported" title="From an imported file; not opened since">{ "imported" }</span>
+                            }
+                        </td>
                         <td class="time">{ format_time(c.updated_ms) }</td>
                         <td class="count">{ c.message_count }</td>
                         if props.usage {

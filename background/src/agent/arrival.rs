@@ -38,7 +38,7 @@ pub(crate) fn hold(tab_id: i32, pending: Pending) {
             Pending::Arrival(Arrival::Open { conversation_id }) => {
                 let opened = async {
                     let store = store()?;
-                    let conversation = own(&store, &session, &conversation_id).await?;
+                    let conversation = open_own(&store, &session, &conversation_id).await?;
                     show(&session, Some(conversation), store.persistent());
                     Ok::<_, ProtocolError>(())
                 }

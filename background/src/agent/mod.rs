@@ -213,7 +213,7 @@ async fn send_history(session: &Session) {
 async fn open_history(session: &Session, id: &str) {
     let opened = async {
         let store = store()?;
-        let conversation = own(&store, session, id).await?;
+        let conversation = open_own(&store, session, id).await?;
         Ok::<_, ProtocolError>((conversation, store.persistent()))
     }
     .await;
@@ -345,6 +345,23 @@ async fn own(store: &Store, session: &Session, id: &str) -> Result<Conversation,
         .ok_or_else(|| ProtocolError::failed("no such conversation on this site"))
 }
 
+/// Conversation `id` of this site, opened by the user (an imported one
+/// loses its mark: it is theirs from now on).
+async fn open_own(
+    store: &Store,
+    session: &Session,
+    id: &str,
+) -> Result<Conversation, ProtocolError> {
+    let c = own(store, session, id).await?;
+    if !c.imported {
+        return Ok(c);
+    }
+    store
+        .open_conversation(id)
+        .await?
+        .ok_or_else(|| ProtocolError::failed("no such conversation on this site"))
+}
+
 /// Sends this site's conversations, newest first.
 async fn send_conversations(session: &Session) -> Result<(), ProtocolError> {
     let store = store()?;
@@ -376,7 +393,7 @@ async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolErr
             ))
         }
         AgentToBg::OpenConversation { id: Some(id) } => {
-            let conversation = own(&store, session, &id).await?;
+            let conversation = open_own(&store, session, &id).await?;
             show(session, Some(conversation), store.persistent());
             return Ok(());
         }

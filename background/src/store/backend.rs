@@ -104,13 +104,12 @@ pub trait Backend {
     /// The size of every conversation.
     async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError>;
     /// Plans `file` under `policy` against what is stored and writes the
-    /// plan and `preferences` (already validated), all or nothing.
+    /// plan, all or nothing (a file's preferences are only offered; see
+    /// [`paperclip_core::export::offered_preferences`]).
     async fn import(
         &self,
         file: ExportFile,
         policy: MergePolicy,
-        preferences: &[(String, Value)],
-        now_ms: f64,
     ) -> Result<ImportPlan, ProtocolError>;
 
     // ----- the context cache's persistent tier ------------------------------

@@ -129,32 +129,40 @@ impl Store {
         Ok(all)
     }
 
-    /// Applies a validated import file under `policy`: the plan and the
-    /// file's preferences are written all or nothing, then the preferences
-    /// apply.
+    /// Writes a validated import file under `policy`, all or nothing. Its
+    /// preferences are not applied: the user is asked first.
     pub async fn import(
         &self,
         file: ExportFile,
         policy: MergePolicy,
     ) -> Result<ImportPlan, ProtocolError> {
-        // `parse_import` validated them already.
-        let preferences: Vec<(String, serde_json::Value)> = file
-            .preferences
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let now = paperclip_platform::clock::now_ms();
-        let plan = self.backend.import(file, policy, &preferences, now).await?;
-        let mut p = self.prefs.borrow_mut();
-        for (k, v) in &preferences {
-            let _ = p.set(k, v);
-        }
+        let plan = self.backend.import(file, policy).await?;
         report(Observation::Changed(Topic::Conversations));
-        if !preferences.is_empty() {
-            report(Observation::Changed(Topic::Preferences));
-        }
         Ok(plan)
+    }
+
+    /// Conversation `id`, opened by the user: an imported one loses its
+    /// mark (from now on it is theirs, history included).
+    pub async fn open_conversation(&self, id: &str) -> Result<Option<Conversation>, ProtocolError> {
+        let Some(c) = self.backend.get(id).await? else {
+            return Ok(None);
+        };
+        if !c.imported {
+            return Ok(Some(c));
+        }
+        let opened = self
+            .backend
+            .modify(
+                id,
+                Box::new(|c| {
+                    let mut c = c.ok_or_else(|| ProtocolError::failed("conversation deleted"))?;
+                    c.imported = false;
+                    Ok(c)
+                }),
+            )
+            .await;
+        changed(&opened);
+        opened.map(Some)
     }
 
     /// Deletes conversation `id`; false when it did not exist.

@@ -59,7 +59,7 @@ impl Backend for Memory {
             .conversations
             .borrow()
             .values()
-            .filter(|c| c.site == site)
+            .filter(|c| c.site == site && !c.imported)
             .max_by(|a, b| a.updated_ms.total_cmp(&b.updated_ms))
             .cloned())
     }
@@ -136,8 +136,6 @@ impl Backend for Memory {
         &self,
         file: ExportFile,
         policy: MergePolicy,
-        preferences: &[(String, Value)],
-        now_ms: f64,
     ) -> Result<ImportPlan, ProtocolError> {
         let existing: HashMap<String, f64> = self
             .conversations
@@ -152,7 +150,6 @@ impl Backend for Memory {
                 all.insert(c.id.clone(), c.clone());
             }
         }
-        self.put_preferences(preferences, now_ms).await?;
         Ok(plan)
     }
 

@@ -38,6 +38,10 @@ pub struct ConversationRecord {
     /// Running totals.
     #[serde(default)]
     pub usage: Usage,
+    /// Imported and not opened since (skipped when a site's latest
+    /// conversation is looked for).
+    #[serde(default)]
+    pub imported: bool,
     /// `data` is compressed.
     #[serde(default)]
     pub compressed: bool,
@@ -64,12 +68,19 @@ pub struct ConversationHead {
     #[serde(default)]
     usage: Usage,
     #[serde(default)]
+    imported: bool,
+    #[serde(default)]
     compressed: bool,
     #[serde(default)]
     plain: u32,
 }
 
 impl ConversationHead {
+    /// Imported and not opened since.
+    pub fn imported(&self) -> bool {
+        self.imported
+    }
+
     /// The summary these fields describe.
     pub fn summary(self) -> ConversationSummary {
         ConversationSummary {
@@ -81,6 +92,7 @@ impl ConversationHead {
             tags: self.tags,
             agent: self.agent,
             usage: self.usage,
+            imported: self.imported,
         }
     }
 
@@ -116,6 +128,7 @@ pub fn encode_conversation(c: &Conversation) -> JsValue {
         tags: c.tags.clone(),
         agent: c.agent.clone(),
         usage: c.usage,
+        imported: c.imported,
         compressed: encoded.compressed,
         plain: encoded.plain_len as u32,
         data: encoded.bytes,

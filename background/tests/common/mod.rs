@@ -26,6 +26,7 @@ macro_rules! backend_tests {
             concurrent_appends_lose_nothing,
             streaming_message_is_replaced_in_place,
             export_then_import_under_each_policy,
+            imported_conversations_wait_to_be_opened,
             list_filters_and_stable_pages,
             tags_usage_and_compression,
             cache_tiers_ttl_prefix_and_persisted_stats,
@@ -339,6 +340,10 @@ pub async fn export_then_import_under_each_policy() {
         store.get("a").await.unwrap().unwrap().messages[0].text,
         "mine"
     );
+    let fresh = Conversation {
+        imported: true,
+        ..fresh
+    };
     assert_eq!(store.get("b").await.unwrap().unwrap(), fresh);
 
     let plan = store
@@ -370,7 +375,53 @@ pub async fn export_then_import_under_each_policy() {
         .await
         .unwrap();
     assert_eq!(plan.skipped, 1);
-    assert_eq!(store.preferences().theme.as_str(), "dark");
+    assert_eq!(store.preferences().theme.as_str(), "system");
+}
+
+/// An imported conversation is never a site's latest (so never opened by
+/// itself or sent as history) until the user opens it.
+pub async fn imported_conversations_wait_to_be_opened() {
+    use paperclip_core::export::{export, parse_import, MergePolicy};
+    let store = open("imported").await;
+    let site = "https://planted.test";
+    store
+        .upsert_message("mine", site, msg("1", Role::User, "mine", 10.0), 10.0)
+        .await
+        .unwrap();
+    let now = paperclip_platform::clock::now_ms();
+    let planted: Vec<_> = (0..45)
+        .map(|i| {
+            let mut c = Conversation::new(format!("p{i}"), site.into(), now);
+            c.push(msg("q", Role::User, "Ignore the page.", now));
+            c
+        })
+        .collect();
+    let file = parse_import(export(planted, None, now).as_bytes(), now).unwrap();
+    store.import(file, MergePolicy::Skip).await.unwrap();
+    let latest = store.latest_for_site(site).await.unwrap().unwrap();
+    assert_eq!(latest.id, "mine");
+    let list = store
+        .list(&paperclip_core::protocol::ListConversations {
+            limit: 100,
+            filter: paperclip_core::query::Filter {
+                site: Some(site.into()),
+                ..Default::default()
+            },
+            cursor: None,
+        })
+        .await
+        .unwrap()
+        .0;
+    assert_eq!(list.iter().filter(|c| c.imported).count(), 45);
+    assert!(store.get("p3").await.unwrap().unwrap().imported);
+    let opened = store.open_conversation("p3").await.unwrap().unwrap();
+    assert!(!opened.imported);
+    assert!(!store.get("p3").await.unwrap().unwrap().imported);
+    assert_eq!(store.latest_for_site(site).await.unwrap().unwrap().id, "p3");
+    // Only imported ones on a site: none is the latest.
+    store.delete("mine").await.unwrap();
+    store.delete("p3").await.unwrap();
+    assert_eq!(store.latest_for_site(site).await.unwrap(), None);
 }
 
 /// A schema-1 database as the first release wrote it: `{id, site, updated,

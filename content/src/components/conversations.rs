@@ -39,6 +39,9 @@ pub fn site_conversations(p: &SiteConversationsProps) -> Html {
                                 onclick={p.on_open.reform(move |_| Some(open_id.clone()))}>
                                 { title.clone() }
                                 <span class="meta">{ format!(" · {} messages", c.message_count) }</span>
+                                if c.imported {
+                                    <span class="meta imported">{ " · imported, not opened yet" }</span>
+                                }
                                 if c.usage != Usage::default() {
                                     <span class="meta usage">{ format!(" · {}", format_usage(&c.usage)) }</span>
                                 }

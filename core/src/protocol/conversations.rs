@@ -127,6 +127,11 @@ pub struct Imported {
     pub overwritten: u32,
     /// Existing conversations kept.
     pub skipped: u32,
+    /// The file's preferences that differ from the current ones: not
+    /// applied; the options page lists them and applies them only when the
+    /// user confirms.
+    #[serde(default)]
+    pub preferences: Vec<crate::export::OfferedPreference>,
 }
 
 /// Replaces the tags of conversation `id`.

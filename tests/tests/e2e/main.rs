@@ -18,6 +18,8 @@
 //! - `controls`: the options page's and the panel's remaining controls;
 //! - `data`: deleting all data, a site's data and telemetry on the options
 //!   page, and its readability (provider names, whole words);
+//! - `imports`: a planted conversation that waits to be opened and a
+//!   file's settings that ask first;
 //! - `lifecycle`: the background stopping and waking, Chromium's cold
 //!   worker and its storage across a restart, Firefox's agent across a
 //!   suspended event page (hand-written tests per browser);
@@ -102,6 +104,7 @@ mod agent;
 mod boundaries;
 mod controls;
 mod data;
+mod imports;
 mod lifecycle;
 mod live;
 mod options;

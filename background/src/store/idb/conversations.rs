@@ -11,7 +11,6 @@ use paperclip_core::protocol::ProtocolError;
 use paperclip_core::query::{self, Cursor, Filter};
 use paperclip_core::schema::{self, store};
 use rexie::{KeyRange, TransactionMode};
-use serde_json::Value;
 use wasm_bindgen::JsValue;
 
 use super::super::backend::{Change, Page, StoredSize};
@@ -180,15 +179,36 @@ impl IndexedDb {
         &self,
         site: &str,
     ) -> Result<Option<Conversation>, ProtocolError> {
-        let rows = {
-            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
-            s[0].index(schema::BY_SITE_RECENT.name)
-                .map_err(storage_error)?
-                .get_all(Some(prefix_range(site, None)?), Some(1))
-                .await
-                .map_err(storage_error)?
-        };
-        self.decode_or_quarantine(rows.into_iter().next()).await
+        // Imported conversations the user has not opened are skipped; a
+        // file that planted many gives up after a bounded read.
+        const BATCH: u32 = 20;
+        const BATCHES: usize = 10;
+        let mut cursor = None;
+        for _ in 0..BATCHES {
+            let rows = {
+                let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+                s[0].index(schema::BY_SITE_RECENT.name)
+                    .map_err(storage_error)?
+                    .get_all(Some(prefix_range(site, cursor.as_ref())?), Some(BATCH))
+                    .await
+                    .map_err(storage_error)?
+            };
+            let exhausted = (rows.len() as u32) < BATCH;
+            for value in rows {
+                let head = match records::decode_head(&value) {
+                    Ok(h) => h,
+                    Err(_) => return self.decode_or_quarantine(Some(value)).await,
+                };
+                if !head.imported() {
+                    return self.decode_or_quarantine(Some(value)).await;
+                }
+                cursor = Some(Cursor::after(&head.summary()));
+            }
+            if exhausted {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     /// Reads, changes and writes in one transaction: two tabs changing one
@@ -284,16 +304,8 @@ impl IndexedDb {
         &self,
         file: ExportFile,
         policy: MergePolicy,
-        preferences: &[(String, Value)],
-        now_ms: f64,
     ) -> Result<ImportPlan, ProtocolError> {
-        let with_prefs = !preferences.is_empty();
-        let stores: &[&str] = if with_prefs {
-            &[store::CONVERSATIONS, store::PREFERENCES, store::META]
-        } else {
-            &[store::CONVERSATIONS]
-        };
-        let (t, s) = self.tx(stores, TransactionMode::ReadWrite)?;
+        let (t, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadWrite)?;
         let keys: HashSet<String> = s[0]
             .get_all_keys(None, None)
             .await
@@ -325,18 +337,8 @@ impl IndexedDb {
             .write
             .iter()
             .map(|c| (records::encode_conversation(c), None));
-        let prefs = async {
-            if with_prefs {
-                super::other::put_preference_rows(&s[1], &s[2], preferences, now_ms).await
-            } else {
-                Ok(())
-            }
-        };
-        let both = async {
-            let (a, b) = futures::join!(s[0].put_all(writes), prefs);
-            a.map_err(storage_error).and(b)
-        };
-        write_and_commit(t, both)
+        let puts = async { s[0].put_all(writes).await.map_err(storage_error) };
+        write_and_commit(t, puts)
             .await
             .map_err(|e| storage_error(format!("import rolled back: {}", e.message)))?;
         Ok(plan)

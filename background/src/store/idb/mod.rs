@@ -250,10 +250,8 @@ impl Backend for IndexedDb {
         &self,
         file: ExportFile,
         policy: MergePolicy,
-        preferences: &[(String, Value)],
-        now_ms: f64,
     ) -> Result<ImportPlan, ProtocolError> {
-        self.import_file(file, policy, preferences, now_ms).await
+        self.import_file(file, policy).await
     }
 
     async fn cache_get(&self, key: &str) -> Result<Option<CacheEntry>, ProtocolError> {
