@@ -300,8 +300,17 @@ pub fn observed(observation: &crate::store::Observation) {
                 )],
             );
         }
-        // Live updates (`crate::changes`), not telemetry.
-        Observation::Changed(_) | Observation::MetaWritten { .. } => {}
+        // Counted by kind (never the site in the key); what changed goes
+        // to live updates (`crate::changes`).
+        Observation::MetaWritten { key } => {
+            let kind = match key.split_once(':') {
+                Some(("place", _)) => "place",
+                Some(("hints", _)) => "hints",
+                _ => "other",
+            };
+            count("storage.meta_writes", &[("kind", kind)], 1);
+        }
+        Observation::Changed(_) => {}
     }
 }
 

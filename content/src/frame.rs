@@ -160,3 +160,25 @@ pub fn place(place: Place, save: bool) {
         }
     });
 }
+
+/// Whether the page covers the agent or makes it see-through, as
+/// `agent.js` observes it (IntersectionObserver v2, where the browser has
+/// it; elsewhere never): it ignores input other than moving and closing
+/// meanwhile.
+pub fn covered() -> bool {
+    Reflect::get(&js_sys::global(), &"__paperclipVisible".into())
+        .ok()
+        .and_then(|v| v.as_bool())
+        .is_some_and(|visible| !visible)
+}
+
+/// Calls `on` with [`covered`] whenever it changes, while the listener
+/// lives.
+pub fn on_covered(on: impl Fn(bool) + 'static) -> Option<gloo_events::EventListener> {
+    let window = web_sys::window()?;
+    Some(gloo_events::EventListener::new(
+        &window,
+        "paperclip-visibility",
+        move |_| on(covered()),
+    ))
+}

@@ -416,6 +416,14 @@ fn app() -> Html {
             });
         });
     }
+    let covered = use_state(frame::covered);
+    {
+        let covered = covered.setter();
+        use_effect_with((), move |_| {
+            let listener = frame::on_covered(move |c| covered.set(c));
+            move || drop(listener)
+        });
+    }
     let drag = use_mut_ref(|| None::<(i32, i32)>);
     let on_handle_down = {
         let drag = drag.clone();
@@ -610,6 +618,11 @@ fn app() -> Html {
                     <SiteConversations items={items.clone()} current={current.clone()} {busy}
                         on_open={open_conversation} on_delete={delete_conversation} />
                 </ErrorBoundary>
+            }
+            if *covered {
+                <p class="notice covered" role="status">
+                    { "Something on this page covers Clippy or makes it see-through, so it ignores clicks and keys. Move it clear (drag ✥ or use the arrow keys on it) to go on." }
+                </p>
             }
             if let Some(label) = state.level.label() {
                 <p class="degraded" role="status" data-level={state.level.as_str()}>

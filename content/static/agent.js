@@ -11,5 +11,34 @@ globalThis.__paperclipChannel = new Promise((resolve) => {
       && event.ports?.length === 1) resolve(event.ports[0]);
   });
 });
+
+// The agent ignores input while the page covers it or makes it see-through
+// (a decoy laid over it, or the page faded, would turn the user's clicks
+// into the agent's actions). Chromium's IntersectionObserver v2 tells when
+// the frame is really visible; until it has said so, input waits. Moving
+// and closing Clippy always work, so that it can be moved clear. Where the
+// browser cannot tell (Firefox), input is always taken.
+const canTell = 'isVisible' in (globalThis.IntersectionObserverEntry?.prototype ?? {});
+globalThis.__paperclipVisible = !canTell;
+if (canTell) {
+  const observer = new IntersectionObserver((entries) => {
+    const visible = entries[entries.length - 1].isVisible === true;
+    if (visible === globalThis.__paperclipVisible) return;
+    globalThis.__paperclipVisible = visible;
+    dispatchEvent(new Event('paperclip-visibility'));
+  }, { trackVisibility: true, delay: 100, threshold: [0, 1] });
+  const watch = () => observer.observe(document.body);
+  if (document.body) watch(); else addEventListener('DOMContentLoaded', watch);
+  const always = 'button.move, button.close';
+  const guard = (event) => {
+    if (globalThis.__paperclipVisible || event.target?.closest?.(always)) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  };
+  for (const type of ['pointerdown', 'mousedown', 'click', 'dblclick', 'auxclick', 'keydown',
+    'beforeinput', 'paste', 'drop', 'submit', 'contextmenu']) {
+    addEventListener(type, guard, { capture: true });
+  }
+}
 import init from './pkg/agent.js';
 init();

@@ -46,4 +46,5 @@ pub mod schema;
 pub mod sender;
 pub mod telemetry;
 mod text;
+pub mod throttle;
 pub mod usage;

@@ -28,6 +28,7 @@ use paperclip_core::protocol::{
 use paperclip_core::provider::{prompt, ProviderConfig};
 use paperclip_core::resilience::fallback::{answer_key, CachedAnswer, Degradation};
 use paperclip_core::sender;
+use paperclip_core::throttle::{Offer, Trailing};
 use paperclip_platform as platform;
 use paperclip_platform::timer::TimeoutFuture;
 use wasm_bindgen::prelude::*;
@@ -48,6 +49,8 @@ use running::{catch_up, Running};
 
 /// Pause between the chunks of a local answer, so it reads as it streams.
 const CHUNK_PAUSE_MS: u32 = 12;
+/// At most two position writes a second per agent.
+const PLACE_SAVE_GAP_MS: f64 = 500.0;
 
 thread_local! {
     /// Open agent sessions, removed when their port disconnects.
@@ -69,6 +72,9 @@ struct Session {
     site: String,
     conversation_id: RefCell<Option<String>>,
     closed: Cell<bool>,
+    /// Where the agent was put, written at most every
+    /// [`PLACE_SAVE_GAP_MS`] (held arrow keys report many times a second).
+    place_saves: RefCell<Trailing<Place>>,
 }
 
 impl Session {
@@ -159,6 +165,7 @@ pub fn serve(port: Port) {
             site,
             conversation_id: RefCell::new(None),
             closed: Cell::new(false),
+            place_saves: RefCell::new(Trailing::new(PLACE_SAVE_GAP_MS)),
         });
         // Registered before the history is read, so that no message about
         // its conversation (an answer streaming from another tab) is missed.
@@ -254,14 +261,50 @@ async fn send_place(session: &Session) {
     }
 }
 
-/// Remembers where the user put the agent on this site.
-async fn save_place(session: &Session, place: Place) -> Result<(), ProtocolError> {
-    let place = place
-        .validate()
-        .map_err(|e| ProtocolError::new(protocol::ErrorKind::Malformed, e.to_string()))?;
-    store()?
-        .set_meta_json(&place_key(&session.site), &place)
-        .await
+/// The user put the agent at `place`: remembered for this site, at most
+/// every [`PLACE_SAVE_GAP_MS`] (the latest place wins, and the last one
+/// is written when the timer goes off or the agent closes).
+fn place_moved(session: Rc<Session>, place: Place) {
+    let place = match place.validate() {
+        Ok(place) => place,
+        Err(e) => {
+            let error = ProtocolError::new(protocol::ErrorKind::Malformed, e.to_string());
+            return session.fail(error);
+        }
+    };
+    let offer = session.place_saves.borrow_mut().offer(now_ms(), place);
+    match offer {
+        Offer::Now(place) => save_place(session, place),
+        Offer::Later {
+            schedule: false, ..
+        } => {}
+        Offer::Later {
+            at_ms,
+            schedule: true,
+        } => {
+            let wait = (at_ms - now_ms()).clamp(0.0, PLACE_SAVE_GAP_MS) as u32;
+            wasm_bindgen_futures::spawn_local(async move {
+                TimeoutFuture::new(wait).await;
+                let held = session.place_saves.borrow_mut().fire(now_ms());
+                if let Some(place) = held {
+                    save_place(session, place);
+                }
+            });
+        }
+    }
+}
+
+/// Writes where the user put the agent on this site.
+fn save_place(session: Rc<Session>, place: Place) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let saved = match store() {
+            Ok(store) => store.set_meta_json(&place_key(&session.site), &place).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = saved {
+            session.fail(error);
+        }
+    });
 }
 
 /// Offers a hint when the user allowed hints on this site and the backoff
@@ -477,13 +520,7 @@ fn handle(session: Rc<Session>, message: &JsValue) {
                 running.cancel.stop();
             }
         }
-        Ok(AgentToBg::Place { place }) => {
-            wasm_bindgen_futures::spawn_local(async move {
-                if let Err(error) = save_place(&session, place).await {
-                    session.fail(error);
-                }
-            });
-        }
+        Ok(AgentToBg::Place { place }) => place_moved(session, place),
         Ok(AgentToBg::HintTaken {}) => {
             wasm_bindgen_futures::spawn_local(async move {
                 if let Ok(store) = store() {
@@ -531,6 +568,11 @@ fn register(session: &Rc<Session>) {
         Closure::<dyn Fn(JsValue)>::new(move |_| {
             if let Some(session) = session.upgrade() {
                 session.closed.set(true);
+                // A place held back by the throttle is still written.
+                let held = session.place_saves.borrow_mut().flush();
+                if let Some(place) = held {
+                    save_place(session, place);
+                }
             }
             SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
         })

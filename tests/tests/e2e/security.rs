@@ -18,6 +18,7 @@ in_both_browsers!(
     links_say_where_they_go_and_ask_before_sending_data,
     each_page_may_send_only_what_its_controls_need,
     only_the_agent_the_user_opened_answers_and_the_page_sees_nothing,
+    forged_and_rapid_position_reports_cause_bounded_writes,
 );
 
 /// In a tab where Clippy was activated, a frame the page embeds itself
@@ -124,6 +125,188 @@ async fn only_the_agent_the_user_opened_answers_and_the_page_sees_nothing(
     b.enter_agent().await?;
     b.ask("Who patented it?").await?;
     b.wait_answer(1).await?;
+    Ok(b)
+}
+
+/// The page fades the agent (its own `opacity`, which the loader cannot
+/// undo) or lays an opaque decoy over it that lets clicks through: the
+/// agent ignores the clicks and says why; once it is clear, it takes them
+/// again. Chromium only: IntersectionObserver v2 is how a browser tells,
+/// and Firefox does not have it (SECURITY.md says so).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_covered_or_faded_agent_ignores_clicks() -> Result<()> {
+    crate::with_browser(paperclip_e2e::Kind::Chromium, covered_agent).await
+}
+
+async fn covered_agent(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.wait_until(
+        Duration::from_secs(5),
+        "the agent to see itself",
+        || async {
+            let v = b
+                .client
+                .execute("return globalThis.__paperclipVisible;", vec![])
+                .await?;
+            Ok(v == json!(true))
+        },
+    )
+    .await?;
+    let covers = [
+        "document.documentElement.style.opacity = '0.3';",
+        "const d = document.createElement('div'); d.id = 'decoy';
+         d.textContent = 'Click here to win!';
+         d.style.cssText = 'position: fixed; inset: 0; z-index: 2147483647; background: #fff;'
+           + 'pointer-events: none; font-size: 40px';
+         document.body.append(d);",
+    ];
+    let clear =
+        "document.documentElement.style.opacity = ''; document.getElementById('decoy')?.remove();";
+    for (n, cover) in covers.into_iter().enumerate() {
+        b.top().await?;
+        b.client.execute(cover, vec![]).await?;
+        b.enter_agent_now().await?;
+        let notice = b
+            .poll(Duration::from_secs(5), "the covered notice", || async {
+                b.text_of(".notice.covered").await
+            })
+            .await?;
+        ensure!(notice.contains("ignores clicks"), "{notice}");
+        b.ask("Tell the page everything").await?;
+        let summarize = b.control("button", "Summarize this page").await?;
+        b.click(&summarize).await?;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let messages = b.messages().await?;
+        ensure!(
+            messages.len() == 2 * n,
+            "a covered agent took a click ({cover}): {messages:?}"
+        );
+        // Clear again: the notice goes and the agent answers.
+        b.top().await?;
+        b.client.execute(clear, vec![]).await?;
+        b.enter_agent_now().await?;
+        b.wait_until(Duration::from_secs(5), "the notice to go", || async {
+            Ok(b.text_of(".notice.covered").await?.is_none())
+        })
+        .await?;
+        b.ask("What is the Gem clip?").await?;
+        b.wait_answer(n).await?;
+    }
+    Ok(b)
+}
+
+/// The background's count of position writes (`storage.meta_writes`,
+/// kind `place`) since it started.
+async fn place_writes(b: &Browser) -> Result<u64> {
+    let metrics =
+        paperclip_e2e::scenario::ok(b, json!({"type": "QueryTelemetry", "query": "metrics"}))
+            .await?;
+    let mut total = 0;
+    for instrument in metrics["answer"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if instrument["descriptor"]["name"] != "storage.meta_writes" {
+            continue;
+        }
+        for series in instrument["series"].as_array().into_iter().flatten() {
+            if series["labels"].to_string().contains("\"place\"") {
+                total += series["value"]["counter"].as_u64().unwrap_or_default();
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// The page posts 10,000 forged position messages to the agent's frame:
+/// none is heard. The user then moves the agent 10,001 steps with the
+/// keyboard as fast as the browser delivers them: the background writes the
+/// position at most twice a second, and the last place is the one kept.
+async fn forged_and_rapid_position_reports_cause_bounded_writes(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    let before = place_writes(&b).await?;
+    b.top().await?;
+    b.client
+        .execute(
+            "const forged = { paperclip: 'placed', right: 300, bottom: 300, save: true };
+             for (let i = 0; i < 10000; i++) {
+               for (let f = 0; f < frames.length; f++) frames[f].postMessage(forged, '*');
+               postMessage(forged, '*');
+             }",
+            vec![],
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let at = b
+        .client
+        .execute(
+            "const h = document.querySelector('paperclip-agent');
+             return [h.style.right, h.style.bottom];",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        at == json!(["16px", "16px"]),
+        "a forged message moved the agent: {at}"
+    );
+    ensure!(
+        place_writes(&b).await? == before,
+        "a forged message was written"
+    );
+    b.enter_agent_now().await?;
+
+    let handle = b.control("button", "Move Clippy").await?;
+    let started = std::time::Instant::now();
+    b.client
+        .execute(
+            "const h = arguments[0];
+             for (let i = 0; i < 10001; i++)
+               h.dispatchEvent(new KeyboardEvent('keydown',
+                 { key: i % 2 ? 'ArrowDown' : 'ArrowUp', bubbles: true }));",
+            vec![serde_json::to_value(&handle)?],
+        )
+        .await?;
+    // The last step (up) wins; its write comes at most half a second
+    // after the one before.
+    b.poll(Duration::from_secs(20), "a place written", || async {
+        let written = place_writes(&b).await? - before;
+        Ok((written > 0).then_some(written))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let written = place_writes(&b).await? - before;
+    let seconds = started.elapsed().as_secs_f64();
+    let bound = 2 + (seconds * 2.0).ceil() as u64;
+    ensure!(
+        (1..=bound).contains(&written),
+        "{written} position writes for 10,001 moves in {seconds:.1} s (at most {bound})"
+    );
+    b.client.goto(&page).await?;
+    b.activate(&page).await?;
+    b.enter_agent().await?;
+    b.top().await?;
+    b.wait_until(Duration::from_secs(5), "the last place kept", || async {
+        let at = b
+            .client
+            .execute(
+                "const h = document.querySelector('paperclip-agent');
+                 return [h.style.right, h.style.bottom];",
+                vec![],
+            )
+            .await?;
+        Ok(at == json!(["16px", "40px"]))
+    })
+    .await?;
     Ok(b)
 }
 
