@@ -5,8 +5,7 @@
 //! keys or a long drag report a place many times a second, and each report
 //! would otherwise be an IndexedDB write. The shell writes what
 //! [`Trailing::offer`] returns now, sets one timer when it is told to wait,
-//! and writes what [`Trailing::fire`] (the timer) or [`Trailing::flush`]
-//! (the agent closed) hands back.
+//! and writes what [`Trailing::fire`] hands back when the timer goes off.
 //!
 //! ```
 //! use paperclip_core::throttle::{Offer, Trailing};
@@ -79,14 +78,13 @@ impl<T> Trailing<T> {
         Some(value)
     }
 
-    /// The held value, to write at once (the agent is going away).
-    pub fn flush(&mut self) -> Option<T> {
-        self.pending.take()
-    }
-
-    /// Whether a value is held.
-    pub fn is_pending(&self) -> bool {
-        self.pending.is_some()
+    /// Nothing held and the gap since the last write passed: forgetting
+    /// this throttle now changes nothing.
+    pub fn is_idle(&self, now_ms: f64) -> bool {
+        self.pending.is_none()
+            && self
+                .last_write_ms
+                .is_none_or(|last| now_ms < last || now_ms - last >= self.gap_ms)
     }
 }
 
@@ -145,14 +143,16 @@ mod tests {
     }
 
     #[test]
-    fn flush_hands_back_the_held_value_once() {
+    fn idle_once_nothing_is_held_and_the_gap_passed() {
         let mut t = Trailing::new(500.0);
-        assert_eq!(t.offer(0.0, "a"), Offer::Now("a"));
-        assert!(matches!(t.offer(10.0, "b"), Offer::Later { .. }));
-        assert!(t.is_pending());
-        assert_eq!(t.flush(), Some("b"));
-        assert_eq!(t.flush(), None);
-        assert_eq!(t.fire(500.0), None);
+        assert!(t.is_idle(0.0));
+        assert_eq!(t.offer(0.0, 1), Offer::Now(1));
+        assert!(!t.is_idle(100.0));
+        assert!(matches!(t.offer(100.0, 2), Offer::Later { .. }));
+        assert!(!t.is_idle(600.0), "a held value");
+        assert_eq!(t.fire(500.0), Some(2));
+        assert!(!t.is_idle(900.0));
+        assert!(t.is_idle(1_000.0));
     }
 
     #[test]

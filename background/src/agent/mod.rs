@@ -13,6 +13,7 @@
 //! conversation (the same site in two tabs) sees it and the questions.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use paperclip_core::answer::{self, AnswerSource, Outcome as Attempt};
@@ -55,6 +56,12 @@ const PLACE_SAVE_GAP_MS: f64 = 500.0;
 thread_local! {
     /// Open agent sessions, removed when their port disconnects.
     static SESSIONS: RefCell<Vec<(usize, Rc<Session>)>> = const { RefCell::new(Vec::new()) };
+    /// Where the agent was put, per site, written at most every
+    /// [`PLACE_SAVE_GAP_MS`] whatever the number of agents or moves (held
+    /// arrow keys report many times a second); a site's throttle is
+    /// forgotten once idle, so this holds only the sites moved within the
+    /// last gap.
+    static PLACE_SAVES: RefCell<HashMap<String, Trailing<Place>>> = RefCell::new(HashMap::new());
     /// Where the latest answer came from.
     static LEVEL: Cell<Degradation> = const { Cell::new(Degradation::Normal) };
 }
@@ -72,9 +79,6 @@ struct Session {
     site: String,
     conversation_id: RefCell<Option<String>>,
     closed: Cell<bool>,
-    /// Where the agent was put, written at most every
-    /// [`PLACE_SAVE_GAP_MS`] (held arrow keys report many times a second).
-    place_saves: RefCell<Trailing<Place>>,
 }
 
 impl Session {
@@ -165,7 +169,6 @@ pub fn serve(port: Port) {
             site,
             conversation_id: RefCell::new(None),
             closed: Cell::new(false),
-            place_saves: RefCell::new(Trailing::new(PLACE_SAVE_GAP_MS)),
         });
         // Registered before the history is read, so that no message about
         // its conversation (an answer streaming from another tab) is missed.
@@ -262,8 +265,8 @@ async fn send_place(session: &Session) {
 }
 
 /// The user put the agent at `place`: remembered for this site, at most
-/// every [`PLACE_SAVE_GAP_MS`] (the latest place wins, and the last one
-/// is written when the timer goes off or the agent closes).
+/// every [`PLACE_SAVE_GAP_MS`] (the latest place wins, and the last one is
+/// written when the gap has passed, whether or not the agent is still open).
 fn place_moved(session: Rc<Session>, place: Place) {
     let place = match place.validate() {
         Ok(place) => place,
@@ -272,7 +275,15 @@ fn place_moved(session: Rc<Session>, place: Place) {
             return session.fail(error);
         }
     };
-    let offer = session.place_saves.borrow_mut().offer(now_ms(), place);
+    let now = now_ms();
+    let offer = PLACE_SAVES.with(|saves| {
+        let mut saves = saves.borrow_mut();
+        saves.retain(|_, t| !t.is_idle(now));
+        saves
+            .entry(session.site.clone())
+            .or_insert_with(|| Trailing::new(PLACE_SAVE_GAP_MS))
+            .offer(now, place)
+    });
     match offer {
         Offer::Now(place) => save_place(session, place),
         Offer::Later {
@@ -282,10 +293,13 @@ fn place_moved(session: Rc<Session>, place: Place) {
             at_ms,
             schedule: true,
         } => {
-            let wait = (at_ms - now_ms()).clamp(0.0, PLACE_SAVE_GAP_MS) as u32;
+            let wait = (at_ms - now).clamp(0.0, PLACE_SAVE_GAP_MS) as u32;
             wasm_bindgen_futures::spawn_local(async move {
                 TimeoutFuture::new(wait).await;
-                let held = session.place_saves.borrow_mut().fire(now_ms());
+                let held = PLACE_SAVES.with(|saves| {
+                    let mut saves = saves.borrow_mut();
+                    saves.get_mut(&session.site)?.fire(now_ms())
+                });
                 if let Some(place) = held {
                     save_place(session, place);
                 }
@@ -568,11 +582,6 @@ fn register(session: &Rc<Session>) {
         Closure::<dyn Fn(JsValue)>::new(move |_| {
             if let Some(session) = session.upgrade() {
                 session.closed.set(true);
-                // A place held back by the throttle is still written.
-                let held = session.place_saves.borrow_mut().flush();
-                if let Some(place) = held {
-                    save_place(session, place);
-                }
             }
             SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
         })

@@ -235,6 +235,7 @@ async fn forged_and_rapid_position_reports_cause_bounded_writes(
     b.activate(&page).await?;
     b.enter_agent().await?;
     let before = place_writes(&b).await?;
+    let instance = b.background_instance().await?;
     b.top().await?;
     b.client
         .execute(
@@ -287,9 +288,11 @@ async fn forged_and_rapid_position_reports_cause_bounded_writes(
     let written = place_writes(&b).await? - before;
     let seconds = started.elapsed().as_secs_f64();
     let bound = 2 + (seconds * 2.0).ceil() as u64;
+    let restarted = b.background_instance().await? != instance;
     ensure!(
         (1..=bound).contains(&written),
-        "{written} position writes for 10,001 moves in {seconds:.1} s (at most {bound})"
+        "{written} position writes for 10,001 moves in {seconds:.1} s (at most {bound}; \
+         background restarted: {restarted})"
     );
     b.client.goto(&page).await?;
     b.activate(&page).await?;
