@@ -401,8 +401,13 @@ pub fn on_connect(port: Port) {
 /// Injects the agent's loader into tab `tab_id` (it is idempotent: a
 /// second call only brings the agent back into view).
 pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
+    let tab = platform::tabs::get(tab_id).await.ok();
+    // Nothing from a private window is kept: Clippy is not shown there.
+    if tab.as_ref().is_some_and(|t| t.incognito) {
+        return Err(ProtocolError::failed(activation::PRIVATE_WINDOW));
+    }
     // A site the user set to "never" (the popup's "Clippy on this site").
-    let url = platform::tabs::get(tab_id).await.ok().and_then(|t| t.url);
+    let url = tab.and_then(|t| t.url);
     if let Some(never) = store()
         .ok()
         .and_then(|s| popup::refusal(&s, url.as_deref()))

@@ -37,7 +37,17 @@ pub struct TabInfo {
     /// When the tab was last active, in ms since the epoch.
     #[serde(default)]
     pub last_accessed: Option<f64>,
+    /// Whether it is in a private (incognito) window.
+    #[serde(default)]
+    pub incognito: bool,
 }
+
+/// Why Clippy is not shown in a private window (where the user allowed the
+/// extension there): everything it keeps (conversations, the page context
+/// cache, where it sits) would be written to the normal profile.
+pub const PRIVATE_WINDOW: &str = "Clippy doesn't run in private windows: it would keep \
+    your conversation and the page's text in your normal profile. Open the page in a normal \
+    window to ask Clippy about it.";
 
 /// Why a tab object could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -232,6 +242,7 @@ mod tests {
             active,
             url: None,
             last_accessed: Some(last),
+            incognito: false,
         }
     }
 
@@ -248,9 +259,13 @@ mod tests {
                 window_id: Some(9),
                 active: true,
                 url: Some("https://a.test/".into()),
-                last_accessed: Some(12.5)
+                last_accessed: Some(12.5),
+                incognito: false,
             }
         );
+        // A private window's tab says so.
+        let private = TabInfo::from_json(r#"{"id": 4, "incognito": true}"#).unwrap();
+        assert!(private.incognito);
         // Without the `tabs` permission the URL is simply absent.
         assert_eq!(TabInfo::from_json(r#"{"id": 3}"#).unwrap().url, None);
         for bad in [

@@ -195,6 +195,9 @@ impl Browser {
         };
         let downloads = profile.path().join("downloads");
         std::fs::create_dir_all(&downloads)?;
+        // A browser started in private browsing gets the add-on allowed in
+        // private windows, as a user would allow it.
+        let private = prefs["browser.privatebrowsing.autostart"] == json!(true);
         let mut caps = capabilities(kind, ext, profile.path(), &downloads, headless);
         if let (Some(Value::Object(p)), Value::Object(extra)) = (
             caps.get_mut("moz:firefoxOptions")
@@ -232,7 +235,11 @@ impl Browser {
                     .issue_cmd(Raw {
                         method: http::Method::POST,
                         path: "moz/addon/install".into(),
-                        body: Some(json!({"path": ext, "temporary": true})),
+                        body: Some(json!({
+                            "path": ext,
+                            "temporary": true,
+                            "allowPrivateBrowsing": private,
+                        })),
                     })
                     .await
                     .context("installing the add-on")?;

@@ -122,6 +122,12 @@ pub fn serve(port: Port) {
         })?;
         let caller = caller_of(&sender)?;
         let tab_id = sender::may_open_agent_port(&caller)?;
+        if sender.tab().is_some_and(|t| t.incognito()) {
+            return Err(ProtocolError::new(
+                protocol::ErrorKind::Forbidden,
+                paperclip_core::activation::PRIVATE_WINDOW,
+            ));
+        }
         let tab_url = sender.tab().and_then(|t| t.url());
         Ok((tab_id, tab_url))
     })();

@@ -87,6 +87,39 @@ async fn a_browser_page_gets_a_clear_message_in_the_popup(
     Ok(b)
 }
 
+/// In a private window (with the add-on allowed there, as a user allows
+/// it), the popup's button says Clippy does not run there and why; nothing
+/// is injected and nothing is stored. Firefox only: the harness cannot
+/// allow an unpacked extension in Chromium's incognito windows.
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_a_private_window_stores_nothing() -> Result<()> {
+    crate::with_browser_prefs(
+        Kind::Firefox,
+        json!({"browser.privatebrowsing.autostart": true}),
+        private_window,
+    )
+    .await
+}
+
+async fn private_window(b: Browser, server: Server) -> Result<Browser> {
+    let page = server.url("/");
+    b.client.goto(&page).await?;
+    let refusal = b.ask_clippy_from_popup().await?.unwrap_or_default();
+    ensure!(
+        refusal.contains("doesn't run in private windows"),
+        "the popup said {refusal:?}"
+    );
+    b.top().await?;
+    ensure!(agents(&b).await? == 0, "an agent was injected");
+    let listed =
+        paperclip_e2e::scenario::ok(&b, json!({"type": "ListConversations", "limit": 10})).await?;
+    ensure!(
+        listed["items"] == json!([]),
+        "something was stored: {listed}"
+    );
+    Ok(b)
+}
+
 /// Alt+Shift+K (`commands.onCommand` with the active tab) shows the agent;
 /// "Explain selection with Clippy" (`contextMenus.onClicked`) shows it and
 /// explains the selection; "Ask Clippy about selection" opens it ready for
