@@ -261,5 +261,36 @@ async fn a_planted_conversation_waits_and_its_settings_ask_first(
     ensure!(title.starts_with(XSS_TITLE), "{title}");
     inert(&b).await?;
     b.close_tab(back).await?;
+
+    // And in the devtools panel: its list, and the conversation opened
+    // there with its messages.
+    let back = b.open_tab("panel.html").await?;
+    let row = b
+        .poll(Duration::from_secs(10), "the panel's list", || async {
+            for button in b
+                .client
+                .find_all(Locator::Css("tr.conversation .title button"))
+                .await?
+            {
+                if button.text().await?.contains("Planted") {
+                    return Ok(Some(button));
+                }
+            }
+            Ok(None)
+        })
+        .await?;
+    ensure!(row.text().await?.starts_with(XSS_TITLE));
+    b.click(&row).await?;
+    let shown = b
+        .poll(Duration::from_secs(10), "the panel's detail", || async {
+            b.text_of(".detail").await
+        })
+        .await?;
+    ensure!(
+        shown.contains(XSS_TITLE) && shown.contains("<script>window.__pwned=2</script>Earlier?"),
+        "{shown}"
+    );
+    inert(&b).await?;
+    b.close_tab(back).await?;
     Ok(b)
 }

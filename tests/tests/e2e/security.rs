@@ -122,6 +122,59 @@ async fn only_the_agent_the_user_opened_answers_and_the_page_sees_nothing(
         .await?;
     ensure!(said.contains("not activated"), "{said}");
     b.top().await?;
+
+    // The same from a cross-origin child frame (an ad): it embeds
+    // agent.html at the agent's address, inside the activated tab.
+    let other = Server::start(&paperclip_e2e::root())?;
+    b.client
+        .execute(
+            "const f = document.createElement('iframe');
+             f.id = 'ad'; f.src = arguments[0];
+             f.style.cssText = 'width: 420px; height: 560px';
+             document.body.append(f);",
+            vec![json!(other.url("/"))],
+        )
+        .await?;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(fantoccini::Locator::Css("#ad"))
+        .await?
+        .enter_frame()
+        .await?;
+    b.wait_until(Duration::from_secs(10), "the ad's page", || async {
+        let ready = b
+            .client
+            .execute("return document.readyState;", vec![])
+            .await?;
+        Ok(ready == json!("complete"))
+    })
+    .await?;
+    b.client
+        .execute(
+            "const f = document.createElement('iframe');
+             f.id = 'nested'; f.src = arguments[0];
+             f.style.cssText = 'width: 380px; height: 500px';
+             document.body.append(f);",
+            vec![json!(address)],
+        )
+        .await?;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(fantoccini::Locator::Css("#nested"))
+        .await?
+        .enter_frame()
+        .await?;
+    let said = b
+        .poll(
+            Duration::from_secs(20),
+            "the nested frame's refusal",
+            || async { b.text_of("[role=alert]").await },
+        )
+        .await?;
+    ensure!(said.contains("not activated"), "{said}");
+    b.top().await?;
     // The real agent still answers.
     b.enter_agent().await?;
     b.ask("Who patented it?").await?;
