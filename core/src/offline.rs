@@ -111,7 +111,16 @@ fn summary_answer(doc: &Document<'_>, page: &PageSnapshot) -> String {
     if picked.is_empty() {
         return "I couldn't find any readable text on this page.".into();
     }
-    format!("Summary of “{}”:\n{}", title_of(page), bullets(&picked))
+    let note = if page.cut {
+        format!("\n\n*{}*", crate::page::CUT_NOTE)
+    } else {
+        String::new()
+    };
+    format!(
+        "Summary of “{}”:\n{}{note}",
+        title_of(page),
+        bullets(&picked)
+    )
 }
 
 fn translate_answer(page: &PageSnapshot) -> String {
@@ -643,6 +652,26 @@ mod tests {
         assert_eq!(
             QuickAction::TranslateSelection.question("", "fr-FR"),
             "Translate the selection into my language (fr-FR)"
+        );
+    }
+
+    #[test]
+    fn a_cut_page_says_so_under_its_summary() {
+        let mut page = PageSnapshot {
+            title: "Paper clips".into(),
+            blocks: vec![
+                "A paper clip holds sheets of paper together.".into(),
+                "It is bent from steel wire.".into(),
+            ],
+            ..Default::default()
+        };
+        let whole = answer("Summarize this page", None, &page);
+        assert!(!whole.contains(crate::page::CUT_NOTE), "{whole}");
+        page.cut = true;
+        let cut = answer("Summarize this page", None, &page);
+        assert!(
+            cut.ends_with(&format!("*{}*", crate::page::CUT_NOTE)),
+            "{cut}"
         );
     }
 }

@@ -83,7 +83,14 @@ pub struct PageSnapshot {
     pub forms: Vec<String>,
     /// What is on screen.
     pub viewport: Viewport,
+    /// The page is larger than is read: only its beginning is here (the
+    /// reader's bound, or [`MAX_BODY_CHARS`]).
+    pub cut: bool,
 }
+
+/// The line that says a page was cut, in the context sent and in offline
+/// answers.
+pub const CUT_NOTE: &str = "This page is larger than Clippy reads: only its beginning was read.";
 
 impl PageSnapshot {
     /// What of the page may be sent to a provider: the parts the user
@@ -128,6 +135,7 @@ impl PageSnapshot {
                     Vec::new()
                 },
             },
+            cut: self.cut && sources.main_text,
         }
     }
 
@@ -157,6 +165,7 @@ impl PageSnapshot {
             blocks: extracted.blocks,
             forms: extracted.forms,
             viewport,
+            cut: extracted.cut,
         }
     }
 
@@ -192,9 +201,12 @@ impl PageSnapshot {
         let mut blocks = Vec::new();
         for block in &self.blocks {
             if budget == 0 {
+                self.cut = true;
                 break;
             }
-            let b = clip(block.trim(), budget);
+            let trimmed = block.trim();
+            let b = clip(trimmed, budget);
+            self.cut |= b.len() < trimmed.len();
             if !b.is_empty() {
                 budget -= b.chars().count();
                 blocks.push(b);
@@ -236,6 +248,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_page_over_the_body_bound_is_marked_cut() {
+        let small = PageSnapshot {
+            blocks: vec!["a".repeat(10)],
+            ..Default::default()
+        };
+        assert!(!small.clamp().cut);
+        let big = PageSnapshot {
+            blocks: vec!["a".repeat(MAX_BODY_CHARS - 5), "b".repeat(10)],
+            ..Default::default()
+        };
+        let clamped = big.clamp();
+        assert!(clamped.cut);
+        // The reader's mark goes with what may be sent only with the text.
+        let mut sources = crate::prefs::ContextSources::default();
+        assert!(clamped.shared(&sources).cut);
+        sources.main_text = false;
+        assert!(!clamped.shared(&sources).cut);
+    }
+
+    #[test]
     fn clamp_bounds_everything() {
         let page = PageSnapshot {
             url: "u".into(),
@@ -249,8 +281,10 @@ mod tests {
                 scrolled_percent: 250,
                 visible: vec!["v".repeat(5000); 20],
             },
+            cut: false,
         }
         .clamp();
+        assert!(page.cut, "500,000 characters of text are over the bound");
         assert_eq!(page.description.len(), MAX_DESCRIPTION_CHARS);
         assert_eq!(page.forms.len(), crate::extract::MAX_FORM_FIELDS);
         assert!(page.forms.iter().all(|f| f.len() == MAX_FORM_LABEL_CHARS));
@@ -281,6 +315,7 @@ mod tests {
             headings: vec!["Chapter two".into()],
             blocks: vec!["The council voted on Tuesday.".into()],
             forms: Vec::new(),
+            cut: false,
         };
         let page = PageSnapshot::new(read, extracted);
         assert_eq!(page.viewport.visible, ["The  council voted", "Chapter two"]);
@@ -318,6 +353,7 @@ mod tests {
                 scrolled_percent: 40,
                 visible: vec!["on screen".into()],
             },
+            cut: false,
         };
         let all = crate::prefs::ContextSources {
             full_url: true,

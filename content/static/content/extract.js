@@ -85,6 +85,8 @@ globalThis.__paperclipRead = (doc, win, withDom) => {
     out.push('<body');
     walk(doc.body);
     out.push('>');
+    // The rest of a page past the bound was not read: the core says so.
+    if (size > MAX_CHARS) out.push('!cut');
     dom = out.join('\0');
   }
 

@@ -30,7 +30,8 @@
 //! `<tag` + attributes (each `\x1f` + a one-letter key + value: `i` id,
 //! `c` class, `r` role, `f` label's `for`, `t` input type, `l` aria-label,
 //! `p` placeholder, `n` name) opens an element, `>` closes it, `#text` is a
-//! text node. The writer leaves out what the browser does not show (the
+//! text node, `!cut` says the writer stopped at its size bound (the rest of
+//! the page was not read). The writer leaves out what the browser does not show (the
 //! `hidden` attribute, `aria-hidden="true"`, inline `display: none`) and
 //! the [`SKIP_TAGS`]; it never writes a form field's value. A malformed
 //! stream reads as well as it can and never panics.
@@ -87,6 +88,10 @@ pub struct Extracted {
     pub blocks: Vec<String>,
     /// Form fields as `label (kind)`, never their values.
     pub forms: Vec<String>,
+    /// The page was larger than is read (the writer's `!cut`, or more than
+    /// [`MAX_ELEMENTS`] elements): only its beginning is here.
+    #[serde(default)]
+    pub cut: bool,
 }
 
 /// Builds a [stream](self#the-stream) (the shape `extract.js` writes).
@@ -96,6 +101,12 @@ pub struct StreamWriter {
 }
 
 impl StreamWriter {
+    /// Says the page was cut here (`!cut`).
+    pub fn cut(&mut self) {
+        self.sep();
+        self.out.push_str("!cut");
+    }
+
     fn sep(&mut self) {
         if !self.out.is_empty() {
             self.out.push('\0');
@@ -214,6 +225,8 @@ struct El<'a> {
 /// Tags, attributes and text are borrowed from the stream.
 struct Dom<'a> {
     els: Vec<El<'a>>,
+    /// The page was cut (see [`Extracted::cut`]).
+    cut: bool,
 }
 
 fn parse(stream: &str) -> Dom<'_> {
@@ -225,6 +238,7 @@ fn parse(stream: &str) -> Dom<'_> {
         children: Vec::new(),
     };
     let mut els = vec![root];
+    let mut cut = false;
     // Open elements; `None` for one flattened away (too deep or too many).
     let mut stack: Vec<Option<usize>> = Vec::new();
     let current = |stack: &[Option<usize>]| stack.iter().rev().find_map(|e| *e).unwrap_or(0);
@@ -236,6 +250,7 @@ fn parse(stream: &str) -> Dom<'_> {
         match kind_char {
             '<' => {
                 if stack.len() >= MAX_DEPTH || els.len() >= MAX_ELEMENTS {
+                    cut |= els.len() >= MAX_ELEMENTS;
                     stack.push(None);
                     continue;
                 }
@@ -284,10 +299,11 @@ fn parse(stream: &str) -> Dom<'_> {
                 let parent = current(&stack);
                 els[parent].children.push(Child::Text(rest, scan(rest)));
             }
+            '!' if rest == "cut" => cut = true,
             _ => {}
         }
     }
-    Dom { els }
+    Dom { els, cut }
 }
 
 #[cfg(test)]
@@ -299,6 +315,33 @@ mod tests {
         w.open(tag, attrs);
         w.text(text);
         w.close();
+    }
+
+    #[test]
+    fn a_page_cut_by_the_writer_or_by_its_size_says_so() {
+        let mut w = StreamWriter::default();
+        w.open("body", &[]);
+        el(&mut w, "p", &[], "The beginning of a very long page.");
+        w.close();
+        let whole = extract(&w.finish());
+        assert!(!whole.cut);
+        let mut w = StreamWriter::default();
+        w.open("body", &[]);
+        el(&mut w, "p", &[], "The beginning of a very long page.");
+        w.close();
+        w.cut();
+        let page = extract(&w.finish());
+        assert!(page.cut);
+        assert_eq!(page.blocks, ["The beginning of a very long page."]);
+        // More elements than are read: cut too.
+        let many = "<b\0>\0".repeat(MAX_ELEMENTS + 1);
+        assert!(extract(&many).cut);
+        // A page's own text "!cut" is a text node ("#!cut"), not the record.
+        let mut w = StreamWriter::default();
+        w.open("p", &[]);
+        w.text("!cut");
+        w.close();
+        assert!(!extract(&w.finish()).cut);
     }
 
     #[test]

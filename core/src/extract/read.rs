@@ -424,5 +424,6 @@ pub fn extract(stream: &str) -> Extracted {
         headings: headings(&dom, &chrome),
         blocks: reader.blocks,
         forms: forms(&dom),
+        cut: dom.cut,
     }
 }

@@ -91,6 +91,10 @@ pub fn page_context(page: &PageSnapshot, budget: usize) -> String {
     }
     out.push_str("Page text:\n");
     left -= 11;
+    if page.cut {
+        let _ = writeln!(out, "[{}]", crate::page::CUT_NOTE);
+        left = left.saturating_sub(crate::page::CUT_NOTE.len() + 3);
+    }
     let total = page.blocks.len();
     let mut sent = 0;
     // Room for the line saying how much was left out.
@@ -303,5 +307,20 @@ mod tests {
         let sent = build_with_context("Be brief.", &edited, &[], question, 2_000);
         assert!(sent.system.unwrap().ends_with("(edited)"));
         assert_eq!(sent.messages, built.messages);
+    }
+
+    #[test]
+    fn a_cut_page_is_sent_with_a_line_saying_so() {
+        let mut page = PageSnapshot {
+            blocks: vec!["The beginning.".into()],
+            ..Default::default()
+        };
+        assert!(!page_context(&page, 4_000).contains(crate::page::CUT_NOTE));
+        page.cut = true;
+        let sent = page_context(&page, 4_000);
+        assert!(
+            sent.contains(crate::page::CUT_NOTE) && sent.contains("The beginning."),
+            "{sent}"
+        );
     }
 }

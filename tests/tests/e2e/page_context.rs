@@ -30,7 +30,7 @@ async fn drafts_tokens_and_hostile_pages_stay_out_of_the_context(
 ) -> Result<Browser> {
     let page = server.url("/pages/editor.html?token=s3cr3t-reset#code=abc");
     // A provider, so that Preview shows the context that would leave.
-    let _fake = agent_with_fake_provider(&b, &page).await?;
+    let fake = agent_with_fake_provider(&b, &page).await?;
     let shown = preview_context(&b, "What is planned?").await?;
     ensure!(shown.contains("paper clip sorter"), "{shown}");
     ensure!(shown.contains("/pages/editor.html"), "{shown}");
@@ -50,11 +50,38 @@ async fn drafts_tokens_and_hostile_pages_stay_out_of_the_context(
         ("/pages/deep.html", "What is at the top?"),
         ("/pages/huge.html", "What holds paper together?"),
     ] {
-        let answer = b
-            .ask_on(&server.url(path), question)
+        let before = chat_requests(&fake).len();
+        b.ask_on(&server.url(path), question)
             .await
             .with_context(|| format!("asking on {path}"))?;
-        ensure!(!answer.trim().is_empty(), "{path}: no answer");
+        // The site's conversation goes on: wait for this question's answer.
+        let sent = b
+            .poll(
+                Duration::from_secs(60),
+                "the question's request",
+                || async {
+                    let requests = chat_requests(&fake);
+                    Ok((requests.len() > before).then(|| requests[before].body.clone()))
+                },
+            )
+            .await
+            .with_context(|| format!("asking on {path}"))?;
+        b.enter_agent_now().await?;
+        let echo = format!("Echo: {question}");
+        b.wait_until(Duration::from_secs(30), "the answer", || async {
+            Ok(b.messages().await?.iter().any(|(_, text)| *text == echo))
+        })
+        .await
+        .with_context(|| format!("asking on {path}"))?;
+        b.top().await?;
+        // The 60 MB page was read up to the bound, and the provider is
+        // told that only its beginning came.
+        let told = sent.contains("only its beginning was read");
+        ensure!(
+            told == path.contains("huge"),
+            "{path}: cut note sent: {told} ({})",
+            sent.chars().take(1500).collect::<String>()
+        );
     }
     let pong = b.request(json!({"type": "Ping"})).await?;
     ensure!(!pong["body"]["ok"].is_null(), "{pong}");
