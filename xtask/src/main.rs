@@ -18,6 +18,7 @@ mod bench;
 mod checks;
 mod cycles;
 mod dist;
+mod fuzz;
 mod test;
 mod tools;
 
@@ -43,6 +44,9 @@ commands:
                        saves dist/demo.png; --firefox: the scripted demo in Firefox)
   test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
   e2e [FILTER]         build, then only the end-to-end tests (those matching FILTER)
+  fuzz [SECONDS]       coverage-guided fuzzing (cargo-fuzz, nightly) of the protocol
+                       decoder, import parser, event-stream decoder, Markdown parser
+                       and page extractor, SECONDS each (default 60)
   bench storage [--quick]
                        storage p50/p95/p99 of Paperclip, raw IndexedDB and Dexie in
                        headless Chromium; writes target/bench/storage.json
@@ -96,6 +100,15 @@ fn run() -> Result<()> {
         }
         Some("test") => test::test(flag("--skip-lint")),
         Some("bench") => bench::bench(&args[1..]),
+        Some("fuzz") => {
+            let seconds = match args.get(1) {
+                Some(s) => s
+                    .parse()
+                    .with_context(|| format!("fuzz: `{s}` is not a number of seconds"))?,
+                None => 60,
+            };
+            fuzz::fuzz(seconds)
+        }
         Some("e2e") => {
             dist::dist()?;
             dist::test_extensions_with_fail_points()?;

@@ -5,6 +5,8 @@
 //! tests), core-is-browser-free (`cargo tree`), source checks (no
 //! `instanceof` cast on a browser-extension type, the browser seam, no
 //! import cycle, no file over 800 lines before its tests; see [`checks`]),
+//! fuzz (each cargo-fuzz target for a few seconds, where rustup has the
+//! nightly toolchain; see [`fuzz`]),
 //! wasm (wasm-bindgen-tests of the storage engine in headless Chromium: on
 //! IndexedDB in a page and in a service worker, and on the memory
 //! backend), dist, web-ext lint, and end-to-end (Chromium and Firefox).
@@ -16,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::{cargo, checks, dist, output_of, root, run_cmd, tools};
+use crate::{cargo, checks, dist, fuzz, output_of, root, run_cmd, tools};
 
 /// Packages compiled to wasm32.
 const WASM_PACKAGES: &[&str] = &[
@@ -130,6 +132,7 @@ fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
     })?;
     stages.run("core-is-browser-free", |_| core_is_browser_free())?;
     stages.run("source checks", |_| checks::run(&root()))?;
+    stages.run("fuzz", |_| fuzz::fuzz_briefly())?;
     stages.run("wasm (Chromium)", |s| {
         s.tests(
             cargo()

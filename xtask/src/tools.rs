@@ -12,6 +12,8 @@ use crate::{cargo, output_of, root, run_cmd};
 pub const WASM_BINDGEN: &str = "0.2.130";
 /// geckodriver version installed from crates.io.
 pub const GECKODRIVER: &str = "0.37.1";
+/// cargo-fuzz version installed from crates.io (`cargo xtask fuzz`).
+pub const CARGO_FUZZ: &str = "0.13.2";
 
 /// Adds the wasm32 target when missing.
 pub fn ensure_wasm_target() -> Result<()> {
@@ -114,6 +116,16 @@ pub fn ensure_geckodriver() -> Result<()> {
     if !have.starts_with(&format!("geckodriver {GECKODRIVER}")) {
         eprintln!("xtask: installing geckodriver {GECKODRIVER} (about 5 minutes, once)");
         run_cmd(cargo().args(["install", "geckodriver", "--version", GECKODRIVER]))?;
+    }
+    Ok(())
+}
+
+/// Installs cargo-fuzz at [`CARGO_FUZZ`] when missing or different.
+pub fn ensure_cargo_fuzz() -> Result<()> {
+    let have = output_of(cargo().args(["fuzz", "--version"])).unwrap_or_default();
+    if !have.contains(CARGO_FUZZ) {
+        eprintln!("xtask: installing cargo-fuzz {CARGO_FUZZ} (about 4 minutes, once)");
+        run_cmd(cargo().args(["install", "cargo-fuzz", "--version", CARGO_FUZZ]))?;
     }
     Ok(())
 }
