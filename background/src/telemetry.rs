@@ -25,6 +25,7 @@
 use std::cell::{Cell, RefCell};
 
 use js_sys::{Object, Reflect};
+use paperclip_core::data::meta_kind;
 use paperclip_core::protocol::{
     ProtocolError, RecordTelemetry, SetTelemetryExport, TelemetryExport, TelemetryRecorded,
 };
@@ -292,23 +293,13 @@ pub fn observed(observation: &crate::store::Observation) {
             still_over_budget,
         } => {
             count("storage.maintenance.removed", &[], u64::from(removed));
-            event(
-                "storage.maintenance",
-                &[(
-                    "still_over_budget",
-                    if still_over_budget { "true" } else { "false" },
-                )],
-            );
+            let over = if still_over_budget { "true" } else { "false" };
+            event("storage.maintenance", &[("still_over_budget", over)]);
         }
         // Counted by kind (never the site in the key); what changed goes
         // to live updates (`crate::changes`).
         Observation::MetaWritten { key } => {
-            let kind = match key.split_once(':') {
-                Some(("place", _)) => "place",
-                Some(("hints", _)) => "hints",
-                _ => "other",
-            };
-            count("storage.meta_writes", &[("kind", kind)], 1);
+            count("storage.meta_writes", &[("kind", meta_kind(key))], 1);
         }
         Observation::Changed(_) => {}
     }

@@ -53,6 +53,16 @@ pub fn place_key(site: &str) -> String {
     format!("place:{site}")
 }
 
+/// What kind of `meta` record `key` is, for counting writes without the
+/// site in the key: `place`, `hints` or `other`.
+pub fn meta_kind(key: &str) -> &'static str {
+    match key.split_once(':') {
+        Some(("place", _)) => "place",
+        Some(("hints", _)) => "hints",
+        _ => "other",
+    }
+}
+
 /// The `meta` key of the hint state on `site`.
 pub fn hints_key(site: &str) -> String {
     format!("hints:{site}")
@@ -233,5 +243,13 @@ mod tests {
         };
         assert!(telemetry_cleared_report(&t)
             .starts_with("Cleared telemetry: 5 stored records and 0 batches"));
+    }
+
+    #[test]
+    fn meta_kinds_never_carry_the_site() {
+        assert_eq!(meta_kind(&place_key("https://a.test")), "place");
+        assert_eq!(meta_kind(&hints_key("https://a.test")), "hints");
+        assert_eq!(meta_kind("usage.ledger"), "other");
+        assert_eq!(meta_kind("placement:x"), "other");
     }
 }
