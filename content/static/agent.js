@@ -17,9 +17,10 @@ globalThis.__paperclipChannel = new Promise((resolve) => {
 // into the agent's actions). Chromium's IntersectionObserver v2 tells when
 // the frame is really visible; until it has said so, input waits. Moving
 // and closing Clippy always work, so that it can be moved clear. Where the
-// browser cannot tell (Firefox), input is always taken.
+// browser cannot tell (Firefox), input is always taken. `null`: not known
+// yet (input waits, but the agent does not say it is covered).
 const canTell = 'isVisible' in (globalThis.IntersectionObserverEntry?.prototype ?? {});
-globalThis.__paperclipVisible = !canTell;
+globalThis.__paperclipVisible = canTell ? null : true;
 if (canTell) {
   const observer = new IntersectionObserver((entries) => {
     const visible = entries[entries.length - 1].isVisible === true;
@@ -31,7 +32,7 @@ if (canTell) {
   if (document.body) watch(); else addEventListener('DOMContentLoaded', watch);
   const always = 'button.move, button.close';
   const guard = (event) => {
-    if (globalThis.__paperclipVisible || event.target?.closest?.(always)) return;
+    if (globalThis.__paperclipVisible === true || event.target?.closest?.(always)) return;
     event.preventDefault();
     event.stopImmediatePropagation();
   };
