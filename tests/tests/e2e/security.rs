@@ -97,51 +97,14 @@ async fn only_the_agent_the_user_opened_answers_and_the_page_sees_nothing(
     // A frame of the page's own, with agent.html at the agent's own
     // address (which a page could only guess in Firefox).
     let address = agent_frame_url(&b).await?;
-    b.client
-        .execute(
-            "const f = document.createElement('iframe');
-             f.id = 'foreign'; f.src = arguments[0];
-             f.style.cssText = 'width: 380px; height: 500px';
-             document.body.append(f);",
-            vec![json!(address)],
-        )
-        .await?;
-    let foreign = b
-        .client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(fantoccini::Locator::Css("#foreign"))
-        .await?;
-    foreign.enter_frame().await?;
-    let said = b
-        .poll(
-            Duration::from_secs(20),
-            "the foreign frame's refusal",
-            || async { b.text_of("[role=alert]").await },
-        )
-        .await?;
-    ensure!(said.contains("not activated"), "{said}");
+    enter_new_frame(&b, "foreign", &address).await?;
+    refused_here(&b).await?;
     b.top().await?;
 
     // The same from a cross-origin child frame (an ad): it embeds
     // agent.html at the agent's address, inside the activated tab.
     let other = Server::start(&paperclip_e2e::root())?;
-    b.client
-        .execute(
-            "const f = document.createElement('iframe');
-             f.id = 'ad'; f.src = arguments[0];
-             f.style.cssText = 'width: 420px; height: 560px';
-             document.body.append(f);",
-            vec![json!(other.url("/"))],
-        )
-        .await?;
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(fantoccini::Locator::Css("#ad"))
-        .await?
-        .enter_frame()
-        .await?;
+    enter_new_frame(&b, "ad", &other.url("/")).await?;
     b.wait_until(Duration::from_secs(10), "the ad's page", || async {
         let ready = b
             .client
@@ -150,30 +113,8 @@ async fn only_the_agent_the_user_opened_answers_and_the_page_sees_nothing(
         Ok(ready == json!("complete"))
     })
     .await?;
-    b.client
-        .execute(
-            "const f = document.createElement('iframe');
-             f.id = 'nested'; f.src = arguments[0];
-             f.style.cssText = 'width: 380px; height: 500px';
-             document.body.append(f);",
-            vec![json!(address)],
-        )
-        .await?;
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(fantoccini::Locator::Css("#nested"))
-        .await?
-        .enter_frame()
-        .await?;
-    let said = b
-        .poll(
-            Duration::from_secs(20),
-            "the nested frame's refusal",
-            || async { b.text_of("[role=alert]").await },
-        )
-        .await?;
-    ensure!(said.contains("not activated"), "{said}");
+    enter_new_frame(&b, "nested", &address).await?;
+    refused_here(&b).await?;
     b.top().await?;
     // The real agent still answers.
     b.enter_agent().await?;
@@ -250,6 +191,40 @@ async fn covered_agent(b: Browser, server: Server) -> Result<Browser> {
         b.wait_answer(n).await?;
     }
     Ok(b)
+}
+
+/// Adds a frame `id` showing `src` to the document the session is in, and
+/// steps into it.
+async fn enter_new_frame(b: &Browser, id: &str, src: &str) -> Result<()> {
+    b.client
+        .execute(
+            "const f = document.createElement('iframe');
+             f.id = arguments[0]; f.src = arguments[1];
+             f.style.cssText = 'width: 380px; height: 500px';
+             document.body.append(f);",
+            vec![json!(id), json!(src)],
+        )
+        .await?;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(fantoccini::Locator::Css(&format!("#{id}")))
+        .await?
+        .enter_frame()
+        .await?;
+    Ok(())
+}
+
+/// The agent in the frame the session is in says Clippy was not
+/// activated there.
+async fn refused_here(b: &Browser) -> Result<()> {
+    let said = b
+        .poll(Duration::from_secs(20), "the frame's refusal", || async {
+            b.text_of("[role=alert]").await
+        })
+        .await?;
+    ensure!(said.contains("not activated"), "{said}");
+    Ok(())
 }
 
 /// The address the agent's frame was loaded from: in Chromium a
