@@ -36,6 +36,7 @@ pub async fn delete_all(store: &Store, r: DeleteAllData) -> Result<AllDataDelete
     let cleared = store.delete_everything().await?;
     resilient::forget();
     page::forget();
+    agent::private::forget();
     agent::forget_conversations(None);
     telemetry::after_reset(store, false).await;
     changed(Topic::ALL);
@@ -58,6 +59,7 @@ pub async fn delete_site(store: &Store, site: &str) -> Result<SiteDataDeleted, P
         .map_err(|e| ProtocolError::new(ErrorKind::Malformed, e))?;
     agent::discard_answers(Some(&site));
     let report = store.delete_site(&site).await?;
+    agent::private::delete_site(&site).await;
     page::forget();
     agent::forget_conversations(Some(&site));
     changed(&[Topic::Conversations, Topic::Preferences, Topic::Storage]);

@@ -402,10 +402,6 @@ pub fn on_connect(port: Port) {
 /// second call only brings the agent back into view).
 pub async fn activate(tab_id: i32) -> Result<(), ProtocolError> {
     let tab = platform::tabs::get(tab_id).await.ok();
-    // Nothing from a private window is kept: Clippy is not shown there.
-    if tab.as_ref().is_some_and(|t| t.incognito) {
-        return Err(ProtocolError::failed(activation::PRIVATE_WINDOW));
-    }
     // A site the user set to "never" (the popup's "Clippy on this site").
     let url = tab.and_then(|t| t.url);
     if let Some(never) = store()

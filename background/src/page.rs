@@ -16,7 +16,8 @@ use paperclip_core::extract::{extract, Extracted};
 use paperclip_core::page::{context_key as cache_key, PageRead, PageSnapshot};
 use paperclip_core::protocol::{self, ProtocolError, ToContent};
 
-use crate::{store, to_content};
+use crate::store::Store;
+use crate::to_content;
 
 /// How much a page context is worth keeping, against other cache entries.
 const RELEVANCE: f32 = 0.5;
@@ -58,8 +59,7 @@ async fn request(tab_id: i32, fresh: bool) -> Result<PageRead, ProtocolError> {
     protocol::decode_reply::<PageRead>(&reply)
 }
 
-async fn cached(key: &str) -> Option<Extracted> {
-    let store = store().ok()?;
+async fn cached(store: &Store, key: &str) -> Option<Extracted> {
     let entry = store
         .cache_get(key, paperclip_platform::clock::now_ms() as u64)
         .await
@@ -67,9 +67,10 @@ async fn cached(key: &str) -> Option<Extracted> {
     serde_json::from_str(&entry.value).ok()
 }
 
-async fn keep(key: &str, page: &Extracted) {
-    let Ok(store) = store() else { return };
-    let ttl_ms = u64::from(store.preferences().context_cache_ttl_minutes) * 60_000;
+async fn keep(store: &Store, key: &str, page: &Extracted) {
+    let ttl_ms = crate::store()
+        .map(|s| u64::from(s.preferences().context_cache_ttl_minutes) * 60_000)
+        .unwrap_or_default();
     let Ok(value) = serde_json::to_string(page) else {
         return;
     };
@@ -79,27 +80,28 @@ async fn keep(key: &str, page: &Extracted) {
 }
 
 /// The extraction of `dom` read at `url`: from the cache, or made now.
-async fn extraction(url: &str, dom: &str) -> (String, Extracted, Source) {
+async fn extraction(store: &Store, url: &str, dom: &str) -> (String, Extracted, Source) {
     let key = cache_key(url, dom);
-    if let Some(page) = cached(&key).await {
+    if let Some(page) = cached(store, &key).await {
         return (key, page, Source::Cached);
     }
     let page = extract(dom);
-    keep(&key, &page).await;
+    keep(store, &key, &page).await;
     (key, page, Source::Extracted)
 }
 
-/// Reads the page of tab `tab_id`.
-pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> {
+/// Reads the page of tab `tab_id`, its context cached in `store` (the
+/// main store, or a private window's memory).
+pub async fn read(tab_id: i32, store: &Store) -> Result<(PageSnapshot, Source), ProtocolError> {
     let started = paperclip_platform::clock::now_ms();
     let known = LAST.with(|l| l.borrow().get(&tab_id).cloned());
     let mut read = request(tab_id, known.is_none()).await?;
     let unchanged = match (read.dom.take(), known) {
-        (None, Some(key)) => cached(&key)
+        (None, Some(key)) => cached(store, &key)
             .await
             .map(|page| (key, page, Source::Unchanged)),
         (dom, _) => match dom {
-            Some(dom) => Some(extraction(&read.url, &dom).await),
+            Some(dom) => Some(extraction(store, &read.url, &dom).await),
             None => None,
         },
     };
@@ -109,7 +111,7 @@ pub async fn read(tab_id: i32) -> Result<(PageSnapshot, Source), ProtocolError> 
         None => {
             read = request(tab_id, true).await?;
             let dom = read.dom.take().unwrap_or_default();
-            extraction(&read.url, &dom).await
+            extraction(store, &read.url, &dom).await
         }
     };
     LAST.with(|l| l.borrow_mut().insert(tab_id, key));

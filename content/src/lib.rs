@@ -629,7 +629,9 @@ fn app() -> Html {
                     { format!("Degraded: {label}. Your providers are failing; see Options.") }
                 </p>
             }
-            if state.ready && !state.persistent {
+            if state.ready && state.private {
+                <p class="notice private" role="status">{ paperclip_core::activation::PRIVATE_WINDOW }</p>
+            } else if state.ready && !state.persistent {
                 <p class="notice" role="status">{ "Storage is unavailable here: this conversation will not be saved." }</p>
             }
             <ErrorBoundary name="agent.transcript">

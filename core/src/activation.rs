@@ -42,12 +42,10 @@ pub struct TabInfo {
     pub incognito: bool,
 }
 
-/// Why Clippy is not shown in a private window (where the user allowed the
-/// extension there): everything it keeps (conversations, the page context
-/// cache, where it sits) would be written to the normal profile.
-pub const PRIVATE_WINDOW: &str = "Clippy doesn't run in private windows: it would keep \
-    your conversation and the page's text in your normal profile. Open the page in a normal \
-    window to ask Clippy about it.";
+/// What the agent says in a private window (where the user allowed the
+/// extension there): nothing from it is written to the profile.
+pub const PRIVATE_WINDOW: &str = "Private window: this conversation is kept in memory only. \
+    Nothing from this window is saved, and it is gone when your private windows close.";
 
 /// Why a tab object could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -25,6 +25,8 @@ pub struct ChatState {
     pub site: String,
     /// False when history will not persist (storage in memory).
     pub persistent: bool,
+    /// True in a private window (kept in memory only, by design).
+    pub private: bool,
     /// Messages in order.
     pub messages: Vec<Message>,
     /// Id of the answer streaming now.
@@ -130,6 +132,7 @@ impl ChatState {
                 site,
                 messages,
                 persistent,
+                private,
                 character,
                 appearance,
                 ..
@@ -140,6 +143,7 @@ impl ChatState {
                 self.site = site;
                 self.messages = messages;
                 self.persistent = persistent;
+                self.private = private;
                 // Another conversation (or this one again): an answer of
                 // the one shown before streams on in the background; if
                 // this one has an answer in progress, it is announced
@@ -274,6 +278,7 @@ mod tests {
             site: "https://a.test".into(),
             messages: vec![],
             persistent: true,
+            private: false,
             character: Default::default(),
             appearance: Default::default(),
         });
@@ -343,6 +348,7 @@ mod tests {
             site: "https://a.test".into(),
             messages: vec![],
             persistent: true,
+            private: false,
             character: Default::default(),
             appearance: Default::default(),
         });

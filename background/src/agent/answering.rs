@@ -5,8 +5,12 @@
 
 use super::*;
 
-pub(super) async fn read_page(tab_id: i32) -> Result<PageSnapshot, ProtocolError> {
-    Ok(crate::page::read(tab_id).await?.0)
+/// Reads tab `tab_id`'s page, its context cached where a `private`
+/// window's agent keeps its data (or the main store).
+pub(super) async fn read_page(tab_id: i32, private: bool) -> Result<PageSnapshot, ProtocolError> {
+    Ok(crate::page::read(tab_id, &*private::keep(private)?)
+        .await?
+        .0)
 }
 
 fn busy() -> ProtocolError {
@@ -64,6 +68,9 @@ pub(super) async fn continue_answer(session: Rc<Session>, message_id: String) {
 pub(super) struct Job {
     conversation_id: String,
     site: String,
+    /// Where the conversation, the usage and cached answers are kept
+    /// (memory only in a private window).
+    keep: Rc<crate::store::Store>,
     message_id: String,
     question: String,
     action: Option<QuickAction>,
@@ -97,9 +104,9 @@ pub(super) async fn history_before(store: &Store, id: Option<&str>, before: &str
 /// Tells the agent what asking `text` would send, and to whom.
 pub(super) async fn preview(session: &Session, text: &str) -> Result<(), ProtocolError> {
     let store = store()?;
-    let page = read_page(session.tab_id).await?;
+    let page = read_page(session.tab_id, session.private).await?;
     let conversation_id = session.conversation_id.borrow().clone();
-    let history = history_before(&store, conversation_id.as_deref(), "").await;
+    let history = history_before(&*session.keep()?, conversation_id.as_deref(), "").await;
     let preferences = store.preferences();
     let context = prompt::context_for(
         preferences.personality.system_prompt(),
@@ -130,35 +137,31 @@ pub(super) async fn answer(
     context: Option<String>,
 ) -> Result<(), ProtocolError> {
     let store = store()?;
+    let keep = session.keep()?;
     let conversation_id = running.conversation_id.clone();
     // The user's message is stored before anything else can fail; a
     // question re-sent after a lost connection (or retried) has the same
     // id, so it is stored once.
-    store
-        .upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
+    keep.upsert_message(&conversation_id, &session.site, question.clone(), now_ms())
         .await?;
     running.send(&BgToAgent::Stored {
         message: question.clone(),
     });
     if new {
-        adopt(
-            &session.site,
-            &conversation_id,
-            &question,
-            store.persistent(),
-        );
+        adopt(session, &conversation_id, &question);
     }
-    let history = history_before(&store, Some(&conversation_id), &question.id).await;
+    let history = history_before(&keep, Some(&conversation_id), &question.id).await;
     // The ask is one trace: reading the page, then the chain (each
     // provider attempt is a child span).
     let mut trace = telemetry::root("ask");
     trace.set_attribute("action", action.map_or("typed", QuickAction::label));
     let gather = telemetry::child(&trace, "context.gather", SpanKind::Internal);
-    let page = read_page(session.tab_id).await;
+    let page = read_page(session.tab_id, session.private).await;
     telemetry::end(gather, page.as_ref().err().map(|e| e.message.as_str()));
     let job = Job {
         conversation_id,
         site: session.site.clone(),
+        keep,
         message_id: new_id(),
         question: question.text,
         action,
@@ -186,8 +189,9 @@ pub(super) async fn continuation(
     message_id: String,
 ) -> Result<(), ProtocolError> {
     let store = store()?;
+    let keep = session.keep()?;
     let conversation_id = running.conversation_id.clone();
-    let messages = store
+    let messages = keep
         .get(&conversation_id)
         .await?
         .map(|c| c.messages)
@@ -196,11 +200,12 @@ pub(super) async fn continuation(
     let job = Job {
         conversation_id,
         site: session.site.clone(),
+        keep,
         message_id,
         question: messages[found.question].text.clone(),
         action: None,
         history: messages[..found.question].to_vec(),
-        page: read_page(session.tab_id).await?,
+        page: read_page(session.tab_id, session.private).await?,
         partial: Some(messages[found.answer].text.clone()),
         context: None,
     };
@@ -235,7 +240,7 @@ pub(super) async fn run_chain(
                 }
             }
             answer::Step::LookUpCache => {
-                let cached = cached_answer(store, job).await;
+                let cached = cached_answer(job).await;
                 match cached {
                     Some(cached) => {
                         let (source, text) = plan.serve_cached(&cached, now_ms() as u64);
@@ -266,10 +271,11 @@ pub(super) async fn run_chain(
 
 /// An earlier answer to the job's question about the same page, if one is
 /// cached (a telemetry span and counter either way).
-pub(super) async fn cached_answer(store: &Store, job: &Job) -> Option<CachedAnswer> {
+pub(super) async fn cached_answer(job: &Job) -> Option<CachedAnswer> {
     let key = answer_key(&job.question, &job.page);
     let lookup = telemetry::child_of_current("cache.lookup", SpanKind::Internal);
-    let cached = store
+    let cached = job
+        .keep
         .cache_get(&key, now_ms() as u64)
         .await
         .ok()
@@ -328,7 +334,7 @@ pub(super) async fn stream_local(
         MessageStatus::Interrupted
     };
     if !running.discarded() {
-        store_answer(store, job, source, streamed, status, None).await?;
+        store_answer(job, source, streamed, status, None).await?;
     }
     running.send(&BgToAgent::AnswerDone {
         message_id: job.message_id.clone(),
@@ -343,7 +349,6 @@ pub(super) async fn stream_local(
 
 /// Stores the answer's text (after the partial one it continues).
 pub(super) async fn store_answer(
-    store: &Store,
     job: &Job,
     source: &AnswerSource,
     text: String,
@@ -360,7 +365,7 @@ pub(super) async fn store_answer(
         ..Message::complete(job.message_id.clone(), Role::Assistant, text, now_ms())
     };
     reply.set_source(source.clone());
-    store
+    job.keep
         .upsert_message(&job.conversation_id, &job.site, reply, now_ms())
         .await
         .map(|_| ())
@@ -458,14 +463,15 @@ pub(super) async fn answer_with(
     let stored = if running.discarded() {
         Err(ProtocolError::failed("the conversation's data was deleted"))
     } else {
-        store_answer(store, job, source, text.clone(), status, usage).await
+        store_answer(job, source, text.clone(), status, usage).await
     };
     if stored.is_ok() {
         if let Some(usage) = usage {
-            let _ = store.record_usage(&job.conversation_id, usage).await;
+            let _ = job.keep.record_usage(&job.conversation_id, usage).await;
             let now = now_ms();
             let offset = paperclip_platform::clock::utc_offset_min(now);
-            let _ = store
+            let _ = job
+                .keep
                 .record_daily_usage(&source.provider, usage, now, offset)
                 .await;
         }
@@ -482,7 +488,7 @@ pub(super) async fn answer_with(
             };
             let key = answer_key(&job.question, &job.page);
             let entry = answer.entry(key, &config.settings().id, now_ms() as u64, ttl);
-            let _ = store.cache_put(entry, now_ms() as u64).await;
+            let _ = job.keep.cache_put(entry, now_ms() as u64).await;
         }
     }
     if let Err(e) = stored {

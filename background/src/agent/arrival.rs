@@ -37,9 +37,9 @@ pub(crate) fn hold(tab_id: i32, pending: Pending) {
         match pending {
             Pending::Arrival(Arrival::Open { conversation_id }) => {
                 let opened = async {
-                    let store = store()?;
+                    let store = session.keep()?;
                     let conversation = open_own(&store, &session, &conversation_id).await?;
-                    show(&session, Some(conversation), store.persistent());
+                    show(&session, Some(conversation));
                     Ok::<_, ProtocolError>(())
                 }
                 .await;

@@ -43,6 +43,7 @@ use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 
 mod answering;
 pub(crate) mod arrival;
+pub(crate) mod private;
 mod running;
 use answering::*;
 use arrival::Pending;
@@ -60,8 +61,9 @@ thread_local! {
     /// [`PLACE_SAVE_GAP_MS`] whatever the number of agents or moves (held
     /// arrow keys report many times a second); a site's throttle is
     /// forgotten once idle, so this holds only the sites moved within the
-    /// last gap.
-    static PLACE_SAVES: RefCell<HashMap<String, Trailing<Place>>> = RefCell::new(HashMap::new());
+    /// last gap. Keyed by site and by whether its window is private (the
+    /// two keep their place apart).
+    static PLACE_SAVES: RefCell<HashMap<(bool, String), Trailing<Place>>> = RefCell::new(HashMap::new());
     /// Where the latest answer came from.
     static LEVEL: Cell<Degradation> = const { Cell::new(Degradation::Normal) };
 }
@@ -77,11 +79,19 @@ struct Session {
     port: Port,
     tab_id: i32,
     site: String,
+    /// In a private window: its data is kept in memory only ([`private`]).
+    private: bool,
     conversation_id: RefCell<Option<String>>,
     closed: Cell<bool>,
 }
 
 impl Session {
+    /// Where this agent's conversations, page contexts and agent state are
+    /// kept (settings and providers always come from the main store).
+    fn keep(&self) -> Result<Rc<Store>, ProtocolError> {
+        private::keep(self.private)
+    }
+
     fn send(&self, message: &BgToAgent) {
         self.post(&protocol::encode(message));
     }
@@ -122,16 +132,12 @@ pub fn serve(port: Port) {
         })?;
         let caller = caller_of(&sender)?;
         let tab_id = sender::may_open_agent_port(&caller)?;
-        if sender.tab().is_some_and(|t| t.incognito()) {
-            return Err(ProtocolError::new(
-                protocol::ErrorKind::Forbidden,
-                paperclip_core::activation::PRIVATE_WINDOW,
-            ));
-        }
+        // A private window's agent keeps nothing in the profile.
+        let private = sender.tab().is_some_and(|t| t.incognito());
         let tab_url = sender.tab().and_then(|t| t.url());
-        Ok((tab_id, tab_url))
+        Ok((tab_id, tab_url, private))
     })();
-    let (tab_id, tab_url) = match checked {
+    let (tab_id, tab_url, private) = match checked {
         Ok(x) => x,
         Err(error) => {
             platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
@@ -160,7 +166,7 @@ pub fn serve(port: Port) {
         let site = match tab_url.as_deref().and_then(origin_of) {
             Some(site) => site,
             // Without host access the tab's URL is hidden: the page knows it.
-            None => match read_page(tab_id).await {
+            None => match read_page(tab_id, private).await {
                 Ok(page) => origin_of(&page.url).unwrap_or_default(),
                 Err(error) => {
                     platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
@@ -173,6 +179,7 @@ pub fn serve(port: Port) {
             port: port.clone(),
             tab_id,
             site,
+            private,
             conversation_id: RefCell::new(None),
             closed: Cell::new(false),
         });
@@ -212,14 +219,9 @@ fn origin_of(url: &str) -> Option<String> {
 }
 
 async fn send_history(session: &Session) {
-    let result = async {
-        let store = store()?;
-        let conversation = store.latest_for_site(&session.site).await?;
-        Ok::<_, ProtocolError>((conversation, store.persistent()))
-    }
-    .await;
+    let result = async { session.keep()?.latest_for_site(&session.site).await }.await;
     match result {
-        Ok((conversation, persistent)) => show(session, conversation, persistent),
+        Ok(conversation) => show(session, conversation),
         Err(error) => session.fail(error),
     }
 }
@@ -227,14 +229,9 @@ async fn send_history(session: &Session) {
 /// Shows conversation `id` of this site (opened from the popup), or the
 /// site's latest when it is not there.
 async fn open_history(session: &Session, id: &str) {
-    let opened = async {
-        let store = store()?;
-        let conversation = open_own(&store, session, id).await?;
-        Ok::<_, ProtocolError>((conversation, store.persistent()))
-    }
-    .await;
+    let opened = async { open_own(&*session.keep()?, session, id).await }.await;
     match opened {
-        Ok((conversation, persistent)) => show(session, Some(conversation), persistent),
+        Ok(conversation) => show(session, Some(conversation)),
         Err(_) => send_history(session).await,
     }
 }
@@ -246,10 +243,9 @@ pub fn forget_conversations(site: Option<&str>) {
     if site.is_none() {
         LEVEL.with(|l| l.set(Degradation::Normal));
     }
-    let persistent = store().map(|s| s.persistent()).unwrap_or_default();
     for session in sessions() {
         if site.is_none_or(|site| session.site == site) {
-            show(&session, None, persistent);
+            show(&session, None);
         }
     }
 }
@@ -262,7 +258,7 @@ pub fn discard_answers(site: Option<&str>) {
 
 /// Tells the agent where the user last put it on this site.
 async fn send_place(session: &Session) {
-    let Ok(store) = store() else { return };
+    let Ok(store) = session.keep() else { return };
     if let Ok(Some(place)) = store.meta_json::<Place>(&place_key(&session.site)).await {
         if place.validate().is_ok() {
             session.send(&BgToAgent::Place { place });
@@ -286,7 +282,7 @@ fn place_moved(session: Rc<Session>, place: Place) {
         let mut saves = saves.borrow_mut();
         saves.retain(|_, t| !t.is_idle(now));
         saves
-            .entry(session.site.clone())
+            .entry((session.private, session.site.clone()))
             .or_insert_with(|| Trailing::new(PLACE_SAVE_GAP_MS))
             .offer(now, place)
     });
@@ -304,7 +300,9 @@ fn place_moved(session: Rc<Session>, place: Place) {
                 TimeoutFuture::new(wait).await;
                 let held = PLACE_SAVES.with(|saves| {
                     let mut saves = saves.borrow_mut();
-                    saves.get_mut(&session.site)?.fire(now_ms())
+                    saves
+                        .get_mut(&(session.private, session.site.clone()))?
+                        .fire(now_ms())
                 });
                 if let Some(place) = held {
                     save_place(session, place);
@@ -317,7 +315,7 @@ fn place_moved(session: Rc<Session>, place: Place) {
 /// Writes where the user put the agent on this site.
 fn save_place(session: Rc<Session>, place: Place) {
     wasm_bindgen_futures::spawn_local(async move {
-        let saved = match store() {
+        let saved = match session.keep() {
             Ok(store) => store.set_meta_json(&place_key(&session.site), &place).await,
             Err(error) => Err(error),
         };
@@ -332,8 +330,10 @@ fn save_place(session: Rc<Session>, place: Place) {
 /// sent unless the user takes the hint. The hint counts as ignored until
 /// the agent reports it taken.
 async fn offer_hint(session: &Session) {
-    let Ok(store) = store() else { return };
-    if !hints::allowed(&store.preferences(), &session.site) {
+    let (Ok(settings), Ok(store)) = (store(), session.keep()) else {
+        return;
+    };
+    if !hints::allowed(&settings.preferences(), &session.site) {
         return;
     }
     let key = hints_key(&session.site);
@@ -345,7 +345,7 @@ async fn offer_hint(session: &Session) {
         .unwrap_or_default();
     let (offer, mut state) = state.visit();
     if offer {
-        if let Ok(page) = read_page(session.tab_id).await {
+        if let Ok(page) = read_page(session.tab_id, session.private).await {
             if let Some(hint) = hints::suggest(&page) {
                 session.send(&BgToAgent::Hint { hint });
                 state = state.after(Outcome::Ignored);
@@ -357,31 +357,37 @@ async fn offer_hint(session: &Session) {
 
 /// Makes `conversation` (or a new one) the open one and sends it, with
 /// the answer streaming there, if any.
-fn show(session: &Session, conversation: Option<Conversation>, persistent: bool) {
+fn show(session: &Session, conversation: Option<Conversation>) {
     *session.conversation_id.borrow_mut() = conversation.as_ref().map(|c| c.id.clone());
     let preferences = store().map(|s| s.preferences()).unwrap_or_default();
+    let persistent = session.keep().is_ok_and(|s| s.persistent());
     session.send(&BgToAgent::History {
         conversation_id: conversation.as_ref().map(|c| c.id.clone()),
         site: session.site.clone(),
         messages: conversation.map(|c| c.messages).unwrap_or_default(),
         persistent,
+        private: session.private,
         character: preferences.character,
         appearance: preferences.appearance(),
     });
     catch_up(session);
 }
 
-/// A conversation was just started on `site` by another agent: every agent
+/// A conversation was just started on its site by agent `by`: every agent
 /// of that site still showing a new, empty conversation shows this one, so
-/// that two tabs of one site see each other's messages.
-fn adopt(site: &str, conversation_id: &str, question: &Message, persistent: bool) {
+/// that two tabs of one site see each other's messages (a private window's
+/// and a normal window's never share one).
+fn adopt(by: &Session, conversation_id: &str, question: &Message) {
     for other in sessions() {
-        if other.site == site && other.conversation_id.borrow().is_none() {
+        if other.site == by.site
+            && other.private == by.private
+            && other.conversation_id.borrow().is_none()
+        {
             let conversation = Conversation {
                 messages: vec![question.clone()],
-                ..Conversation::new(conversation_id.to_string(), site.to_string(), now_ms())
+                ..Conversation::new(conversation_id.to_string(), by.site.clone(), now_ms())
             };
-            show(&other, Some(conversation), persistent);
+            show(&other, Some(conversation));
         }
     }
 }
@@ -427,7 +433,7 @@ async fn open_own(
 
 /// Sends this site's conversations, newest first.
 async fn send_conversations(session: &Session) -> Result<(), ProtocolError> {
-    let store = store()?;
+    let store = session.keep()?;
     let query = protocol::ListConversations {
         limit: 50,
         filter: paperclip_core::query::Filter {
@@ -447,7 +453,7 @@ async fn send_conversations(session: &Session) -> Result<(), ProtocolError> {
 /// Handles the conversation-list messages (not while an answer is in
 /// progress).
 async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolError> {
-    let store = store()?;
+    let store = session.keep()?;
     match message {
         AgentToBg::ListConversations {} => {}
         AgentToBg::DeleteConversation { ref id } if Running::of(id).is_some() => {
@@ -457,11 +463,11 @@ async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolErr
         }
         AgentToBg::OpenConversation { id: Some(id) } => {
             let conversation = open_own(&store, session, &id).await?;
-            show(session, Some(conversation), store.persistent());
+            show(session, Some(conversation));
             return Ok(());
         }
         AgentToBg::OpenConversation { id: None } => {
-            show(session, None, store.persistent());
+            show(session, None);
             return Ok(());
         }
         AgentToBg::DeleteConversation { id } => {
@@ -469,7 +475,7 @@ async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolErr
             store.delete(&id).await?;
             let open = session.conversation_id.borrow().clone();
             if open.as_deref() == Some(id.as_str()) {
-                show(session, None, store.persistent());
+                show(session, None);
             }
         }
         _ => return Ok(()),
@@ -543,7 +549,7 @@ fn handle(session: Rc<Session>, message: &JsValue) {
         Ok(AgentToBg::Place { place }) => place_moved(session, place),
         Ok(AgentToBg::HintTaken {}) => {
             wasm_bindgen_futures::spawn_local(async move {
-                if let Ok(store) = store() {
+                if let Ok(store) = session.keep() {
                     let state = HintState::default().after(Outcome::Taken);
                     let _ = store.set_meta_json(&hints_key(&session.site), &state).await;
                 }
@@ -586,10 +592,14 @@ fn register(session: &Rc<Session>) {
     let on_disconnect = {
         let session = Rc::downgrade(session);
         Closure::<dyn Fn(JsValue)>::new(move |_| {
-            if let Some(session) = session.upgrade() {
+            let private = session.upgrade().is_some_and(|session| {
                 session.closed.set(true);
-            }
+                session.private
+            });
             SESSIONS.with(|s| s.borrow_mut().retain(|(k, _)| *k != key));
+            if private {
+                wasm_bindgen_futures::spawn_local(private::release_if_unused());
+            }
         })
     };
     platform::listen(&session.port.on_disconnect(), on_disconnect);

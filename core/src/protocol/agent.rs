@@ -82,6 +82,10 @@ tagged! {
             messages: Vec<Message>,
             /// False when storage is in memory only.
             persistent: bool,
+            /// True in a private window: the conversation is kept in the
+            /// worker's memory only, never written.
+            #[serde(default)]
+            private: bool,
             /// The character the user chose.
             #[serde(default)]
             character: crate::prefs::Character,

@@ -88,9 +88,10 @@ async fn a_browser_page_gets_a_clear_message_in_the_popup(
 }
 
 /// In a private window (with the add-on allowed there, as a user allows
-/// it), the popup's button says Clippy does not run there and why; nothing
-/// is injected and nothing is stored. Firefox only: the harness cannot
-/// allow an unpacked extension in Chromium's incognito windows.
+/// it), Clippy answers and says that it keeps the conversation in memory
+/// only; shown again, it still has it; nothing reaches the profile's
+/// database (no conversation, no page context). Firefox only: the harness
+/// cannot allow an unpacked extension in Chromium's incognito windows.
 #[tokio::test(flavor = "multi_thread")]
 async fn firefox_a_private_window_stores_nothing() -> Result<()> {
     crate::with_browser_prefs(
@@ -104,18 +105,44 @@ async fn firefox_a_private_window_stores_nothing() -> Result<()> {
 async fn private_window(b: Browser, server: Server) -> Result<Browser> {
     let page = server.url("/");
     b.client.goto(&page).await?;
-    let refusal = b.ask_clippy_from_popup().await?.unwrap_or_default();
+    let said = b.ask_clippy_from_popup().await?;
+    ensure!(said.is_none(), "the popup said {said:?}");
+    b.enter_agent().await?;
+    let notice = b.text_of(".notice.private").await?.unwrap_or_default();
     ensure!(
-        refusal.contains("doesn't run in private windows"),
-        "the popup said {refusal:?}"
+        notice.contains("kept in memory only")
+            && notice.contains("Nothing from this window is saved"),
+        "the agent does not say that it keeps nothing: {notice:?}"
     );
+    // It answers (offline here), reading the page as anywhere else.
+    b.ask("What is this page about?").await?;
+    let (answer, _) = b.wait_answer(0).await?;
+    ensure!(!answer.is_empty(), "no answer");
+    // Closed and shown again, it still has the conversation: in memory.
+    click_button(&b, "Close Clippy").await?;
+    b.wait_until(Duration::from_secs(10), "the agent to close", || async {
+        Ok(agents(&b).await? == 0)
+    })
+    .await?;
+    let said = b.ask_clippy_from_popup().await?;
+    ensure!(said.is_none(), "the popup said {said:?}");
+    b.enter_agent().await?;
+    b.wait_until(Duration::from_secs(10), "the kept conversation", || async {
+        Ok(b.messages().await?.len() == 2)
+    })
+    .await?;
+    // Nothing reached the profile: no conversation, no page context.
     b.top().await?;
-    ensure!(agents(&b).await? == 0, "an agent was injected");
     let listed =
         paperclip_e2e::scenario::ok(&b, json!({"type": "ListConversations", "limit": 10})).await?;
     ensure!(
         listed["items"] == json!([]),
-        "something was stored: {listed}"
+        "a conversation was stored: {listed}"
+    );
+    let status = paperclip_e2e::scenario::ok(&b, json!({"type": "GetStorageStatus"})).await?;
+    ensure!(
+        status["conversations"] == 0 && status["cache_entries"] == 0,
+        "something was stored: {status}"
     );
     Ok(b)
 }
