@@ -13,19 +13,17 @@
 //!   development, when switched on);
 //! - the two [`RemoteQueue`]s — an OpenTelemetry collector (OTLP/HTTP
 //!   JSON) and a custom JSON endpoint — run only when the user opted in
-//!   (`privacy.telemetry_remote`) and gave their URL. Their batches wait in
-//!   one offline queue mirrored in the `meta` store, so they survive worker
-//!   restarts; they are sent when due, when the network comes back
-//!   (`online`) and on the `paperclip-telemetry` alarm.
+//!   (`privacy.telemetry_remote`, and Firefox's consent, asked before each
+//!   send) and gave their URL. Their batches wait in one offline queue
+//!   mirrored in `meta` (surviving worker restarts), sent when due, when
+//!   the network comes back (`online`) and on the `paperclip-telemetry` alarm.
 //!
 //! The engine's own state (metrics, events, error groups, spans) lives in
-//! memory and starts afresh with the worker; the queue of batches to
-//! export does not.
+//! memory and starts afresh with the worker; the export queue does not.
 
 use std::cell::{Cell, RefCell};
 
 use js_sys::{Object, Reflect};
-use paperclip_core::data::meta_kind;
 use paperclip_core::protocol::{
     ProtocolError, RecordTelemetry, SetTelemetryExport, TelemetryExport, TelemetryRecorded,
 };
@@ -34,6 +32,8 @@ use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
 use paperclip_core::telemetry::persist::{console_line, Row};
 use paperclip_core::telemetry::span::Span;
 use paperclip_core::telemetry::{errors::ErrorInput, AttrValue, Engine, EngineConfig};
+use paperclip_core::{consent::TELEMETRY_EXPORT, data::meta_kind};
+use paperclip_platform::consent::allowed as consent_given;
 use wasm_bindgen::prelude::*;
 
 use crate::store::Store;
@@ -204,7 +204,7 @@ pub async fn after_reset(store: &Store, save: bool) {
 
 /// Re-reads the opt-in (after a preference changed).
 pub async fn refresh(store: &Store) {
-    let remote = store.preferences().telemetry_remote;
+    let remote = store.preferences().telemetry_remote && consent_given(&TELEMETRY_EXPORT).await;
     let targets = TARGETS.with(|t| t.borrow().clone());
     let mut removed =
         with(|e, _| e.set_export(RemoteQueue::Otlp.on(&targets, remote))).unwrap_or_default();
@@ -572,7 +572,7 @@ pub async fn resume() {
 
 /// Sends queued batches one at a time while the queue has one due.
 async fn pump(store: &Store) {
-    if PUMPING.with(|p| p.replace(true)) {
+    if !consent_given(&TELEMETRY_EXPORT).await || PUMPING.with(|p| p.replace(true)) {
         return;
     }
     while let Some(poll) = with(|e, now| e.poll(now)) {

@@ -24,6 +24,7 @@ pub mod answer;
 pub mod cache;
 pub mod character;
 pub mod chat;
+pub mod consent;
 pub mod conversation;
 pub mod data;
 pub mod export;

@@ -56,6 +56,7 @@ extern "C" {
 pub mod alarms;
 pub mod changes;
 pub mod clock;
+pub mod consent;
 pub mod net;
 pub mod tabs;
 pub mod telemetry;

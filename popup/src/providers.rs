@@ -3,37 +3,27 @@
 //! provider's origin is requested here, on the user's click, before the
 //! provider is saved (`optional_host_permissions`).
 
-use js_sys::{Array, Object, Promise, Reflect};
+use js_sys::Promise;
 use paperclip_core::protocol::{
     DeleteProvider, KeyUpdate, ListProviders, SaveProvider, SetProviderOrder, TestConnection,
 };
 use paperclip_core::provider::{ProviderKind, ProviderSettings};
 use paperclip_platform as platform;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-/// Asks for access to `base_url`'s origin; must run inside the click.
-fn request_access(base_url: &str) -> Result<Promise, String> {
-    let origin = web_sys::Url::new(base_url)
-        .map_err(|_| format!("{base_url:?} is not a URL"))?
-        .origin();
-    let query = Object::new();
-    Reflect::set(
-        &query,
-        &"origins".into(),
-        &Array::of1(&format!("{origin}/*").into()),
-    )
-    .expect("plain object");
-    let permissions = Reflect::get(&platform::api(), &"permissions".into())
-        .map_err(|_| "permissions API unavailable".to_string())?;
-    Reflect::get(&permissions, &"request".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .and_then(|f| f.call1(&permissions, &query).ok())
-        .map(Promise::from)
-        .ok_or_else(|| "permissions.request unavailable".to_string())
+/// Asks, in one prompt, for access to the provider's origin and (in
+/// Firefox) for consent to send what asking it sends
+/// (`core::consent::for_provider`); must run inside the click.
+fn request_access(settings: &ProviderSettings) -> Option<Result<Promise, String>> {
+    let origins = match settings.kind.is_http() {
+        true => match web_sys::Url::new(&settings.base_url) {
+            Ok(url) => vec![format!("{}/*", url.origin())],
+            Err(_) => return Some(Err(format!("{:?} is not a URL", settings.base_url))),
+        },
+        false => Vec::new(),
+    };
+    platform::consent::request(&origins, &paperclip_core::consent::for_provider(settings))
 }
 
 fn value(node: &NodeRef) -> String {
@@ -93,28 +83,28 @@ pub fn providers_section() -> Html {
             };
             // Asked synchronously, inside the click: browsers require it.
             // The built-in model needs no host access.
-            let access = http.then(|| request_access(&base_url));
+            let access = request_access(&settings);
+            let host_only = platform::consent::declared().is_empty()
+                || paperclip_core::consent::for_provider(&settings).is_empty();
             let (status, reload) = (status.clone(), reload.clone());
             wasm_bindgen_futures::spawn_local(async move {
-                let granted = match access {
-                    None => true,
-                    Some(access) => match access {
-                        Ok(p) => JsFuture::from(p)
-                            .await
-                            .map(|g| g.is_truthy())
-                            .unwrap_or(false),
-                        Err(e) => {
-                            status.set(Some(Err(e)));
-                            return;
-                        }
-                    },
-                };
-                if !granted {
-                    status.set(Some(Err(
-                        "Paperclip needs access to the provider's address to talk to it; nothing was saved."
-                            .into(),
-                    )));
-                    return;
+                match platform::consent::granted_after(access).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        let what = if host_only {
+                            "access to the provider's address to talk to it"
+                        } else {
+                            "access to the provider's address, and Firefox's consent to send it the page's content and address (website content, browsing activity), to ask it"
+                        };
+                        status.set(Some(Err(format!(
+                            "Paperclip needs {what}; nothing was saved."
+                        ))));
+                        return;
+                    }
+                    Err(e) => {
+                        status.set(Some(Err(e)));
+                        return;
+                    }
                 }
                 let r = platform::call(SaveProvider { settings, key })
                     .await

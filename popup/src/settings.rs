@@ -54,19 +54,35 @@ fn pref_row(props: &RowProps) -> Html {
     let save = {
         let key = e.key.clone();
         let on_saved = props.on_saved.clone();
-        move |value: Result<Value, String>| {
+        move |value: Result<Value, String>, input: Option<web_sys::HtmlInputElement>| {
             let key = key.clone();
             let on_saved = on_saved.clone();
+            // Turning on what sends data out of the browser asks Firefox's
+            // consent first, inside the user's change (none in Chromium).
+            let kinds = match &value {
+                Ok(value) => paperclip_core::consent::for_preference(&key, value),
+                Err(_) => &[],
+            };
+            let asked = platform::consent::request(&[], kinds);
             wasm_bindgen_futures::spawn_local(async move {
-                let r = match value {
-                    Ok(value) => platform::call(SetPreference {
+                let r = match (value, platform::consent::granted_after(asked).await) {
+                    (Ok(_), Ok(false)) => {
+                        if let Some(input) = input {
+                            input.set_checked(false);
+                        }
+                        Err(format!(
+                            "{key}: Firefox's consent was not given, so nothing was changed."
+                        ))
+                    }
+                    (Ok(_), Err(e)) => Err(format!("{key}: {e}")),
+                    (Ok(value), Ok(true)) => platform::call(SetPreference {
                         key: key.clone(),
                         value,
                     })
                     .await
                     .map(|s| s.value)
                     .map_err(|e| e.message),
-                    Err(e) => Err(format!("{key}: {e}")),
+                    (Err(e), _) => Err(format!("{key}: {e}")),
                 };
                 on_saved.emit((key, r));
             });
@@ -81,13 +97,13 @@ fn pref_row(props: &RowProps) -> Html {
             let empty_number = matches!(kind, PrefKind::Whole { .. } | PrefKind::Number { .. })
                 && input.value().trim().is_empty();
             if !empty_number {
-                save(read_input(&kind, &input));
+                save(read_input(&kind, &input), Some(input));
             }
         })
     };
     let on_select_change = Callback::from(move |ev: Event| {
         let select: web_sys::HtmlSelectElement = ev.target_unchecked_into();
-        save(Ok(Value::String(select.value())));
+        save(Ok(Value::String(select.value())), None);
     });
     let control = match &e.kind {
         PrefKind::Bool => html! {

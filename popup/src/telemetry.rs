@@ -14,6 +14,8 @@ use yew::prelude::*;
 #[function_component(TelemetrySection)]
 pub fn telemetry_section() -> Html {
     let export = use_state(|| None::<TelemetryExport>);
+    // Firefox's data collection consent, taken back in about:addons.
+    let consent_off = use_state(|| false);
     let message = use_state(|| None::<(bool, String)>);
     let input = use_node_ref();
     let json_input = use_node_ref();
@@ -21,10 +23,12 @@ pub fn telemetry_section() -> Html {
     {
         // Loaded now and again when the settings or the opt-in (a
         // preference) change, here or in another page.
-        let export = export.clone();
+        let (export, consent_off) = (export.clone(), consent_off.clone());
         let load: paperclip_ui::Reload = std::rc::Rc::new(move || {
-            let export = export.clone();
+            let (export, consent_off) = (export.clone(), consent_off.clone());
             wasm_bindgen_futures::spawn_local(async move {
+                let kinds = paperclip_core::consent::TELEMETRY_EXPORT;
+                consent_off.set(!platform::consent::allowed(&kinds).await);
                 if let Ok(e) = platform::call(GetTelemetryExport {}).await {
                     export.set(Some(e));
                 }
@@ -85,6 +89,7 @@ pub fn telemetry_section() -> Html {
     };
     let current = (*export).clone().unwrap_or_default();
     let remote = current.otlp_url.is_some() || current.json_url.is_some();
+    let on = current.enabled && remote && !*consent_off;
     html! {
         <section class="telemetry-export" aria-label="Telemetry export">
             <h2>{ "Telemetry export" }</h2>
@@ -99,10 +104,13 @@ pub fn telemetry_section() -> Html {
                 <input id="telemetry-console" ref={console_input} type="checkbox" checked={current.console} />
                 <label for="telemetry-console">{ "Log telemetry in the background's console (for development)" }</label>
                 <button type="submit">{ "Save export settings" }</button>
-                <button type="button" onclick={send_now} disabled={!current.enabled || !remote}>{ "Send now" }</button>
+                <button type="button" onclick={send_now} disabled={!on}>{ "Send now" }</button>
             </form>
             <p class="meta">{ format!("Remote export is {} · {} batches waiting",
-                if current.enabled && remote { "on" } else { "off" }, current.queued) }</p>
+                if on { "on" } else { "off" }, current.queued) }</p>
+            if current.enabled && *consent_off {
+                <p class="notice" role="status">{ paperclip_core::consent::not_allowed(&paperclip_core::consent::TELEMETRY_EXPORT) }</p>
+            }
             if let Some((ok, text)) = &*message {
                 <p class={if *ok { "meta" } else { "error" }} role={if *ok { "status" } else { "alert" }}>{ text.clone() }</p>
             }

@@ -384,8 +384,14 @@ pub(super) async fn answer_with(
     job: &Job,
     cancel: &Cancel,
 ) -> Attempt {
+    // Only what the user allows leaves the browser: in Firefox, the data
+    // collection consent this provider needs (revocable in about:addons).
+    let needs = paperclip_core::consent::for_provider(config.settings());
+    let missing = paperclip_platform::consent::missing(&needs).await;
+    if !missing.is_empty() {
+        return Attempt::Failed(paperclip_core::consent::not_allowed(&missing));
+    }
     let preferences = store.preferences();
-    // Only what the user allows leaves the browser.
     let page = job.page.shared(&preferences.context);
     let request = answer::request(&answer::Ask {
         system: preferences.personality.system_prompt(),

@@ -75,11 +75,9 @@ async fn queue_telemetry_batches(b: &Browser) -> Result<u64> {
         json!({"type": "SetTelemetryExport", "otlp_url": "http://127.0.0.1:9", "json_url": null, "console": false}),
     )
     .await?;
-    ok(
-        b,
-        json!({"type": "SetPreference", "key": "privacy.telemetry_remote", "value": true}),
-    )
-    .await?;
+    // Ticked on the options page: in Firefox that asks for the data
+    // collection consent export needs.
+    set_option(b, "privacy.telemetry_remote", Pref::Tick(true)).await?;
     let flushed = ok(b, json!({"type": "FlushTelemetry"})).await?;
     let queued = flushed["export"]["queued"].as_u64().unwrap_or_default();
     ensure!(queued > 0, "no batch waits: {flushed}");

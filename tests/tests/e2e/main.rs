@@ -15,6 +15,7 @@
 //!   actions and the preview;
 //! - `boundaries`: a part of a page that fails alone (the test build's
 //!   fail points), and the notice a panic leaves;
+//! - `consent`: Firefox's data collection consent, asked for and obeyed;
 //! - `controls`: the options page's and the panel's remaining controls;
 //! - `data`: deleting all data, a site's data and telemetry on the options
 //!   page, and its readability (provider names, whole words);
@@ -102,6 +103,7 @@ mod accessibility;
 mod activation;
 mod agent;
 mod boundaries;
+mod consent;
 mod controls;
 mod data;
 mod imports;
