@@ -37,6 +37,16 @@ use sha2::{Digest, Sha256};
 pub const GECKO_ID: &str = "paperclip@paperclip.dev";
 /// The fixed moz-extension UUID given to the add-on in tests.
 pub const FIREFOX_UUID: &str = "5b0c1a52-6a3e-4d8e-9d57-0c1e2a7f4b11";
+/// The neighbour extension's Firefox id (`tests/neighbour`).
+pub const NEIGHBOUR_GECKO_ID: &str = "neighbour@paperclip.test";
+/// Its fixed Firefox UUID.
+pub const NEIGHBOUR_UUID: &str = "7d1e2b63-7b4f-4e9f-8e68-1d2f3b8a5c22";
+
+/// Another extension, installed next to Paperclip by
+/// [`Browser::launch_with_neighbour`]: a page and nothing else.
+pub fn neighbour_dir() -> Result<PathBuf> {
+    Ok(root().join("tests/neighbour").canonicalize()?)
+}
 
 /// Which browser.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -154,9 +164,22 @@ impl Browser {
     /// Chromium).
     pub async fn launch_with_prefs(kind: Kind, headless: bool, prefs: Value) -> Result<Browser> {
         let ext = extension_dir(kind)?;
-        let browser = Self::start(kind, headless, prefs, Some(&ext)).await?;
+        let browser = Self::start(kind, headless, prefs, Some(&ext), None).await?;
         browser.wait_for_background().await?;
         Ok(browser)
+    }
+
+    /// As [`Browser::launch`], with another extension installed next to
+    /// Paperclip ([`neighbour_dir`]); returns the base URL of its pages too.
+    pub async fn launch_with_neighbour(kind: Kind, headless: bool) -> Result<(Browser, String)> {
+        let (ext, neighbour) = (extension_dir(kind)?, neighbour_dir()?);
+        let browser = Self::start(kind, headless, json!({}), Some(&ext), Some(&neighbour)).await?;
+        browser.wait_for_background().await?;
+        let base = match kind {
+            Kind::Chromium => format!("chrome-extension://{}/", chromium_extension_id(&neighbour)),
+            Kind::Firefox => format!("moz-extension://{NEIGHBOUR_UUID}/"),
+        };
+        Ok((browser, base))
     }
 
     /// Starts the driver and browser for `kind` without the extension, for
@@ -164,16 +187,17 @@ impl Browser {
     /// directory on disk, so storage behaves as in a real profile (not the
     /// in-memory storage of an incognito context).
     pub async fn launch_plain(kind: Kind, headless: bool) -> Result<Browser> {
-        Self::start(kind, headless, json!({}), None).await
+        Self::start(kind, headless, json!({}), None, None).await
     }
 
     /// Starts the driver and a browser with a fresh profile, and the
-    /// extension at `ext` when given.
+    /// extension at `ext` when given (and another one at `neighbour`).
     async fn start(
         kind: Kind,
         headless: bool,
         prefs: Value,
         ext: Option<&Path>,
+        neighbour: Option<&Path>,
     ) -> Result<Browser> {
         let profile = tempfile::tempdir()?;
         let port = free_port()?;
@@ -198,7 +222,8 @@ impl Browser {
         // A browser started in private browsing gets the add-on allowed in
         // private windows, as a user would allow it.
         let private = prefs["browser.privatebrowsing.autostart"] == json!(true);
-        let mut caps = capabilities(kind, ext, profile.path(), &downloads, headless);
+        let loaded: Vec<&Path> = ext.into_iter().chain(neighbour).collect();
+        let mut caps = capabilities(kind, &loaded, profile.path(), &downloads, headless);
         if let (Some(Value::Object(p)), Value::Object(extra)) = (
             caps.get_mut("moz:firefoxOptions")
                 .and_then(|o| o.get_mut("prefs")),
@@ -230,19 +255,21 @@ impl Browser {
             (Kind::Chromium, Some(ext)) => {
                 format!("chrome-extension://{}/", chromium_extension_id(ext))
             }
-            (Kind::Firefox, Some(ext)) => {
-                client
-                    .issue_cmd(Raw {
-                        method: http::Method::POST,
-                        path: "moz/addon/install".into(),
-                        body: Some(json!({
-                            "path": ext,
-                            "temporary": true,
-                            "allowPrivateBrowsing": private,
-                        })),
-                    })
-                    .await
-                    .context("installing the add-on")?;
+            (Kind::Firefox, Some(_)) => {
+                for path in &loaded {
+                    client
+                        .issue_cmd(Raw {
+                            method: http::Method::POST,
+                            path: "moz/addon/install".into(),
+                            body: Some(json!({
+                                "path": path,
+                                "temporary": true,
+                                "allowPrivateBrowsing": private,
+                            })),
+                        })
+                        .await
+                        .with_context(|| format!("installing the add-on {}", path.display()))?;
+                }
                 format!("moz-extension://{FIREFOX_UUID}/")
             }
         };
@@ -1054,7 +1081,7 @@ pub const REMOTE_HOST: &str = "fake-provider.test";
 
 fn capabilities(
     kind: Kind,
-    ext: Option<&Path>,
+    extensions: &[&Path],
     profile: &Path,
     downloads: &Path,
     headless: bool,
@@ -1075,9 +1102,11 @@ fn capabilities(
                 format!("--host-resolver-rules=MAP {REMOTE_HOST} 127.0.0.1"),
                 format!("--user-data-dir={}", profile.display()),
             ];
-            if let Some(ext) = ext {
-                args.push(format!("--disable-extensions-except={}", ext.display()));
-                args.push(format!("--load-extension={}", ext.display()));
+            if !extensions.is_empty() {
+                let list: Vec<String> =
+                    extensions.iter().map(|e| e.display().to_string()).collect();
+                args.push(format!("--disable-extensions-except={}", list.join(",")));
+                args.push(format!("--load-extension={}", list.join(",")));
             }
             if headless {
                 args.push("--headless=new".into());
@@ -1109,7 +1138,8 @@ fn capabilities(
                     "binary": env_or("FIREFOX", "/usr/bin/firefox-esr"),
                     "args": args,
                     "prefs": {
-                        "extensions.webextensions.uuids": json!({GECKO_ID: FIREFOX_UUID}).to_string(),
+                        "extensions.webextensions.uuids":
+                            json!({GECKO_ID: FIREFOX_UUID, NEIGHBOUR_GECKO_ID: NEIGHBOUR_UUID}).to_string(),
                         "extensions.originControls.grantByDefault": true,
                         // A test clicks "Save provider", which asks for host
                         // access: grant it as a user would, without the prompt.

@@ -27,6 +27,7 @@
 //! - `live`: the look applied everywhere at once, answers that finish
 //!   after the agent closes or the tab navigates, two tabs of one site,
 //!   open pages refreshed when data changes;
+//! - `neighbour`: another extension's messages and ports are refused;
 //! - `options`: export and import, preferences and storage, providers and
 //!   the resilience settings, on the options page;
 //! - `page_context`: page context the user turned off, saved pages read by
@@ -64,6 +65,16 @@ where
 {
     let server = Server::start(&root())?;
     let browser = Browser::launch_with_prefs(kind, true, prefs).await?;
+    run(kind, browser, server, scenario).await
+}
+
+/// Runs `scenario` in `browser`, which it closes (keeping a screenshot of
+/// a failure).
+async fn run<F, Fut>(kind: Kind, browser: Browser, server: Server, scenario: F) -> Result<()>
+where
+    F: FnOnce(Browser, Server) -> Fut,
+    Fut: std::future::Future<Output = Result<Browser>>,
+{
     let client = browser.client.clone();
     match scenario(browser, server).await {
         Ok(browser) => {
@@ -109,6 +120,7 @@ mod data;
 mod imports;
 mod lifecycle;
 mod live;
+mod neighbour;
 mod options;
 mod page_context;
 mod popup;
