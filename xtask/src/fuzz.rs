@@ -1,7 +1,8 @@
 //! `cargo xtask fuzz [SECONDS]`: coverage-guided fuzzing (cargo-fuzz,
 //! libFuzzer with AddressSanitizer) of the core's parsers — the protocol
-//! decoder, the import parser, the event-stream decoder, the Markdown
-//! parser and the page extractor (`fuzz/fuzz_targets/`) — each for
+//! decoder, the import parser, the event-stream decoder, both providers'
+//! stream parsers and error bodies, the Markdown parser and the page
+//! extractor (`fuzz/fuzz_targets/`, seeded from `fuzz/seeds/`) — each for
 //! SECONDS (default 60). Needs the nightly toolchain (rustup's
 //! `nightly`); installs cargo-fuzz when missing. A crash stops the run
 //! with the input's path under `fuzz/artifacts/<target>/`; turn it into a
@@ -14,7 +15,14 @@ use anyhow::{bail, Context, Result};
 use crate::{output_of, root, run_cmd, tools};
 
 /// The fuzz targets, in `fuzz/Cargo.toml`.
-pub const TARGETS: [&str; 5] = ["protocol", "import", "event_stream", "markdown", "extract"];
+pub const TARGETS: [&str; 6] = [
+    "protocol",
+    "import",
+    "event_stream",
+    "chat_stream",
+    "markdown",
+    "extract",
+];
 
 /// Seconds per target in `cargo xtask test`.
 pub const TEST_SECONDS: u32 = 5;
@@ -53,13 +61,19 @@ pub fn fuzz(seconds: u32) -> Result<()> {
             .env_remove("RUSTUP_TOOLCHAIN")
             .env_remove("CARGO")
             .args(["run", "nightly", "cargo", "fuzz", "run", target])
-            .arg(&corpus)
-            .args([
-                "--",
-                &format!("-max_total_time={seconds}"),
-                "-rss_limit_mb=2048",
-                "-max_len=65536",
-            ]);
+            .arg(&corpus);
+        // Kept inputs to start from (`fuzz/seeds/<target>/`, in git): read,
+        // never written.
+        let seeds = root().join("fuzz/seeds").join(target);
+        if seeds.is_dir() {
+            run.arg(&seeds);
+        }
+        run.args([
+            "--",
+            &format!("-max_total_time={seconds}"),
+            "-rss_limit_mb=2048",
+            "-max_len=65536",
+        ]);
         run_cmd(&mut run).with_context(|| {
             format!("fuzz target `{target}` found a crash: see fuzz/artifacts/{target}/")
         })?;

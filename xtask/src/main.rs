@@ -45,8 +45,9 @@ commands:
   test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
   e2e [FILTER]         build, then only the end-to-end tests (those matching FILTER)
   fuzz [SECONDS]       coverage-guided fuzzing (cargo-fuzz, nightly) of the protocol
-                       decoder, import parser, event-stream decoder, Markdown parser
-                       and page extractor, SECONDS each (default 60)
+                       decoder, import parser, event-stream decoder, provider stream
+                       parsers, Markdown parser and page extractor, SECONDS each
+                       (default 60)
   bench storage [--quick]
                        storage p50/p95/p99 of Paperclip, raw IndexedDB and Dexie in
                        headless Chromium; writes target/bench/storage.json

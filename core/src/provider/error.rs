@@ -188,6 +188,24 @@ impl ProviderError {
         if let Some(message) = e.message_mut() {
             *message = clip(message);
         }
+        let identifier = |t: &str| {
+            t.len() <= MAX_ERROR_TYPE_LEN
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-. ".contains(&b))
+                && key.is_none_or(|key| !t.contains(key.expose()))
+        };
+        match &mut e {
+            // The error type is a short identifier (`rate_limit_error`):
+            // any other text, or one holding the key, is dropped.
+            Self::Http { error_type, .. } | Self::Api { error_type, .. } => {
+                *error_type = error_type.take().filter(|t| identifier(t));
+            }
+            // What was read may name the server's event type.
+            Self::Malformed { what, .. } if !identifier(what) => {
+                *what = "provider response".into();
+            }
+            _ => {}
+        }
         e
     }
 
@@ -200,6 +218,9 @@ impl ProviderError {
         }
     }
 }
+
+/// The longest error type kept (`invalid_request_error` is 21).
+const MAX_ERROR_TYPE_LEN: usize = 64;
 
 /// The HTTP status a transient error type stands for.
 pub(crate) fn transient_status(t: &str) -> Option<u16> {

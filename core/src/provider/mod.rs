@@ -593,6 +593,54 @@ mod tests {
         assert!(message.ends_with("a***"), "{message}");
     }
 
+    /// Found by the `chat_stream` fuzz target: an error type echoing the
+    /// key (or any text that is not an identifier) was kept as it came.
+    #[test]
+    fn error_types_are_identifiers_without_the_key() {
+        let key = "sk-fuzz-SECRET-0123456789";
+        let c = config(ProviderKind::Anthropic, Some(key));
+        let mut stream = ChatStream::new(&c).unwrap();
+        let events = stream.push(
+            format!("event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"overloaded_errord {key}\"}}}}\n\n")
+                .as_bytes(),
+        );
+        let [StreamEvent::Error(ProviderError::Api { error_type, .. })] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(error_type, &None);
+        for (kind, body) in [
+            (
+                key,
+                format!(r#"{{"error":{{"message":"m","type":"{key}"}}}}"#),
+            ),
+            (
+                "long",
+                format!(
+                    r#"{{"error":{{"message":"m","type":"{}"}}}}"#,
+                    "x".repeat(65)
+                ),
+            ),
+        ] {
+            let ProviderError::Http { error_type, .. } = parse_error_body(&c, 400, &body) else {
+                panic!()
+            };
+            assert_eq!(error_type, None, "{kind}");
+        }
+        // A malformed event of a type named after the key.
+        let mut stream = ChatStream::new(&c).unwrap();
+        let events = stream.push(format!("event: x{key}\ndata: {{\n\n").as_bytes());
+        let text = format!("{events:?}");
+        assert!(
+            !text.contains(key) && text.contains("provider response"),
+            "{text}"
+        );
+        let body = r#"{"error":{"message":"m","type":"rate_limit_error"}}"#;
+        let ProviderError::Http { error_type, .. } = parse_error_body(&c, 429, body) else {
+            panic!()
+        };
+        assert_eq!(error_type.as_deref(), Some("rate_limit_error"));
+    }
+
     #[test]
     fn transient_errors() {
         let http = |status, t: Option<&str>| ProviderError::Http {
