@@ -251,9 +251,15 @@ pub fn forget_conversations(site: Option<&str>) {
 }
 
 /// Before data is deleted (everything, or `site`'s): the answers in
-/// progress there stop and store nothing.
+/// progress there stop and store nothing, and a place still waiting to be
+/// written there is dropped.
 pub fn discard_answers(site: Option<&str>) {
     running::discard(site);
+    PLACE_SAVES.with(|saves| {
+        saves
+            .borrow_mut()
+            .retain(|(_, s), _| site.is_some_and(|site| site != s))
+    });
 }
 
 /// Tells the agent where the user last put it on this site.
