@@ -19,6 +19,7 @@ pub mod bench;
 pub mod cancel;
 pub mod changes;
 pub mod data;
+pub mod errors;
 pub mod page;
 pub mod popup;
 pub mod providers;
@@ -116,11 +117,12 @@ pub(crate) fn store() -> Result<Rc<Store>, ProtocolError> {
 /// Opens storage. `bg.js` awaits this before handing over any event.
 #[wasm_bindgen]
 pub async fn start() {
-    telemetry::set_panic_hook();
+    errors::set_panic_hook();
     STARTED_MS.with(|t| t.set(paperclip_platform::clock::now_ms()));
     store::observe(changes::observed);
     let store = Rc::new(Store::open().await);
     telemetry::start(&store).await;
+    errors::started(store.persistent(), store.notice());
     STORE.with(|s| *s.borrow_mut() = Some(store));
     READY_MS.with(|t| t.set(platform::clock::monotonic_ms()));
     wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
@@ -181,7 +183,16 @@ pub(crate) fn caller_of(sender: &MessageSender) -> Result<Caller, ProtocolError>
 #[wasm_bindgen]
 pub fn on_message(message: JsValue, sender: MessageSender) -> Promise {
     future_to_promise(async move {
-        let reply: Reply<Response> = handle(&message, &sender).await.into();
+        let handled = handle(&message, &sender).await;
+        if let Err(error) = &handled {
+            let from = match caller_of(&sender) {
+                Ok(sender::Caller::ExtensionPage { page, .. }) => page,
+                Ok(sender::Caller::ContentScript { .. }) => "content script".into(),
+                Err(_) => "unknown sender".into(),
+            };
+            errors::refused(&from, error);
+        }
+        let reply: Reply<Response> = handled.into();
         Ok(platform::to_js(&protocol::encode(&reply)))
     })
 }
@@ -189,10 +200,12 @@ pub fn on_message(message: JsValue, sender: MessageSender) -> Promise {
 /// `runtime.onMessageExternal` and web pages: always refused.
 #[wasm_bindgen]
 pub fn on_message_external(_message: JsValue, _sender: JsValue) -> JsValue {
-    let reply = Reply::<Response>::Err(ProtocolError::new(
+    let error = ProtocolError::new(
         ErrorKind::Forbidden,
         "messages from other extensions or web pages are not accepted",
-    ));
+    );
+    errors::refused("another extension or a web page", &error);
+    let reply = Reply::<Response>::Err(error);
     platform::to_js(&protocol::encode(&reply))
 }
 

@@ -31,7 +31,7 @@ use paperclip_core::telemetry::otlp::{collector_url, Endpoint, QueuedBatch};
 use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
 use paperclip_core::telemetry::persist::{console_line, Row};
 use paperclip_core::telemetry::span::Span;
-use paperclip_core::telemetry::{errors::ErrorInput, AttrValue, Engine, EngineConfig};
+use paperclip_core::telemetry::{AttrValue, Engine, EngineConfig};
 use paperclip_core::{consent::TELEMETRY_EXPORT, data::meta_kind};
 use paperclip_platform::consent::allowed as consent_given;
 use wasm_bindgen::prelude::*;
@@ -86,7 +86,7 @@ fn now() -> f64 {
     paperclip_platform::clock::now_ms()
 }
 
-fn random() -> f64 {
+pub(crate) fn random() -> f64 {
     js_sys::Math::random()
 }
 
@@ -98,31 +98,6 @@ pub fn with<R>(f: impl FnOnce(&mut Engine, f64) -> R) -> Option<R> {
         let mut engine = e.try_borrow_mut().ok()?;
         engine.as_mut().map(|engine| f(engine, now()))
     })
-}
-
-/// Turns the worker's panics into error records (and logs them).
-pub fn set_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        console_error_panic_hook::hook(info);
-        let stack = Reflect::get(&js_sys::Error::new("panic"), &"stack".into())
-            .ok()
-            .and_then(|s| s.as_string());
-        let message = info.to_string();
-        with(|e, now| {
-            e.error(
-                ErrorInput {
-                    message: &message,
-                    kind: "panic",
-                    stack: stack.as_deref(),
-                    context: &[],
-                    component: "background",
-                    page_url: None,
-                },
-                now,
-                random(),
-            )
-        });
-    }));
 }
 
 /// Starts the engine: export as the user set it, the queue as it was left.
@@ -194,6 +169,7 @@ pub fn reset(forget_targets: bool) -> u64 {
 /// its alarm: the caller deleted the record) and applies the opt-in as it
 /// now stands.
 pub async fn after_reset(store: &Store, save: bool) {
+    crate::errors::started(store.persistent(), store.notice());
     if save {
         save_queue(store).await;
     } else {
@@ -253,39 +229,24 @@ pub fn event(name: &str, properties: &[(&str, &str)]) {
     with(|e, now| e.event(name, &props, now, random()));
 }
 
-/// Records an error of the background's `component`.
-pub fn error(component: &str, kind: &str, message: &str) {
-    with(|e, now| {
-        e.error(
-            ErrorInput {
-                message,
-                kind,
-                stack: None,
-                context: &[],
-                component,
-                page_url: None,
-            },
-            now,
-            random(),
-        )
-    });
-}
-
 /// Records what the storage engine reports (see [`crate::store::observe`]).
 pub fn observed(observation: &crate::store::Observation) {
     use crate::store::Observation;
     match *observation {
-        Observation::Operation { op, ok, ms } => timing(
-            "storage.operation",
-            &[("op", op), ("ok", if ok { "true" } else { "false" })],
-            ms,
-        ),
+        Observation::Operation { op, ok, ms } => {
+            timing(
+                "storage.operation",
+                &[("op", op), ("ok", if ok { "true" } else { "false" })],
+                ms,
+            );
+            crate::errors::storage_operation(op, ok);
+        }
         Observation::CacheLookup { tier, ms } => {
             count("context_cache.lookups", &[("result", tier)], 1);
             timing("storage.operation", &[("op", "cache_get")], ms);
         }
         Observation::Quarantined { store, error: why } => {
-            error("storage", "storage.quarantine", &format!("{store}: {why}"));
+            crate::errors::quarantined(store, why);
             count("storage.quarantined", &[("store", store)], 1);
         }
         Observation::Maintenance {
@@ -602,6 +563,7 @@ async fn pump(store: &Store) {
         };
         match post(&url, &body).await {
             Ok((status, retry_after, text)) => {
+                crate::errors::exported((200..300).contains(&status), &format!("http {status}"));
                 with(|e, now| {
                     e.on_response(id, status, retry_after.as_deref(), &text, now, random())
                 });
@@ -612,6 +574,7 @@ async fn pump(store: &Store) {
                 );
             }
             Err(_) => {
+                crate::errors::exported(false, "network");
                 with(|e, now| e.on_network_error(id, now, random()));
                 count("telemetry.export.requests", &[("status", "network")], 1);
             }

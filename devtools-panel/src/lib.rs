@@ -6,6 +6,7 @@
 //! quarantine.
 #![forbid(unsafe_code)]
 
+mod errors;
 mod telemetry;
 
 use paperclip_core::conversation::{Conversation, ConversationSummary, Role};

@@ -172,25 +172,7 @@ pub fn telemetry_section() -> Html {
                 </tbody>
             </table>
             <h3>{ "Errors" }</h3>
-            if errors.is_empty() {
-                <p class="meta">{ "No errors recorded." }</p>
-            } else {
-                <table class="errors" aria-label="Errors">
-                    <thead><tr><th>{ "Error" }</th><th>{ "Where" }</th><th>{ "Count" }</th><th>{ "First seen" }</th><th>{ "Last seen" }</th></tr></thead>
-                    <tbody>
-                    { for errors.iter().map(|g| html! {
-                        <tr>
-                            <td><details><summary>{ format!("{}: {}", g.kind, g.title) }</summary>
-                                <pre>{ g.sample.stack.clone().unwrap_or_default() }</pre></details></td>
-                            <td>{ g.sample.source.component.clone() }</td>
-                            <td>{ g.count }</td>
-                            <td>{ format_time(g.first_seen_ms) }</td>
-                            <td>{ format_time(g.last_seen_ms) }</td>
-                        </tr>
-                    }) }
-                    </tbody>
-                </table>
-            }
+            <crate::errors::ErrorsView groups={errors} />
             <h3>{ "Timeline (last ten minutes)" }</h3>
             <button onclick={Callback::from(|_| download_trace())}>{ "Download Chrome trace (Perfetto)" }</button>
             { timeline(&spans) }

@@ -8,9 +8,17 @@ use super::*;
 /// Reads tab `tab_id`'s page, its context cached where a `private`
 /// window's agent keeps its data (or the main store).
 pub(super) async fn read_page(tab_id: i32, private: bool) -> Result<PageSnapshot, ProtocolError> {
-    Ok(crate::page::read(tab_id, &*private::keep(private)?)
-        .await?
-        .0)
+    let read = crate::page::read(tab_id, &*private::keep(private)?).await;
+    match read {
+        Ok((page, _)) => {
+            crate::errors::page_read();
+            Ok(page)
+        }
+        Err(e) => {
+            crate::errors::page_unread(&e);
+            Err(e)
+        }
+    }
 }
 
 fn busy() -> ProtocolError {
@@ -437,6 +445,10 @@ pub(super) async fn answer_with(
         !cut
     };
     let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
+    if let Err(f) = &result {
+        let id = &config.settings().id;
+        crate::errors::provider_failed(id, &job.message_id, f.kind, &f.error);
+    }
     if let Some(rest) = chunker.finish() {
         running.send(&BgToAgent::AnswerChunk {
             message_id: job.message_id.clone(),

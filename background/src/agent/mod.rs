@@ -140,6 +140,7 @@ pub fn serve(port: Port) {
     let (tab_id, tab_url, private) = match checked {
         Ok(x) => x,
         Err(error) => {
+            crate::errors::refused("agent port", &error);
             platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
             port.disconnect();
             return;
@@ -159,6 +160,7 @@ pub fn serve(port: Port) {
                 protocol::ErrorKind::Forbidden,
                 "Clippy was not activated here. Use the toolbar button (or Alt+Shift+K) to show it.",
             );
+            crate::errors::refused("agent port", &error);
             platform::post(&port, &protocol::encode(&BgToAgent::Failed { error }));
             port.disconnect();
             return;

@@ -730,6 +730,7 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use super::super::errors::{Category, Severity};
     use super::super::span::{OpenSpan, SpanKind};
     use super::*;
     use proptest::prelude::*;
@@ -1078,6 +1079,8 @@ mod tests {
             ];
             e.event("ask.sent", &props, T0, 0.5);
             e.error(ErrorInput {
+                severity: Severity::Error,
+                category: Category::Provider,
                 message: &message,
                 kind: "Error",
                 stack: Some(&format!("at f ({url}:1:2)")),

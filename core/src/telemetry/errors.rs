@@ -68,9 +68,109 @@ pub struct ErrorSource {
     pub origin: Option<String>,
 }
 
+/// How bad an error is, least first.
+#[derive(
+    Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing; nothing failed for the user (a refused message).
+    Info,
+    /// Something failed and was covered (a provider fell back, a record was
+    /// quarantined).
+    Warning,
+    /// Something the user asked for failed.
+    #[default]
+    Error,
+    /// A part of the extension stopped (a panic).
+    Fatal,
+}
+
+/// What kind of part failed.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// An AI provider's answer (an error status, a malformed stream).
+    Provider,
+    /// IndexedDB: a failed operation, a quarantined record.
+    Storage,
+    /// The network: no connection, a timeout.
+    Network,
+    /// Reading a page.
+    Page,
+    /// Messages between the extension's parts (refusals, malformed ones).
+    Protocol,
+    /// Telemetry itself (an exporter that failed).
+    Telemetry,
+    /// A page of the extension (the agent, popup, options, panel).
+    #[default]
+    Ui,
+    /// The background worker itself (a panic there).
+    Worker,
+}
+
+impl Severity {
+    /// Every severity, least first.
+    pub const ALL: [Severity; 4] = [Self::Info, Self::Warning, Self::Error, Self::Fatal];
+
+    /// Its name (`warning`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Fatal => "fatal",
+        }
+    }
+}
+
+impl Category {
+    /// Every category.
+    pub const ALL: [Category; 8] = [
+        Self::Provider,
+        Self::Storage,
+        Self::Network,
+        Self::Page,
+        Self::Protocol,
+        Self::Telemetry,
+        Self::Ui,
+        Self::Worker,
+    ];
+
+    /// Its name (`provider`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Storage => "storage",
+            Self::Network => "network",
+            Self::Page => "page",
+            Self::Protocol => "protocol",
+            Self::Telemetry => "telemetry",
+            Self::Ui => "ui",
+            Self::Worker => "worker",
+        }
+    }
+
+    /// The category named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl Severity {
+    /// The severity named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
 /// A raw error as reported, before scrubbing.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ErrorInput<'a> {
+    /// How bad it is.
+    pub severity: Severity,
+    /// What kind of part failed.
+    pub category: Category,
     /// The message.
     pub message: &'a str,
     /// The error's type (`TypeError`, `QuotaExceededError`, a Rust error
@@ -104,6 +204,12 @@ pub struct ErrorRecord {
     pub source: ErrorSource,
     /// Its group.
     pub fingerprint: Fingerprint,
+    /// How bad it is (records from before severities: `error`).
+    #[serde(default)]
+    pub severity: Severity,
+    /// What kind of part failed (records from before categories: `ui`).
+    #[serde(default)]
+    pub category: Category,
 }
 
 impl ErrorRecord {
@@ -135,6 +241,8 @@ impl ErrorRecord {
             time_ms,
             source,
             fingerprint,
+            severity: input.severity,
+            category: input.category,
         }
     }
 }
@@ -511,6 +619,8 @@ mod tests {
         let mut dropped = DropTally::default();
         let r = ErrorRecord::new(
             ErrorInput {
+                severity: Severity::Warning,
+                category: Category::Network,
                 message: "fetch https://api.example.com/v1/x?key=sk-abcdefghijklmnop failed",
                 kind: "NetworkError",
                 stack: Some("at f (https://site.example/app/main.js:1:1)"),
@@ -527,6 +637,35 @@ mod tests {
         assert_eq!(r.context, [("attempt".to_string(), AttrValue::Int(2))]);
         assert_eq!(r.source.origin.as_deref(), Some("https://news.example"));
         assert_eq!(dropped.get(DropReason::Redacted), 1);
+        assert_eq!(
+            (r.severity, r.category),
+            (Severity::Warning, Category::Network)
+        );
+        // Records kept before severities and categories read as errors of
+        // the extension's pages.
+        let mut old = serde_json::to_value(&r).unwrap();
+        old.as_object_mut()
+            .unwrap()
+            .retain(|k, _| k != "severity" && k != "category");
+        let old: ErrorRecord = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            (old.severity, old.category),
+            (Severity::Error, Category::Ui)
+        );
+    }
+
+    #[test]
+    fn severities_and_categories_have_names() {
+        for s in Severity::ALL {
+            assert_eq!(Severity::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
+        assert!(Severity::Fatal > Severity::Error && Severity::Warning > Severity::Info);
+        assert_eq!(Category::parse("nope"), None);
     }
 
     #[test]

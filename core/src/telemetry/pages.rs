@@ -23,7 +23,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::errors::ErrorInput;
+use super::errors::{Category, ErrorInput, Severity};
 use super::{AttrValue, DropReason, DropTally, Engine, Signal};
 
 /// Most records in one [`RecordTelemetry`] (the rest are counted as dropped).
@@ -161,8 +161,17 @@ impl Engine {
                     kind,
                     stack,
                 } => {
+                    // A page reports its panics (a part stopped) and
+                    // failed calls.
+                    let severity = if kind == "panic" {
+                        Severity::Fatal
+                    } else {
+                        Severity::Error
+                    };
                     self.error(
                         ErrorInput {
+                            severity,
+                            category: Category::Ui,
                             message,
                             kind,
                             stack: stack.as_deref(),

@@ -84,6 +84,7 @@ async fn a_failing_part_of_the_options_page_recovers_alone(
     let record = recorded(&b, "options.providers stopped working").await?;
     ensure!(
         record["kind"] == "ui"
+            && record["sample"]["category"] == "ui"
             && record["sample"]["stack"]
                 .as_str()
                 .is_some_and(|s| !s.is_empty()),
@@ -185,7 +186,12 @@ async fn a_panic_leaves_a_reload_notice_and_a_record(
     b.client.close_window().await?;
     b.client.switch_to_window(tab).await?;
     let record = recorded(&b, "a panic on purpose").await?;
-    ensure!(record["kind"] == "panic", "{record}");
+    ensure!(
+        record["kind"] == "panic"
+            && record["sample"]["severity"] == "fatal"
+            && record["sample"]["category"] == "ui",
+        "{record}"
+    );
     fail_point(&b, None).await?;
     Ok(b)
 }

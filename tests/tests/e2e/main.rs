@@ -19,6 +19,7 @@
 //! - `controls`: the options page's and the panel's remaining controls;
 //! - `data`: deleting all data, a site's data and telemetry on the options
 //!   page, and its readability (provider names, whole words);
+//! - `errors`: errors from everywhere, classified and filtered in the panel;
 //! - `imports`: a planted conversation that waits to be opened and a
 //!   file's settings that ask first;
 //! - `lifecycle`: the background stopping and waking, Chromium's cold
@@ -117,6 +118,7 @@ mod boundaries;
 mod consent;
 mod controls;
 mod data;
+mod errors;
 mod imports;
 mod lifecycle;
 mod live;

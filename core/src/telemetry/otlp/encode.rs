@@ -7,7 +7,7 @@
 
 use serde_json::{json, Value};
 
-use crate::telemetry::errors::ErrorRecord;
+use crate::telemetry::errors::{ErrorRecord, Severity};
 use crate::telemetry::events::Event;
 use crate::telemetry::metrics::{Collection, DataPoint, InstrumentKind, PointValue};
 use crate::telemetry::sketch::Sketch;
@@ -24,6 +24,10 @@ pub const SCOPE: &str = "paperclip";
 pub const SEVERITY_INFO: i32 = 9;
 /// OTLP severity of errors.
 pub const SEVERITY_ERROR: i32 = 17;
+/// OTLP severity of warnings.
+pub const SEVERITY_WARN: i32 = 13;
+/// OTLP severity of fatal errors.
+pub const SEVERITY_FATAL: i32 = 21;
 /// The resource every request describes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
@@ -198,20 +202,31 @@ fn error_record(e: &ErrorRecord) -> Value {
     if let Some(origin) = &e.source.origin {
         attrs.push(("page.origin".into(), AttrValue::from(origin.as_str())));
     }
+    attrs.push((
+        "error.category".into(),
+        AttrValue::from(e.category.as_str()),
+    ));
     attrs.extend(e.context.iter().cloned());
+    // OTLP's severity numbers: INFO 9, WARN 13, ERROR 17, FATAL 21.
+    let (number, text) = match e.severity {
+        Severity::Info => (SEVERITY_INFO, "INFO"),
+        Severity::Warning => (SEVERITY_WARN, "WARN"),
+        Severity::Error => (SEVERITY_ERROR, "ERROR"),
+        Severity::Fatal => (SEVERITY_FATAL, "FATAL"),
+    };
     json!({
         "timeUnixNano": t,
         "observedTimeUnixNano": t,
-        "severityNumber": SEVERITY_ERROR,
-        "severityText": "ERROR",
+        "severityNumber": number,
+        "severityText": text,
         "body": {"stringValue": e.message},
         "attributes": key_values(&attrs),
     })
 }
 
 /// An `ExportLogsServiceRequest`: events as INFO log records (with
-/// `eventName`), errors as ERROR log records with the `exception.*`
-/// attributes and `error.fingerprint`.
+/// `eventName`), errors as log records of their severity with the
+/// `exception.*` attributes, `error.fingerprint` and `error.category`.
 pub fn logs_request(resource: &Resource, events: &[Event], errors: &[ErrorRecord]) -> Value {
     let records: Vec<Value> = events
         .iter()
@@ -449,6 +464,18 @@ mod tests {
             .attributes
             .iter()
             .any(|kv| kv.key == "exception.stacktrace"));
+        // A warning is a WARN record, with its category.
+        let mut warning = error.clone();
+        warning.severity = Severity::Warning;
+        let json = logs_request(&Resource::paperclip("1"), &[], &[warning]);
+        let req: ExportLogsServiceRequest = validate(&json);
+        let record = &req.resource_logs[0].scope_logs[0].log_records[0];
+        assert_eq!(
+            (record.severity_number, record.severity_text.as_str()),
+            (SEVERITY_WARN, "WARN")
+        );
+        assert!(record.attributes.iter().any(|kv| kv.key == "error.category"
+            && kv.value.as_ref().unwrap().value == Some(ProtoValue::StringValue("ui".into()))));
     }
 
     #[test]

@@ -1,0 +1,114 @@
+//! Errors from everywhere reach the devtools panel with their severity and
+//! category: a provider that refuses (a warning: the chain went on), a
+//! message of an unknown type (protocol, info); the panel's Severity and
+//! Category selects filter them, and its health line names the worker,
+//! storage and page reading.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Result};
+use fantoccini::Locator;
+use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+use paperclip_e2e::scenario::add_fake_provider;
+use paperclip_e2e::{server::Server, Browser};
+use serde_json::json;
+
+in_both_browsers!(errors_from_everywhere_are_classified_and_filtered_in_the_panel);
+
+/// The rows shown: (severity, category, summary).
+async fn rows(b: &Browser) -> Result<Vec<(String, String, String)>> {
+    let v = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('table.errors tbody tr')].map(r =>
+               [r.querySelector('.severity').textContent, r.querySelector('.category').textContent,
+                r.querySelector('summary').textContent]);",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(v)?)
+}
+
+/// Chooses `value` in the select labelled `label`, as a user does.
+async fn choose(b: &Browser, label: &str, value: &str) -> Result<()> {
+    b.control("select", label)
+        .await?
+        .find(Locator::Css(&format!("option[value='{value}']")))
+        .await?
+        .click()
+        .await?;
+    Ok(())
+}
+
+async fn errors_from_everywhere_are_classified_and_filtered_in_the_panel(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = FakeProvider::start()?;
+    add_fake_provider(&b, "work", &fake).await?;
+    fake.script(Route::ChatCompletions, vec![Fault::Status(401)]);
+    let answer = b.ask_on(&server.url("/"), "Who made it?").await?;
+    ensure!(
+        answer.contains("Answering from the page instead"),
+        "{answer}"
+    );
+    let refused = b.request(json!({"type": "NoSuchRequest"})).await?;
+    ensure!(
+        refused["body"]["err"]["kind"] == "unknown_type",
+        "{refused}"
+    );
+
+    let back = b.open_tab("panel.html").await?;
+    let all = b
+        .poll(
+            Duration::from_secs(15),
+            "both errors in the panel",
+            || async {
+                let rows = rows(&b).await?;
+                let provider = rows.iter().any(|(s, c, t)| {
+                    s == "warning" && c == "provider" && t.starts_with("provider.http_4xx: ")
+                });
+                let protocol = rows.iter().any(|(s, c, t)| {
+                    s == "info" && c == "protocol" && t.starts_with("protocol.unknown_type: ")
+                });
+                Ok((provider && protocol).then_some(rows))
+            },
+        )
+        .await?;
+
+    // Health names every component that did something, with its reason.
+    let health = b.text_of("p.health").await?.unwrap_or_default();
+    for part in [
+        "worker: healthy",
+        "storage: healthy",
+        "page reading: healthy",
+    ] {
+        ensure!(health.contains(part), "{part:?} not in {health:?}");
+    }
+
+    choose(&b, "Category", "provider").await?;
+    let shown = rows(&b).await?;
+    ensure!(
+        !shown.is_empty() && shown.iter().all(|(_, c, _)| c == "provider"),
+        "{shown:?}"
+    );
+    let status = b
+        .text_of(".error-groups [role=status]")
+        .await?
+        .unwrap_or_default();
+    ensure!(
+        status == format!("{} of {} error groups", shown.len(), all.len()),
+        "{status}"
+    );
+    choose(&b, "Category", "all").await?;
+    choose(&b, "Severity", "info").await?;
+    let shown = rows(&b).await?;
+    ensure!(
+        !shown.is_empty() && shown.iter().all(|(s, _, _)| s == "info"),
+        "{shown:?}"
+    );
+    choose(&b, "Severity", "fatal").await?;
+    ensure!(rows(&b).await?.is_empty(), "a fatal error was shown");
+    b.close_tab(back).await?;
+    Ok(b)
+}
