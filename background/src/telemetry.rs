@@ -56,6 +56,8 @@ const EXPORT_TIMEOUT_MS: i32 = 10_000;
 /// A scheduled tick: when, and the callback the timer holds.
 type Timer = (f64, Closure<dyn FnMut()>);
 
+/// How many stored error rows are read back at start.
+const RESTORED_ERROR_ROWS: u32 = 2_000;
 /// How often the sinks take a window, ms.
 const PERSIST_MS: f64 = 60_000.0;
 
@@ -112,6 +114,9 @@ pub async fn start(store: &Store) {
         .flatten()
         .unwrap_or_default();
     let _ = engine.restore_queue(saved);
+    // Error groups go on counting where the last instance left them.
+    let errors = store.telemetry_rows("error", RESTORED_ERROR_ROWS).await;
+    engine.restore_errors(&errors.unwrap_or_default());
     let targets = match store.meta_json::<Targets>(TARGETS_META).await {
         Ok(Some(targets)) => targets,
         _ => Targets {

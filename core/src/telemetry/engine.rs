@@ -202,6 +202,10 @@ impl Engine {
         &self.errors
     }
 
+    pub(crate) fn errors_mut(&mut self) -> &mut ErrorGroups {
+        &mut self.errors
+    }
+
     /// The span store.
     pub fn spans(&self) -> &SpanStore {
         &self.spans

@@ -479,6 +479,17 @@ impl ErrorGroups {
         true
     }
 
+    /// Puts back `group` as an earlier instance kept it (its count and
+    /// times), unless its fingerprint is already tracked or the groups are
+    /// full; returns whether it was added.
+    pub fn restore(&mut self, group: ErrorGroup) -> bool {
+        if self.groups.contains_key(&group.fingerprint) || self.groups.len() >= self.max_groups {
+            return false;
+        }
+        self.groups.insert(group.fingerprint, group);
+        true
+    }
+
     /// One group.
     pub fn get(&self, fingerprint: Fingerprint) -> Option<&ErrorGroup> {
         self.groups.get(&fingerprint)

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::engine::TickReport;
+use super::errors::{Category, ErrorGroup, ErrorRecord, ErrorSource, Fingerprint, Severity};
 use super::metrics::SnapshotValue;
 use super::otlp::Endpoint;
 use super::{Engine, Signal};
@@ -118,6 +119,9 @@ impl Engine {
                         ("fingerprint", g.fingerprint.to_string()),
                         ("title", g.title.clone()),
                         ("component", g.sample.source.component.clone()),
+                        ("severity", g.sample.severity.as_str().to_string()),
+                        ("category", g.sample.category.as_str().to_string()),
+                        ("first_seen_ms", format!("{:.0}", g.first_seen_ms)),
                     ]),
                 });
             }
@@ -143,6 +147,67 @@ impl Engine {
         }
         out
     }
+}
+
+impl Engine {
+    /// Puts back the error groups an earlier instance stored (`rows`, as
+    /// [`Engine::rows`] wrote them, newest first): the newest row of each
+    /// fingerprint gives its count, first and last seen, severity and
+    /// category, so that counts go on where they were after the worker
+    /// restarts. Groups already tracked are left alone; rows that do not
+    /// read are skipped. Returns how many groups came back.
+    pub fn restore_errors(&mut self, rows: &[Row]) -> usize {
+        let mut restored = 0;
+        for row in rows.iter().filter(|r| r.kind == "error") {
+            if let Some(group) = error_group(row) {
+                restored += usize::from(self.errors_mut().restore(group));
+            }
+        }
+        restored
+    }
+}
+
+/// The error group a stored row describes.
+fn error_group(row: &Row) -> Option<ErrorGroup> {
+    let dim = |k: &str| row.dims.get(k).map(String::as_str);
+    let fingerprint: Fingerprint =
+        serde_json::from_value(serde_json::Value::String(dim("fingerprint")?.into())).ok()?;
+    let title = dim("title").unwrap_or_default().to_string();
+    let count = row.value;
+    if !(count.is_finite() && count >= 1.0 && row.time.is_finite()) {
+        return None;
+    }
+    let first_seen_ms = dim("first_seen_ms")
+        .and_then(|t| t.parse::<f64>().ok())
+        .filter(|t| t.is_finite() && *t <= row.time)
+        .unwrap_or(row.time);
+    let sample = ErrorRecord {
+        message: title.clone(),
+        kind: row.name.clone(),
+        stack: None,
+        context: Vec::new(),
+        time_ms: row.time,
+        source: ErrorSource {
+            component: dim("component").unwrap_or_default().to_string(),
+            origin: None,
+        },
+        fingerprint,
+        severity: dim("severity")
+            .and_then(Severity::parse)
+            .unwrap_or_default(),
+        category: dim("category")
+            .and_then(Category::parse)
+            .unwrap_or_default(),
+    };
+    Some(ErrorGroup {
+        fingerprint,
+        kind: row.name.clone(),
+        title,
+        count: count as u64,
+        first_seen_ms,
+        last_seen_ms: row.time,
+        sample,
+    })
 }
 
 /// The `format` of every [`JsonDocument`].
@@ -291,6 +356,45 @@ mod tests {
         // Turning the JSON export off drops only its batches.
         assert_eq!(e.stop_json_export(), report.enqueued);
         assert!(e.queued_batches().next().is_none());
+    }
+
+    #[test]
+    fn error_groups_come_back_from_their_rows_and_go_on_counting() {
+        use crate::telemetry::errors::{Category, ErrorInput, Severity};
+        let input = ErrorInput {
+            severity: Severity::Warning,
+            category: Category::Provider,
+            message: "provider 7 refused",
+            kind: "provider.http_4xx",
+            component: "provider",
+            ..ErrorInput::default()
+        };
+        let mut before = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        before.error(input, 5.0, 0.5);
+        before.error(input, 8.0, 0.5);
+        // Rows of two windows, newest first (as the store reads them back),
+        // and one that does not read.
+        let mut rows = before.rows(6.0, 10.0);
+        rows.extend(before.rows(0.0, 6.0));
+        rows.retain(|r| r.kind == "error");
+        let mut bad = rows[0].clone();
+        bad.dims.insert("fingerprint".into(), "not hex".into());
+        rows.insert(0, bad);
+        let mut after = Engine::new(EngineConfig::default(), 20.0).unwrap();
+        assert_eq!(after.restore_errors(&rows), 1);
+        let g = after.errors().list()[0].clone();
+        assert_eq!((g.count, g.first_seen_ms, g.last_seen_ms), (2, 5.0, 8.0));
+        assert_eq!(
+            (g.sample.severity, g.sample.category),
+            (Severity::Warning, Category::Provider)
+        );
+        assert_eq!(g.title, "provider <n> refused");
+        // The same error again counts on from there.
+        after.error(input, 30.0, 0.5);
+        let g = after.errors().list()[0].clone();
+        assert_eq!((g.count, g.first_seen_ms, g.last_seen_ms), (3, 5.0, 30.0));
+        // Restoring twice adds nothing.
+        assert_eq!(after.restore_errors(&rows), 0);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! `in_both_browsers!`): it wakes for the first message after stopping
 //! (both browsers); Chromium's cold worker answers the first message and
 //! its storage survives a worker restart; Firefox's agent survives the
-//! event page suspending.
+//! event page suspending; error groups go on counting after a restart
+//! (both browsers).
 
 use std::time::Duration;
 
@@ -206,4 +207,66 @@ async fn chromium_storage_survives_a_worker_restart() -> Result<()> {
         Ok(b)
     })
     .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_error_groups_go_on_counting_after_a_restart() -> Result<()> {
+    with_browser(Kind::Chromium, error_groups_go_on_counting_after_a_restart).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_error_groups_go_on_counting_after_a_restart() -> Result<()> {
+    let prefs = json!({"extensions.background.idle.timeout": 2000});
+    with_browser_prefs(
+        Kind::Firefox,
+        prefs,
+        error_groups_go_on_counting_after_a_restart,
+    )
+    .await
+}
+
+/// An error recorded and stored before the background stops is in the
+/// devtools panel after it starts again, and the same error then counts
+/// on from there (2, not 1).
+async fn error_groups_go_on_counting_after_a_restart(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let unknown = json!({"type": "NoSuchRequestHere"});
+    let refused = b.request(unknown.clone()).await?;
+    ensure!(
+        refused["body"]["err"]["kind"] == "unknown_type",
+        "{refused}"
+    );
+    b.request(json!({"type": "FlushTelemetry"})).await?;
+    let (started, _) = b.background_instance().await?;
+    b.client.goto(&server.url("/")).await?;
+    match b.kind {
+        Kind::Chromium => b.stop_service_workers().await?,
+        Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
+    }
+    let (restarted, _) = b.background_instance().await?;
+    ensure!(
+        restarted > started,
+        "the background did not restart ({started}, then {restarted}), so this tested nothing"
+    );
+    b.request(unknown).await?;
+    let back = b.open_tab("panel.html").await?;
+    let count = b
+        .poll(Duration::from_secs(15), "the error group counted twice", || async {
+            let v = b
+                .client
+                .execute(
+                    "const row = [...document.querySelectorAll('table.errors tbody tr')]
+                       .find(r => r.querySelector('summary').textContent.startsWith('protocol.unknown_type: '));
+                     return row ? Number(row.children[4].textContent) : null;",
+                    vec![],
+                )
+                .await?;
+            Ok(v.as_u64().filter(|n| *n >= 2))
+        })
+        .await?;
+    b.close_tab(back).await?;
+    ensure!(count == 2, "counted {count} times");
+    Ok(b)
 }
