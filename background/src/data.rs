@@ -71,6 +71,11 @@ pub async fn delete_site(store: &Store, site: &str) -> Result<SiteDataDeleted, P
 pub async fn clear_telemetry(store: &Store) -> Result<TelemetryCleared, ProtocolError> {
     let export_batches = telemetry::reset(false);
     let rows = store.clear_telemetry_rows().await?;
+    // Decisions about error groups go with the groups.
+    let none = paperclip_core::telemetry::triage::TriageBook::default();
+    store
+        .set_meta_json(crate::errors::TRIAGE_META, &none)
+        .await?;
     telemetry::after_reset(store, true).await;
     changed(&[Topic::Storage, Topic::Telemetry]);
     Ok(TelemetryCleared {

@@ -12,13 +12,38 @@
 //! reason and since when.
 
 use js_sys::Reflect;
-use paperclip_core::protocol::{ErrorKind, ProtocolError};
+use paperclip_core::protocol::{ErrorKind, ProtocolError, SetErrorTriage, Topic};
 use paperclip_core::resilience::FailureKind;
 use paperclip_core::telemetry::errors::{Category, ErrorInput, Severity};
 use paperclip_core::telemetry::health::Status;
+use paperclip_core::telemetry::triage::TriageBook;
 use paperclip_core::telemetry::AttrValue;
 
+use crate::store::Store;
 use crate::telemetry::{random, with};
+
+/// The `meta` record of the error groups' triage.
+pub const TRIAGE_META: &str = "telemetry.triage";
+
+/// The groups resolved or muted in the panel.
+pub async fn triage(store: &Store) -> TriageBook {
+    store
+        .meta_json(TRIAGE_META)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// Resolves, mutes or reopens a group (nothing changes when refused).
+pub async fn set_triage(store: &Store, r: SetErrorTriage) -> Result<TriageBook, ProtocolError> {
+    let mut book = triage(store).await;
+    book.set(r.fingerprint, r.triage)
+        .map_err(|e| ProtocolError::new(ErrorKind::Malformed, e.to_string()))?;
+    store.set_meta_json(TRIAGE_META, &book).await?;
+    crate::changes::note(Topic::Telemetry);
+    Ok(book)
+}
 
 /// Records an error.
 pub fn report(

@@ -396,6 +396,14 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             )
             .await?
             .into(),
+        Request::GetErrorTriage(_) => protocol::ErrorTriage {
+            book: errors::triage(&store).await,
+        }
+        .into(),
+        Request::SetErrorTriage(r) => protocol::ErrorTriageSet {
+            book: errors::set_triage(&store, r).await?,
+        }
+        .into(),
     })
 }
 

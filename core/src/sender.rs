@@ -153,12 +153,15 @@ const POPUP_REQUESTS: &[&str] = &[
     "GetUsage",
 ];
 /// The devtools panel: reading conversations, telemetry and storage health
-/// (and the cleanup its storage section runs).
+/// (and the cleanup its storage section runs, and resolving or muting
+/// error groups).
 const PANEL_REQUESTS: &[&str] = &[
     "ListConversations",
     "GetConversation",
     "ExportMarkdown",
     "QueryTelemetry",
+    "GetErrorTriage",
+    "SetErrorTriage",
     "GetStorageStatus",
     "RunMaintenance",
 ];

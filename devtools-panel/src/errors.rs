@@ -1,8 +1,13 @@
 //! The panel's error groups: severity and category of each, filtered by
 //! either with two selects (keyboard-usable), with the stack and context of
-//! the latest record.
+//! the latest record; each can be resolved (a resolved group seen again
+//! shows as regressed), muted (hidden unless "Show muted") or reopened, and
+//! the groups shown can be exported as JSON.
 
-use paperclip_core::telemetry::errors::{Category, ErrorGroup, Severity};
+use paperclip_core::protocol::{ErrorTriage, GetErrorTriage, SetErrorTriage, Topic};
+use paperclip_core::telemetry::errors::{Category, ErrorGroup, Fingerprint, Severity};
+use paperclip_core::telemetry::triage::{GroupState, Triage};
+use paperclip_platform as platform;
 use paperclip_ui::format_time;
 use yew::prelude::*;
 
@@ -37,12 +42,62 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
             category.set(chosen(&select.value(), Category::parse));
         })
     };
-    let shown: Vec<&ErrorGroup> = props
+    let (book, reload) = paperclip_ui::use_rpc_live(
+        GetErrorTriage {},
+        |t: ErrorTriage| t.book,
+        &[Topic::Telemetry],
+    );
+    let book = match &*book {
+        Some(Ok(book)) => book.clone(),
+        _ => Default::default(),
+    };
+    let show_muted = use_state(|| false);
+    let message = use_state(|| None::<Result<String, String>>);
+    let triage = {
+        let (reload, message) = (reload.clone(), message.clone());
+        Callback::from(
+            move |(fingerprint, triage, done): (Fingerprint, Option<Triage>, String)| {
+                let (reload, message) = (reload.clone(), message.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    let r = platform::call(SetErrorTriage {
+                        fingerprint,
+                        triage,
+                    })
+                    .await;
+                    message.set(Some(r.map(|_| done).map_err(|e| e.message)));
+                    reload();
+                });
+            },
+        )
+    };
+    let shown: Vec<(&ErrorGroup, GroupState)> = props
         .groups
         .iter()
         .filter(|g| severity.is_none_or(|s| g.sample.severity == s))
         .filter(|g| category.is_none_or(|c| g.sample.category == c))
+        .map(|g| (g, book.state(g.fingerprint, g.last_seen_ms)))
+        .filter(|(_, state)| *show_muted || *state != GroupState::Muted)
         .collect();
+    let export = {
+        let message = message.clone();
+        let groups: Vec<serde_json::Value> = shown
+            .iter()
+            .map(|(g, state)| serde_json::json!({"state": state.as_str(), "group": g}))
+            .collect();
+        Callback::from(move |_| {
+            let text = serde_json::to_string_pretty(&groups).unwrap_or_default();
+            let r = paperclip_ui::download("paperclip-errors.json", &text, "application/json")
+                .map(|_| format!("Exported {} error groups.", groups.len()));
+            message.set(Some(r));
+        })
+    };
+    let on_show_muted = {
+        let show_muted = show_muted.clone();
+        Callback::from(move |e: Event| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            show_muted.set(input.checked());
+        })
+    };
     html! {
         <div class="error-groups">
             <div class="filters">
@@ -60,16 +115,43 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
                         <option value={c.as_str()} selected={*category == Some(c)}>{ c.as_str() }</option>
                     }) }
                 </select>
+                <input id="error-muted" type="checkbox" checked={*show_muted} onchange={on_show_muted} />
+                <label for="error-muted">{ "Show muted" }</label>
+                <button type="button" onclick={export} disabled={shown.is_empty()}>{ "Export shown (JSON)" }</button>
             </div>
             <p class="meta" role="status">{ format!("{} of {} error groups", shown.len(), props.groups.len()) }</p>
+            { paperclip_ui::status_line(&message) }
             if props.groups.is_empty() {
                 <p class="meta">{ "No errors recorded." }</p>
             } else if !shown.is_empty() {
                 <table class="errors" aria-label="Errors">
                     <thead><tr><th>{ "Severity" }</th><th>{ "Category" }</th><th>{ "Error" }</th><th>{ "Where" }</th>
-                        <th>{ "Count" }</th><th>{ "First seen" }</th><th>{ "Last seen" }</th></tr></thead>
+                        <th>{ "Count" }</th><th>{ "First seen" }</th><th>{ "Last seen" }</th><th>{ "State" }</th></tr></thead>
                     <tbody>
-                    { for shown.iter().map(|g| {
+                    { for shown.iter().map(|(g, state)| {
+                        let title = format!("{}: {}", g.kind, g.title);
+                        let act = |label: &'static str, triage_to: Option<Triage>, done: &'static str| {
+                            let name = format!("{label} {title}");
+                            let (triage, fp, said) = (triage.clone(), g.fingerprint, format!("{done}: {title}"));
+                            let onclick = Callback::from(move |_| {
+                                triage.emit((fp, triage_to, said.clone()));
+                            });
+                            html! {
+                                <button type="button" aria-label={name} {onclick}>{ label }</button>
+                            }
+                        };
+                        let now = platform::clock::now_ms();
+                        let actions = match state {
+                            GroupState::Open | GroupState::Regressed => html! { <>
+                                { act("Resolve", Some(Triage::Resolved { at_ms: now }), "Resolved") }
+                                { act("Mute", Some(Triage::Muted {}), "Muted") }
+                            </> },
+                            GroupState::Resolved => html! { <>
+                                { act("Reopen", None, "Reopened") }
+                                { act("Mute", Some(Triage::Muted {}), "Muted") }
+                            </> },
+                            GroupState::Muted => act("Unmute", None, "Unmuted"),
+                        };
                         let context = g.sample.context.iter()
                             .map(|(k, v)| format!("{k} = {v}"))
                             .collect::<Vec<_>>()
@@ -78,7 +160,7 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
                             <tr class={classes!("error", g.sample.severity.as_str())}>
                                 <td class="severity">{ g.sample.severity.as_str() }</td>
                                 <td class="category">{ g.sample.category.as_str() }</td>
-                                <td><details><summary>{ format!("{}: {}", g.kind, g.title) }</summary>
+                                <td><details><summary>{ title.clone() }</summary>
                                     <p>{ g.sample.message.clone() }</p>
                                     if !context.is_empty() { <pre class="context">{ context }</pre> }
                                     if let Some(stack) = &g.sample.stack { <pre>{ stack.clone() }</pre> }
@@ -87,6 +169,7 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
                                 <td>{ g.count }</td>
                                 <td>{ format_time(g.first_seen_ms) }</td>
                                 <td>{ format_time(g.last_seen_ms) }</td>
+                                <td class="state"><span class={classes!("triage", state.as_str())}>{ state.as_str() }</span>{ actions }</td>
                             </tr>
                         }
                     }) }

@@ -186,6 +186,10 @@ rpc! {
     /// Tokens and cost today and this month, per provider (the popup's
     /// and options page's usage).
     GetUsage => UsageReport,
+    /// The error groups resolved or muted in the devtools panel.
+    GetErrorTriage => ErrorTriage,
+    /// Resolves, mutes or reopens an error group (the panel's buttons).
+    SetErrorTriage => ErrorTriageSet,
 }
 
 /// Asks for [`Pong`].

@@ -103,3 +103,30 @@ pub struct TelemetryExport {
     /// Batches waiting in the offline queue.
     pub queued: u32,
 }
+
+/// Asks for [`ErrorTriage`]: the groups resolved or muted in the panel.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetErrorTriage {}
+
+/// The decisions about error groups.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ErrorTriage {
+    /// Each decided group's decision.
+    pub book: crate::telemetry::triage::TriageBook,
+}
+
+/// Resolves, mutes or (with `triage: None`) reopens one error group.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SetErrorTriage {
+    /// The group.
+    pub fingerprint: crate::telemetry::errors::Fingerprint,
+    /// The decision.
+    pub triage: Option<crate::telemetry::triage::Triage>,
+}
+
+/// The decisions after [`SetErrorTriage`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct ErrorTriageSet {
+    /// Each decided group's decision.
+    pub book: crate::telemetry::triage::TriageBook,
+}

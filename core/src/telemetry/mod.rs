@@ -90,6 +90,7 @@ pub mod privacy;
 pub mod sampling;
 pub mod sketch;
 pub mod span;
+pub mod triage;
 
 pub use engine::{Engine, EngineConfig, TickReport};
 
