@@ -6,6 +6,7 @@
 //! quarantine.
 #![forbid(unsafe_code)]
 
+mod asks;
 mod errors;
 mod telemetry;
 

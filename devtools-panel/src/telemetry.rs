@@ -47,7 +47,7 @@ fn download_trace() {
 
 /// The timeline: one row per span, placed by start and length in the
 /// window it shares with the others.
-fn timeline(spans: &[Span]) -> Html {
+pub(crate) fn timeline(spans: &[Span]) -> Html {
     let Some(start) = spans.iter().map(|s| s.start_ns).min() else {
         return html! { <p class="meta">{ "No spans yet: ask Clippy something." }</p> };
     };
@@ -130,6 +130,8 @@ pub fn telemetry_section() -> Html {
             if let Some(e) = &export {
                 <p class="meta">{ format!("Remote export: {} · {} batches queued", if e.enabled { "on" } else { "off" }, e.queued_batches) }</p>
             }
+            <h3>{ "Asks" }</h3>
+            <crate::asks::AsksView spans={spans.clone()} />
             <h3>{ "Metrics" }</h3>
             <table class="metrics" aria-label="Metrics">
                 <thead><tr><th>{ "Name" }</th><th>{ "Labels" }</th><th>{ "Count / value" }</th>

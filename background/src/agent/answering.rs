@@ -163,6 +163,11 @@ pub(super) async fn answer(
     // provider attempt is a child span).
     let mut trace = telemetry::root("ask");
     trace.set_attribute("action", action.map_or("typed", QuickAction::label));
+    // The panel's request log names the site (its origin), never a private
+    // window's.
+    if !session.private {
+        trace.set_attribute("site", session.site.as_str());
+    }
     let gather = telemetry::child(&trace, "context.gather", SpanKind::Internal);
     let page = read_page(session.tab_id, session.private).await;
     telemetry::end(gather, page.as_ref().err().map(|e| e.message.as_str()));

@@ -386,7 +386,10 @@ pub async fn stream_chat(
         chars.set(chars.get() + text.chars().count());
         on_text(text)
     };
-    let span = crate::telemetry::child_of_current("provider.request", SpanKind::Client);
+    let span = crate::telemetry::child_of_current(
+        paperclip_core::telemetry::span::names::PROVIDER_REQUEST,
+        SpanKind::Client,
+    );
     let result = if config.settings().kind == provider::ProviderKind::ChromeBuiltIn {
         builtin::stream(config, request, timeouts, cancel, &mut counting).await
     } else {

@@ -75,6 +75,7 @@ macro_rules! hex_u64 {
     };
 }
 
+pub mod asks;
 pub mod buffer;
 mod engine;
 pub mod errors;

@@ -49,6 +49,8 @@ pub mod names {
     pub const PROVIDER_CALL: &str = "provider.call";
     /// One attempt of the provider call (a retry is another attempt).
     pub const PROVIDER_ATTEMPT: &str = "provider.attempt";
+    /// One HTTP request to a provider (the background's attempt span).
+    pub const PROVIDER_REQUEST: &str = "provider.request";
     /// Rendering the answer.
     pub const RENDER: &str = "render";
 }

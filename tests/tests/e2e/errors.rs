@@ -1,4 +1,5 @@
-//! Errors from everywhere reach the devtools panel with their severity and
+//! The devtools panel's errors and request log. Errors from everywhere
+//! reach the panel with their severity and
 //! category: a provider that refuses (a warning: the chain went on), a
 //! message of an unknown type (protocol, info); the panel's Severity and
 //! Category selects filter them, and its health line names the worker,
@@ -15,7 +16,10 @@ use paperclip_e2e::scenario::add_fake_provider;
 use paperclip_e2e::{server::Server, Browser};
 use serde_json::json;
 
-in_both_browsers!(errors_from_everywhere_are_classified_and_filtered_in_the_panel);
+in_both_browsers!(
+    errors_from_everywhere_are_classified_and_filtered_in_the_panel,
+    the_request_log_shows_each_asks_path_and_trace,
+);
 
 /// The rows shown: (severity, category, summary).
 async fn rows(b: &Browser) -> Result<Vec<(String, String, String)>> {
@@ -188,4 +192,75 @@ async fn state_becomes(b: &Browser, title: &str, state: Option<&str>) -> Result<
         },
     )
     .await
+}
+
+/// The panel's request log: an ask whose first attempt got a 503 (retried,
+/// then answered) and one whose provider refused (answered offline), each
+/// with its site, its path and, on "Trace", its spans.
+async fn the_request_log_shows_each_asks_path_and_trace(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = FakeProvider::start()?;
+    add_fake_provider(&b, "work", &fake).await?;
+    let page = server.url("/");
+    fake.script(Route::ChatCompletions, vec![Fault::Status(503)]);
+    b.ask_on(&page, "Is it retried?").await?;
+    fake.script(Route::ChatCompletions, vec![Fault::Status(401)]);
+    b.enter_agent().await?;
+    b.ask("Who made it?").await?;
+    b.wait_answer(1).await?;
+    b.top().await?;
+
+    let back = b.open_tab("panel.html").await?;
+    let rows: Vec<(String, String, String)> = b
+        .poll(Duration::from_secs(15), "two asks in the log", || async {
+            let v = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('table.asks tbody tr')].map(r =>
+                       [r.querySelector('.site').textContent, r.querySelector('.path').textContent,
+                        r.querySelector('.outcome').textContent]);",
+                    vec![],
+                )
+                .await?;
+            let rows: Vec<(String, String, String)> = serde_json::from_value(v)?;
+            Ok((rows.len() == 2).then_some(rows))
+        })
+        .await?;
+    let origin = page.trim_end_matches('/');
+    ensure!(
+        rows.iter()
+            .all(|(site, _, outcome)| site == origin && outcome == "ok"),
+        "{rows:?}"
+    );
+    let (newest, older) = (&rows[0].1, &rows[1].1);
+    ensure!(
+        newest.contains(": http_4xx (") && newest.ends_with("answer: offline"),
+        "{newest}"
+    );
+    ensure!(
+        older.contains(": http_5xx (")
+            && older.contains(": ok (")
+            && older.ends_with("answer: normal"),
+        "{older}"
+    );
+    let trace = b
+        .client
+        .find(Locator::XPath(
+            "(//table[@aria-label='Asks']//button[.='Trace'])[2]",
+        ))
+        .await?;
+    b.click(&trace).await?;
+    let spans = b
+        .poll(Duration::from_secs(10), "the trace", || async {
+            b.text_of(".ask-trace").await
+        })
+        .await?;
+    ensure!(
+        spans.contains("ask · ") && spans.matches("provider.request · ").count() == 2,
+        "{spans}"
+    );
+    b.close_tab(back).await?;
+    Ok(b)
 }

@@ -1,0 +1,234 @@
+//! The devtools panel's request log: one [`AskRow`] per question, read from
+//! the spans of its trace (the `ask` root and its children: reading the
+//! page, the cache lookup, each provider attempt), so that the log needs no
+//! store of its own and shows what the request really did.
+//!
+//! ```
+//! use paperclip_core::telemetry::asks::asks;
+//! assert!(asks(&[], 10).is_empty());
+//! ```
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::span::{names, Span, SpanStatus, TraceId};
+use super::AttrValue;
+
+/// One provider attempt of an ask.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AttemptRow {
+    /// The provider's kind (`openai_compatible`, ...).
+    pub provider: String,
+    /// `ok`, or the failure (`http_4xx`, `timeout`, ...).
+    pub outcome: String,
+    /// When it started, ms after the ask started.
+    pub at_ms: f64,
+    /// How long it took, ms.
+    pub ms: f64,
+}
+
+/// One ask, as its spans tell it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct AskRow {
+    /// Its trace.
+    pub trace_id: TraceId,
+    /// When it started, ms since the epoch.
+    pub start_ms: f64,
+    /// How long it took, ms (question to the answer stored).
+    pub ms: f64,
+    /// `typed`, or the quick action.
+    pub action: String,
+    /// The site's origin (absent in a private window).
+    pub site: Option<String>,
+    /// Where the answer came from (`normal`, `fallback`, `cached`,
+    /// `offline`).
+    pub level: String,
+    /// Reading the page, ms.
+    pub context_ms: Option<f64>,
+    /// Whether a cached answer was looked up, and found.
+    pub cache_hit: Option<bool>,
+    /// The provider attempts in order.
+    pub attempts: Vec<AttemptRow>,
+    /// `ok`, or why it failed.
+    pub outcome: String,
+}
+
+fn text(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.to_string())
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+/// The asks among `spans` (any order), newest first, at most `limit`.
+/// Children whose root is not among them are left out.
+pub fn asks(spans: &[Span], limit: usize) -> Vec<AskRow> {
+    let mut children: HashMap<TraceId, Vec<&Span>> = HashMap::new();
+    for s in spans.iter().filter(|s| s.parent_span_id.is_some()) {
+        children.entry(s.trace_id).or_default().push(s);
+    }
+    let mut roots: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.parent_span_id.is_none() && s.name == names::ASK)
+        .collect();
+    roots.sort_by(|a, b| b.start_ns.cmp(&a.start_ns));
+    roots
+        .into_iter()
+        .take(limit)
+        .map(|root| {
+            let mut kids = children.remove(&root.trace_id).unwrap_or_default();
+            kids.sort_by_key(|s| s.start_ns);
+            let find = |name: &str| kids.iter().find(|s| s.name == name);
+            let attempts = kids
+                .iter()
+                .filter(|s| {
+                    [
+                        names::PROVIDER_REQUEST,
+                        names::PROVIDER_ATTEMPT,
+                        names::PROVIDER_CALL,
+                    ]
+                    .contains(&s.name.as_str())
+                })
+                .filter(|s| text(s, "outcome").is_some())
+                .map(|s| AttemptRow {
+                    provider: text(s, "provider.kind").unwrap_or_default(),
+                    outcome: text(s, "outcome").unwrap_or_default(),
+                    at_ms: ms(s.start_ns.saturating_sub(root.start_ns)),
+                    ms: ms(s.duration_ns()),
+                })
+                .collect();
+            AskRow {
+                trace_id: root.trace_id,
+                start_ms: ms(root.start_ns),
+                ms: ms(root.duration_ns()),
+                action: text(root, "action").unwrap_or_else(|| "typed".into()),
+                site: text(root, "site"),
+                level: text(root, "level").unwrap_or_else(|| "normal".into()),
+                context_ms: find(names::CONTEXT_GATHER).map(|s| ms(s.duration_ns())),
+                cache_hit: find(names::CACHE_LOOKUP).and_then(|s| {
+                    s.attributes
+                        .iter()
+                        .find(|(k, _)| k == "hit")
+                        .map(|(_, v)| *v == AttrValue::Bool(true))
+                }),
+                attempts,
+                outcome: match &root.status {
+                    SpanStatus::Error { message } => message.clone(),
+                    _ => "ok".into(),
+                },
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::span::{OpenSpan, SpanKind};
+
+    fn end(mut s: OpenSpan, at_ns: u64, attrs: &[(&str, AttrValue)], failed: Option<&str>) -> Span {
+        for (k, v) in attrs {
+            s.set_attribute(k, v.clone());
+        }
+        if let Some(message) = failed {
+            s.set_status(SpanStatus::Error {
+                message: message.into(),
+            });
+        }
+        s.finish(at_ns)
+    }
+
+    #[test]
+    fn an_ask_is_read_from_its_spans() {
+        let t0 = 1_700_000_000_000_000_000u64;
+        let root = OpenSpan::root(names::ASK, SpanKind::Internal, (1, 2), 3, t0);
+        let gather = root.child(names::CONTEXT_GATHER, SpanKind::Internal, 4, t0 + 1_000_000);
+        let lookup = root.child(names::CACHE_LOOKUP, SpanKind::Internal, 5, t0 + 3_000_000);
+        let first = root.child(names::PROVIDER_ATTEMPT, SpanKind::Client, 6, t0 + 4_000_000);
+        let second = root.child(
+            names::PROVIDER_ATTEMPT,
+            SpanKind::Client,
+            7,
+            t0 + 20_000_000,
+        );
+        let other = OpenSpan::root(
+            names::ASK,
+            SpanKind::Internal,
+            (8, 9),
+            10,
+            t0 - 1_000_000_000,
+        );
+        let spans = vec![
+            end(
+                second,
+                t0 + 50_000_000,
+                &[
+                    ("provider.kind", "openai_compatible".into()),
+                    ("outcome", "ok".into()),
+                ],
+                None,
+            ),
+            end(gather, t0 + 3_000_000, &[], None),
+            end(
+                first,
+                t0 + 10_000_000,
+                &[
+                    ("provider.kind", "openai_compatible".into()),
+                    ("outcome", "http_5xx".into()),
+                ],
+                Some("503"),
+            ),
+            end(
+                lookup,
+                t0 + 3_500_000,
+                &[("hit", AttrValue::Bool(false))],
+                None,
+            ),
+            end(
+                root,
+                t0 + 60_000_000,
+                &[
+                    ("action", "summarize".into()),
+                    ("level", "normal".into()),
+                    ("site", "https://a.example".into()),
+                ],
+                None,
+            ),
+            end(
+                other,
+                t0 - 900_000_000,
+                &[],
+                Some("the page did not answer"),
+            ),
+        ];
+        let rows = asks(&spans, 10);
+        assert_eq!(rows.len(), 2);
+        let a = &rows[0];
+        assert_eq!(
+            (a.action.as_str(), a.level.as_str(), a.outcome.as_str()),
+            ("summarize", "normal", "ok")
+        );
+        assert_eq!(a.site.as_deref(), Some("https://a.example"));
+        assert_eq!(
+            (a.ms, a.context_ms, a.cache_hit),
+            (60.0, Some(2.0), Some(false))
+        );
+        let attempts: Vec<(&str, f64, f64)> = a
+            .attempts
+            .iter()
+            .map(|t| (t.outcome.as_str(), t.at_ms, t.ms))
+            .collect();
+        assert_eq!(attempts, [("http_5xx", 4.0, 6.0), ("ok", 20.0, 30.0)]);
+        assert_eq!(rows[1].outcome, "the page did not answer");
+        assert_eq!(
+            (rows[1].site.clone(), rows[1].action.as_str()),
+            (None, "typed")
+        );
+        assert_eq!(asks(&spans, 1).len(), 1);
+    }
+}
