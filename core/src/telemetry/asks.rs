@@ -76,7 +76,7 @@ pub fn asks(spans: &[Span], limit: usize) -> Vec<AskRow> {
         .iter()
         .filter(|s| s.parent_span_id.is_none() && s.name == names::ASK)
         .collect();
-    roots.sort_by(|a, b| b.start_ns.cmp(&a.start_ns));
+    roots.sort_by_key(|s| std::cmp::Reverse(s.start_ns));
     roots
         .into_iter()
         .take(limit)
