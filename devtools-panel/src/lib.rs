@@ -63,8 +63,122 @@ fn text_of(e: &InputEvent) -> Option<String> {
     (!v.trim().is_empty()).then(|| v.trim().to_string())
 }
 
+/// The panel's tabs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Tab {
+    Asks,
+    Dashboard,
+    Errors,
+    Timeline,
+    Storage,
+}
+
+impl Tab {
+    const ALL: [Tab; 5] = [
+        Tab::Asks,
+        Tab::Dashboard,
+        Tab::Errors,
+        Tab::Timeline,
+        Tab::Storage,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Tab::Asks => "Asks",
+            Tab::Dashboard => "Dashboard",
+            Tab::Errors => "Errors",
+            Tab::Timeline => "Timeline",
+            Tab::Storage => "Storage",
+        }
+    }
+
+    fn id(self) -> String {
+        format!("tab-{}", self.name().to_lowercase())
+    }
+}
+
+/// Where the panel keeps the tab last chosen (in this extension's
+/// `localStorage`), so that it opens there again.
+const TAB_KEY: &str = "paperclip.panel.tab";
+
+fn saved_tab() -> Tab {
+    let saved = web_sys::window()
+        .and_then(|w| w.local_storage().ok().flatten())
+        .and_then(|s| s.get_item(TAB_KEY).ok().flatten());
+    Tab::ALL
+        .into_iter()
+        .find(|t| Some(t.name()) == saved.as_deref())
+        .unwrap_or(Tab::Storage)
+}
+
+/// The tab list: click a tab, or move with ←/→, Home and End.
+#[derive(Properties, PartialEq)]
+struct TabsProps {
+    tab: Tab,
+    on_choose: Callback<Tab>,
+}
+
+#[function_component(Tabs)]
+fn tabs(props: &TabsProps) -> Html {
+    let tab = props.tab;
+    {
+        // The chosen tab takes the focus when the keys moved it.
+        use_effect_with(tab, move |tab| {
+            let document = web_sys::window().and_then(|w| w.document());
+            let on_a_tab = document
+                .as_ref()
+                .and_then(|d| d.active_element())
+                .is_some_and(|e| e.get_attribute("role").as_deref() == Some("tab"));
+            if on_a_tab {
+                if let Some(el) = document.and_then(|d| d.get_element_by_id(&tab.id())) {
+                    let _ = el.unchecked_into::<web_sys::HtmlElement>().focus();
+                }
+            }
+        });
+    }
+    let on_key = {
+        let on_choose = props.on_choose.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            let at = Tab::ALL.iter().position(|t| *t == tab).unwrap_or(0);
+            let n = Tab::ALL.len();
+            let next = match e.key().as_str() {
+                "ArrowRight" => (at + 1) % n,
+                "ArrowLeft" => (at + n - 1) % n,
+                "Home" => 0,
+                "End" => n - 1,
+                _ => return,
+            };
+            e.prevent_default();
+            on_choose.emit(Tab::ALL[next]);
+        })
+    };
+    html! {
+        <nav class="tabs" role="tablist" aria-label="Panel" onkeydown={on_key}>
+            { for Tab::ALL.into_iter().map(|t| {
+                let on_choose = props.on_choose.clone();
+                html! {
+                    <button type="button" role="tab" id={t.id()} aria-selected={(t == tab).to_string()}
+                        aria-controls="panel-tab" tabindex={if t == tab { "0" } else { "-1" }}
+                        onclick={Callback::from(move |_| on_choose.emit(t))}>{ t.name() }</button>
+                }
+            }) }
+        </nav>
+    }
+}
+
 #[function_component(Panel)]
 fn panel() -> Html {
+    let tab = use_state(saved_tab);
+    let on_choose = {
+        let tab = tab.clone();
+        Callback::from(move |t: Tab| {
+            if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
+            {
+                let _ = storage.set_item(TAB_KEY, t.name());
+            }
+            tab.set(t);
+        })
+    };
     let listing = use_state(|| None::<Result<Listing, String>>);
     let filter = use_state(Filter::default);
     let selected = use_state(|| None::<Conversation>);
@@ -161,8 +275,11 @@ fn panel() -> Html {
         <main class="panel">
             <header>
                 <h1>{ "Paperclip · Storage and telemetry" }</h1>
-                <button onclick={refresh.reform(|_| ())}>{ "Refresh" }</button>
+                <Tabs tab={*tab} {on_choose} />
             </header>
+            <div id="panel-tab" role="tabpanel" aria-labelledby={tab.id()}>
+            if *tab == Tab::Storage {
+            <button onclick={refresh.reform(|_| ())}>{ "Refresh" }</button>
             <ErrorBoundary name="panel.conversations">
             <div class="filters" role="search">
                 <input type="search" aria-label="Search conversations" placeholder="Search titles and messages" oninput={on_search} />
@@ -186,7 +303,20 @@ fn panel() -> Html {
             } }
             </ErrorBoundary>
             <ErrorBoundary name="panel.storage"><StorageSection /></ErrorBoundary>
-            <ErrorBoundary name="panel.telemetry"><telemetry::TelemetrySection /></ErrorBoundary>
+            }
+            { match *tab {
+                Tab::Storage => html! {},
+                other => {
+                    let view = match other {
+                        Tab::Asks => telemetry::View::Asks,
+                        Tab::Dashboard => telemetry::View::Dashboard,
+                        Tab::Errors => telemetry::View::Errors,
+                        _ => telemetry::View::Timeline,
+                    };
+                    html! { <ErrorBoundary name="panel.telemetry"><telemetry::TelemetrySection {view} /></ErrorBoundary> }
+                }
+            } }
+            if *tab == Tab::Storage {
             if let Some(c) = &*selected {
                 <section class="detail" aria-label="Conversation detail">
                     <h2>{ c.title.clone() }</h2>
@@ -202,6 +332,8 @@ fn panel() -> Html {
                     </ol>
                 </section>
             }
+            }
+            </div>
         </main>
     }
 }

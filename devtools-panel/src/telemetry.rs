@@ -75,9 +75,30 @@ pub(crate) fn timeline(spans: &[Span]) -> Html {
     }
 }
 
-/// Live telemetry: health, metrics, errors, spans.
+/// Which part of the live telemetry a tab shows.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum View {
+    /// The request log.
+    Asks,
+    /// Metrics, funnels and the export state.
+    Dashboard,
+    /// The error groups.
+    Errors,
+    /// The spans.
+    Timeline,
+}
+
+/// Props: the part to show.
+#[derive(Properties, PartialEq)]
+pub struct TelemetryProps {
+    /// The part.
+    pub view: View,
+}
+
+/// Live telemetry: the health line, then the part the tab shows.
 #[function_component(TelemetrySection)]
-pub fn telemetry_section() -> Html {
+pub fn telemetry_section(props: &TelemetryProps) -> Html {
+    let metric_filter = use_state(String::new);
     let update = use_state(|| None::<TelemetryUpdate>);
     {
         let update = update.setter();
@@ -113,9 +134,23 @@ pub fn telemetry_section() -> Html {
             _ => {}
         }
     }
+    let on_metric_filter = {
+        let metric_filter = metric_filter.clone();
+        Callback::from(move |e: InputEvent| {
+            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+            metric_filter.set(input.value().trim().to_lowercase());
+        })
+    };
+    // A metric series shows when its name or one of its labels contains
+    // the filter's text.
+    let wanted = |name: &str, labels: &str| {
+        metric_filter.is_empty()
+            || name.to_lowercase().contains(&*metric_filter)
+            || labels.to_lowercase().contains(&*metric_filter)
+    };
+    let view = props.view;
     html! {
         <section class="telemetry" aria-label="Telemetry">
-            <h2>{ "Telemetry" }</h2>
             if let Some(h) = &health {
                 <p class={classes!("health", status_name(h.overall.status))} role="status">
                     { format!("Overall: {}", status_name(h.overall.status)) }
@@ -127,26 +162,33 @@ pub fn telemetry_section() -> Html {
                     }) }
                 </p>
             }
+            if view == View::Asks {
+                <h2>{ "Asks" }</h2>
+                <crate::asks::AsksView spans={spans.clone()} />
+            }
+            if view == View::Dashboard {
             if let Some(e) = &export {
                 <p class="meta">{ format!("Remote export: {} · {} batches queued", if e.enabled { "on" } else { "off" }, e.queued_batches) }</p>
             }
-            <h3>{ "Asks" }</h3>
-            <crate::asks::AsksView spans={spans.clone()} />
-            <h3>{ "Metrics" }</h3>
+            <h2>{ "Metrics" }</h2>
+            <input type="search" aria-label="Filter metrics by name or label" placeholder="name or label" oninput={on_metric_filter} />
             <table class="metrics" aria-label="Metrics">
                 <thead><tr><th>{ "Name" }</th><th>{ "Labels" }</th><th>{ "Count / value" }</th>
                     <th>{ "p50" }</th><th>{ "p90" }</th><th>{ "p95" }</th><th>{ "p99" }</th></tr></thead>
                 <tbody>
-                { for metrics.iter().flat_map(|m| m.series.iter().map(move |s| (m, s))).map(|(m, s)| {
+                { for metrics.iter().flat_map(|m| m.series.iter().map(move |s| (m, s))).filter_map(|(m, s)| {
                     let labels = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ");
+                    if !wanted(&m.descriptor.name, &labels) {
+                        return None;
+                    }
                     let (value, p) = match &s.value {
                         SnapshotValue::Counter(n) => (n.to_string(), None),
                         SnapshotValue::UpDownCounter(n) => (n.to_string(), None),
                         SnapshotValue::Gauge(v) => (ms(*v), None),
                         SnapshotValue::Histogram(h) => (h.count.to_string(), Some(*h)),
                     };
-                    html! {
-                        <tr>
+                    Some(html! {
+                        <tr class="metric">
                             <td>{ m.descriptor.name.clone() }</td>
                             <td>{ labels }</td>
                             <td>{ value }</td>
@@ -155,11 +197,11 @@ pub fn telemetry_section() -> Html {
                             <td>{ p.as_ref().map_or("".into(), |h| ms(h.p95)) }</td>
                             <td>{ p.as_ref().map_or("".into(), |h| ms(h.p99)) }</td>
                         </tr>
-                    }
+                    })
                 }) }
                 </tbody>
             </table>
-            <h3>{ "Funnels" }</h3>
+            <h2>{ "Funnels" }</h2>
             <table class="funnels" aria-label="Funnels">
                 <thead><tr><th>{ "Funnel" }</th><th>{ "Step" }</th><th>{ "Count" }</th><th>{ "From the start" }</th></tr></thead>
                 <tbody>
@@ -173,11 +215,16 @@ pub fn telemetry_section() -> Html {
                 }) }
                 </tbody>
             </table>
-            <h3>{ "Errors" }</h3>
-            <crate::errors::ErrorsView groups={errors} />
-            <h3>{ "Timeline (last ten minutes)" }</h3>
-            <button onclick={Callback::from(|_| download_trace())}>{ "Download Chrome trace (Perfetto)" }</button>
-            { timeline(&spans) }
+            }
+            if view == View::Errors {
+                <h2>{ "Errors" }</h2>
+                <crate::errors::ErrorsView groups={errors} />
+            }
+            if view == View::Timeline {
+                <h2>{ "Timeline (last ten minutes)" }</h2>
+                <button onclick={Callback::from(|_| download_trace())}>{ "Download Chrome trace (Perfetto)" }</button>
+                { timeline(&spans) }
+            }
         </section>
     }
 }

@@ -130,6 +130,7 @@ async fn the_panels_filters_paging_refresh_and_trace_download(
     .await?;
 
     // "Download Chrome trace (Perfetto)": a trace-event file with the ask.
+    click_button(&b, "Timeline").await?;
     click_button(&b, "Download Chrome trace (Perfetto)").await?;
     let trace: Value = serde_json::from_str(&b.downloaded("paperclip-trace.json").await?)?;
     let events = trace["traceEvents"]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{ensure, Result};
 use fantoccini::Locator;
 use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
-use paperclip_e2e::scenario::add_fake_provider;
+use paperclip_e2e::scenario::{add_fake_provider, click_button};
 use paperclip_e2e::{server::Server, Browser};
 use serde_json::json;
 
@@ -65,6 +65,7 @@ async fn errors_from_everywhere_are_classified_and_filtered_in_the_panel(
     );
 
     let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Errors").await?;
     let all = b
         .poll(
             Duration::from_secs(15),
@@ -213,6 +214,7 @@ async fn the_request_log_shows_each_asks_path_and_trace(
     b.top().await?;
 
     let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Asks").await?;
     let rows: Vec<(String, String, String)> = b
         .poll(Duration::from_secs(15), "two asks in the log", || async {
             let v = b
@@ -245,6 +247,34 @@ async fn the_request_log_shows_each_asks_path_and_trace(
             && older.ends_with("answer: normal"),
         "{older}"
     );
+    // The tabs move with the keys: → to the next, End to the last, Home
+    // back to the first (the focus follows).
+    b.client
+        .execute("document.getElementById('tab-asks').focus();", vec![])
+        .await?;
+    for (key, id) in [
+        (fantoccini::key::Key::Right, "tab-dashboard"),
+        (fantoccini::key::Key::End, "tab-storage"),
+        (fantoccini::key::Key::Home, "tab-asks"),
+    ] {
+        b.client
+            .active_element()
+            .await?
+            .send_keys(&char::from(key).to_string())
+            .await?;
+        b.wait_until(Duration::from_secs(5), id, || async {
+            let v = b
+                .client
+                .execute(
+                    "const a = document.activeElement;
+                     return a && a.id === arguments[0] && a.getAttribute('aria-selected') === 'true';",
+                    vec![json!(id)],
+                )
+                .await?;
+            Ok(v == json!(true))
+        })
+        .await?;
+    }
     let trace = b
         .client
         .find(Locator::XPath(

@@ -252,6 +252,7 @@ async fn error_groups_go_on_counting_after_a_restart(
     );
     b.request(unknown).await?;
     let back = b.open_tab("panel.html").await?;
+    paperclip_e2e::scenario::click_button(&b, "Errors").await?;
     let count = b
         .poll(Duration::from_secs(15), "the error group counted twice", || async {
             let v = b

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
-use paperclip_e2e::scenario::{ok, set_option, Pref};
+use paperclip_e2e::scenario::{click_button, ok, set_option, Pref};
 use paperclip_e2e::{server::Server, Browser};
 use serde_json::json;
 
@@ -285,25 +285,32 @@ async fn telemetry_reaches_a_collector_only_after_opt_in_and_survives_an_outage(
     })
     .await?;
 
-    // The devtools panel's live dashboard shows the metrics and the spans.
-    let panel = b
-        .in_extension_page(
-            "panel.html",
-            "const done = arguments[arguments.length - 1];
-             const t0 = Date.now();
-             (function check() {
-               const text = document.body.innerText;
-               const spans = document.querySelectorAll('.timeline .span').length;
-               if (text.includes('provider.time_to_first_token') && text.includes('Overall:') && spans > 0
-                   && text.includes('answer.completed'))
-                 return done({ ok: true, spans });
-               if (Date.now() - t0 > 8000) return done({ ok: false, text: text.slice(0, 3000) });
-               setTimeout(check, 200);
-             })();",
-            json!(null),
-        )
-        .await?;
-    ensure!(panel["ok"] == true, "panel: {panel}");
+    // The devtools panel's live dashboard shows the metrics (its Dashboard
+    // tab) and the spans (its Timeline tab).
+    let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Dashboard").await?;
+    b.poll(
+        Duration::from_secs(10),
+        "the dashboard's metrics",
+        || async {
+            let t = b
+                .client
+                .execute("return document.body.innerText;", vec![])
+                .await?;
+            let t = t.as_str().unwrap_or_default();
+            Ok((t.contains("provider.time_to_first_token")
+                && t.contains("Overall:")
+                && t.contains("answer.completed"))
+            .then_some(()))
+        },
+    )
+    .await?;
+    click_button(&b, "Timeline").await?;
+    b.poll(Duration::from_secs(10), "the timeline's spans", || async {
+        Ok((!b.texts(".timeline .span").await?.is_empty()).then_some(()))
+    })
+    .await?;
+    b.close_tab(back).await?;
     let options = b
         .in_extension_page(
             "options.html",
