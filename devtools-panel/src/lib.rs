@@ -9,6 +9,7 @@
 mod asks;
 mod errors;
 mod telemetry;
+mod timeline;
 
 use paperclip_core::conversation::{Conversation, ConversationSummary, Role};
 use paperclip_core::protocol::{

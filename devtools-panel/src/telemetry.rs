@@ -223,7 +223,7 @@ pub fn telemetry_section(props: &TelemetryProps) -> Html {
             if view == View::Timeline {
                 <h2>{ "Timeline (last ten minutes)" }</h2>
                 <button onclick={Callback::from(|_| download_trace())}>{ "Download Chrome trace (Perfetto)" }</button>
-                { timeline(&spans) }
+                <crate::timeline::TimelineView spans={spans.clone()} />
             }
         </section>
     }

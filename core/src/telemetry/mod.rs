@@ -91,6 +91,7 @@ pub mod privacy;
 pub mod sampling;
 pub mod sketch;
 pub mod span;
+pub mod trace_import;
 pub mod triage;
 
 pub use engine::{Engine, EngineConfig, TickReport};

@@ -19,6 +19,7 @@ use serde_json::json;
 in_both_browsers!(
     errors_from_everywhere_are_classified_and_filtered_in_the_panel,
     the_request_log_shows_each_asks_path_and_trace,
+    the_timeline_filters_zooms_and_imports_a_trace,
 );
 
 /// The rows shown: (severity, category, summary).
@@ -291,6 +292,142 @@ async fn the_request_log_shows_each_asks_path_and_trace(
         spans.contains("ask · ") && spans.matches("provider.request · ").count() == 2,
         "{spans}"
     );
+    b.close_tab(back).await?;
+    Ok(b)
+}
+
+/// The names of the bars the timeline shows, and its status line.
+async fn bars(b: &Browser) -> Result<(Vec<String>, String)> {
+    let names = b.texts("ol.timeline .span .name").await?;
+    let status = b
+        .text_of(".timeline-view > p.meta[role=status]")
+        .await?
+        .unwrap_or_default();
+    Ok((names, status))
+}
+
+/// The timeline's window length in ms, from its status line.
+fn window_ms(status: &str) -> f64 {
+    status
+        .split(" · ")
+        .nth(1)
+        .and_then(|w| w.split(" ms").next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The Timeline tab: filtered by name, zoomed in with its button and back
+/// with the "0" key, and a Chrome trace file imported for viewing (a bad
+/// file is refused and changes nothing).
+async fn the_timeline_filters_zooms_and_imports_a_trace(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    b.ask_on(&server.url("/"), "What is the Gem clip?").await?;
+    let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Timeline").await?;
+    let (all, status) = b
+        .poll(Duration::from_secs(15), "the spans", || async {
+            let (names, status) = bars(&b).await?;
+            Ok((names.iter().any(|n| n.starts_with("context.gather · ")))
+                .then_some((names, status)))
+        })
+        .await?;
+    let whole = window_ms(&status);
+    ensure!(
+        whole > 0.0 && all.iter().any(|n| n.starts_with("ask · ")),
+        "{status} {all:?}"
+    );
+
+    b.control("input", "Filter spans by name")
+        .await?
+        .send_keys("context")
+        .await?;
+    b.wait_until(Duration::from_secs(5), "only context spans", || async {
+        let (names, _) = bars(&b).await?;
+        Ok(!names.is_empty() && names.iter().all(|n| n.starts_with("context.")))
+    })
+    .await?;
+    // Deleted again as a user does, key by key.
+    let backspaces = char::from(fantoccini::key::Key::Backspace)
+        .to_string()
+        .repeat(7);
+    b.control("input", "Filter spans by name")
+        .await?
+        .send_keys(&backspaces)
+        .await?;
+    b.wait_until(Duration::from_secs(5), "every span again", || async {
+        Ok(bars(&b).await?.0.len() == all.len())
+    })
+    .await?;
+
+    click_button(&b, "Zoom in").await?;
+    let zoomed = window_ms(&bars(&b).await?.1);
+    ensure!(
+        (zoomed - whole / 2.0).abs() < 0.2,
+        "{zoomed} after zooming in on {whole}"
+    );
+    b.client
+        .execute("document.querySelector('ol.timeline').focus();", vec![])
+        .await?;
+    b.client.active_element().await?.send_keys("0").await?;
+    b.wait_until(Duration::from_secs(5), "the whole window again", || async {
+        Ok((window_ms(&bars(&b).await?.1) - whole).abs() < 0.2)
+    })
+    .await?;
+
+    let dir = tempfile::tempdir()?;
+    let good = dir.path().join("trace.json");
+    std::fs::write(
+        &good,
+        json!({"traceEvents": [
+            {"name": "imported.first", "ph": "X", "ts": 0, "dur": 1000, "tid": 1},
+            {"name": "imported.second", "ph": "X", "ts": 500, "dur": 250, "tid": 1,
+             "args": {"status": "error"}},
+            {"name": "thread_name", "ph": "M", "tid": 1}
+        ]})
+        .to_string(),
+    )?;
+    let file = b.client.find(Locator::Css("#trace-file")).await?;
+    file.send_keys(&good.display().to_string()).await?;
+    let imported = b
+        .poll(Duration::from_secs(10), "the imported spans", || async {
+            let (names, _) = bars(&b).await?;
+            Ok(names
+                .iter()
+                .all(|n| n.starts_with("imported."))
+                .then_some(names))
+        })
+        .await?;
+    ensure!(
+        imported == ["imported.first · 1.0 ms", "imported.second · 0.2 ms"],
+        "{imported:?}"
+    );
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"traceEvents\": 3}")?;
+    b.client
+        .find(Locator::Css("#trace-file"))
+        .await?
+        .send_keys(&bad.display().to_string())
+        .await?;
+    let refused = b
+        .poll(Duration::from_secs(10), "the refusal", || async {
+            b.text_of(".timeline-view [role=alert]").await
+        })
+        .await?;
+    ensure!(
+        refused == "bad.json: the file is not a Chrome trace: it has no traceEvents array",
+        "{refused}"
+    );
+    ensure!(
+        bars(&b).await?.0.len() == 2,
+        "a refused file changed the timeline"
+    );
+    click_button(&b, "Back to the live spans").await?;
+    b.wait_until(Duration::from_secs(10), "the live spans again", || async {
+        Ok(bars(&b).await?.0.iter().any(|n| n.starts_with("ask · ")))
+    })
+    .await?;
     b.close_tab(back).await?;
     Ok(b)
 }
