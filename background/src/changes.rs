@@ -50,9 +50,14 @@ fn topic_of_meta(key: &str) -> Option<Topic> {
     }
 }
 
-/// The store's observer: telemetry, then live updates.
+/// The store's observer: telemetry and error records, then live updates.
 pub fn observed(observation: &Observation) {
     crate::telemetry::observed(observation);
+    match *observation {
+        Observation::Operation { op, ok, .. } => crate::errors::storage_operation(op, ok),
+        Observation::Quarantined { store, error } => crate::errors::quarantined(store, error),
+        _ => {}
+    }
     for topic in topics_of(observation) {
         note(topic);
     }

@@ -39,6 +39,7 @@ pub async fn delete_all(store: &Store, r: DeleteAllData) -> Result<AllDataDelete
     agent::private::forget();
     agent::forget_conversations(None);
     telemetry::after_reset(store, false).await;
+    crate::errors::started(store.persistent(), store.notice());
     changed(Topic::ALL);
     let kept_apart = u64::from(providers > 0) + u64::from(export_batches > 0);
     Ok(AllDataDeleted {
@@ -77,6 +78,7 @@ pub async fn clear_telemetry(store: &Store) -> Result<TelemetryCleared, Protocol
         .set_meta_json(crate::errors::TRIAGE_META, &none)
         .await?;
     telemetry::after_reset(store, true).await;
+    crate::errors::started(store.persistent(), store.notice());
     changed(&[Topic::Storage, Topic::Telemetry]);
     Ok(TelemetryCleared {
         rows,

@@ -12,7 +12,7 @@
 //! reason and since when.
 
 use js_sys::Reflect;
-use paperclip_core::protocol::{ErrorKind, ProtocolError, SetErrorTriage, Topic};
+use paperclip_core::protocol::{ErrorKind, ProtocolError, SetErrorTriage};
 use paperclip_core::resilience::FailureKind;
 use paperclip_core::telemetry::errors::{Category, ErrorInput, Severity};
 use paperclip_core::telemetry::health::Status;
@@ -41,7 +41,6 @@ pub async fn set_triage(store: &Store, r: SetErrorTriage) -> Result<TriageBook, 
     book.set(r.fingerprint, r.triage)
         .map_err(|e| ProtocolError::new(ErrorKind::Malformed, e.to_string()))?;
     store.set_meta_json(TRIAGE_META, &book).await?;
-    crate::changes::note(Topic::Telemetry);
     Ok(book)
 }
 

@@ -123,6 +123,7 @@ pub async fn start() {
     let store = Rc::new(Store::open().await);
     telemetry::start(&store).await;
     errors::started(store.persistent(), store.notice());
+    telemetry::on_export(errors::exported);
     STORE.with(|s| *s.borrow_mut() = Some(store));
     READY_MS.with(|t| t.set(platform::clock::monotonic_ms()));
     wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
@@ -401,7 +402,11 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         }
         .into(),
         Request::SetErrorTriage(r) => protocol::ErrorTriageSet {
-            book: errors::set_triage(&store, r).await?,
+            book: {
+                let book = errors::set_triage(&store, r).await?;
+                changes::note(protocol::Topic::Telemetry);
+                book
+            },
         }
         .into(),
     })

@@ -174,7 +174,6 @@ pub fn reset(forget_targets: bool) -> u64 {
 /// its alarm: the caller deleted the record) and applies the opt-in as it
 /// now stands.
 pub async fn after_reset(store: &Store, save: bool) {
-    crate::errors::started(store.persistent(), store.notice());
     if save {
         save_queue(store).await;
     } else {
@@ -244,14 +243,12 @@ pub fn observed(observation: &crate::store::Observation) {
                 &[("op", op), ("ok", if ok { "true" } else { "false" })],
                 ms,
             );
-            crate::errors::storage_operation(op, ok);
         }
         Observation::CacheLookup { tier, ms } => {
             count("context_cache.lookups", &[("result", tier)], 1);
             timing("storage.operation", &[("op", "cache_get")], ms);
         }
-        Observation::Quarantined { store, error: why } => {
-            crate::errors::quarantined(store, why);
+        Observation::Quarantined { store, .. } => {
             count("storage.quarantined", &[("store", store)], 1);
         }
         Observation::Maintenance {
@@ -536,6 +533,21 @@ pub async fn resume() {
     tick().await;
 }
 
+thread_local! {
+    static ON_EXPORT: Cell<Option<fn(bool, &str)>> = const { Cell::new(None) };
+}
+
+/// Tells `f` how each export went (accepted, or why not).
+pub fn on_export(f: fn(bool, &str)) {
+    ON_EXPORT.with(|o| o.set(Some(f)));
+}
+
+fn exported(ok: bool, why: &str) {
+    if let Some(f) = ON_EXPORT.with(Cell::get) {
+        f(ok, why);
+    }
+}
+
 /// Sends queued batches one at a time while the queue has one due.
 async fn pump(store: &Store) {
     if !consent_given(&TELEMETRY_EXPORT).await || PUMPING.with(|p| p.replace(true)) {
@@ -568,7 +580,7 @@ async fn pump(store: &Store) {
         };
         match post(&url, &body).await {
             Ok((status, retry_after, text)) => {
-                crate::errors::exported((200..300).contains(&status), &format!("http {status}"));
+                exported((200..300).contains(&status), &format!("http {status}"));
                 with(|e, now| {
                     e.on_response(id, status, retry_after.as_deref(), &text, now, random())
                 });
@@ -579,7 +591,7 @@ async fn pump(store: &Store) {
                 );
             }
             Err(_) => {
-                crate::errors::exported(false, "network");
+                exported(false, "network");
                 with(|e, now| e.on_network_error(id, now, random()));
                 count("telemetry.export.requests", &[("status", "network")], 1);
             }

@@ -78,7 +78,7 @@ pub fn asks_view(props: &AsksProps) -> Html {
             </table>
             if !trace.is_empty() {
                 <h4>{ "Trace of the selected ask" }</h4>
-                <div class="ask-trace">{ crate::telemetry::timeline(&trace) }</div>
+                <div class="ask-trace">{ crate::timeline::waterfall(&trace) }</div>
             }
         </div>
     }

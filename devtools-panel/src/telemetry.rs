@@ -8,7 +8,6 @@ use paperclip_core::protocol::{QueryTelemetry, TelemetryUpdate, TELEMETRY_PORT};
 use paperclip_core::telemetry::health::Status;
 use paperclip_core::telemetry::metrics::SnapshotValue;
 use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
-use paperclip_core::telemetry::span::Span;
 use paperclip_platform as platform;
 use paperclip_ui::format_time;
 use wasm_bindgen::prelude::*;
@@ -43,36 +42,6 @@ fn download_trace() {
             Err(e) => web_sys::console::error_1(&e.message.into()),
         }
     });
-}
-
-/// The timeline: one row per span, placed by start and length in the
-/// window it shares with the others.
-pub(crate) fn timeline(spans: &[Span]) -> Html {
-    let Some(start) = spans.iter().map(|s| s.start_ns).min() else {
-        return html! { <p class="meta">{ "No spans yet: ask Clippy something." }</p> };
-    };
-    let end = spans
-        .iter()
-        .map(|s| s.end_ns)
-        .max()
-        .unwrap_or(start)
-        .max(start + 1);
-    let width = (end - start) as f64;
-    html! {
-        <ol class="timeline" aria-label="Spans">
-            { for spans.iter().rev().take(60).map(|s| {
-                let left = (s.start_ns - start) as f64 / width * 100.0;
-                let w = (s.duration_ns() as f64 / width * 100.0).max(0.3);
-                let failed = matches!(s.status, paperclip_core::telemetry::span::SpanStatus::Error { .. });
-                html! {
-                    <li class={classes!("span", failed.then_some("failed"))}>
-                        <span class="name">{ format!("{} · {:.1} ms", s.name, s.duration_ns() as f64 / 1e6) }</span>
-                        <span class="bar" style={format!("margin-left: {left:.2}%; width: {w:.2}%")}></span>
-                    </li>
-                }
-            }) }
-        </ol>
-    }
 }
 
 /// Which part of the live telemetry a tab shows.
