@@ -533,12 +533,15 @@ pub async fn resume() {
     tick().await;
 }
 
+/// What is told how an export went.
+type ExportListener = fn(bool, &str);
+
 thread_local! {
-    static ON_EXPORT: Cell<Option<fn(bool, &str)>> = const { Cell::new(None) };
+    static ON_EXPORT: Cell<Option<ExportListener>> = const { Cell::new(None) };
 }
 
 /// Tells `f` how each export went (accepted, or why not).
-pub fn on_export(f: fn(bool, &str)) {
+pub fn on_export(f: ExportListener) {
     ON_EXPORT.with(|o| o.set(Some(f)));
 }
 
