@@ -98,6 +98,42 @@ pub async fn add_fake_provider(
     Ok(())
 }
 
+/// Saves an OpenAI-compatible provider `label` at `base_url` (model
+/// `fake-model-1`, no key) as a user does, with the options page's form:
+/// in Firefox that also asks for the data collection consent a remote
+/// provider needs (the harness grants what is asked). Back in the current
+/// tab afterwards.
+pub async fn save_provider_in_options(b: &Browser, label: &str, base_url: &str) -> Result<()> {
+    let back = b.open_tab("options.html").await?;
+    let result = async {
+        let find = |css: &'static str| {
+            b.client
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(fantoccini::Locator::Css(css))
+        };
+        find("#provider-label").await?.send_keys(label).await?;
+        find("#provider-url").await?.send_keys(base_url).await?;
+        find("#provider-model")
+            .await?
+            .send_keys("fake-model-1")
+            .await?;
+        let save = find(".add-provider button[type=submit]").await?;
+        b.click(&save).await?;
+        let said = b
+            .poll(Duration::from_secs(10), "the provider saved", || async {
+                b.text_of(".providers [role=status], .providers [role=alert]")
+                    .await
+            })
+            .await?;
+        ensure!(said == format!("Saved {label}."), "{said}");
+        Ok(())
+    }
+    .await;
+    b.close_tab(back).await?;
+    result
+}
+
 /// The chat requests `fake` received, in order.
 pub fn chat_requests(
     fake: &crate::fake_provider::FakeProvider,

@@ -51,28 +51,10 @@ async fn consent_asked_and_obeyed(b: Browser, server: Server) -> Result<Browser>
     // Saving a remote provider asks for its address and for consent to send
     // it the page (the harness grants what is asked, as a user would).
     let fake = FakeProvider::start()?;
+    paperclip_e2e::scenario::save_provider_in_options(&b, "Remote", &fake.remote_base_url())
+        .await?;
     let back = b.open_tab("options.html").await?;
     let find = |css: &'static str| b.client.wait().for_element(fantoccini::Locator::Css(css));
-    find("#provider-label").await?.send_keys("Remote").await?;
-    find("#provider-url")
-        .await?
-        .send_keys(&fake.remote_base_url())
-        .await?;
-    find("#provider-model")
-        .await?
-        .send_keys("fake-model-1")
-        .await?;
-    find(".add-provider button[type=submit]")
-        .await?
-        .click()
-        .await?;
-    let saved = b
-        .poll(Duration::from_secs(10), "saved", || async {
-            b.text_of(".providers [role=status], .providers [role=alert]")
-                .await
-        })
-        .await?;
-    ensure!(saved == "Saved Remote.", "{saved}");
     // Turning remote telemetry export on asks for technical data.
     let export = find("#pref-privacy-telemetry_remote").await?;
     export.click().await?;

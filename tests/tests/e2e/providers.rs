@@ -224,13 +224,9 @@ async fn tokens_and_cost_are_shown_under_answers_in_lists_and_totals(
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
     let page = server.url("/");
     b.client.goto(&page).await?;
-    let settings = json!({"id": "Fake", "kind": "openai_compatible", "label": "Fake",
-        "base_url": fake.remote_base_url(), "model": "fake-model-1", "max_tokens": 256});
-    ok(
-        &b,
-        json!({"type": "SaveProvider", "settings": settings, "key": {"action": "keep"}}),
-    )
-    .await?;
+    // Saved on the options page: in Firefox a remote provider needs the
+    // data collection consent the form asks for.
+    paperclip_e2e::scenario::save_provider_in_options(&b, "Fake", &fake.remote_base_url()).await?;
     // Setup: a price for the fake's model.
     let prices = json!({"entries": [
         {"pattern": "fake-model-*", "input_per_mtok": 10_000_000u64, "output_per_mtok": 30_000_000u64}
