@@ -142,25 +142,16 @@ pub fn started(persistent: bool, notice: Option<&str>) {
 
 /// Storage operation `op` ended (`ok` or not).
 pub fn storage_operation(op: &str, ok: bool) {
+    let status = with(|e, _| e.health().get("storage").map(|c| c.status)).flatten();
     if ok {
         // Back to healthy only from a failure, never over "down" (no
         // IndexedDB at all).
-        let degraded = with(|e, _| {
-            e.health()
-                .get("storage")
-                .is_some_and(|c| c.status == Status::Degraded)
-        });
-        if degraded == Some(true) {
+        if status == Some(Status::Degraded) {
             health("storage", Status::Healthy, "operations succeed again");
         }
         return;
     }
-    let down = with(|e, _| {
-        e.health()
-            .get("storage")
-            .is_some_and(|c| c.status == Status::Down)
-    });
-    if down != Some(true) {
+    if status != Some(Status::Down) {
         health(
             "storage",
             Status::Degraded,

@@ -122,6 +122,11 @@ impl Severity {
             Self::Fatal => "fatal",
         }
     }
+
+    /// The severity named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 impl Category {
@@ -152,13 +157,6 @@ impl Category {
     }
 
     /// The category named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-}
-
-impl Severity {
-    /// The severity named `name`.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.as_str() == name)
     }
