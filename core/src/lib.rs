@@ -38,6 +38,7 @@ pub mod offline;
 pub mod page;
 pub mod place;
 pub mod prefs;
+pub mod prefs_file;
 pub mod protocol;
 pub mod provider;
 pub mod query;

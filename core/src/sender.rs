@@ -153,8 +153,9 @@ const POPUP_REQUESTS: &[&str] = &[
     "GetUsage",
 ];
 /// The devtools panel: reading conversations, telemetry and storage health
-/// (and the cleanup its storage section runs, and resolving or muting
-/// error groups).
+/// (and the cleanup its storage section runs, resolving or muting error
+/// groups, the session bundle, and its Storage tab's inspector: editing a
+/// preference, listing and deleting context-cache entries).
 const PANEL_REQUESTS: &[&str] = &[
     "ListConversations",
     "GetConversation",
@@ -162,8 +163,13 @@ const PANEL_REQUESTS: &[&str] = &[
     "QueryTelemetry",
     "GetErrorTriage",
     "SetErrorTriage",
+    "GetSessionBundle",
     "GetStorageStatus",
     "RunMaintenance",
+    "GetPreferences",
+    "SetPreference",
+    "ListCacheEntries",
+    "DeleteCacheEntry",
 ];
 
 /// One row of [`CAPABILITIES`]: `who` may use `opens`.

@@ -137,6 +137,10 @@ rpc! {
     RunMaintenance => MaintenanceReport,
     /// Drops context-cache entries whose key starts with `prefix`.
     InvalidateCache => CacheInvalidated,
+    /// The context cache's entries, without their values (the panel).
+    ListCacheEntries => CacheEntryList,
+    /// Deletes one context-cache entry (the panel).
+    DeleteCacheEntry => CacheEntryDeleted,
     /// The configured AI providers (never their keys).
     ListProviders => ProviderList,
     /// Adds or replaces a provider; the key travels only in this request.
@@ -190,6 +194,8 @@ rpc! {
     GetErrorTriage => ErrorTriage,
     /// Resolves, mutes or reopens an error group (the panel's buttons).
     SetErrorTriage => ErrorTriageSet,
+    /// The session bundle for a bug report (the panel's button).
+    GetSessionBundle => SessionBundleMade,
 }
 
 /// Asks for [`Pong`].

@@ -192,3 +192,67 @@ pub struct TelemetryCleared {
     /// Batches that waited to be exported.
     pub export_batches: u64,
 }
+
+/// The most context-cache entries one [`ListCacheEntries`] answers.
+pub const MAX_CACHE_LISTED: u32 = 1_000;
+
+/// Asks for [`CacheEntryList`]: the context cache's entries, most
+/// recently used first (the devtools panel's Storage tab).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ListCacheEntries {
+    /// At most this many (at most [`MAX_CACHE_LISTED`]).
+    pub limit: u32,
+}
+
+/// One context-cache entry, without its value.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CacheEntryInfo {
+    /// Its key.
+    pub key: String,
+    /// Its value's size, bytes.
+    pub bytes: u64,
+    /// When it was written, ms.
+    pub stored_ms: u64,
+    /// When it expires, ms (`None`: never).
+    pub expires_ms: Option<u64>,
+    /// Last used, ms.
+    pub last_used_ms: u64,
+    /// The providers that produced or used it.
+    pub providers: Vec<String>,
+}
+
+impl From<&crate::cache::CacheEntry> for CacheEntryInfo {
+    fn from(e: &crate::cache::CacheEntry) -> Self {
+        Self {
+            key: e.key.clone(),
+            bytes: e.value.len() as u64,
+            stored_ms: e.stored_ms,
+            expires_ms: (e.ttl_ms > 0).then(|| e.stored_ms.saturating_add(e.ttl_ms)),
+            last_used_ms: e.last_used_ms,
+            providers: e.providers.clone(),
+        }
+    }
+}
+
+/// The context cache's entries.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct CacheEntryList {
+    /// Most recently used first.
+    pub entries: Vec<CacheEntryInfo>,
+    /// How many entries there are in all.
+    pub total: u64,
+}
+
+/// Deletes one context-cache entry (both tiers).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct DeleteCacheEntry {
+    /// Its key, exactly.
+    pub key: String,
+}
+
+/// After [`DeleteCacheEntry`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct CacheEntryDeleted {
+    /// The key.
+    pub key: String,
+}

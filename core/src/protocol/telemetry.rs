@@ -104,6 +104,24 @@ pub struct TelemetryExport {
     pub queued: u32,
 }
 
+/// Asks for a [`SessionBundleMade`]: the session bundle of the last
+/// `range_ms` (the panel's "Export session bundle").
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct GetSessionBundle {
+    /// How far back, ms (at most seven days: what the store keeps).
+    pub range_ms: f64,
+}
+
+/// The session bundle, as the JSON text of a
+/// [`crate::telemetry::bundle::SessionBundle`], to save.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct SessionBundleMade {
+    /// The file name to save it under.
+    pub filename: String,
+    /// The bundle.
+    pub json: String,
+}
+
 /// Asks for [`ErrorTriage`]: the groups resolved or muted in the panel.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct GetErrorTriage {}

@@ -211,6 +211,10 @@ impl Engine {
         &self.spans
     }
 
+    pub(crate) fn spans_mut(&mut self) -> &mut SpanStore {
+        &mut self.spans
+    }
+
     /// Health.
     pub fn health(&self) -> &HealthBoard {
         &self.health

@@ -75,8 +75,12 @@ macro_rules! hex_u64 {
     };
 }
 
+pub mod annotations;
 pub mod asks;
 pub mod buffer;
+pub mod bundle;
+pub mod chart;
+pub mod compare;
 mod engine;
 pub mod errors;
 pub mod events;

@@ -14,15 +14,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::engine::TickReport;
 use super::errors::{Category, ErrorGroup, ErrorRecord, ErrorSource, Fingerprint, Severity};
-use super::metrics::SnapshotValue;
+use super::events::Event;
+use super::metrics::{InstrumentKind, SnapshotValue};
 use super::otlp::Endpoint;
-use super::{Engine, Signal};
+use super::span::{Span, SpanId, TraceId};
+use super::{AttrValue, Engine, Signal};
+
+/// The dimension of a metric row naming its instrument's kind.
+pub const INSTRUMENT: &str = "instrument";
 
 /// Rows kept in the `telemetry` store at most.
 pub const MAX_ROWS: u64 = 20_000;
@@ -45,6 +50,31 @@ pub struct Row {
     pub value: f64,
     /// Labels (already scrubbed by the engine).
     pub dims: BTreeMap<String, String>,
+    /// For a span row, the whole span (its parent, start, status and
+    /// scrubbed attributes), so that the panel can show asks and traces
+    /// from before the worker last stopped. Kept as JSON text: its
+    /// nanosecond times do not fit a JavaScript number, and a text that
+    /// does not read back is no span.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "span_text")]
+    pub span: Option<Span>,
+}
+
+mod span_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::Span;
+
+    pub fn serialize<S: Serializer>(span: &Option<Span>, s: S) -> Result<S::Ok, S::Error> {
+        match span.as_ref().and_then(|v| serde_json::to_string(v).ok()) {
+            Some(text) => s.serialize_some(&text),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Span>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
 }
 
 fn dims<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> BTreeMap<String, String> {
@@ -58,8 +88,15 @@ impl Engine {
     pub fn rows(&self, from_ms: f64, to_ms: f64) -> Vec<Row> {
         let mut out = Vec::new();
         for m in self.metrics().snapshot() {
+            let instrument = match m.descriptor.kind {
+                InstrumentKind::Counter => "counter",
+                InstrumentKind::UpDownCounter => "up_down_counter",
+                InstrumentKind::Gauge => "gauge",
+                InstrumentKind::Histogram => "histogram",
+            };
             for s in &m.series {
                 let mut d = dims(s.labels.iter().map(|(k, v)| (k.as_str(), v.clone())));
+                d.insert(INSTRUMENT.into(), instrument.into());
                 let value = match &s.value {
                     SnapshotValue::Counter(n) => *n as f64,
                     SnapshotValue::UpDownCounter(n) => *n as f64,
@@ -87,6 +124,7 @@ impl Engine {
                     name: m.descriptor.name.clone(),
                     value,
                     dims: d,
+                    span: None,
                 });
             }
         }
@@ -106,6 +144,7 @@ impl Engine {
                         .iter()
                         .map(|(k, v)| (k.as_str(), v.to_string())),
                 ),
+                span: None,
             });
         }
         for g in self.errors().list() {
@@ -123,6 +162,7 @@ impl Engine {
                         ("category", g.sample.category.as_str().to_string()),
                         ("first_seen_ms", format!("{:.0}", g.first_seen_ms)),
                     ]),
+                    span: None,
                 });
             }
         }
@@ -143,6 +183,7 @@ impl Engine {
                     ("trace_id", s.trace_id.to_string()),
                     ("span_id", s.span_id.to_string()),
                 ]),
+                span: Some(s.clone()),
             });
         }
         out
@@ -165,6 +206,113 @@ impl Engine {
         }
         restored
     }
+
+    /// Puts back the counters' totals an earlier instance stored (`rows`
+    /// newest first, as the store reads them back): the newest row of each
+    /// counter series, so that counts go on from there after a restart
+    /// (without counting as new increases). Returns how many series came
+    /// back.
+    pub fn restore_counters(&mut self, rows: &[Row]) -> usize {
+        let mut seen = HashSet::new();
+        let mut restored = 0;
+        for r in rows.iter().filter(|r| {
+            r.kind == "metric" && r.dims.get(INSTRUMENT).map(String::as_str) == Some("counter")
+        }) {
+            let labels: Vec<(&str, &str)> = r
+                .dims
+                .iter()
+                .filter(|(k, _)| k.as_str() != INSTRUMENT)
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let fresh = seen.insert((r.name.clone(), format!("{labels:?}")));
+            if !(fresh && r.value.is_finite() && r.value >= 0.0) {
+                continue;
+            }
+            let Ok(c) = self.metrics_mut().counter(&r.name, "1", "") else {
+                continue;
+            };
+            self.metrics_mut().restore_total(c, &labels, r.value as u64);
+            restored += 1;
+        }
+        restored
+    }
+
+    /// Puts back the spans an earlier instance stored (`rows`, any kind,
+    /// any order) that the span store does not hold yet, oldest first, so
+    /// that the asks and the timeline of the last minutes survive a
+    /// restart. Returns how many came back.
+    pub fn restore_spans(&mut self, rows: &[Row]) -> usize {
+        let held: HashSet<(TraceId, SpanId)> = self
+            .spans()
+            .between(0, u64::MAX)
+            .into_iter()
+            .map(|s| (s.trace_id, s.span_id))
+            .collect();
+        let mut back: Vec<Span> = spans_of(rows)
+            .into_iter()
+            .filter(|s| !held.contains(&(s.trace_id, s.span_id)))
+            .collect();
+        back.sort_by_key(|s| s.end_ns);
+        let n = back.len();
+        for s in back {
+            self.spans_mut().insert(s);
+        }
+        n
+    }
+}
+
+/// The spans that stored rows hold (rows of other kinds, and span rows
+/// written before spans were kept whole, hold none).
+pub fn spans_of(rows: &[Row]) -> Vec<Span> {
+    rows.iter()
+        .filter(|r| r.kind == "span")
+        .filter_map(|r| r.span.clone())
+        .collect()
+}
+
+/// The events of `live` and of the stored event rows together, each once
+/// (by time and name; the live copy wins), newest first, at most `limit`.
+pub fn merge_events(live: Vec<Event>, stored: &[Row], limit: usize) -> Vec<Event> {
+    let mut seen = HashSet::new();
+    let stored = stored.iter().filter(|r| r.kind == "event").map(|r| Event {
+        name: r.name.clone(),
+        time_ms: r.time,
+        properties: r
+            .dims
+            .iter()
+            .map(|(k, v)| (k.clone(), AttrValue::Str(v.clone())))
+            .collect(),
+    });
+    let mut out: Vec<Event> = live
+        .into_iter()
+        .chain(stored)
+        .filter(|e| seen.insert((e.time_ms.to_bits(), e.name.clone())))
+        .collect();
+    out.sort_by(|a, b| b.time_ms.total_cmp(&a.time_ms));
+    out.truncate(limit);
+    out
+}
+
+/// The spans of `live` and `stored` together, each once (by trace and span
+/// id; the live copy wins), by start time, at most `limit`, overlapping
+/// `[from_ns, to_ns]`.
+pub fn merge_spans(
+    live: Vec<Span>,
+    stored: Vec<Span>,
+    from_ns: u64,
+    to_ns: u64,
+    limit: usize,
+) -> Vec<Span> {
+    let mut seen = HashSet::new();
+    let mut out: Vec<Span> = live
+        .into_iter()
+        .chain(stored)
+        .filter(|s| s.overlaps(from_ns, to_ns))
+        .filter(|s| seen.insert((s.trace_id, s.span_id)))
+        .collect();
+    out.sort_by_key(|s| (s.start_ns, std::cmp::Reverse(s.end_ns)));
+    out.truncate(limit);
+    out
 }
 
 /// The error group a stored row describes.
@@ -261,10 +409,15 @@ impl Engine {
     /// Queues the window `(from_ms, to_ms]` of `rows` for the custom JSON
     /// endpoint, with the export queue's retries and bounds (an empty
     /// window queues nothing).
-    pub fn queue_json(&mut self, rows: Vec<Row>, from_ms: f64, to_ms: f64) -> TickReport {
+    pub fn queue_json(&mut self, mut rows: Vec<Row>, from_ms: f64, to_ms: f64) -> TickReport {
         let mut report = TickReport::default();
         if rows.is_empty() {
             return report;
+        }
+        // The document keeps its documented row shape: a span row's whole
+        // span stays in this browser (its trace and span ids are in `dims`).
+        for r in &mut rows {
+            r.span = None;
         }
         let mut items = [0u32; 4];
         for r in &rows {
@@ -398,8 +551,143 @@ mod tests {
     }
 
     #[test]
+    fn counters_go_on_from_their_stored_totals_without_new_increases() {
+        use crate::telemetry::metrics::SnapshotValue;
+        let mut before = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        let c = before.metrics_mut().counter("asks", "1", "").unwrap();
+        before.metrics_mut().add_with(c, &[("level", "normal")], 3);
+        before.metrics_mut().add_with(c, &[("level", "offline")], 1);
+        let h = before.metrics_mut().histogram("ms", "ms", "").unwrap();
+        before.metrics_mut().record_with(h, &[], 5.0);
+        // Two windows, newest first: the newer total wins.
+        let older = before.rows(0.0, 5.0);
+        before.metrics_mut().add_with(c, &[("level", "normal")], 2);
+        let mut rows = before.rows(5.0, 10.0);
+        rows.extend(older);
+        let mut after = Engine::new(EngineConfig::default(), 20.0).unwrap();
+        assert_eq!(
+            after.restore_counters(&rows),
+            2,
+            "histograms are not counters"
+        );
+        let c = after.metrics_mut().counter("asks", "1", "").unwrap();
+        after.metrics_mut().add_with(c, &[("level", "normal")], 1);
+        let total = |e: &Engine, level: &str| {
+            e.metrics()
+                .snapshot()
+                .into_iter()
+                .find(|m| m.descriptor.name == "asks")
+                .and_then(|m| {
+                    m.series
+                        .into_iter()
+                        .find(|s| s.labels.iter().any(|(k, v)| k == "level" && v == level))
+                })
+                .map(|s| s.value)
+        };
+        assert_eq!(total(&after, "normal"), Some(SnapshotValue::Counter(6)));
+        assert_eq!(total(&after, "offline"), Some(SnapshotValue::Counter(1)));
+        // Only the new increase is a delta (what exports and charts see).
+        let collected = after.metrics_mut().collect(30.0);
+        let asks = collected
+            .metrics
+            .iter()
+            .find(|m| m.descriptor.name == "asks")
+            .unwrap();
+        assert_eq!(asks.points.len(), 1);
+    }
+
+    #[test]
+    fn spans_come_back_whole_from_their_rows_once() {
+        use crate::telemetry::span::{names, OpenSpan, SpanKind, SpanStatus};
+        let t0 = 1_000_000_000u64;
+        let ask = OpenSpan::root(names::ASK, SpanKind::Internal, (7, 11), 1, t0);
+        let mut call = ask.child(names::PROVIDER_REQUEST, SpanKind::Client, 2, t0 + 1_000_000);
+        call.set_attribute("outcome", "http_5xx");
+        call.set_status(SpanStatus::Error {
+            message: "503".into(),
+        });
+        let mut before = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        before.span(call.finish(t0 + 4_000_000), 1.0);
+        before.span(ask.finish(t0 + 9_000_000), 1.0);
+        let rows = before.rows(0.0, 2_000.0);
+        let stored = spans_of(&rows);
+        assert_eq!(stored.len(), 2);
+        let mut after = Engine::new(EngineConfig::default(), 20.0).unwrap();
+        assert_eq!(after.restore_spans(&rows), 2);
+        assert_eq!(
+            after.restore_spans(&rows),
+            0,
+            "restoring twice adds nothing"
+        );
+        let back: Vec<Span> = after
+            .spans()
+            .between(0, u64::MAX)
+            .into_iter()
+            .cloned()
+            .collect();
+        let live: Vec<Span> = before
+            .spans()
+            .between(0, u64::MAX)
+            .into_iter()
+            .cloned()
+            .collect();
+        assert_eq!(back, live, "parent, attributes and status kept");
+        let asks = crate::telemetry::asks::asks(&back, 10);
+        assert_eq!(asks[0].attempts[0].outcome, "http_5xx");
+        // Live and stored together: each span once, in range, bounded.
+        let merged = merge_spans(live.clone(), stored, 0, u64::MAX, 10);
+        assert_eq!(merged, live);
+        assert_eq!(
+            merge_spans(live.clone(), Vec::new(), 0, t0 - 1, 10),
+            Vec::new()
+        );
+        assert_eq!(merge_spans(live, Vec::new(), 0, u64::MAX, 1).len(), 1);
+        // Events: the stored copy of a live one counts once.
+        before.event("asked", &[("k", AttrValue::from("v"))], 1_500.0, 0.5);
+        let live_events = before
+            .events()
+            .between(0.0, 2e3, None, 10)
+            .into_iter()
+            .cloned()
+            .collect::<Vec<_>>();
+        let rows2 = before.rows(1_000.0, 2_000.0);
+        let mut older = rows2.iter().find(|r| r.kind == "event").unwrap().clone();
+        older.time = 900.0;
+        let events = merge_events(live_events, &[rows2, vec![older]].concat(), 10);
+        assert_eq!(
+            events.iter().map(|e| e.time_ms).collect::<Vec<_>>(),
+            [1_500.0, 900.0]
+        );
+        assert_eq!(
+            events[1].properties,
+            [("k".to_string(), AttrValue::from("v"))]
+        );
+        // The row reads back through its text form (as the store keeps it),
+        // and a text that is not a span is no span.
+        let row = rows.iter().find(|r| r.kind == "span").unwrap();
+        let text = serde_json::to_value(row).unwrap();
+        assert!(text["span"].is_string(), "{text}");
+        assert_eq!(&serde_json::from_value::<Row>(text.clone()).unwrap(), row);
+        let mut broken = text;
+        broken["span"] = "{not a span".into();
+        assert_eq!(serde_json::from_value::<Row>(broken).unwrap().span, None);
+        // The JSON endpoint's document keeps its documented shape: no span.
+        let report = before.queue_json(rows.clone(), 0.0, 2_000.0);
+        let body = &before.batch(report.enqueued[0]).unwrap().body;
+        assert!(
+            body.contains("\"kind\":\"span\"") && !body.contains("\"span\":"),
+            "{body}"
+        );
+        // A row written before spans were kept whole gives none.
+        let mut old = rows.iter().find(|r| r.kind == "span").unwrap().clone();
+        old.span = None;
+        assert!(spans_of(&[old]).is_empty());
+    }
+
+    #[test]
     fn a_console_line_names_the_row_and_its_labels() {
         let row = Row {
+            span: None,
             time: 1.0,
             kind: "metric".into(),
             name: "provider.total".into(),

@@ -53,6 +53,15 @@ pub mod names {
     pub const PROVIDER_REQUEST: &str = "provider.request";
     /// Rendering the answer.
     pub const RENDER: &str = "render";
+    /// Waiting for a place in a provider's bulkhead (concurrent requests).
+    pub const PROVIDER_QUEUE: &str = "provider.queue";
+    /// Waiting for the user's rate limit to admit a request.
+    pub const RATE_WAIT: &str = "rate.wait";
+    /// The wait before a retry (`reason`: why the last attempt failed).
+    pub const RETRY_WAIT: &str = "retry.wait";
+    /// A circuit-breaker decision other than "closed, go on" (`decision`:
+    /// `probe`, `rejected`, `opened`, `half_open`, `closed`), zero-length.
+    pub const BREAKER: &str = "breaker";
 }
 
 /// The most attributes a span keeps.

@@ -300,6 +300,19 @@ impl Registry {
         }
     }
 
+    /// Puts back a counter series' total from before a restart (what an
+    /// earlier instance stored): snapshots include it, while deltas — and
+    /// so exports and the time series — leave it out (it is no new
+    /// increase).
+    pub fn restore_total(&mut self, counter: Counter, labels: &[(&str, &str)], total: u64) {
+        let s = self.series(counter, labels);
+        if let Some(slot) = self.slot(s.instrument, s.series) {
+            if let Cell::Counter { total: t, .. } = &mut slot.cell {
+                *t = t.saturating_add(total);
+            }
+        }
+    }
+
     /// Adds `value` (negative to subtract) to an up-down counter's series.
     #[inline]
     pub fn add_delta(&mut self, series: Series<UpDownCounter>, value: i64) {
