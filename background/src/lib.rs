@@ -20,6 +20,7 @@ pub mod cancel;
 pub mod changes;
 pub mod data;
 pub mod errors;
+pub mod history;
 pub mod page;
 pub mod popup;
 pub mod providers;
@@ -324,6 +325,21 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             removed: store.cache_invalidate(&r.prefix).await?,
         }
         .into(),
+        Request::ListCacheEntries(r) => protocol::CacheEntryList {
+            entries: store
+                .cache_list(r.limit.min(protocol::MAX_CACHE_LISTED))
+                .await?
+                .iter()
+                .map(Into::into)
+                .collect(),
+            total: store.cache_total().await?,
+        }
+        .into(),
+        Request::DeleteCacheEntry(r) => {
+            store.cache_remove(&r.key).await?;
+            changes::note(protocol::Topic::Storage);
+            protocol::CacheEntryDeleted { key: r.key }.into()
+        }
         Request::ListProviders(_) => ProviderList {
             providers: providers::public(&store).await?,
         }
@@ -375,7 +391,7 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
         .into(),
         Request::RecordTelemetry(batch) => telemetry::accept(&batch).into(),
         Request::QueryTelemetry(q) => TelemetryAnswer {
-            answer: telemetry::query(&q.query)?,
+            answer: history::query(&store, &q.query).await?,
         }
         .into(),
         Request::GetTelemetryExport(_) => telemetry::export_status(&store).into(),
@@ -397,6 +413,15 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             )
             .await?
             .into(),
+        Request::GetSessionBundle(r) => {
+            let bundle = history::bundle(&store, r.range_ms).await?;
+            protocol::SessionBundleMade {
+                filename: bundle.filename(),
+                json: serde_json::to_string_pretty(&bundle)
+                    .map_err(|e| ProtocolError::failed(e.to_string()))?,
+            }
+            .into()
+        }
         Request::GetErrorTriage(_) => protocol::ErrorTriage {
             book: errors::triage(&store).await,
         }

@@ -24,6 +24,8 @@ use paperclip_core::resilience::retry::{Decision, RetryBudget, RetryState};
 use paperclip_core::resilience::settings::ResilienceSettings;
 use paperclip_core::resilience::{FailureKind, Health, ResilienceEvent};
 
+use paperclip_core::telemetry::span::{names, SpanKind};
+
 use crate::cancel::Cancel;
 use crate::providers::{self, StreamFailure, Streamed};
 use crate::store::Store;
@@ -224,6 +226,37 @@ fn record(provider: &str, event: &ResilienceEvent) {
     }
 }
 
+/// A zero-length span in the current ask's trace (a breaker decision).
+fn mark(name: &str, attributes: &[(&str, &str)]) {
+    if let Some(mut span) = crate::telemetry::child_of_current(name, SpanKind::Internal) {
+        for (k, v) in attributes {
+            span.set_attribute(k, *v);
+        }
+        crate::telemetry::end(span, None);
+    }
+}
+
+/// Sleeps `ms` (false when stopped) as a span of the current ask's trace.
+async fn wait(name: &str, reason: &str, ms: u64, cancel: &Cancel) -> bool {
+    let span = crate::telemetry::child_of_current(name, SpanKind::Internal);
+    let slept = cancel.sleep(ms).await;
+    if let Some(mut span) = span {
+        span.set_attribute("reason", reason);
+        crate::telemetry::end(span, (!slept).then_some("stopped"));
+    }
+    slept
+}
+
+/// The span name of a breaker's new state.
+fn breaker_decision(to: &paperclip_core::resilience::breaker::BreakerState) -> &'static str {
+    use paperclip_core::resilience::breaker::BreakerState;
+    match to {
+        BreakerState::Closed => "closed",
+        BreakerState::Open { .. } => "opened",
+        _ => "half_open",
+    }
+}
+
 /// A failure decided before any request was sent (a local guard).
 fn refused(error: String) -> StreamFailure {
     StreamFailure {
@@ -269,7 +302,7 @@ async fn admit(
                 record(id, &throttle.event());
                 match throttle {
                     Throttle::Wait { ms } if now().saturating_add(ms) <= give_up_at => {
-                        if !cancel.sleep(ms).await {
+                        if !wait(names::RATE_WAIT, "rate_limited", ms, cancel).await {
                             return Err(StreamFailure::stopped(false));
                         }
                     }
@@ -303,6 +336,8 @@ async fn slot(id: &str, label: &str, cancel: &Cancel) -> Result<Slot, StreamFail
         }),
         Admission::Queued { ticket, .. } => {
             let queued_at = paperclip_platform::clock::now_ms();
+            let queue =
+                crate::telemetry::child_of_current(names::PROVIDER_QUEUE, SpanKind::Internal);
             let (tx, rx) = oneshot::channel();
             with_guard(id, |g| g.waiters.insert(ticket.id(), tx));
             let slot = || Slot {
@@ -315,6 +350,10 @@ async fn slot(id: &str, label: &str, cancel: &Cancel) -> Result<Slot, StreamFail
                 &[("provider", id)],
                 paperclip_platform::clock::now_ms() - queued_at,
             );
+            if let Some(queue) = queue {
+                let done = matches!(waited, Some(Ok(())));
+                crate::telemetry::end(queue, (!done).then_some("stopped"));
+            }
             match waited {
                 Some(Ok(())) => Ok(slot()),
                 // Stopped: give the place up (or the slot, if it was just
@@ -387,19 +426,27 @@ async fn attempts(
     loop {
         let checked = with_guard(&id, |g| g.breaker.check(now())).expect("loaded above");
         if let Some(event) = checked.event() {
+            if let ResilienceEvent::Breaker(t) = &event {
+                mark(names::BREAKER, &[("decision", breaker_decision(&t.to))]);
+            }
             record(&id, &event);
             save_breaker(store, &id).await;
         }
         let pass = match checked.permit {
-            Permit::Allowed(pass) | Permit::AllowedProbe(pass) => pass,
+            Permit::Allowed(pass) => pass,
+            Permit::AllowedProbe(pass) => {
+                mark(names::BREAKER, &[("decision", "probe")]);
+                pass
+            }
             Permit::Rejected { retry_in_ms } => {
+                mark(names::BREAKER, &[("decision", "rejected")]);
                 return Err(refused(format!(
                     "{label} is paused after repeated failures{}",
                     retry_in_ms.map_or(String::new(), |ms| format!(
                         "; trying it again in {} s",
                         ms.div_ceil(1000)
                     ))
-                )))
+                )));
             }
         };
         // Time to the first text, for the popup's status line.
@@ -420,6 +467,7 @@ async fn attempts(
             Err(f) => f.kind.health(),
         };
         if let Some(t) = with_guard(&id, |g| g.breaker.record(pass, health, now())).flatten() {
+            mark(names::BREAKER, &[("decision", breaker_decision(&t.to))]);
             record(&id, &ResilienceEvent::Breaker(t));
             save_breaker(store, &id).await;
         }
@@ -443,8 +491,10 @@ async fn attempts(
         .expect("loaded above");
         record(&id, &decision.event());
         match decision {
-            Decision::Retry { delay_ms, .. } => {
-                if !cancel.sleep(delay_ms).await {
+            Decision::Retry {
+                delay_ms, reason, ..
+            } => {
+                if !wait(names::RETRY_WAIT, reason.as_str(), delay_ms, cancel).await {
                     return Err(StreamFailure::stopped(false));
                 }
             }

@@ -58,6 +58,8 @@ type Timer = (f64, Closure<dyn FnMut()>);
 
 /// How many stored error rows are read back at start.
 const RESTORED_ERROR_ROWS: u32 = 2_000;
+/// Spans of the last ten minutes read back at start (the live port's span).
+const RESTORED_SPANS: (f64, u32) = (600_000.0, 2_000);
 /// How often the sinks take a window, ms.
 const PERSIST_MS: f64 = 60_000.0;
 
@@ -114,9 +116,15 @@ pub async fn start(store: &Store) {
         .flatten()
         .unwrap_or_default();
     let _ = engine.restore_queue(saved);
-    // Error groups go on counting where the last instance left them.
+    // Error groups and counters go on counting where the last instance
+    // left them.
     let errors = store.telemetry_rows("error", RESTORED_ERROR_ROWS).await;
     engine.restore_errors(&errors.unwrap_or_default());
+    let metrics = store.telemetry_rows("metric", RESTORED_ERROR_ROWS).await;
+    engine.restore_counters(&metrics.unwrap_or_default());
+    let (span_ms, span_rows) = RESTORED_SPANS;
+    let spans = store.telemetry_between("span", now() - span_ms, f64::INFINITY, span_rows);
+    engine.restore_spans(&spans.await.unwrap_or_default());
     let targets = match store.meta_json::<Targets>(TARGETS_META).await {
         Ok(Some(targets)) => targets,
         _ => Targets {

@@ -92,6 +92,15 @@ pub fn base_url() -> String {
     runtime_ext().get_url("/")
 }
 
+/// The browser, as its user agent string names it.
+pub fn browser() -> String {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok();
+    navigator
+        .and_then(|n| Reflect::get(&n, &"userAgent".into()).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
 /// The manifest's `version`.
 pub fn version() -> String {
     Reflect::get(&runtime_ext().get_manifest(), &"version".into())

@@ -449,6 +449,12 @@ pub(super) async fn answer_with(
         }
         !cut
     };
+    // The whole call to this provider (its queue, attempts and waits), with
+    // the tokens and cost of the answer when it came.
+    let call = telemetry::child_of_current(
+        paperclip_core::telemetry::span::names::PROVIDER_CALL,
+        SpanKind::Client,
+    );
     let result = crate::resilient::stream(store, config, &request, cancel, &mut on_text).await;
     if let Err(f) = &result {
         let id = &config.settings().id;
@@ -460,7 +466,23 @@ pub(super) async fn answer_with(
             text: rest,
         });
     }
-    let usage = result.as_ref().ok().and_then(|done| done.usage);
+    let usage = match result.as_ref().ok().and_then(|done| done.usage) {
+        Some((tokens_in, tokens_out)) => {
+            let prices = crate::providers::prices(store).await;
+            Some(prices.usage(config.settings(), tokens_in, tokens_out))
+        }
+        None => None,
+    };
+    if let Some(mut call) = call {
+        call.set_attribute("provider.kind", config.settings().kind.as_str());
+        if let Some(u) = usage {
+            call.set_attribute("tokens.in", u.tokens_in as i64);
+            call.set_attribute("tokens.out", u.tokens_out as i64);
+            call.set_attribute("cost_usd", u.cost_micro_usd as f64 / 1e6);
+        }
+        let failed = result.as_ref().err().map(|f| f.kind.as_str());
+        telemetry::end(call, failed);
+    }
     let outcome = answer::outcome(
         // Cut at the limit: complete as kept, with its notice.
         if cut {
@@ -476,13 +498,6 @@ pub(super) async fn answer_with(
     };
     let status = *status;
     record_level(source.level);
-    let usage = match usage {
-        Some((tokens_in, tokens_out)) => {
-            let prices = crate::providers::prices(store).await;
-            Some(prices.usage(config.settings(), tokens_in, tokens_out))
-        }
-        None => None,
-    };
     let stored = if running.discarded() {
         Err(ProtocolError::failed("the conversation's data was deleted"))
     } else {

@@ -433,6 +433,19 @@ pub async fn stream_chat(
     if let Some(mut span) = span {
         span.set_attribute("provider.kind", kind);
         span.set_attribute("outcome", outcome);
+        if let Some(at) = headers_at.get() {
+            span.set_attribute("ttfb_ms", at - started);
+        }
+        if let Some(at) = first_at.get() {
+            span.set_attribute("first_text_ms", at - started);
+        }
+        if let Ok(Streamed {
+            usage: Some((tokens_in, tokens_out)),
+        }) = &result
+        {
+            span.set_attribute("tokens.in", *tokens_in as i64);
+            span.set_attribute("tokens.out", *tokens_out as i64);
+        }
         crate::telemetry::end(span, result.as_ref().err().map(|f| f.error.as_str()));
     }
     result

@@ -169,7 +169,13 @@ pub trait Backend {
     /// Applies the telemetry bounds at `now_ms`; returns how many rows went.
     async fn telemetry_trim(&self, now_ms: f64) -> Result<u32, ProtocolError>;
     /// Rows of `kind`, newest first, at most `limit`.
-    async fn telemetry_rows(&self, kind: &str, limit: u32) -> Result<Vec<Row>, ProtocolError>;
+    async fn telemetry_rows(
+        &self,
+        kind: &str,
+        from_ms: f64,
+        to_ms: f64,
+        limit: u32,
+    ) -> Result<Vec<Row>, ProtocolError>;
     /// How many telemetry rows there are.
     async fn telemetry_count(&self) -> Result<u64, ProtocolError>;
     /// Deletes every telemetry row; returns how many there were.

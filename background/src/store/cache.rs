@@ -104,6 +104,22 @@ impl Store {
             .await
     }
 
+    /// At most `max` entries, most recently used first (the panel's list).
+    pub async fn cache_list(&self, max: u32) -> Result<Vec<CacheEntry>, ProtocolError> {
+        self.backend.cache_recent(max).await
+    }
+
+    /// How many entries the persistent tier holds.
+    pub async fn cache_total(&self) -> Result<u64, ProtocolError> {
+        self.backend.cache_count().await
+    }
+
+    /// Deletes the entry `key` (exactly) in both tiers.
+    pub async fn cache_remove(&self, key: &str) -> Result<(), ProtocolError> {
+        self.cache.borrow_mut().remove(key);
+        self.backend.cache_delete(&[key.to_string()]).await
+    }
+
     /// Fills the memory tier with the most recently used live entries.
     pub async fn cache_warm(&self, now_ms: u64) -> Result<(), ProtocolError> {
         let max = self.cache.borrow().stats().entries as u32

@@ -288,13 +288,19 @@ impl Backend for Memory {
         Ok(n as u32)
     }
 
-    async fn telemetry_rows(&self, kind: &str, limit: u32) -> Result<Vec<Row>, ProtocolError> {
+    async fn telemetry_rows(
+        &self,
+        kind: &str,
+        from_ms: f64,
+        to_ms: f64,
+        limit: u32,
+    ) -> Result<Vec<Row>, ProtocolError> {
         Ok(self
             .telemetry
             .borrow()
             .iter()
             .rev()
-            .filter(|r| r.kind == kind)
+            .filter(|r| r.kind == kind && r.time >= from_ms && r.time <= to_ms)
             .take(limit as usize)
             .cloned()
             .collect())

@@ -23,6 +23,21 @@ impl Store {
     /// Telemetry rows of `kind` (`metric`, `event`, `error`, `span`),
     /// newest first, at most `limit`.
     pub async fn telemetry_rows(&self, kind: &str, limit: u32) -> Result<Vec<Row>, ProtocolError> {
-        self.backend.telemetry_rows(kind, limit).await
+        self.telemetry_between(kind, f64::NEG_INFINITY, f64::INFINITY, limit)
+            .await
+    }
+
+    /// Telemetry rows of `kind` written in `[from_ms, to_ms]`, newest
+    /// first, at most `limit`.
+    pub async fn telemetry_between(
+        &self,
+        kind: &str,
+        from_ms: f64,
+        to_ms: f64,
+        limit: u32,
+    ) -> Result<Vec<Row>, ProtocolError> {
+        self.backend
+            .telemetry_rows(kind, from_ms, to_ms, limit)
+            .await
     }
 }

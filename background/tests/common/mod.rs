@@ -1070,9 +1070,36 @@ pub async fn telemetry_sink_writes_rows_and_applies_retention() {
         now - 10.0,
         0.5,
     );
+    // A span with nanosecond times (beyond a JavaScript number's exact
+    // range) and attributes, stored whole and read back by time range.
+    {
+        use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
+        let ns = ((now - 20.0) * 1e6) as u64;
+        let mut ask = OpenSpan::root(names::ASK, SpanKind::Internal, (3, 5), 7, ns);
+        ask.set_attribute("site", "https://a.test");
+        engine.span(ask.finish(ns + 1_234_567), now - 15.0);
+    }
     let rows = engine.rows(now - 1_000.0, now);
-    assert!(rows.len() >= 2);
+    assert!(rows.len() >= 3);
     store.telemetry_add(&rows).await.unwrap();
+    let spans = paperclip_core::telemetry::persist::spans_of(
+        &store
+            .telemetry_between("span", now - 1_000.0, now, 10)
+            .await
+            .unwrap(),
+    );
+    let live: Vec<_> = engine
+        .spans()
+        .between(0, u64::MAX)
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(spans, live, "the span reads back whole");
+    assert!(store
+        .telemetry_between("span", now - 1_000.0, now - 100.0, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let stale: Vec<Row> = (0..5)
         .map(|i| Row {
             time: now - RETENTION_MS - 1_000.0 - f64::from(i),
@@ -1080,6 +1107,7 @@ pub async fn telemetry_sink_writes_rows_and_applies_retention() {
             name: "old.event".into(),
             value: 1.0,
             dims: Default::default(),
+            span: None,
         })
         .collect();
     store.telemetry_add(&stale).await.unwrap();
@@ -1141,6 +1169,7 @@ async fn fill(store: &Store, now: u64) {
             name: "ask.started".into(),
             value: 1.0,
             dims: Default::default(),
+            span: None,
         }])
         .await
         .unwrap();

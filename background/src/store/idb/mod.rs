@@ -363,8 +363,14 @@ impl Backend for IndexedDb {
         self.trim_rows(now_ms).await
     }
 
-    async fn telemetry_rows(&self, kind: &str, limit: u32) -> Result<Vec<Row>, ProtocolError> {
-        self.rows_of(kind, limit).await
+    async fn telemetry_rows(
+        &self,
+        kind: &str,
+        from_ms: f64,
+        to_ms: f64,
+        limit: u32,
+    ) -> Result<Vec<Row>, ProtocolError> {
+        self.rows_of(kind, from_ms, to_ms, limit).await
     }
 
     async fn telemetry_count(&self) -> Result<u64, ProtocolError> {

@@ -139,11 +139,17 @@ impl IndexedDb {
         Ok(keys.len() as u32)
     }
 
-    pub(super) async fn rows_of(&self, kind: &str, limit: u32) -> Result<Vec<Row>, ProtocolError> {
+    pub(super) async fn rows_of(
+        &self,
+        kind: &str,
+        from_ms: f64,
+        to_ms: f64,
+        limit: u32,
+    ) -> Result<Vec<Row>, ProtocolError> {
         let (_tx, s) = self.tx(&[store::TELEMETRY], TransactionMode::ReadOnly)?;
         let range = KeyRange::bound(
-            &js_sys::Array::of2(&kind.into(), &f64::NEG_INFINITY.into()).into(),
-            &js_sys::Array::of2(&kind.into(), &f64::INFINITY.into()).into(),
+            &js_sys::Array::of2(&kind.into(), &from_ms.into()).into(),
+            &js_sys::Array::of2(&kind.into(), &to_ms.into()).into(),
             None,
             None,
         )
