@@ -16,7 +16,17 @@ use yew::prelude::*;
 pub struct ErrorsProps {
     /// The groups.
     pub groups: Vec<ErrorGroup>,
+    /// Whether they come from a session bundle (no resolving or muting).
+    #[prop_or_default]
+    pub read_only: bool,
 }
+
+/// Rows drawn at first, and added by "Show more".
+const PAGE: usize = 100;
+
+/// Where the filters are kept.
+const SEVERITY_KEY: &str = "paperclip.panel.error_severity";
+const CATEGORY_KEY: &str = "paperclip.panel.error_category";
 
 /// What a select's value means: `all`, or one name.
 fn chosen<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
@@ -26,12 +36,14 @@ fn chosen<T>(value: &str, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
 /// The error groups with their filters.
 #[function_component(ErrorsView)]
 pub fn errors_view(props: &ErrorsProps) -> Html {
-    let severity = use_state(|| None::<Severity>);
-    let category = use_state(|| None::<Category>);
+    let saved = |key| crate::saved::get(key).unwrap_or_else(|| "all".into());
+    let severity = use_state(|| chosen(&saved(SEVERITY_KEY), Severity::parse));
+    let category = use_state(|| chosen(&saved(CATEGORY_KEY), Category::parse));
     let on_severity = {
         let severity = severity.clone();
         Callback::from(move |e: Event| {
             let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            crate::saved::set(SEVERITY_KEY, &select.value());
             severity.set(chosen(&select.value(), Severity::parse));
         })
     };
@@ -39,6 +51,7 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
         let category = category.clone();
         Callback::from(move |e: Event| {
             let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            crate::saved::set(CATEGORY_KEY, &select.value());
             category.set(chosen(&select.value(), Category::parse));
         })
     };
@@ -52,6 +65,13 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
         _ => Default::default(),
     };
     let show_muted = use_state(|| false);
+    // Rows drawn: a page at first, more on request (a first render stays
+    // fast with thousands of groups).
+    let limit = use_state(|| PAGE);
+    let more = {
+        let limit = limit.clone();
+        Callback::from(move |_: MouseEvent| limit.set(*limit + PAGE))
+    };
     let message = use_state(|| None::<Result<String, String>>);
     let triage = {
         let (reload, message) = (reload.clone(), message.clone());
@@ -128,7 +148,7 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
                     <thead><tr><th>{ "Severity" }</th><th>{ "Category" }</th><th>{ "Error" }</th><th>{ "Where" }</th>
                         <th>{ "Count" }</th><th>{ "First seen" }</th><th>{ "Last seen" }</th><th>{ "State" }</th></tr></thead>
                     <tbody>
-                    { for shown.iter().map(|(g, state)| {
+                    { for shown.iter().take(*limit).map(|(g, state)| {
                         let title = format!("{}: {}", g.kind, g.title);
                         let act = |label: &'static str, triage_to: Option<Triage>, done: &'static str| {
                             let name = format!("{label} {title}");
@@ -142,6 +162,7 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
                         };
                         let now = platform::clock::now_ms();
                         let actions = match state {
+                            _ if props.read_only => html! {},
                             GroupState::Open | GroupState::Regressed => html! { <>
                                 { act("Resolve", Some(Triage::Resolved { at_ms: now }), "Resolved") }
                                 { act("Mute", Some(Triage::Muted {}), "Muted") }
@@ -175,6 +196,9 @@ pub fn errors_view(props: &ErrorsProps) -> Html {
                     }) }
                     </tbody>
                 </table>
+                if shown.len() > *limit {
+                    <p><button type="button" onclick={more}>{ format!("Show {} more of {}", (shown.len() - *limit).min(PAGE), shown.len() - *limit) }</button></p>
+                }
             }
         </div>
     }

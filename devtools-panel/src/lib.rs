@@ -7,7 +7,12 @@
 #![forbid(unsafe_code)]
 
 mod asks;
+mod bundle;
+mod dashboard;
 mod errors;
+mod inspect;
+mod notes;
+mod saved;
 mod telemetry;
 mod timeline;
 
@@ -103,9 +108,7 @@ impl Tab {
 const TAB_KEY: &str = "paperclip.panel.tab";
 
 fn saved_tab() -> Tab {
-    let saved = web_sys::window()
-        .and_then(|w| w.local_storage().ok().flatten())
-        .and_then(|s| s.get_item(TAB_KEY).ok().flatten());
+    let saved = saved::get(TAB_KEY);
     Tab::ALL
         .into_iter()
         .find(|t| Some(t.name()) == saved.as_deref())
@@ -173,10 +176,7 @@ fn panel() -> Html {
     let on_choose = {
         let tab = tab.clone();
         Callback::from(move |t: Tab| {
-            if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten())
-            {
-                let _ = storage.set_item(TAB_KEY, t.name());
-            }
+            saved::set(TAB_KEY, t.name());
             tab.set(t);
         })
     };
@@ -304,6 +304,9 @@ fn panel() -> Html {
             } }
             </ErrorBoundary>
             <ErrorBoundary name="panel.storage"><StorageSection /></ErrorBoundary>
+            <ErrorBoundary name="panel.stores"><inspect::StoreChart /></ErrorBoundary>
+            <ErrorBoundary name="panel.prefs"><inspect::PrefsInspector /></ErrorBoundary>
+            <ErrorBoundary name="panel.cache"><inspect::CacheInspector /></ErrorBoundary>
             }
             { match *tab {
                 Tab::Storage => html! {},

@@ -1,4 +1,4 @@
-//! The panel's Timeline tab: the spans of the last ten minutes (or an
+//! The panel's Timeline tab: the spans of the time range chosen (or an
 //! imported Chrome trace file) as bars, filtered by name, zoomed and panned
 //! with the buttons, the keys (+, -, ←, →, 0 on the focused timeline) or
 //! the mouse wheel and dragging.
@@ -6,6 +6,18 @@
 use paperclip_core::telemetry::span::{Span, SpanStatus};
 use paperclip_core::telemetry::trace_import::{self, pan, zoom, TraceBar, MAX_TRACE_BYTES};
 use yew::prelude::*;
+
+/// Where the name filter is kept.
+const FILTER_KEY: &str = "paperclip.panel.timeline_filter";
+
+/// Where the component chosen is kept.
+const COMPONENT_KEY: &str = "paperclip.panel.timeline_component";
+
+/// A span's component: its name up to the first dot (`provider` for
+/// `provider.request`).
+fn component_of(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
+}
 
 /// The most bars drawn at once.
 const MAX_BARS: usize = 300;
@@ -45,7 +57,7 @@ fn from_trace(bars: &[TraceBar]) -> Vec<Bar> {
 /// Props: the live spans.
 #[derive(Properties, PartialEq)]
 pub struct TimelineProps {
-    /// The spans of the last ten minutes.
+    /// The spans of the time range chosen.
     pub spans: Vec<Span>,
 }
 
@@ -53,7 +65,8 @@ pub struct TimelineProps {
 #[function_component(TimelineView)]
 pub fn timeline_view(props: &TimelineProps) -> Html {
     let window = use_state(|| (0.0f64, 1.0f64));
-    let filter = use_state(String::new);
+    let filter = use_state(|| crate::saved::get(FILTER_KEY).unwrap_or_default());
+    let component = use_state(|| crate::saved::get(COMPONENT_KEY).unwrap_or_default());
     let imported = use_state(|| None::<(String, Vec<TraceBar>)>);
     let message = use_state(|| None::<Result<String, String>>);
     let drag = use_mut_ref(|| None::<f64>);
@@ -73,10 +86,41 @@ pub fn timeline_view(props: &TimelineProps) -> Html {
     let (lo, hi) = *window;
     let (from, to) = (start + lo * whole, start + hi * whole);
     let needle = filter.to_lowercase();
+    let mut components: Vec<&str> = bars.iter().map(|b| component_of(&b.name)).collect();
+    components.sort_unstable();
+    components.dedup();
+    // A component kept from before that has no spans now: all of them.
+    let active = if components.contains(&component.as_str()) {
+        component.as_str()
+    } else {
+        ""
+    };
     let matching: Vec<&Bar> = bars
         .iter()
         .filter(|b| needle.is_empty() || b.name.to_lowercase().contains(&needle))
+        .filter(|b| active.is_empty() || component_of(&b.name) == active)
         .collect();
+    let on_component = {
+        let component = component.clone();
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            crate::saved::set(COMPONENT_KEY, &select.value());
+            component.set(select.value());
+        })
+    };
+    // A note's range as the window's shares of the whole.
+    let on_zoom = {
+        let window = window.clone();
+        Callback::from(move |(a, b): (f64, f64)| {
+            let lo = ((a - start) / whole).clamp(0.0, 1.0);
+            let hi = ((b - start) / whole).clamp(0.0, 1.0);
+            window.set(if hi - lo > 1e-9 {
+                (lo, hi)
+            } else {
+                zoom((lo, lo), 1.0)
+            });
+        })
+    };
     let shown: Vec<&&Bar> = matching
         .iter()
         .filter(|b| b.start_ms <= to && b.start_ms + b.ms >= from)
@@ -137,30 +181,25 @@ pub fn timeline_view(props: &TimelineProps) -> Html {
         let filter = filter.clone();
         Callback::from(move |e: InputEvent| {
             let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            filter.set(input.value().trim().to_string());
+            let text = input.value().trim().to_string();
+            crate::saved::set(FILTER_KEY, &text);
+            filter.set(text);
         })
     };
     let on_file = {
         let (imported, message, window) = (imported.clone(), message.clone(), window.clone());
         Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            let Some(file) = paperclip_ui::take_chosen_file(&e) else {
                 return;
             };
-            input.set_value("");
             let (imported, message, window) = (imported.clone(), message.clone(), window.clone());
             wasm_bindgen_futures::spawn_local(async move {
                 let name = file.name();
-                let read = if file.size() > MAX_TRACE_BYTES as f64 {
-                    Err(format!(
-                        "{name} is too large: at most {} MB can be read",
-                        MAX_TRACE_BYTES / (1024 * 1024)
-                    ))
-                } else {
-                    paperclip_ui::read_text(file).await.and_then(|text| {
+                let read = paperclip_ui::read_text_within(file, MAX_TRACE_BYTES)
+                    .await
+                    .and_then(|text| {
                         trace_import::parse(&text).map_err(|e| format!("{name}: {e}"))
-                    })
-                };
+                    });
                 match read {
                     Ok(bars) => {
                         message.set(Some(Ok(format!("Showing {name}: {} spans.", bars.len()))));
@@ -185,7 +224,13 @@ pub fn timeline_view(props: &TimelineProps) -> Html {
     html! {
         <div class="timeline-view">
             <div class="filters">
-                <input type="search" aria-label="Filter spans by name" placeholder="span name" oninput={on_filter} />
+                <input type="search" aria-label="Filter spans by name" placeholder="span name" value={(*filter).clone()} oninput={on_filter} />
+                <select aria-label="Component" onchange={on_component}>
+                    <option value="" selected={active.is_empty()}>{ "All components" }</option>
+                    { for components.iter().map(|c| html! {
+                        <option value={c.to_string()} selected={*c == active}>{ c.to_string() }</option>
+                    }) }
+                </select>
                 <button type="button" onclick={set(zoom(*window, 0.5))}>{ "Zoom in" }</button>
                 <button type="button" onclick={set(zoom(*window, 2.0))}>{ "Zoom out" }</button>
                 <button type="button" onclick={set((0.0, 1.0))}>{ "Show all" }</button>
@@ -196,6 +241,9 @@ pub fn timeline_view(props: &TimelineProps) -> Html {
                 }
             </div>
             { paperclip_ui::status_line(&message) }
+            if imported.is_none() && !bars.is_empty() {
+                <crate::notes::NotesBar from_ms={from} to_ms={to} {on_zoom} />
+            }
             <p class="meta" role="status">{ format!("{} of {} spans shown · {:.1} ms from {:.1} ms",
                 shown.len(), matching.len(), to - from, from - start) }</p>
             if bars.is_empty() {

@@ -52,11 +52,9 @@ pub fn data_section() -> Html {
         let offered = offered.clone();
         let policy = *policy;
         Callback::from(move |e: Event| {
-            let input: web_sys::HtmlInputElement = e.target_unchecked_into();
-            let Some(file) = input.files().and_then(|f| f.get(0)) else {
+            let Some(file) = paperclip_ui::take_chosen_file(&e) else {
                 return;
             };
-            input.set_value("");
             offered.set(Vec::new());
             let status = status.clone();
             let offered = offered.clone();

@@ -178,3 +178,29 @@ pub async fn read_text(file: web_sys::File) -> Result<String, String> {
         .await
         .map_err(|e| format!("cannot read the file: {e}"))
 }
+
+/// The file chosen in the `<input type=file>` that fired `e`, taken out of
+/// the input (so that choosing the same file again fires again).
+pub fn take_chosen_file(e: &Event) -> Option<web_sys::File> {
+    let input: web_sys::HtmlInputElement = e.target_unchecked_into();
+    let file = input.files().and_then(|f| f.get(0))?;
+    input.set_value("");
+    Some(file)
+}
+
+/// Reads `file` as text when it is at most `max_bytes`; a larger one is
+/// refused unread, with its name and the limit.
+pub async fn read_text_within(file: web_sys::File, max_bytes: usize) -> Result<String, String> {
+    if file.size() > max_bytes as f64 {
+        let limit = if max_bytes >= 1 << 20 {
+            format!("{} MB", max_bytes >> 20)
+        } else {
+            format!("{} KB", max_bytes >> 10)
+        };
+        return Err(format!(
+            "{} is too large: at most {limit} can be read",
+            file.name()
+        ));
+    }
+    read_text(file).await
+}
