@@ -28,6 +28,26 @@ pub struct Row {
     pub p99_ms: f64,
 }
 
+impl Row {
+    /// The row of `case` for Paperclip from its samples, ms (nearest-rank
+    /// percentiles). `xs` must not be empty.
+    pub fn from_samples(case: &str, mut xs: Vec<f64>) -> Self {
+        xs.sort_by(f64::total_cmp);
+        let p = |q: f64| {
+            let i = ((q / 100.0) * xs.len() as f64).ceil() as usize;
+            xs[i.clamp(1, xs.len()) - 1]
+        };
+        Row {
+            case: case.into(),
+            imp: "paperclip".into(),
+            n: xs.len() as u32,
+            p50_ms: p(50.0),
+            p95_ms: p(95.0),
+            p99_ms: p(99.0),
+        }
+    }
+}
+
 /// Opens `page`, waits for `window[function]`, calls it with `config` and
 /// polls until it settles, echoing `window.benchLog` lines; returns what it
 /// resolved to.

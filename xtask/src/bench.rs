@@ -3,7 +3,8 @@
 //! resilience [--quick]`: its breaker and retry decision against cockatiel,
 //! and recovery after an outage; `cargo xtask bench telemetry [--quick]`:
 //! its telemetry engine against the OpenTelemetry JS metrics SDK, and a
-//! sustained load with its loss accounting.
+//! sustained load with its loss accounting; `cargo xtask bench devtools
+//! [--quick]`: the devtools panel's tabs at scale (see `bench_devtools`).
 //!
 //! Builds `paperclip-background` with the `bench` feature (its `BenchStore`
 //! class) for wasm32 in its own target directory (`target/bench-build`, so
@@ -52,7 +53,14 @@ pub fn bench(args: &[String]) -> Result<()> {
             )?;
             run_bin("bench_agent", &args[1..])
         }
-        _ => bail!("usage: cargo xtask bench storage|resilience|telemetry|agent [--quick]"),
+        Some("devtools") => {
+            crate::dist::dist()?;
+            crate::dist::test_extensions()?;
+            run_bin("bench_devtools", &args[1..])
+        }
+        _ => {
+            bail!("usage: cargo xtask bench storage|resilience|telemetry|agent|devtools [--quick]")
+        }
     }
 }
 

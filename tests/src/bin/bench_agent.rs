@@ -48,20 +48,8 @@ const ACTIVATE_TIMED: &str = "
       return {t0, reply};
     })().then(done, (e) => done({error: String(e)}));";
 
-fn row(case: &str, mut xs: Vec<f64>) -> Row {
-    xs.sort_by(f64::total_cmp);
-    let p = |q: f64| {
-        let i = ((q / 100.0) * xs.len() as f64).ceil() as usize;
-        xs[i.clamp(1, xs.len()) - 1]
-    };
-    Row {
-        case: case.into(),
-        imp: "paperclip".into(),
-        n: xs.len() as u32,
-        p50_ms: p(50.0),
-        p95_ms: p(95.0),
-        p99_ms: p(99.0),
-    }
+fn row(case: &str, xs: Vec<f64>) -> Row {
+    Row::from_samples(case, xs)
 }
 
 /// An open page shows a change made elsewhere within this (issue 15).

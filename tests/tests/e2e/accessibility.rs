@@ -138,5 +138,18 @@ async fn contrast_everywhere(b: Browser, server: Server, dark: bool) -> Result<B
     for path in ["popup.html", "options.html", "panel.html"] {
         check(path, b.contrast_of_page(path).await?)?;
     }
+    // Every tab of the panel (it opens on the tab chosen last).
+    b.request(json!({"type": "FlushTelemetry"})).await?;
+    for tab in ["Asks", "Dashboard", "Errors", "Timeline"] {
+        b.in_extension_page(
+            "panel.html",
+            "const done = arguments[arguments.length - 1];
+             localStorage.setItem('paperclip.panel.tab', arguments[0]); done(null);",
+            json!(tab),
+        )
+        .await?;
+        let c = b.contrast_of_page("panel.html").await?;
+        check(&format!("the panel's {tab} tab"), c)?;
+    }
     Ok(b)
 }

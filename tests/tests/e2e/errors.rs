@@ -20,6 +20,9 @@ in_both_browsers!(
     errors_from_everywhere_are_classified_and_filtered_in_the_panel,
     the_request_log_shows_each_asks_path_and_trace,
     the_timeline_filters_zooms_and_imports_a_trace,
+    a_session_bundle_round_trips_and_keeps_no_secret,
+    the_dashboard_charts_metrics_and_keeps_a_view,
+    long_lists_show_a_page_then_more,
 );
 
 /// The rows shown: (severity, category, summary).
@@ -159,6 +162,24 @@ async fn errors_from_everywhere_are_classified_and_filtered_in_the_panel(
         muted.is_some_and(|g| g["state"] == "muted" && g["group"]["count"] == 2),
         "{exported}"
     );
+    // The filters chosen are there again when the panel opens again.
+    choose(&b, "Severity", "warning").await?;
+    b.client.refresh().await?;
+    let kept = b
+        .poll(Duration::from_secs(15), "the filter kept", || async {
+            let v = b
+                .client
+                .execute(
+                    "return document.getElementById('error-severity')?.value ?? null;",
+                    vec![],
+                )
+                .await?;
+            let shown = rows(&b).await?;
+            Ok((v == json!("warning") && !shown.is_empty()).then_some(shown))
+        })
+        .await?;
+    ensure!(kept.iter().all(|(s, _, _)| s == "warning"), "{kept:?}");
+    choose(&b, "Severity", "all").await?;
     b.close_tab(back).await?;
     Ok(b)
 }
@@ -244,10 +265,41 @@ async fn the_request_log_shows_each_asks_path_and_trace(
     );
     ensure!(
         older.contains(": http_5xx (")
+            && older.contains("retry after ")
             && older.contains(": ok (")
             && older.ends_with("answer: normal"),
         "{older}"
     );
+    // The answered ask's first byte and text, its tokens and (a loopback
+    // provider) its cost; the offline one had no tokens.
+    let cells = |row: usize| {
+        let b = &b;
+        async move {
+            let v = b
+                .client
+                .execute(
+                    "const r = document.querySelectorAll('table.asks tbody tr')[arguments[0]];
+                     return ['.first', '.tokens', '.cost'].map(c => r.querySelector(c).textContent);",
+                    vec![json!(row)],
+                )
+                .await?;
+            anyhow::Ok(serde_json::from_value::<Vec<String>>(v)?)
+        }
+    };
+    let answered = cells(1).await?;
+    let numbers = |s: &str| {
+        s.split(" / ")
+            .map(|p| p.trim_end_matches(" ms").parse::<f64>().is_ok())
+            .collect::<Vec<_>>()
+    };
+    ensure!(
+        numbers(&answered[0]) == [true, true]
+            && numbers(&answered[1]) == [true, true]
+            && answered[2] == "$0.0000",
+        "{answered:?}"
+    );
+    let offline = cells(0).await?;
+    ensure!(offline[1] == "–", "{offline:?}");
     // The tabs move with the keys: → to the next, End to the last, Home
     // back to the first (the focus follows).
     b.client
@@ -292,6 +344,63 @@ async fn the_request_log_shows_each_asks_path_and_trace(
         spans.contains("ask · ") && spans.matches("provider.request · ").count() == 2,
         "{spans}"
     );
+    // Comparison: the offline ask (one request) against the retried one
+    // (two), span by span.
+    for row in [1, 2] {
+        let tick = b
+            .client
+            .find(Locator::XPath(&format!(
+                "(//table[@aria-label='Asks']//input[starts-with(@aria-label, 'Compare the ask')])[{row}]"
+            )))
+            .await?;
+        b.click(&tick).await?;
+    }
+    let compared: Vec<Vec<String>> = b
+        .poll(Duration::from_secs(10), "the comparison", || async {
+            let v = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('table.comparison tbody tr')]
+                       .map(r => [...r.children].map(c => c.textContent));",
+                    vec![],
+                )
+                .await?;
+            let rows: Vec<Vec<String>> = serde_json::from_value(v)?;
+            Ok((!rows.is_empty()).then_some(rows))
+        })
+        .await?;
+    let row = |name: &str, n: &str| compared.iter().find(|r| r[0] == name && r[1] == n).cloned();
+    let ask = row("ask", "1").unwrap_or_default();
+    ensure!(
+        ask.len() == 5
+            && ask[2].ends_with(" ms")
+            && ask[3].ends_with(" ms")
+            && ask[4].ends_with(" ms"),
+        "{compared:?}"
+    );
+    let second = row("provider.request", "2").unwrap_or_default();
+    ensure!(
+        second.len() == 5 && second[2] == "–" && second[3].ends_with(" ms") && second[4] == "–",
+        "{compared:?}"
+    );
+    // Paused, the log stays as it was while a third ask is answered;
+    // resumed, it shows it.
+    click_button(&b, "Pause live updates").await?;
+    let panel = b.client.window().await?;
+    b.client.switch_to_window(back.clone()).await?;
+    b.enter_agent().await?;
+    b.ask("And a third?").await?;
+    b.wait_answer(2).await?;
+    b.top().await?;
+    b.client.switch_to_window(panel).await?;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let asks = b.texts("table.asks tbody tr").await?.len();
+    ensure!(asks == 2, "{asks} asks shown while paused");
+    click_button(&b, "Resume live updates").await?;
+    b.poll(Duration::from_secs(10), "the third ask", || async {
+        Ok((b.texts("table.asks tbody tr").await?.len() == 3).then_some(()))
+    })
+    .await?;
     b.close_tab(back).await?;
     Ok(b)
 }
@@ -360,6 +469,22 @@ async fn the_timeline_filters_zooms_and_imports_a_trace(
         Ok(bars(&b).await?.0.len() == all.len())
     })
     .await?;
+    // By component.
+    choose(&b, "Component", "context").await?;
+    b.wait_until(
+        Duration::from_secs(5),
+        "only the context component",
+        || async {
+            let (names, _) = bars(&b).await?;
+            Ok(!names.is_empty() && names.iter().all(|n| n.starts_with("context.")))
+        },
+    )
+    .await?;
+    choose(&b, "Component", "").await?;
+    b.wait_until(Duration::from_secs(5), "every component again", || async {
+        Ok(bars(&b).await?.0.len() == all.len())
+    })
+    .await?;
 
     click_button(&b, "Zoom in").await?;
     let zoomed = window_ms(&bars(&b).await?.1);
@@ -373,6 +498,56 @@ async fn the_timeline_filters_zooms_and_imports_a_trace(
     b.client.active_element().await?.send_keys("0").await?;
     b.wait_until(Duration::from_secs(5), "the whole window again", || async {
         Ok((window_ms(&bars(&b).await?.1) - whole).abs() < 0.2)
+    })
+    .await?;
+
+    // A note on the first half: listed, it zooms back to its range, it is
+    // there after a reload, and it can be deleted; an empty one is refused.
+    click_button(&b, "Zoom in").await?;
+    click_button(&b, "Add a note").await?;
+    let refused = b
+        .poll(Duration::from_secs(5), "the refusal", || async {
+            b.text_of(".notes [role=alert]").await
+        })
+        .await?;
+    ensure!(refused == "Write the note first.", "{refused}");
+    b.control("input", "Note on the window shown")
+        .await?
+        .send_keys("the <b>first</b> half")
+        .await?;
+    click_button(&b, "Add a note").await?;
+    let note_text = || async { Ok(b.texts(".note-list .note-text").await?.first().cloned()) };
+    let noted = b
+        .poll(Duration::from_secs(5), "the note", note_text)
+        .await?;
+    ensure!(noted == "the <b>first</b> half", "{noted}");
+    click_button(&b, "Show all").await?;
+    b.control(
+        "button",
+        "Show the window of the note the <b>first</b> half",
+    )
+    .await?
+    .click()
+    .await?;
+    b.wait_until(Duration::from_secs(5), "the note's window", || async {
+        Ok((window_ms(&bars(&b).await?.1) - whole / 2.0).abs() < 0.5)
+    })
+    .await?;
+    b.client.refresh().await?;
+    let kept = b
+        .poll(
+            Duration::from_secs(15),
+            "the note after a reload",
+            note_text,
+        )
+        .await?;
+    ensure!(kept == noted, "{kept}");
+    b.control("button", "Delete the note the <b>first</b> half")
+        .await?
+        .click()
+        .await?;
+    b.wait_until(Duration::from_secs(5), "the note deleted", || async {
+        Ok(b.texts(".note-list .note-text").await?.is_empty())
     })
     .await?;
 
@@ -428,6 +603,351 @@ async fn the_timeline_filters_zooms_and_imports_a_trace(
         Ok(bars(&b).await?.0.iter().any(|n| n.starts_with("ask · ")))
     })
     .await?;
+    b.close_tab(back).await?;
+    Ok(b)
+}
+
+/// The panel's "Export session bundle": after an ask with a provider key
+/// set, on a page with a path and a query, the file holds the ask (its
+/// site's origin), the spans, metrics, health and environment, and none of
+/// the question, the page's text, its path or query, nor the key. Opened
+/// again with "Open a session bundle", the tabs show it read-only (no
+/// Resolve buttons) until "Back to live"; a file that is not a bundle is
+/// refused with its reason.
+async fn a_session_bundle_round_trips_and_keeps_no_secret(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    let fake = FakeProvider::start()?;
+    let settings = json!({"id": "work", "kind": "openai_compatible", "label": "work",
+        "base_url": fake.base_url(), "model": "fake-model-1", "max_tokens": 256});
+    paperclip_e2e::scenario::ok(
+        &b,
+        json!({"type": "SaveProvider", "settings": settings,
+               "key": {"action": "set", "key": "sk-bundle-SECRET-77"}}),
+    )
+    .await?;
+    fake.script(Route::ChatCompletions, vec![Fault::Status(503)]);
+    let page = server.url("/index.html?private-query=zebra");
+    b.ask_on(&page, "Who invented the quartzite widget?")
+        .await?;
+    // An error group too (a refused message: protocol).
+    b.request(json!({"type": "NoSuchRequestHere"})).await?;
+
+    let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Asks").await?;
+    b.poll(Duration::from_secs(15), "the ask listed", || async {
+        Ok(b.texts("table.asks tbody tr").await?.first().cloned())
+    })
+    .await?;
+    click_button(&b, "Export session bundle").await?;
+    let saved = b
+        .poll(Duration::from_secs(15), "the bundle saved", || async {
+            Ok(b.texts(".bundle-bar [role=status]")
+                .await?
+                .into_iter()
+                .find(|t| t.starts_with("Saved ")))
+        })
+        .await?;
+    let name = saved
+        .trim_start_matches("Saved ")
+        .trim_end_matches('.')
+        .to_string();
+    ensure!(
+        name.starts_with("paperclip-session-") && name.ends_with(".json"),
+        "{saved}"
+    );
+    let text = b.downloaded(&name).await?;
+    for secret in [
+        "sk-bundle-SECRET-77",
+        "quartzite",
+        "Short History",
+        "Gem clip",
+        "index.html",
+        "private-query",
+        "zebra",
+    ] {
+        ensure!(!text.contains(secret), "the bundle holds {secret:?}");
+    }
+    let bundle: serde_json::Value = serde_json::from_str(&text)?;
+    let origin = server.url("/");
+    let origin = origin.trim_end_matches('/');
+    ensure!(
+        bundle["format"] == "paperclip-session/1"
+            && bundle["asks"][0]["site"] == origin
+            && bundle["asks"][0]["attempts"][0]["outcome"] == "http_5xx"
+            && bundle["spans"].as_array().is_some_and(|s| s.len() >= 4)
+            && bundle["metrics"].as_array().is_some_and(|m| !m.is_empty())
+            && bundle["health"]["components"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty())
+            && bundle["environment"]["extension_version"].is_string()
+            && bundle["environment"]["browser"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+            && bundle["errors"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|g| g["kind"] == "protocol.unknown_type")),
+        "{bundle:#}"
+    );
+
+    // Opened again: read-only, in each tab.
+    let dir = tempfile::tempdir()?;
+    let copy = dir.path().join("bundle.json");
+    std::fs::write(&copy, &text)?;
+    b.client
+        .find(Locator::Css("#bundle-file"))
+        .await?
+        .send_keys(&copy.display().to_string())
+        .await?;
+    let banner = b
+        .poll(Duration::from_secs(10), "the bundle opened", || async {
+            b.text_of(".bundle-open").await
+        })
+        .await?;
+    ensure!(
+        banner.contains("read-only") && banner.contains("1 asks"),
+        "{banner}"
+    );
+    let asks = b.texts("table.asks tbody tr").await?;
+    ensure!(asks.len() == 1, "{asks:?}");
+    ensure!(
+        b.text_of("select[aria-label='Time range']")
+            .await?
+            .is_none(),
+        "a bundle has no range to choose"
+    );
+    click_button(&b, "Errors").await?;
+    b.poll(Duration::from_secs(10), "the bundle's errors", || async {
+        Ok((!rows(&b).await?.is_empty()).then_some(()))
+    })
+    .await?;
+    ensure!(
+        b.client
+            .find(Locator::XPath(
+                "//table[@aria-label='Errors']//button[.='Resolve']"
+            ))
+            .await
+            .is_err(),
+        "a bundle's errors cannot be resolved"
+    );
+    click_button(&b, "Back to live").await?;
+    b.wait_until(Duration::from_secs(10), "back to live", || async {
+        Ok(b.text_of(".bundle-open").await?.is_none())
+    })
+    .await?;
+    // Not a bundle: refused, with its reason.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"format\": \"paperclip-session/9\"}")?;
+    b.client
+        .find(Locator::Css("#bundle-file"))
+        .await?
+        .send_keys(&bad.display().to_string())
+        .await?;
+    let refused = b
+        .poll(Duration::from_secs(10), "the refusal", || async {
+            b.text_of(".bundle-bar [role=alert]").await
+        })
+        .await?;
+    ensure!(refused.contains("paperclip-session/9"), "{refused}");
+    ensure!(b.text_of(".bundle-open").await?.is_none(), "{refused}");
+    b.close_tab(back).await?;
+    Ok(b)
+}
+
+/// The charts shown: (instrument, lines drawn).
+async fn charts(b: &Browser) -> Result<Vec<(String, usize)>> {
+    let v = b
+        .client
+        .execute(
+            "return [...document.querySelectorAll('figure.metric-chart')].map(f =>
+               [f.querySelector('figcaption').firstChild.textContent.split(' (')[0],
+                f.querySelectorAll('polyline').length]);",
+            vec![],
+        )
+        .await?;
+    Ok(serde_json::from_value(v)?)
+}
+
+/// The Dashboard tab: after an ask and two collections, each instrument
+/// has a chart over time (a counter one line, a histogram its p50, p95
+/// and p99); pinning one and saving it as a view shows that instrument
+/// only, also after the panel is opened again; deleting the view shows
+/// them all.
+async fn the_dashboard_charts_metrics_and_keeps_a_view(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    b.ask_on(&server.url("/"), "What is this page about?")
+        .await?;
+    for _ in 0..2 {
+        b.request(json!({"type": "FlushTelemetry"})).await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Dashboard").await?;
+    let all = b
+        .poll(Duration::from_secs(15), "the charts", || async {
+            let c = charts(&b).await?;
+            let ask = c.iter().any(|(n, lines)| n == "ask.count" && *lines == 1);
+            let read = c
+                .iter()
+                .any(|(n, lines)| n == "context.read" && *lines == 3);
+            Ok((ask && read).then_some(c))
+        })
+        .await?;
+    ensure!(all.len() > 2, "{all:?}");
+    let label = b
+        .client
+        .execute(
+            "return document.querySelector('svg.chart[aria-label^=\"context.read over\"]')
+               ?.getAttribute('aria-label') ?? null;",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        label
+            .as_str()
+            .is_some_and(|l| l.contains("p50 ") && l.contains("p99 ")),
+        "{label}"
+    );
+    // A view needs a name and a pinned chart.
+    click_button(&b, "Save pinned as a view (0)").await?;
+    let refused = b
+        .poll(Duration::from_secs(5), "the refusal", || async {
+            b.text_of(".dashboard [role=alert]").await
+        })
+        .await?;
+    ensure!(refused == "Name the view first.", "{refused}");
+    b.control("input", "Pin ask.count").await?.click().await?;
+    b.control("input", "New view's name")
+        .await?
+        .send_keys("Asks only")
+        .await?;
+    click_button(&b, "Save pinned as a view (1)").await?;
+    only_asks(&b).await?;
+    b.client.refresh().await?;
+    only_asks(&b).await?;
+    let chosen = b
+        .client
+        .execute(
+            "return document.getElementById('metric-view').value;",
+            vec![],
+        )
+        .await?;
+    ensure!(chosen == json!("Asks only"), "{chosen}");
+    click_button(&b, "Delete this view").await?;
+    b.poll(Duration::from_secs(10), "all charts again", || async {
+        Ok((charts(&b).await?.len() == all.len()).then_some(()))
+    })
+    .await?;
+    b.close_tab(back).await?;
+    Ok(b)
+}
+
+/// Waits until the Dashboard shows the `ask.count` instrument only.
+async fn only_asks(b: &Browser) -> Result<()> {
+    b.poll(Duration::from_secs(10), "the view's charts", || async {
+        let c = charts(b).await?;
+        let rows = b.texts("table.metrics tbody tr td:first-child").await?;
+        let only = c.len() == 1
+            && c[0].0 == "ask.count"
+            && !rows.is_empty()
+            && rows.iter().all(|r| r == "ask.count");
+        Ok(only.then_some(()))
+    })
+    .await
+}
+
+/// A session bundle with 120 asks and 150 error groups (made with the
+/// core, as the background makes one).
+fn long_bundle() -> Result<String> {
+    use paperclip_core::telemetry::bundle::SessionBundle;
+    use paperclip_core::telemetry::errors::{Category, ErrorInput, Severity};
+    use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
+    use paperclip_core::telemetry::{Engine, EngineConfig};
+    let now_ms = 1_796_000_000_000.0;
+    let mut engine = Engine::new(EngineConfig::default(), now_ms)?;
+    for i in 0..150 {
+        let kind = format!("bench.kind_{i}");
+        engine.error(
+            ErrorInput {
+                severity: Severity::Error,
+                category: Category::Provider,
+                message: "a failure",
+                kind: &kind,
+                component: "test",
+                ..ErrorInput::default()
+            },
+            now_ms,
+            0.5,
+        );
+    }
+    // Three spans an ask, in order of their start.
+    let spans: Vec<_> = (0..120u64)
+        .flat_map(|i| {
+            let t0 = (now_ms * 1e6) as u64 + i * 1_000_000_000;
+            let root = OpenSpan::root(names::ASK, SpanKind::Server, (i + 1, 1), 1, t0);
+            let a = root.child(names::CONTEXT_GATHER, SpanKind::Internal, 2, t0 + 1_000);
+            let b = root.child(names::CACHE_LOOKUP, SpanKind::Internal, 3, t0 + 2_000);
+            [
+                root.finish(t0 + 5_000_000),
+                a.finish(t0 + 2_000_000),
+                b.finish(t0 + 3_000_000),
+            ]
+        })
+        .collect();
+    let bundle = SessionBundle {
+        asks: paperclip_core::telemetry::asks::asks(&spans, 1_000),
+        errors: engine.errors().list().into_iter().cloned().collect(),
+        spans,
+        ..SessionBundle::empty(now_ms)
+    };
+    Ok(serde_json::to_string(&bundle)?)
+}
+
+/// Long lists draw a page, then more on "Show more": the Asks tab 50 at a
+/// time, the Errors tab 100; "Keep the last 300 spans" keeps the newest
+/// 100 asks' spans.
+async fn long_lists_show_a_page_then_more(b: Browser, _server: Server) -> Result<Browser> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("long.json");
+    std::fs::write(&file, long_bundle()?)?;
+    let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Asks").await?;
+    b.client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#bundle-file"))
+        .await?
+        .send_keys(&file.display().to_string())
+        .await?;
+    let count = |css: &'static str, n: usize| {
+        let b = &b;
+        async move {
+            b.poll(
+                Duration::from_secs(10),
+                &format!("{n} rows of {css}"),
+                || async { Ok((b.texts(css).await?.len() == n).then_some(())) },
+            )
+            .await
+        }
+    };
+    count("table.asks tbody tr", 50).await?;
+    choose(&b, "Spans kept", "300").await?;
+    b.client
+        .find(Locator::XPath("//button[.='Show 50 more of 50']"))
+        .await
+        .map_err(|_| anyhow::anyhow!("300 spans did not keep 100 asks"))?;
+    choose(&b, "Spans kept", "1000").await?;
+    click_button(&b, "Show 50 more of 70").await?;
+    count("table.asks tbody tr", 100).await?;
+    click_button(&b, "Show 20 more of 20").await?;
+    count("table.asks tbody tr", 120).await?;
+    click_button(&b, "Errors").await?;
+    count("table.errors tbody tr", 100).await?;
+    click_button(&b, "Show 50 more of 50").await?;
+    count("table.errors tbody tr", 150).await?;
     b.close_tab(back).await?;
     Ok(b)
 }

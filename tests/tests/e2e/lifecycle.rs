@@ -2,7 +2,8 @@
 //! `in_both_browsers!`): it wakes for the first message after stopping
 //! (both browsers); Chromium's cold worker answers the first message and
 //! its storage survives a worker restart; Firefox's agent survives the
-//! event page suspending; error groups go on counting after a restart
+//! event page suspending; error groups go on counting after a restart, and
+//! the devtools panel's asks and timeline show what happened before it
 //! (both browsers).
 
 use std::time::Duration;
@@ -238,18 +239,7 @@ async fn error_groups_go_on_counting_after_a_restart(
         refused["body"]["err"]["kind"] == "unknown_type",
         "{refused}"
     );
-    b.request(json!({"type": "FlushTelemetry"})).await?;
-    let (started, _) = b.background_instance().await?;
-    b.client.goto(&server.url("/")).await?;
-    match b.kind {
-        Kind::Chromium => b.stop_service_workers().await?,
-        Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
-    }
-    let (restarted, _) = b.background_instance().await?;
-    ensure!(
-        restarted > started,
-        "the background did not restart ({started}, then {restarted}), so this tested nothing"
-    );
+    restart(&b, &server).await?;
     b.request(unknown).await?;
     let back = b.open_tab("panel.html").await?;
     paperclip_e2e::scenario::click_button(&b, "Errors").await?;
@@ -269,5 +259,146 @@ async fn error_groups_go_on_counting_after_a_restart(
         .await?;
     b.close_tab(back).await?;
     ensure!(count == 2, "counted {count} times");
+    Ok(b)
+}
+
+/// Stores the telemetry window, stops the background (Chromium: stops the
+/// service worker; Firefox: lets the event page idle out) and checks that
+/// a new instance answers.
+async fn restart(b: &Browser, server: &Server) -> Result<()> {
+    b.request(json!({"type": "FlushTelemetry"})).await?;
+    let (started, _) = b.background_instance().await?;
+    b.client.goto(&server.url("/")).await?;
+    match b.kind {
+        Kind::Chromium => b.stop_service_workers().await?,
+        Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
+    }
+    let (restarted, _) = b.background_instance().await?;
+    ensure!(
+        restarted > started,
+        "the background did not restart ({started}, then {restarted}), so this tested nothing"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_the_panel_shows_asks_and_spans_from_before_a_restart() -> Result<()> {
+    with_browser(
+        Kind::Chromium,
+        the_panel_shows_asks_and_spans_from_before_a_restart,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn firefox_the_panel_shows_asks_and_spans_from_before_a_restart() -> Result<()> {
+    let prefs = json!({"extensions.background.idle.timeout": 2000});
+    with_browser_prefs(
+        Kind::Firefox,
+        prefs,
+        the_panel_shows_asks_and_spans_from_before_a_restart,
+    )
+    .await
+}
+
+/// The paths of the asks the panel lists, newest first.
+async fn ask_paths(b: &Browser, n: usize) -> Result<Vec<String>> {
+    b.poll(Duration::from_secs(15), &format!("{n} asks"), || async {
+        let v = b
+            .client
+            .execute(
+                "return [...document.querySelectorAll('table.asks tbody tr')]
+                   .map(r => r.querySelector('.path').textContent);",
+                vec![],
+            )
+            .await?;
+        let rows: Vec<String> = serde_json::from_value(v)?;
+        Ok((rows.len() == n).then_some(rows))
+    })
+    .await
+}
+
+/// Asks answered after a retry, and from the page after the provider
+/// refused; the background stops and starts again; the panel's Asks tab
+/// still lists both with their paths (the live range, then "Last hour"
+/// read from the store), the Timeline tab still draws their provider
+/// requests, and the Dashboard still counts both asks.
+async fn the_panel_shows_asks_and_spans_from_before_a_restart(
+    b: Browser,
+    server: Server,
+) -> Result<Browser> {
+    use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+    use paperclip_e2e::scenario::{add_fake_provider, click_button};
+    let fake = FakeProvider::start()?;
+    add_fake_provider(&b, "work", &fake).await?;
+    let page = server.url("/");
+    fake.script(Route::ChatCompletions, vec![Fault::Status(503)]);
+    b.ask_on(&page, "Is it retried?").await?;
+    fake.script(Route::ChatCompletions, vec![Fault::Status(401)]);
+    b.enter_agent().await?;
+    b.ask("Who made it?").await?;
+    b.wait_answer(1).await?;
+    b.top().await?;
+    restart(&b, &server).await?;
+
+    let back = b.open_tab("panel.html").await?;
+    click_button(&b, "Asks").await?;
+    let live = ask_paths(&b, 2).await?;
+    ensure!(
+        live[0].contains(": http_4xx (") && live[0].ends_with("answer: offline"),
+        "{live:?}"
+    );
+    ensure!(
+        live[1].contains(": http_5xx (") && live[1].ends_with("answer: normal"),
+        "{live:?}"
+    );
+    b.control("select", "Time range")
+        .await?
+        .find(fantoccini::Locator::Css("option[value='hour']"))
+        .await?
+        .click()
+        .await?;
+    let stored = ask_paths(&b, 2).await?;
+    ensure!(stored == live, "{stored:?} against {live:?}");
+    click_button(&b, "Timeline").await?;
+    // The range chosen is kept (also for this tab).
+    let requests = b
+        .poll(
+            Duration::from_secs(15),
+            "the provider requests drawn",
+            || async {
+                let v = b
+                .client
+                .execute(
+                    "return [document.querySelector('select[aria-label=\"Time range\"]')?.value,
+                             [...document.querySelectorAll('ol.timeline li')]
+                               .filter(l => l.textContent.startsWith('provider.request')).length];",
+                    vec![],
+                )
+                .await?;
+                let (range, n): (Option<String>, usize) = serde_json::from_value(v)?;
+                Ok((range.as_deref() == Some("hour") && n >= 3).then_some(n))
+            },
+        )
+        .await?;
+    ensure!(requests >= 3, "{requests}");
+    // The counters go on from what was stored: both asks are counted.
+    click_button(&b, "Dashboard").await?;
+    let asked = b
+        .poll(Duration::from_secs(15), "the asks counted", || async {
+            let v = b
+                .client
+                .execute(
+                    "return [...document.querySelectorAll('table.metrics tbody tr')]
+                       .filter(r => r.children[0].textContent === 'ask.count')
+                       .reduce((n, r) => n + Number(r.children[2].textContent), 0);",
+                    vec![],
+                )
+                .await?;
+            Ok(v.as_u64().filter(|n| *n >= 2))
+        })
+        .await?;
+    ensure!(asked == 2, "{asked} asks counted");
+    b.close_tab(back).await?;
     Ok(b)
 }

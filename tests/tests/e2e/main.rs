@@ -19,9 +19,14 @@
 //! - `controls`: the options page's and the panel's remaining controls;
 //! - `data`: deleting all data, a site's data and telemetry on the options
 //!   page, and its readability (provider names, whole words);
-//! - `errors`: errors from everywhere, classified and filtered in the panel;
+//! - `errors`: the panel's telemetry tabs: errors from everywhere,
+//!   classified and filtered; the request log and comparing asks; the
+//!   dashboard's charts and views; the timeline's filters, notes and trace
+//!   import; the session bundle;
 //! - `imports`: a planted conversation that waits to be opened and a
 //!   file's settings that ask first;
+//! - `inspector`: the panel's Storage tab (records per store, preferences
+//!   edited, exported and imported, context-cache entries deleted);
 //! - `lifecycle`: the background stopping and waking, Chromium's cold
 //!   worker and its storage across a restart, Firefox's agent across a
 //!   suspended event page (hand-written tests per browser);
@@ -120,6 +125,7 @@ mod controls;
 mod data;
 mod errors;
 mod imports;
+mod inspector;
 mod lifecycle;
 mod live;
 mod neighbour;
