@@ -45,6 +45,8 @@ fn topic_of_meta(key: &str) -> Option<Topic> {
         Some(Topic::Providers)
     } else if key == crate::telemetry::TARGETS_META {
         Some(Topic::Telemetry)
+    } else if key == crate::sync::META_SYNC_STATUS {
+        Some(Topic::Storage)
     } else {
         None
     }
@@ -85,6 +87,8 @@ fn flush() {
     }
     if topics.contains(&Topic::Preferences) {
         crate::agent::appearance_changed();
+        crate::menus_changed();
+        crate::sync::soon();
     }
     platform::changes::broadcast(&Broadcast::Changed { topics });
 }

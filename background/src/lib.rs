@@ -26,6 +26,7 @@ pub mod popup;
 pub mod providers;
 pub mod resilient;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 
 use std::cell::RefCell;
@@ -39,6 +40,7 @@ use paperclip_core::protocol::{
     ProvidersOrdered, QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response,
     TagsSet, TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
 };
+use paperclip_core::quick::CustomAction;
 use paperclip_core::sender::{self, Caller, Channel, SenderInfo};
 use paperclip_core::{activation, export};
 use paperclip_platform as platform;
@@ -128,6 +130,8 @@ pub async fn start() {
     STORE.with(|s| *s.borrow_mut() = Some(store));
     READY_MS.with(|t| t.set(platform::clock::monotonic_ms()));
     wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
+    // Settings changed on other devices while this worker was stopped.
+    sync::soon();
 }
 
 /// Creates the cleanup alarm unless it exists; alarms outlive the worker, so
@@ -356,6 +360,11 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             report: providers::test_connection(&store, &r.id).await?,
         }
         .into(),
+        Request::GetSyncStatus(_) => sync::status().await?.into(),
+        Request::FindLocalModels(_) => protocol::LocalModelsFound {
+            servers: providers::local::find().await,
+        }
+        .into(),
         Request::SetProviderOrder(r) => ProvidersOrdered {
             providers: providers::set_order(&store, &r.ids).await?,
         }
@@ -511,39 +520,88 @@ pub fn on_command(command: String, tab: JsValue) {
 }
 
 /// `contextMenus.onClicked`: shows the agent and starts the entry's quick
-/// action on the selection.
+/// action on the selection (or the user's own action of that name).
 #[wasm_bindgen]
 pub fn on_menu(info: JsValue, tab: JsValue) {
     let item = Reflect::get(&info, &"menuItemId".into())
         .ok()
-        .and_then(|v| v.as_string());
-    let Some(&(_, _, action)) = MENUS.iter().find(|(id, ..)| Some(*id) == item.as_deref()) else {
+        .and_then(|v| v.as_string())
+        .unwrap_or_default();
+    let pending = if let Some(&(_, _, action)) = MENUS.iter().find(|(id, ..)| *id == item) {
+        agent::arrival::Pending::Action(action)
+    } else if let Some(name) = item.strip_prefix(CUSTOM_MENU) {
+        agent::arrival::Pending::Custom(name.to_string())
+    } else {
         return;
     };
     if let Ok(Some(t)) = platform::tabs::read(&tab) {
         // Started in the agent open there, or when it connects.
-        agent::arrival::hold(t.id, agent::arrival::Pending::Action(action));
+        agent::arrival::hold(t.id, pending);
     }
     activate_tab(&tab);
+}
+
+/// The context-menu id of a user's own quick action: this, then its name.
+pub const CUSTOM_MENU: &str = "paperclip-custom:";
+
+thread_local! {
+    /// The user's actions the context menu was last built with.
+    static MENU_ACTIONS: RefCell<Option<Vec<CustomAction>>> = const { RefCell::new(None) };
+}
+
+/// `storage.onChanged`: another device's settings may have arrived.
+#[wasm_bindgen]
+pub fn on_storage_changed(_changes: JsValue, area: String) {
+    sync::area_changed(&area);
 }
 
 /// `runtime.onInstalled`: creates the context-menu entries.
 #[wasm_bindgen]
 pub fn on_installed() {
-    // onInstalled also fires on update, when the entries already exist.
+    MENU_ACTIONS.with(|m| m.borrow_mut().take());
+    menus_changed();
+}
+
+/// Builds the context menu again when the user's quick actions changed
+/// since it was built: the built-in entries on a selection, then one
+/// "Clippy: <name>" entry per action (on a selection only when it needs
+/// one).
+pub(crate) fn menus_changed() {
+    let actions = store()
+        .map(|s| s.preferences().quick_actions)
+        .unwrap_or_default();
+    if MENU_ACTIONS.with(|m| m.borrow().as_ref() == Some(&actions)) {
+        return;
+    }
+    MENU_ACTIONS.with(|m| *m.borrow_mut() = Some(actions.clone()));
     let menus = platform::api().context_menus();
     let create = Closure::once_into_js(move || {
-        for (id, title, _) in MENUS {
+        let entry = |id: &str, title: &str, on_page: bool| {
             let props = Object::new();
             let set = |k: &str, v: &JsValue| {
                 Reflect::set(&props, &k.into(), v).expect("plain object");
             };
             set("id", &id.into());
             set("title", &title.into());
-            set("contexts", &js_sys::Array::of1(&"selection".into()));
+            let contexts = js_sys::Array::of1(&"selection".into());
+            if on_page {
+                contexts.push(&"page".into());
+            }
+            set("contexts", &contexts);
             platform::api().context_menus().create(&props, None);
+        };
+        for (id, title, _) in MENUS {
+            entry(id, title, false);
+        }
+        for a in actions {
+            entry(
+                &format!("{CUSTOM_MENU}{}", a.name),
+                &format!("Clippy: {}", a.name),
+                !a.needs_selection,
+            );
         }
     });
+    // onInstalled also fires on update, when the entries already exist.
     menus.remove_all(Some(create.unchecked_ref()));
 }
 

@@ -34,3 +34,4 @@ globalThis.paperclipListeners = listeners;
 api.commands.onCommand.addListener(listeners.onCommand);
 api.contextMenus.onClicked.addListener(listeners.onMenuClicked);
 api.alarms.onAlarm.addListener(later(bg.on_alarm));
+api.storage.onChanged.addListener(later(bg.on_storage_changed));

@@ -244,6 +244,7 @@ fn app() -> Html {
                         text,
                         action,
                         context,
+                        custom: None,
                     },
                 );
                 chat.dispatch(Action::Asked);
@@ -306,6 +307,7 @@ fn app() -> Html {
                     text: question.text,
                     action: None,
                     context: None,
+                    custom: None,
                 },
             );
             chat.dispatch(Action::Asked);
@@ -528,6 +530,28 @@ fn app() -> Html {
             send.emit((question, Some(action), None))
         })
     };
+    // One of the user's own actions: the background fills its prompt from
+    // the page (the name is what is sent).
+    let custom = {
+        let (link, chat) = (link.clone(), chat.clone());
+        Callback::from(move |name: String| {
+            if !chat.0.can_send() {
+                return;
+            }
+            send_message(
+                &link,
+                &chat.dispatcher(),
+                &AgentToBg::Ask {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    text: name.clone(),
+                    action: None,
+                    context: None,
+                    custom: Some(name),
+                },
+            );
+            chat.dispatch(Action::Asked);
+        })
+    };
     let ask_about_selection = {
         let (chat, input) = (chat.dispatcher(), input.clone());
         Callback::from(move |_| {
@@ -648,6 +672,7 @@ fn app() -> Html {
             }
             <ErrorBoundary name="agent.quick-actions">
                 <QuickActions {busy} on_action={quick} on_ask_about_selection={ask_about_selection}
+                    actions={state.actions.clone()} on_custom={custom}
                     composing={state.compose == Some(QuickAction::AskAboutSelection)}
                     on_cancel_compose={cancel_compose} />
             </ErrorBoundary>

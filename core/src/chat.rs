@@ -55,6 +55,8 @@ pub struct ChatState {
     )>,
     /// The proactive hint on offer, until taken or dismissed.
     pub hint: Option<crate::hints::Hint>,
+    /// The user's own quick actions, shown as buttons.
+    pub actions: Vec<crate::quick::CustomAction>,
 }
 
 /// What asking would send, as the preview shows it.
@@ -135,10 +137,12 @@ impl ChatState {
                 private,
                 character,
                 appearance,
+                actions,
                 ..
             } => {
                 self.look = character;
                 self.appearance = appearance;
+                self.actions = actions;
                 self.ready = true;
                 self.site = site;
                 self.messages = messages;
@@ -153,9 +157,11 @@ impl ChatState {
             BgToAgent::Appearance {
                 appearance,
                 character,
+                actions,
             } => {
                 self.appearance = appearance;
                 self.look = character;
+                self.actions = actions;
             }
             BgToAgent::Stored { message } => {
                 self.error = None;
@@ -281,6 +287,7 @@ mod tests {
             private: false,
             character: Default::default(),
             appearance: Default::default(),
+            actions: Vec::new(),
         });
         assert!(chat.can_send());
         chat.asked();
@@ -351,6 +358,7 @@ mod tests {
             private: false,
             character: Default::default(),
             appearance: Default::default(),
+            actions: Vec::new(),
         });
         chat.asked();
         chat.apply(BgToAgent::Stored {

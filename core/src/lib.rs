@@ -46,6 +46,7 @@ pub mod quick;
 pub mod resilience;
 pub mod schema;
 pub mod sender;
+pub mod sync;
 pub mod telemetry;
 mod text;
 pub mod throttle;

@@ -127,6 +127,12 @@ pub enum PrefKind {
         /// Most entries.
         max: usize,
     },
+    /// The user's quick actions (edited in their own section of the
+    /// options page, not by the generated form).
+    Actions {
+        /// Most actions.
+        max: usize,
+    },
 }
 
 /// A type a preference can hold: how input is sanitized and how the value is
@@ -344,6 +350,26 @@ impl PrefType for Vec<String> {
     }
 }
 
+impl PrefType for Vec<crate::quick::CustomAction> {
+    type Rule = usize;
+    fn sanitize(v: &Value, _: &usize) -> Result<Self, String> {
+        if !v.is_array() {
+            return Err(format!("expected a list of actions, got {}", show(v)));
+        }
+        let actions: Vec<crate::quick::CustomAction> =
+            serde_json::from_value(v.clone()).map_err(|e| {
+                format!("not a list of actions ({{name, template, needs_selection}}): {e}")
+            })?;
+        crate::quick::validate_actions(actions)
+    }
+    fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Array(Vec::new()))
+    }
+    fn kind(max: &usize) -> PrefKind {
+        PrefKind::Actions { max: *max }
+    }
+}
+
 /// Normalizes an http(s) origin (`scheme://host[:port]`): trimmed, scheme
 /// and host lowercased, one trailing `/` and a default port dropped.
 pub fn origin(s: &str) -> Result<String, String> {
@@ -442,6 +468,8 @@ pub struct Preferences {
     pub hint_sites: Vec<String>,
     /// `agent.never_sites`: normalized origins where Clippy is never shown.
     pub never_sites: Vec<String>,
+    /// `agent.quick_actions`: the user's own quick actions.
+    pub quick_actions: Vec<crate::quick::CustomAction>,
     /// `ui.theme`.
     pub theme: Theme,
     /// `ui.font_scale`, in 0.8..=1.6.
@@ -464,6 +492,9 @@ pub struct Preferences {
     pub evict_conversations: bool,
     /// `privacy.context.*`: the page-context providers that are on.
     pub context: ContextSources,
+    /// `privacy.sync_settings`: keep the preferences in the browser's
+    /// `storage.sync` (`crate::sync`).
+    pub sync_settings: bool,
 }
 
 impl Default for Preferences {
@@ -474,6 +505,7 @@ impl Default for Preferences {
             proactive_hints: false,
             hint_sites: Vec::new(),
             never_sites: Vec::new(),
+            quick_actions: Vec::new(),
             theme: Theme::System,
             font_scale: 1.0,
             reduced_motion: ReducedMotion::System,
@@ -485,6 +517,7 @@ impl Default for Preferences {
             storage_budget_mb: 256,
             evict_conversations: false,
             context: ContextSources::default(),
+            sync_settings: false,
         }
     }
 }
@@ -616,6 +649,7 @@ table! {
     "agent.proactive_hints", Agent, proactive_hints: bool, (), "Offer hints without being asked.";
     "agent.hint_sites", Agent, hint_sites: Vec<String>, MAX_HINT_SITES, "Sites (origins) where hints are offered.";
     "agent.never_sites", Agent, never_sites: Vec<String>, MAX_HINT_SITES, "Sites (origins) where Clippy is never shown.";
+    "agent.quick_actions", Agent, quick_actions: Vec<crate::quick::CustomAction>, crate::quick::MAX_CUSTOM_ACTIONS, "Your own quick actions.";
     "ui.theme", Ui, theme: Theme, (), "Colour scheme.";
     "ui.font_scale", Ui, font_scale: f64, 0.8..=1.6, "Text size multiplier.";
     "ui.reduced_motion", Ui, reduced_motion: ReducedMotion, (), "Reduce animations.";
@@ -633,6 +667,7 @@ table! {
     "privacy.context.form_labels", Privacy, context.form_labels: bool, (), "Share form field labels (never values).";
     "privacy.context.viewport", Privacy, context.viewport: bool, (), "Share the visible text.";
     "privacy.context.full_url", Privacy, context.full_url: bool, (), "Share the page address's query and fragment (off: its origin and path only).";
+    "privacy.sync_settings", Privacy, sync_settings: bool, (), "Sync these settings and your quick actions through the browser's account (never keys, conversations or telemetry).";
 }
 
 impl Preferences {
@@ -757,6 +792,37 @@ mod tests {
     }
 
     #[test]
+    fn quick_actions_are_validated_whole() {
+        let good =
+            json!([{"name": " Tweet ", "template": "Tweet {selection}", "needs_selection": true}]);
+        accepts(
+            "agent.quick_actions",
+            good,
+            json!([{"name": "Tweet", "template": "Tweet {selection}", "needs_selection": true}]),
+        );
+        // needs_selection may be left out.
+        accepts(
+            "agent.quick_actions",
+            json!([{"name": "A", "template": "{title}"}]),
+            json!([{"name": "A", "template": "{title}", "needs_selection": false}]),
+        );
+        let e = rejects(
+            "agent.quick_actions",
+            json!([{"name": "A", "template": "{secret}"}]),
+        );
+        assert!(e.reason.contains("{secret} is not a placeholder"), "{e}");
+        let e = rejects("agent.quick_actions", json!({"name": "A"}));
+        assert!(e.reason.contains("expected a list of actions"), "{e}");
+        let e = rejects("agent.quick_actions", json!([{"name": 3, "template": "x"}]));
+        assert!(e.reason.contains("not a list of actions"), "{e}");
+        let e = rejects(
+            "agent.quick_actions",
+            json!([{"name": "A", "template": "x"}, {"name": "a", "template": "y"}]),
+        );
+        assert!(e.reason.contains("two actions are named"), "{e}");
+    }
+
+    #[test]
     fn defaults_match_the_table() {
         let p = Preferences::default();
         let expected = [
@@ -765,6 +831,7 @@ mod tests {
             ("agent.proactive_hints", json!(false)),
             ("agent.hint_sites", json!([])),
             ("agent.never_sites", json!([])),
+            ("agent.quick_actions", json!([])),
             ("ui.theme", json!("system")),
             ("ui.font_scale", json!(1.0)),
             ("ui.reduced_motion", json!("system")),
@@ -782,6 +849,7 @@ mod tests {
             ("privacy.context.form_labels", json!(true)),
             ("privacy.context.viewport", json!(true)),
             ("privacy.context.full_url", json!(false)),
+            ("privacy.sync_settings", json!(false)),
         ];
         assert_eq!(KEYS.len(), expected.len());
         for (key, value) in expected {

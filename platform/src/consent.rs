@@ -91,7 +91,11 @@ pub async fn granted_after(asked: Option<Result<Promise, String>>) -> Result<boo
     match asked {
         None => Ok(true),
         Some(Err(e)) => Err(e),
-        Some(Ok(p)) => Ok(JsFuture::from(p).await.is_ok_and(|g| g.is_truthy())),
+        // A refusal by the browser (not the user's answer) says why.
+        Some(Ok(p)) => match JsFuture::from(p).await {
+            Ok(granted) => Ok(granted.is_truthy()),
+            Err(e) => Err(error_text(&e)),
+        },
     }
 }
 

@@ -58,6 +58,7 @@ pub mod changes;
 pub mod clock;
 pub mod consent;
 pub mod net;
+pub mod sync_area;
 pub mod tabs;
 pub mod telemetry;
 pub mod timer;

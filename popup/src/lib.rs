@@ -9,12 +9,15 @@
 //! Which view mounts is chosen by `<body data-page>`.
 #![forbid(unsafe_code)]
 
+mod actions;
 mod data;
 mod import;
+mod local;
 mod popup;
 mod providers;
 mod resilience;
 mod settings;
+mod sync;
 mod telemetry;
 mod usage;
 
@@ -54,9 +57,12 @@ fn options() -> Html {
                 <p>{ "Without a provider, Clippy answers with the built-in offline provider: from the page itself, no API key, nothing leaves your browser. With providers, answers come from the first one below (the primary), and the page's text goes to it when you ask; if it fails, the second one (the fallback) answers, then an earlier answer to the same question about the same page, then the offline answer. Every fallback answer is labelled." }</p>
             </section>
             <ErrorBoundary name="options.providers"><providers::ProvidersSection /></ErrorBoundary>
+            <ErrorBoundary name="options.local-models"><local::LocalModelsSection /></ErrorBoundary>
             <ErrorBoundary name="options.reliability"><resilience::ResilienceSection /></ErrorBoundary>
             <ErrorBoundary name="options.usage"><usage::UsageSection /></ErrorBoundary>
             <ErrorBoundary name="options.preferences"><settings::PreferencesSection /></ErrorBoundary>
+            <ErrorBoundary name="options.quick-actions"><actions::QuickActionsSection /></ErrorBoundary>
+            <ErrorBoundary name="options.sync"><sync::SyncSection /></ErrorBoundary>
             <ErrorBoundary name="options.export"><import::DataSection /></ErrorBoundary>
             <ErrorBoundary name="options.telemetry"><telemetry::TelemetrySection /></ErrorBoundary>
             <ErrorBoundary name="options.storage"><paperclip_ui::StorageSection /></ErrorBoundary>

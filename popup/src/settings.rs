@@ -37,6 +37,7 @@ fn read_input(kind: &PrefKind, input: &web_sys::HtmlInputElement) -> Result<Valu
                 .collect(),
         )),
         PrefKind::Choice { .. } => Ok(Value::String(text)),
+        PrefKind::Actions { .. } => Err("quick actions are edited in their own section".into()),
     }
 }
 
@@ -140,6 +141,8 @@ fn pref_row(props: &RowProps) -> Html {
                     value={text} onchange={on_input_change} />
             }
         }
+        // Shown (and edited) in "Your quick actions".
+        PrefKind::Actions { .. } => return html! {},
     };
     html! {
         <div class="pref">
@@ -173,7 +176,7 @@ pub fn preferences_section() -> Html {
             { for [Category::Agent, Category::Ui, Category::Performance, Category::Privacy].into_iter().map(|c| html! {
                 <fieldset>
                     <legend>{ title(c) }</legend>
-                    { for list.iter().filter(|e| e.category == c).map(|e| html! {
+                    { for list.iter().filter(|e| e.category == c && !matches!(e.kind, PrefKind::Actions { .. })).map(|e| html! {
                         <PrefRow key={e.key.clone()} entry={e.clone()} on_saved={on_saved.clone()} />
                     }) }
                 </fieldset>

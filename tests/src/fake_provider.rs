@@ -17,6 +17,9 @@
 //!   `anthropic-version`, OpenAI's otherwise;
 //! - `OPTIONS` anything: a CORS preflight answer (every answer carries
 //!   `Access-Control-Allow-Origin: *`);
+//! - `GET /api/tags` in [`Mode::Ollama`]: Ollama's model list; in
+//!   [`Mode::Refusing`] every request but the control ones gets `403`
+//!   (a local server that refuses the extension's origin);
 //! - `/__fake/…`: the control endpoints (below).
 //!
 //! Every connection serves one request and closes (`Connection: close`), so
@@ -253,6 +256,24 @@ pub struct Config {
     pub chunk_chars: usize,
     /// The ids `GET /v1/models` lists.
     pub models: Vec<String>,
+    /// Which local server it plays, if any.
+    pub mode: Mode,
+}
+
+/// Which server a [`FakeProvider`] plays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// An OpenAI-compatible or Anthropic service.
+    #[default]
+    Service,
+    /// Ollama: also `GET /api/tags` (`{"models": [{"name", "model",
+    /// "modified_at", "size", "digest", "details"}]}`, from
+    /// [`Config::models`]), as when `OLLAMA_ORIGINS` allows the caller.
+    Ollama,
+    /// A local server that refuses the extension's origin (Ollama without
+    /// `OLLAMA_ORIGINS`): `403 Forbidden`, empty body and no CORS headers,
+    /// to every request, preflights included.
+    Refusing,
 }
 
 impl Default for Config {
@@ -263,6 +284,7 @@ impl Default for Config {
             max_hang: Duration::from_secs(60),
             chunk_chars: 4,
             models: vec!["fake-model-1".into(), "fake-model-2".into()],
+            mode: Mode::Service,
         }
     }
 }
@@ -424,8 +446,14 @@ impl FakeProvider {
 
     /// Starts with `config` on a free loopback port.
     pub fn start_with(config: Config) -> Result<FakeProvider> {
-        let listener =
-            std::net::TcpListener::bind("127.0.0.1:0").context("binding the fake provider")?;
+        Self::start_at("127.0.0.1:0", config)
+    }
+
+    /// Starts with `config` at `addr` (e.g. `127.0.0.1:11434`, where a
+    /// local server listens).
+    pub fn start_at(addr: &str, config: Config) -> Result<FakeProvider> {
+        let listener = std::net::TcpListener::bind(addr)
+            .with_context(|| format!("binding the fake provider to {addr} (is it in use?)"))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -785,13 +813,23 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) -> Result<()> {
     let Some(request) = read_request(&mut stream).await? else {
         return Ok(());
     };
+    if let Some(what) = request.path().strip_prefix("/__fake/") {
+        let reply = control(&shared, &request.method, what, &request.body);
+        return write_plain(&mut stream, reply).await;
+    }
+    if shared.config.mode == Mode::Refusing {
+        shared.record(&request, Fault::Ok);
+        let refusal = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        stream.write_all(refusal.as_bytes()).await?;
+        return Ok(());
+    }
     if request.method == "OPTIONS" {
         shared.record(&request, Fault::Ok);
         return write_plain(&mut stream, preflight(&request)).await;
     }
-    if let Some(what) = request.path().strip_prefix("/__fake/") {
-        let reply = control(&shared, &request.method, what, &request.body);
-        return write_plain(&mut stream, reply).await;
+    if shared.config.mode == Mode::Ollama && request.path() == "/api/tags" {
+        shared.record(&request, Fault::Ok);
+        return write_plain(&mut stream, ollama_tags(&shared.config)).await;
     }
     let route = Route::of(&request.method, request.path());
     let dialect = match route {
@@ -841,6 +879,21 @@ async fn serve(shared: Arc<Shared>, mut stream: TcpStream) -> Result<()> {
             }
         }
     }
+}
+
+/// Ollama's `GET /api/tags` answer for [`Config::models`].
+fn ollama_tags(config: &Config) -> Reply {
+    let models: Vec<Value> = config
+        .models
+        .iter()
+        .map(|name| {
+            json!({"name": name, "model": name, "modified_at": "2026-11-01T10:00:00.000000000Z",
+                "size": 1_321_098_329u64, "digest": format!("{:0>64}", name.len()),
+                "details": {"format": "gguf", "family": "llama", "parameter_size": "1.2B",
+                            "quantization_level": "Q8_0"}})
+        })
+        .collect();
+    Reply::json(200, json!({ "models": models }))
 }
 
 /// Holds a connection without answering until the client closes it or

@@ -21,6 +21,37 @@ pub(super) async fn read_page(tab_id: i32, private: bool) -> Result<PageSnapshot
     }
 }
 
+/// The question of the user's quick action `name`: its prompt filled
+/// from what of the page their privacy settings share.
+async fn custom_question(session: &Session, name: &str) -> Result<String, ProtocolError> {
+    let preferences = store()?.preferences();
+    let action = paperclip_core::quick::find(&preferences.quick_actions, name)
+        .cloned()
+        .ok_or_else(|| ProtocolError::failed("that quick action no longer exists"))?;
+    let wants_selection = action.needs_selection || action.uses("selection");
+    if wants_selection && !preferences.context.selection {
+        return Err(ProtocolError::failed(format!(
+            "“{}” uses the selected text, which your privacy settings do not share (options, Privacy).",
+            action.name
+        )));
+    }
+    let page = read_page(session.tab_id, session.private)
+        .await?
+        .shared(&preferences.context);
+    if action.needs_selection && page.selection.trim().is_empty() {
+        return Err(ProtocolError::failed(format!(
+            "Select some text on the page first, then choose “{}”.",
+            action.name
+        )));
+    }
+    Ok(action.expand(&paperclip_core::quick::Fill {
+        selection: page.selection,
+        page: page.blocks.join("\n\n"),
+        title: page.title,
+        url: page.url,
+    }))
+}
+
 fn busy() -> ProtocolError {
     ProtocolError::failed("an answer is still streaming; stop it or wait")
 }
@@ -31,7 +62,16 @@ pub(super) async fn ask(
     text: String,
     action: Option<QuickAction>,
     context: Option<String>,
+    custom: Option<String>,
 ) {
+    let is_custom = custom.is_some();
+    let text = match custom {
+        Some(name) => match custom_question(&session, &name).await {
+            Ok(question) => question,
+            Err(error) => return session.fail(error),
+        },
+        None => text,
+    };
     let text = text.trim().to_string();
     if text.is_empty() {
         return session.fail(ProtocolError::new(
@@ -54,7 +94,12 @@ pub(super) async fn ask(
         return session.fail(busy());
     };
     let question = Message::complete(id, Role::User, text, now_ms());
-    if let Err(error) = answer(&session, &claim, new, question, action, context).await {
+    let asked = Asked {
+        action,
+        custom: is_custom,
+        context,
+    };
+    if let Err(error) = answer(&session, &claim, new, question, asked).await {
         claim.fail(error);
     }
 }
@@ -136,14 +181,28 @@ pub(super) async fn preview(session: &Session, text: &str) -> Result<(), Protoco
 
 /// Answers `question` in the claimed conversation (`new`: started by this
 /// question).
+/// How a question was asked.
+pub(super) struct Asked {
+    /// A quick action's button.
+    pub action: Option<QuickAction>,
+    /// One of the user's own actions.
+    pub custom: bool,
+    /// The page context the user reviewed in the preview.
+    pub context: Option<String>,
+}
+
 pub(super) async fn answer(
     session: &Session,
     running: &Running,
     new: bool,
     question: Message,
-    action: Option<QuickAction>,
-    context: Option<String>,
+    asked: Asked,
 ) -> Result<(), ProtocolError> {
+    let Asked {
+        action,
+        custom,
+        context,
+    } = asked;
     let store = store()?;
     let keep = session.keep()?;
     let conversation_id = running.conversation_id.clone();
@@ -162,7 +221,12 @@ pub(super) async fn answer(
     // The ask is one trace: reading the page, then the chain (each
     // provider attempt is a child span).
     let mut trace = telemetry::root("ask");
-    trace.set_attribute("action", action.map_or("typed", QuickAction::label));
+    let how = match (custom, action) {
+        (true, _) => "custom",
+        (false, Some(action)) => action.label(),
+        (false, None) => "typed",
+    };
+    trace.set_attribute("action", how);
     // The panel's request log names the site (its origin), never a private
     // window's.
     if !session.private {

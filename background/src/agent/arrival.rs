@@ -15,6 +15,8 @@ use paperclip_core::protocol::Arrival;
 pub(crate) enum Pending {
     /// A context-menu entry.
     Action(QuickAction),
+    /// A context-menu entry of the user's own quick action (its name).
+    Custom(String),
     /// From the popup.
     Arrival(Arrival),
 }
@@ -71,10 +73,11 @@ pub(super) async fn start(session: Rc<Session>, pending: Pending) {
         Pending::Action(action) => {
             let language = paperclip_platform::ui_language();
             let question = action.question("", &language);
-            ask(session, None, question, Some(action), None).await;
+            ask(session, None, question, Some(action), None, None).await;
         }
+        Pending::Custom(name) => ask(session, None, name.clone(), None, None, Some(name)).await,
         Pending::Arrival(Arrival::Ask { question }) => {
-            ask(session, None, question, None, None).await;
+            ask(session, None, question, None, None, None).await;
         }
         Pending::Arrival(Arrival::Open { .. }) => {}
     }

@@ -377,6 +377,7 @@ fn show(session: &Session, conversation: Option<Conversation>) {
         private: session.private,
         character: preferences.character,
         appearance: preferences.appearance(),
+        actions: preferences.quick_actions,
     });
     catch_up(session);
 }
@@ -400,13 +401,15 @@ fn adopt(by: &Session, conversation_id: &str, question: &Message) {
     }
 }
 
-/// Sends the look the user chose to every open agent.
+/// Sends the look the user chose, and their quick actions, to every open
+/// agent.
 pub(crate) fn appearance_changed() {
     let Ok(store) = store() else { return };
     let preferences = store.preferences();
     let message = BgToAgent::Appearance {
         appearance: preferences.appearance(),
         character: preferences.character,
+        actions: preferences.quick_actions,
     };
     for session in sessions() {
         session.send(&message);
@@ -527,8 +530,10 @@ fn handle(session: Rc<Session>, message: &JsValue) {
             text,
             action,
             context,
+            custom,
         }) => {
-            wasm_bindgen_futures::spawn_local(ask(session, Some(id), text, action, context));
+            let asked = ask(session, Some(id), text, action, context, custom);
+            wasm_bindgen_futures::spawn_local(asked);
         }
         Ok(
             m @ (AgentToBg::ListConversations {}

@@ -9,6 +9,7 @@
 //! is [`builtin`].
 
 pub mod builtin;
+pub mod local;
 
 use futures::future::{select, Either};
 use js_sys::{Object, Promise, Reflect};
@@ -199,10 +200,24 @@ pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport
     }
     let request = provider::models_request(&config).map_err(invalid)?;
     let started = paperclip_platform::clock::now_ms();
-    let (status, body) = fetch_text(&request, TEST_TIMEOUT_MS).await?;
+    let label = config.settings().label.clone();
+    // A local server that is not running, or refuses the extension, is
+    // told apart (and how to allow the extension is said).
+    let (status, body) = match fetch_text(&request, TEST_TIMEOUT_MS).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            let why = local::explain(&config, None).await;
+            return Err(why.map_or(e, |w| ProtocolError::failed(format!("{label}: {w}"))));
+        }
+    };
+    if matches!(status, 401 | 403) {
+        if let Some(why) = local::explain(&config, Some(status)).await {
+            return Err(ProtocolError::failed(format!("{label}: {why}")));
+        }
+    }
     let latency_ms = (paperclip_platform::clock::now_ms() - started).max(0.0) as u64;
     provider::connection_report(&config, status, &body, latency_ms)
-        .map_err(|e| ProtocolError::failed(format!("{}: {e}", config.settings().label)))
+        .map_err(|e| ProtocolError::failed(format!("{label}: {e}")))
 }
 
 /// Sends `request` and reads the whole answer as text, aborting after

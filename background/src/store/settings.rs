@@ -8,6 +8,10 @@ use paperclip_core::protocol::{ProtocolError, Topic};
 
 use super::{report, storage_error, to_js, Observation, Store, META_CACHE_STATS};
 
+/// The `meta` record of [`Store::preference_times`] (one entry per known
+/// preference at most).
+const META_PREF_TIMES: &str = "preference_times";
+
 /// The memory tier's bounds under `p`.
 pub(super) fn limits_for(p: &Preferences) -> CacheLimits {
     CacheLimits {
@@ -54,6 +58,18 @@ impl Store {
         key: &str,
         value: &serde_json::Value,
     ) -> Result<serde_json::Value, ProtocolError> {
+        let now = paperclip_platform::clock::now_ms();
+        self.set_preference_at(key, value, now).await
+    }
+
+    /// [`Store::set_preference`], the change made at `changed_ms` (a
+    /// synced change keeps its device's time).
+    pub async fn set_preference_at(
+        &self,
+        key: &str,
+        value: &serde_json::Value,
+        changed_ms: f64,
+    ) -> Result<serde_json::Value, ProtocolError> {
         let clean =
             Preferences::validate(key, value).map_err(|e| ProtocolError::failed(e.to_string()))?;
         self.backend
@@ -62,6 +78,9 @@ impl Store {
                 paperclip_platform::clock::now_ms(),
             )
             .await?;
+        let mut times = self.preference_times().await;
+        times.insert(key.to_string(), changed_ms);
+        self.set_meta_json(META_PREF_TIMES, &times).await?;
         let before = limits_for(&self.prefs.borrow());
         self.prefs
             .borrow_mut()
@@ -75,6 +94,16 @@ impl Store {
         }
         report(Observation::Changed(Topic::Preferences));
         Ok(clean)
+    }
+
+    /// When each preference last changed (ms; one never changed is not
+    /// listed), for settings sync's "newest change wins".
+    pub async fn preference_times(&self) -> std::collections::BTreeMap<String, f64> {
+        self.meta_json(META_PREF_TIMES)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// The `meta` record `key`, stored as JSON text.

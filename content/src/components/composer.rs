@@ -17,6 +17,10 @@ pub struct QuickActionsProps {
     pub composing: bool,
     /// Cancels asking about the selection.
     pub on_cancel_compose: Callback<MouseEvent>,
+    /// The user's own quick actions.
+    pub actions: Vec<paperclip_core::quick::CustomAction>,
+    /// Asks one of the user's actions (by name).
+    pub on_custom: Callback<String>,
 }
 
 /// The quick-action buttons.
@@ -30,6 +34,14 @@ pub fn quick_actions(p: &QuickActionsProps) -> Html {
                 <button type="button" disabled={p.busy} onclick={action(QuickAction::ExplainSelection)}>{ QuickAction::ExplainSelection.label() }</button>
                 <button type="button" disabled={p.busy} onclick={p.on_ask_about_selection.clone()}>{ QuickAction::AskAboutSelection.label() }</button>
                 <button type="button" disabled={p.busy} onclick={action(QuickAction::TranslateSelection)}>{ QuickAction::TranslateSelection.label() }</button>
+                { for p.actions.iter().map(|a| {
+                    let name = a.name.clone();
+                    let title = if a.needs_selection { "Your action (select some text first)" } else { "Your action" };
+                    html! {
+                        <button type="button" class="custom" {title} disabled={p.busy}
+                            onclick={p.on_custom.reform(move |_: MouseEvent| name.clone())}>{ a.name.clone() }</button>
+                    }
+                }) }
             </div>
             if p.composing {
                 <p class="compose" role="status">

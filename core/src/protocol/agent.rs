@@ -28,6 +28,11 @@ tagged! {
             /// preview.
             #[serde(default)]
             context: Option<String>,
+            /// Set when the user chose one of their own quick actions
+            /// (its name): the background asks its prompt, filled from the
+            /// page, instead of `text`.
+            #[serde(default)]
+            custom: Option<String>,
         },
         /// The user opened the list of this site's conversations.
         ListConversations {},
@@ -92,15 +97,21 @@ tagged! {
             /// How the agent looks (theme, font scale, motion).
             #[serde(default)]
             appearance: crate::prefs::Appearance,
+            /// The user's own quick actions.
+            #[serde(default)]
+            actions: Vec<crate::quick::CustomAction>,
         },
-        /// The look changed (the user set a `ui.*` preference or the
-        /// character).
+        /// The preferences the agent shows changed (the look, the
+        /// character, the user's quick actions).
         Appearance {
             /// How the agent looks now.
             appearance: crate::prefs::Appearance,
             /// The character the user chose.
             #[serde(default)]
             character: crate::prefs::Character,
+            /// The user's own quick actions.
+            #[serde(default)]
+            actions: Vec<crate::quick::CustomAction>,
         },
         /// The user's message was stored (it carries its final id).
         Stored {

@@ -149,6 +149,8 @@ rpc! {
     DeleteProvider => ProviderDeleted,
     /// Asks a provider for its model list: latency and models, or its error.
     TestConnection => ConnectionTested,
+    /// Looks for local model servers and their models.
+    FindLocalModels => LocalModelsFound,
     /// Puts the providers in this order (the first is primary, the second
     /// the fallback).
     SetProviderOrder => ProvidersOrdered,
@@ -196,6 +198,8 @@ rpc! {
     SetErrorTriage => ErrorTriageSet,
     /// The session bundle for a bug report (the panel's button).
     GetSessionBundle => SessionBundleMade,
+    /// How settings sync last went (the options page).
+    GetSyncStatus => SyncStatus,
 }
 
 /// Asks for [`Pong`].
@@ -370,7 +374,7 @@ mod tests {
 
         #[test]
         fn ask_round_trips(text in ".{0,500}") {
-            let msg = AgentToBg::Ask { id: "q1".into(), text, action: None, context: None };
+            let msg = AgentToBg::Ask { id: "q1".into(), text, action: None, context: None, custom: None };
             proptest::prop_assert_eq!(decode::<AgentToBg>(&encode(&msg)).unwrap(), msg);
         }
     }

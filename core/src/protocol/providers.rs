@@ -168,6 +168,20 @@ pub struct ConnectionTested {
     pub report: crate::provider::ConnectionReport,
 }
 
+/// Looks for the local model servers (Ollama, LM Studio, llama.cpp) at
+/// their usual addresses (the options page asked for access to exactly
+/// those first).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct FindLocalModels {}
+
+/// What "Find local models" found, one entry per server.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct LocalModelsFound {
+    /// Every known server, in [`crate::provider::local::Server::ALL`]
+    /// order.
+    pub servers: Vec<crate::provider::local::Found>,
+}
+
 /// Asks for [`UsageReport`]: tokens and cost today and this month, per
 /// provider, in the user's time zone.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]

@@ -256,3 +256,29 @@ pub struct CacheEntryDeleted {
     /// The key.
     pub key: String,
 }
+
+/// Asks for [`SyncStatus`].
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct GetSyncStatus {}
+
+/// How settings sync went the last time it ran.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Default)]
+pub struct SyncStatus {
+    /// `privacy.sync_settings` is on.
+    pub enabled: bool,
+    /// When it last ran (ms since the epoch).
+    #[serde(default)]
+    pub at_ms: Option<f64>,
+    /// Settings taken from other devices.
+    #[serde(default)]
+    pub applied: u32,
+    /// Settings written for other devices.
+    #[serde(default)]
+    pub pushed: u32,
+    /// What was found there and not applied, and why.
+    #[serde(default)]
+    pub refused: Vec<crate::sync::Refused>,
+    /// Why it failed, if it did (nothing was written then).
+    #[serde(default)]
+    pub error: Option<String>,
+}

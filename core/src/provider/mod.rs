@@ -55,6 +55,7 @@ pub mod anthropic;
 pub mod builtin;
 mod config;
 mod error;
+pub mod local;
 pub mod openai;
 pub mod price;
 pub mod prompt;

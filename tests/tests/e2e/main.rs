@@ -7,6 +7,8 @@
 //! The areas, a module each:
 //! - `accessibility`: text contrast (the default scheme, and Firefox's dark
 //!   one) and the agent used with the keyboard only;
+//! - `actions`: the user's own quick actions, from the options page's
+//!   form to the agent's button, the context menu and the provider;
 //! - `activation`: the popup's button, the shortcut, the context menu, and
 //!   the README's "Using it" walked through;
 //! - `agent`: asking, streaming and the history, a strict-CSP page, the
@@ -33,6 +35,8 @@
 //! - `live`: the look applied everywhere at once, answers that finish
 //!   after the agent closes or the tab navigates, two tabs of one site,
 //!   open pages refreshed when data changes;
+//! - `local`: local model servers found, added and diagnosed (a server
+//!   playing Ollama on 11434, one refusing the extension on 1234);
 //! - `neighbour`: another extension's messages and ports are refused;
 //! - `options`: export and import, preferences and storage, providers and
 //!   the resilience settings, on the options page;
@@ -48,6 +52,8 @@
 //!   screenshots kept), the personality in the prompt and offline answers;
 //! - `security`: web pages cannot reach the background, bad messages get
 //!   clear errors;
+//! - `sync`: settings sync through `storage.sync` (quotas, coalesced
+//!   writes, newest change wins, hostile values refused);
 //! - `telemetry`: export to an OpenTelemetry collector.
 
 use anyhow::Result;
@@ -117,6 +123,7 @@ macro_rules! in_both_browsers {
 }
 
 mod accessibility;
+mod actions;
 mod activation;
 mod agent;
 mod boundaries;
@@ -128,6 +135,7 @@ mod imports;
 mod inspector;
 mod lifecycle;
 mod live;
+mod local;
 mod neighbour;
 mod options;
 mod page_context;
@@ -136,4 +144,5 @@ mod providers;
 mod resilience;
 mod screens;
 mod security;
+mod sync;
 mod telemetry;
