@@ -52,9 +52,14 @@ const PIECE_BYTES: usize = 3_000;
 /// The most pieces one value may have.
 const MAX_PIECES: usize = 40;
 
+/// Preferences that never travel: the switch itself, and remote
+/// telemetry export, which sends data out of the browser and is turned on
+/// on each device by its user (with Firefox's consent there).
+pub const LOCAL_ONLY: [&str; 2] = [TOGGLE, "privacy.telemetry_remote"];
+
 /// Whether preference `key` travels.
 pub fn syncable(key: &str) -> bool {
-    key != TOGGLE && KEYS.contains(&key)
+    !LOCAL_ONLY.contains(&key) && KEYS.contains(&key)
 }
 
 /// A local preference: its value and when it last changed (0: never, the
@@ -360,6 +365,7 @@ mod tests {
         assert!(why("ui.theme").contains("is not one of"), "{refused:?}");
         assert_eq!(why("privacy.sync_settings"), "not a setting that syncs");
         assert_eq!(why("provider.key"), "not a setting that syncs");
+        assert!(!syncable("privacy.telemetry_remote") && syncable("privacy.context.full_url"));
         assert_eq!(why("ui.font_scale"), "its change time is in the future");
         assert_eq!(why("ui.reduced_motion"), "no valid change time");
         assert_eq!(why("agent.quick_actions"), "piece 1 of 2 is missing");

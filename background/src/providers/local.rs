@@ -45,6 +45,7 @@ async fn probe(url: &str) -> Probe {
     match fetch_text(&request, PROBE_MS.into()).await {
         Ok((status, body)) if (200..300).contains(&status) => Probe::Answered { body },
         Ok((status, _)) => Probe::Refused { status },
+        Err(e) if is_redirect_error(&e.message) => Probe::Redirected,
         Err(_) if answers_at_all(url).await => Probe::Blocked,
         Err(_) => Probe::NotRunning,
     }
@@ -69,6 +70,12 @@ async fn answers_at_all(url: &str) -> bool {
 
 fn is_redirect(e: &JsValue) -> bool {
     e.as_string().as_deref() == Some(paperclip_platform::net::REDIRECTED)
+}
+
+/// Whether a failed request's error is a redirect that was not followed
+/// (not a refusal: the server answered, and the answer is the redirect).
+pub fn is_redirect_error(message: &str) -> bool {
+    message.contains(paperclip_platform::net::REDIRECTED)
 }
 
 /// Why a connection test of loopback provider `config` failed: for a

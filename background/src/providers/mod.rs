@@ -205,6 +205,7 @@ pub async fn test_connection(store: &Store, id: &str) -> Result<ConnectionReport
     // told apart (and how to allow the extension is said).
     let (status, body) = match fetch_text(&request, TEST_TIMEOUT_MS).await {
         Ok(answer) => answer,
+        Err(e) if local::is_redirect_error(&e.message) => return Err(e),
         Err(e) => {
             let why = local::explain(&config, None).await;
             return Err(why.map_or(e, |w| ProtocolError::failed(format!("{label}: {w}"))));

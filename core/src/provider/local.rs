@@ -93,6 +93,8 @@ pub enum Probe {
         /// The HTTP status.
         status: u16,
     },
+    /// It answered with a redirect to another address (never followed).
+    Redirected,
     /// It answered 2xx with this body.
     Answered {
         /// The body (the caller caps it).
@@ -179,6 +181,12 @@ pub fn diagnose(server: Server, probe: Probe, origin: &str) -> Found {
                 format!("{name} is running at {at} but refused this extension: it {how}. {advice}");
             (ServerState::Refused { advice }, message)
         }
+        Probe::Redirected => (
+            ServerState::Unreadable,
+            format!(
+                "{name} at {at} answered with a redirect to another address, which Paperclip does not follow."
+            ),
+        ),
         Probe::Refused { status } => (
             ServerState::Unreadable,
             format!("{name} at {at} answered {status} to the model list."),
@@ -279,6 +287,10 @@ mod tests {
             f.message,
             "llama.cpp: nothing answers at http://127.0.0.1:8080. Is it running?"
         );
+        let f = diagnose(Server::Ollama, Probe::Redirected, ORIGIN);
+        assert_eq!(f.state, ServerState::Unreadable);
+        assert!(f.message.contains("redirect"), "{}", f.message);
+        assert!(!f.message.contains("CORS"), "{}", f.message);
         let f = diagnose(Server::LlamaCpp, Probe::Refused { status: 500 }, ORIGIN);
         assert_eq!(f.state, ServerState::Unreadable);
     }

@@ -182,7 +182,7 @@ async fn settings_sync_within_quotas_and_refusing_hostile_values(
             "{joined}"
         );
         ensure!(
-            joined.contains("privacy.telemetry_remote: expected"),
+            joined.contains("privacy.telemetry_remote: not a setting that syncs"),
             "{joined}"
         );
         ensure!(
