@@ -127,7 +127,9 @@ pub async fn start() {
     telemetry::start(&store).await;
     errors::started(store.persistent(), store.notice());
     telemetry::on_export(errors::exported);
-    STORE.with(|s| *s.borrow_mut() = Some(store));
+    STORE.with(|s| *s.borrow_mut() = Some(store.clone()));
+    // Questions that waited for the network, asked again if it is back.
+    agent::queued::start(&store).await;
     READY_MS.with(|t| t.set(platform::clock::monotonic_ms()));
     wasm_bindgen_futures::spawn_local(ensure_maintenance_alarm());
     // Settings changed on other devices while this worker was stopped.
@@ -148,6 +150,10 @@ pub fn on_alarm(alarm: JsValue) {
     let name = Reflect::get(&alarm, &"name".into())
         .ok()
         .and_then(|v| v.as_string());
+    if name.as_deref() == Some(agent::queued::ALARM) {
+        agent::queued::soon();
+        return;
+    }
     if name.as_deref() == Some(telemetry::ALARM) {
         wasm_bindgen_futures::spawn_local(telemetry::resume());
         return;

@@ -313,6 +313,19 @@ fn app() -> Html {
             chat.dispatch(Action::Asked);
         })
     };
+    // Questions that wait for the network: cancel one, or try now.
+    let cancel_queued = {
+        let link = link.clone();
+        let chat = chat.dispatcher();
+        Callback::from(move |question_id: String| {
+            send_message(&link, &chat, &AgentToBg::CancelQueued { question_id })
+        })
+    };
+    let retry_queued = {
+        let link = link.clone();
+        let chat = chat.dispatcher();
+        Callback::from(move |_| send_message(&link, &chat, &AgentToBg::RetryQueued {}))
+    };
     let context_area = use_node_ref();
     let preview = {
         let (link, chat, input) = (link.clone(), chat.clone(), input.clone());
@@ -666,6 +679,30 @@ fn app() -> Html {
             }
             if retryable {
                 <button type="button" class="retry" onclick={retry}>{ "Retry" }</button>
+            }
+            if !state.queued.is_empty() {
+                <section class="queued" aria-label="Questions waiting for the network">
+                    <p class="queued-title" role="status">{ match state.queued.len() {
+                        1 => "1 question waits for the network:".to_string(),
+                        n => format!("{n} questions wait for the network:"),
+                    } }</p>
+                    <ul>
+                        { for state.queued.iter().map(|q| {
+                            let cancel = cancel_queued.reform({
+                                let id = q.question_id.clone();
+                                move |_| id.clone()
+                            });
+                            html! {
+                                <li key={q.question_id.clone()}>
+                                    <span class="excerpt">{ format!("“{}” → {}", q.excerpt, q.provider) }</span>
+                                    <button type="button" class="cancel-queued" onclick={cancel}
+                                        aria-label={format!("Cancel waiting question “{}”", q.excerpt)}>{ "Cancel" }</button>
+                                </li>
+                            }
+                        }) }
+                    </ul>
+                    <button type="button" class="retry-queued" onclick={retry_queued}>{ "Try now" }</button>
+                </section>
             }
             if let Some(hint) = &state.hint {
                 <HintCard hint={hint.clone()} {busy} on_take={take_hint} on_dismiss={dismiss_hint} />

@@ -57,6 +57,8 @@ pub struct ChatState {
     pub hint: Option<crate::hints::Hint>,
     /// The user's own quick actions, shown as buttons.
     pub actions: Vec<crate::quick::CustomAction>,
+    /// The conversation's questions waiting for the network.
+    pub queued: Vec<crate::queued::QueuedView>,
 }
 
 /// What asking would send, as the preview shows it.
@@ -153,7 +155,9 @@ impl ChatState {
                 // this one has an answer in progress, it is announced
                 // after the history.
                 self.streaming = None;
+                self.queued.clear();
             }
+            BgToAgent::Queued { questions } => self.queued = questions,
             BgToAgent::Appearance {
                 appearance,
                 character,

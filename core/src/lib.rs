@@ -42,6 +42,7 @@ pub mod prefs_file;
 pub mod protocol;
 pub mod provider;
 pub mod query;
+pub mod queued;
 pub mod quick;
 pub mod resilience;
 pub mod schema;

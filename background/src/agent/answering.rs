@@ -134,6 +134,12 @@ pub(super) struct Job {
     partial: Option<String>,
     /// The page context the user reviewed in the preview, sent verbatim.
     context: Option<String>,
+    /// The question's message (`None` when continuing an answer): with
+    /// it, a question no provider could be reached for waits for the
+    /// network (`queued`).
+    question_id: Option<String>,
+    /// Asked in a private window (nothing of it may be written).
+    private: bool,
 }
 
 /// Complete messages of conversation `id` before message `before` (all of
@@ -240,6 +246,8 @@ pub(super) async fn answer(
         site: session.site.clone(),
         keep,
         message_id: new_id(),
+        question_id: Some(question.id),
+        private: session.private,
         question: question.text,
         action,
         history,
@@ -285,6 +293,8 @@ pub(super) async fn continuation(
         page: read_page(session.tab_id, session.private).await?,
         partial: Some(messages[found.answer].text.clone()),
         context: None,
+        question_id: None,
+        private: session.private,
     };
     run_chain(running, &store, &job).await
 }
@@ -306,10 +316,15 @@ pub(super) async fn run_chain(
         job.context.is_some(),
     );
     let mut plan = answer::Plan::new(names, cache);
+    // How each provider failed: all unreachable, the question waits.
+    let mut failures = Vec::new();
     loop {
         match plan.step() {
             answer::Step::Provider { index, source } => {
-                match answer_with(running, store, &chain[index], &source, job, &cancel).await {
+                let config = &chain[index];
+                match answer_with(running, store, config, &source, job, &cancel, &mut failures)
+                    .await
+                {
                     Attempt::Answered { .. } => return Ok(()),
                     Attempt::Stopped => plan.stop(),
                     Attempt::Failed(_) if cancel.is_stopped() => plan.stop(),
@@ -331,7 +346,10 @@ pub(super) async fn run_chain(
                     &offline::answer(&job.question, job.action, &job.page),
                     store.preferences().personality,
                 );
-                let text = format!("{}{full}", preamble.unwrap_or_default());
+                let mut text = format!("{}{full}", preamble.unwrap_or_default());
+                if let Some(wait) = wait_for_network(store, &chain, job, &failures).await {
+                    text = format!("{text}\n\n{wait}");
+                }
                 let text = match &job.partial {
                     Some(partial) => offline::continuation(&text, partial).to_string(),
                     None => text,
@@ -344,6 +362,42 @@ pub(super) async fn run_chain(
             }
         }
     }
+}
+
+/// When no provider of `chain` could be reached for `job`'s question
+/// (`failures`), the question waits for the network: the sentence its
+/// offline answer ends with.
+async fn wait_for_network(
+    store: &Store,
+    chain: &[ProviderConfig],
+    job: &Job,
+    failures: &[paperclip_core::resilience::FailureKind],
+) -> Option<String> {
+    let question_id = job.question_id.as_deref()?;
+    let primary = chain.first()?;
+    if !queued::should_wait(failures, job.private) {
+        return None;
+    }
+    let preferences = store.preferences();
+    let page = job.page.shared(&preferences.context);
+    let request = answer::request(&answer::Ask {
+        system: preferences.personality.system_prompt(),
+        page: &page,
+        history: &job.history,
+        question: &job.question,
+        partial: None,
+        context: job.context.as_deref(),
+    });
+    let waiting = paperclip_core::queued::Queued::new(
+        question_id,
+        &job.conversation_id,
+        &job.site,
+        &job.question,
+        &primary.settings().label,
+        &request,
+        now_ms() as u64,
+    );
+    Some(queued::keep(waiting).await)
 }
 
 /// An earlier answer to the job's question about the same page, if one is
@@ -460,6 +514,7 @@ pub(super) async fn answer_with(
     source: &AnswerSource,
     job: &Job,
     cancel: &Cancel,
+    failures: &mut Vec<paperclip_core::resilience::FailureKind>,
 ) -> Attempt {
     // Only what the user allows leaves the browser: in Firefox, the data
     // collection consent this provider needs (revocable in about:addons).
@@ -523,6 +578,7 @@ pub(super) async fn answer_with(
     if let Err(f) = &result {
         let id = &config.settings().id;
         crate::errors::provider_failed(id, &job.message_id, f.kind, &f.error);
+        failures.push(f.kind);
     }
     if let Some(rest) = chunker.finish() {
         running.send(&BgToAgent::AnswerChunk {
@@ -603,6 +659,8 @@ pub(super) async fn answer_with(
     });
     if status == MessageStatus::Complete {
         telemetry::event("answer.completed", &[("ask", &job.message_id)]);
+        // A provider answers: questions that waited for it may be asked.
+        queued::soon();
     }
     if let Some(error) = error {
         running.fail(ProtocolError::failed(format!(

@@ -44,6 +44,7 @@ use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 mod answering;
 pub(crate) mod arrival;
 pub(crate) mod private;
+pub(crate) mod queued;
 mod running;
 use answering::*;
 use arrival::Pending;
@@ -257,6 +258,7 @@ pub fn forget_conversations(site: Option<&str>) {
 /// written there is dropped.
 pub fn discard_answers(site: Option<&str>) {
     running::discard(site);
+    queued::forget_site(site);
     PLACE_SAVES.with(|saves| {
         saves
             .borrow_mut()
@@ -379,6 +381,7 @@ fn show(session: &Session, conversation: Option<Conversation>) {
         appearance: preferences.appearance(),
         actions: preferences.quick_actions,
     });
+    queued::send_views(session);
     catch_up(session);
 }
 
@@ -484,6 +487,7 @@ async fn manage(session: &Session, message: AgentToBg) -> Result<(), ProtocolErr
         AgentToBg::DeleteConversation { id } => {
             own(&store, session, &id).await?;
             store.delete(&id).await?;
+            queued::forget_conversation(&id);
             let open = session.conversation_id.borrow().clone();
             if open.as_deref() == Some(id.as_str()) {
                 show(session, None);
@@ -568,6 +572,14 @@ fn handle(session: Rc<Session>, message: &JsValue) {
                 }
             });
         }
+        Ok(AgentToBg::CancelQueued { question_id }) => {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(error) = queued::cancel(&session, &question_id).await {
+                    session.fail(error);
+                }
+            });
+        }
+        Ok(AgentToBg::RetryQueued {}) => queued::soon(),
         Ok(AgentToBg::Continue { message_id }) => {
             wasm_bindgen_futures::spawn_local(continue_answer(session, message_id));
         }

@@ -71,6 +71,15 @@ tagged! {
         },
         /// The user took the hint offered (`BgToAgent::Hint`).
         HintTaken {},
+        /// The user cancelled waiting question `question_id` (its offline
+        /// answer stays; the provider is not asked).
+        CancelQueued {
+            /// The waiting question.
+            question_id: String,
+        },
+        /// The user pressed "Try now": ask the waiting questions' provider
+        /// again.
+        RetryQueued {},
     }
 }
 
@@ -183,6 +192,12 @@ tagged! {
             destination: Option<String>,
             /// The page context that would be sent (editable).
             context: String,
+        },
+        /// The questions of the shown conversation that wait for the
+        /// network (sent after `History` and whenever they change).
+        Queued {
+            /// Oldest first.
+            questions: Vec<crate::queued::QueuedView>,
         },
         /// The ask failed; the user's message is kept.
         Failed {

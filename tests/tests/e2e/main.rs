@@ -54,7 +54,10 @@
 //!   clear errors;
 //! - `sync`: settings sync through `storage.sync` (quotas, coalesced
 //!   writes, newest change wins, hostile values refused);
-//! - `telemetry`: export to an OpenTelemetry collector.
+//! - `telemetry`: export to an OpenTelemetry collector;
+//! - `waiting`: questions that wait for the network (offline answer now,
+//!   the provider's answer added once later, cancel, across a worker
+//!   restart; hand-written per browser).
 
 use anyhow::Result;
 use paperclip_e2e::{root, server::Server, Browser, Kind};
@@ -146,3 +149,4 @@ mod screens;
 mod security;
 mod sync;
 mod telemetry;
+mod waiting;
