@@ -15,6 +15,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::resilience::fallback::{AnswerSource, Degradation};
 
+/// Whether `id` is acceptable as a client-made message id (a UUID-like
+/// token of letters, digits and dashes, at most 64 characters).
+pub fn valid_message_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
 /// Who wrote a message.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]

@@ -183,7 +183,7 @@ impl Queued {
     }
 
     fn check(&self) -> Result<(), NotQueued> {
-        let id_ok = |id: &str| crate::protocol::valid_message_id(id);
+        let id_ok = |id: &str| crate::conversation::valid_message_id(id);
         if !id_ok(&self.question_id) || !id_ok(&self.conversation_id) {
             return Err(NotQueued::Invalid("an id is not valid"));
         }
@@ -428,7 +428,7 @@ mod tests {
             Queued::new("q1", "c1", &q.site, &q.question, "Fake", &request, 0),
             q
         );
-        assert!(crate::protocol::valid_message_id(&q.answer_id()));
+        assert!(crate::conversation::valid_message_id(&q.answer_id()));
         assert_eq!(q.answer_id(), answer_id("q1"));
         assert_ne!(answer_id("q1"), answer_id("q2"));
         let json = serde_json::to_string(&Queue { items: vec![q] }).unwrap();

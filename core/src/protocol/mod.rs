@@ -222,11 +222,7 @@ pub struct Pong {
     pub ready_ms: f64,
 }
 
-/// Whether `id` is acceptable as a client-made message id (a UUID-like
-/// token of letters, digits and dashes, at most 64 characters).
-pub fn valid_message_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
+pub use crate::conversation::valid_message_id;
 
 #[cfg(test)]
 mod tests {
