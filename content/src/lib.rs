@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 
 mod components;
+mod device;
 mod frame;
 mod markdown;
 mod stream;
@@ -20,7 +21,8 @@ use paperclip_platform::timer::{Interval, Timeout};
 use std::rc::Rc;
 
 use components::{
-    Composer, Header, HintCard, PreviewPanel, QuickActions, SiteConversations, Transcript,
+    Composer, Header, HintCard, OnDeviceCard, PreviewPanel, QuickActions, SiteConversations,
+    Transcript,
 };
 use paperclip_core::character::{self, Direction, IdleVariant};
 use paperclip_core::chat::ChatState;
@@ -46,6 +48,7 @@ enum Action {
     CloseConversations,
     Compose(Option<QuickAction>),
     DismissHint,
+    OnDeviceDone(String),
 }
 
 impl Reducible for Chat {
@@ -60,6 +63,7 @@ impl Reducible for Chat {
             Action::CloseConversations => next.close_conversations(),
             Action::Compose(action) => next.compose(action),
             Action::DismissHint => next.dismiss_hint(),
+            Action::OnDeviceDone(id) => next.on_device_done(&id),
         }
         Rc::new(Chat(next))
     }
@@ -325,6 +329,28 @@ fn app() -> Html {
         let link = link.clone();
         let chat = chat.dispatcher();
         Callback::from(move |_| send_message(&link, &chat, &AgentToBg::RetryQueued {}))
+    };
+    // The on-device task ended: the background gets its text or why not.
+    let device_done = {
+        let link = link.clone();
+        let chat = chat.dispatcher();
+        Callback::from(move |(message_id, result): components::DeviceDone| {
+            let (text, source_language, error) = match result {
+                Ok((text, source)) => (Some(text), source, None),
+                Err(why) => (None, None, Some(why)),
+            };
+            send_message(
+                &link,
+                &chat,
+                &AgentToBg::OnDeviceDone {
+                    message_id: message_id.clone(),
+                    text,
+                    source_language,
+                    error,
+                },
+            );
+            chat.dispatch(Action::OnDeviceDone(message_id));
+        })
     };
     let context_area = use_node_ref();
     let preview = {
@@ -703,6 +729,10 @@ fn app() -> Html {
                     </ul>
                     <button type="button" class="retry-queued" onclick={retry_queued}>{ "Try now" }</button>
                 </section>
+            }
+            if let Some((id, task, offer_download)) = &state.on_device {
+                <OnDeviceCard key={id.clone()} message_id={id.clone()} task={task.clone()}
+                    offer_download={*offer_download} on_done={device_done} />
             }
             if let Some(hint) = &state.hint {
                 <HintCard hint={hint.clone()} {busy} on_take={take_hint} on_dismiss={dismiss_hint} />

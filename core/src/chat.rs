@@ -59,6 +59,9 @@ pub struct ChatState {
     pub actions: Vec<crate::quick::CustomAction>,
     /// The conversation's questions waiting for the network.
     pub queued: Vec<crate::queued::QueuedView>,
+    /// The on-device task in progress: the answer's id, the task, and
+    /// whether a model download may be offered.
+    pub on_device: Option<(String, crate::on_device::Task, bool)>,
 }
 
 /// What asking would send, as the preview shows it.
@@ -95,6 +98,17 @@ impl ChatState {
     /// The user dismissed the hint.
     pub fn dismiss_hint(&mut self) {
         self.hint = None;
+    }
+
+    /// The on-device task `message_id` ended (answered or declined).
+    pub fn on_device_done(&mut self, message_id: &str) {
+        if self
+            .on_device
+            .as_ref()
+            .is_some_and(|(id, ..)| id == message_id)
+        {
+            self.on_device = None;
+        }
     }
 
     /// Sets (or clears) the quick action the next typed question is for.
@@ -156,8 +170,16 @@ impl ChatState {
                 // after the history.
                 self.streaming = None;
                 self.queued.clear();
+                self.on_device = None;
             }
             BgToAgent::Queued { questions } => self.queued = questions,
+            BgToAgent::OnDevice {
+                message_id,
+                task,
+                offer_download,
+            } => {
+                self.on_device = Some((message_id, task, offer_download));
+            }
             BgToAgent::Appearance {
                 appearance,
                 character,

@@ -35,6 +35,7 @@ pub mod maintenance;
 pub mod markdown;
 pub mod net;
 pub mod offline;
+pub mod on_device;
 pub mod page;
 pub mod place;
 pub mod prefs;

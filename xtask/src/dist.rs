@@ -290,7 +290,8 @@ pub fn test_extensions_with_fail_points() -> Result<PathBuf> {
 
 /// Writes `target/e2e-ext/<browser>`: `dist/<browser>` plus the test-only
 /// overlay `tests/manifest.test.json` (host access to 127.0.0.1, so tests and
-/// the headless demo can inject the agent without a user gesture).
+/// the headless demo can inject the agent without a user gesture) and the
+/// stand-ins of `tests/stand-ins/` under `test/`.
 pub fn test_extensions() -> Result<PathBuf> {
     let root = root();
     let out = root.join("target/e2e-ext");
@@ -301,6 +302,9 @@ pub fn test_extensions() -> Result<PathBuf> {
             fs::remove_dir_all(&dir)?;
         }
         copy_tree(&root.join("dist").join(browser), &dir)?;
+        // Test-only stand-ins the e2e tests load into extension pages
+        // (`tests/stand-ins/`, e.g. Chrome's on-device AI).
+        copy_tree(&root.join("tests/stand-ins"), &dir.join("test"))?;
         let mut manifest = read_json(&dir.join("manifest.json"))?;
         merge(&mut manifest, overlay.clone());
         fs::write(

@@ -140,6 +140,8 @@ pub(super) struct Job {
     question_id: Option<String>,
     /// Asked in a private window (nothing of it may be written).
     private: bool,
+    /// The agent that asked: on-device tasks go to it.
+    asker: Option<std::rc::Weak<Session>>,
 }
 
 /// Complete messages of conversation `id` before message `before` (all of
@@ -248,6 +250,7 @@ pub(super) async fn answer(
         message_id: new_id(),
         question_id: Some(question.id),
         private: session.private,
+        asker: session_handle(session),
         question: question.text,
         action,
         history,
@@ -295,6 +298,7 @@ pub(super) async fn continuation(
         context: None,
         question_id: None,
         private: session.private,
+        asker: session_handle(session),
     };
     run_chain(running, &store, &job).await
 }
@@ -315,6 +319,17 @@ pub(super) async fn run_chain(
         job.partial.is_some(),
         job.context.is_some(),
     );
+    // "Translate selection" is done on the device where the browser can.
+    if job.action == Some(QuickAction::TranslateSelection) && job.partial.is_none() {
+        let shared = job.page.shared(&store.preferences().context);
+        let task =
+            paperclip_core::on_device::Task::translate(&shared.selection, &platform::ui_language());
+        // A model still to download is offered only when no provider
+        // could translate instead.
+        if let Some(text) = on_device_answer(job, &task, "", chain.is_empty()).await {
+            return stream_local(running, store, job, &task.source(false), &text).await;
+        }
+    }
     let mut plan = answer::Plan::new(names, cache);
     // How each provider failed: all unreachable, the question waits.
     let mut failures = Vec::new();
@@ -342,6 +357,19 @@ pub(super) async fn run_chain(
                 }
             }
             answer::Step::Offline { source, preamble } => {
+                // The offline summary is the device's where it can.
+                if job.action == Some(QuickAction::SummarizePage) && job.partial.is_none() {
+                    let shared = job.page.shared(&store.preferences().context);
+                    let task = paperclip_core::on_device::Task::summarize(
+                        &shared.title,
+                        &shared.blocks.join("\n\n"),
+                    );
+                    let before = preamble.clone().unwrap_or_default();
+                    if let Some(text) = on_device_answer(job, &task, &before, true).await {
+                        let source = task.source(!chain.is_empty());
+                        return stream_local(running, store, job, &source, &text).await;
+                    }
+                }
                 let full = offline::in_voice(
                     &offline::answer(&job.question, job.action, &job.page),
                     store.preferences().personality,
@@ -360,6 +388,34 @@ pub(super) async fn run_chain(
                 running.send(&BgToAgent::Stopped {});
                 return Ok(());
             }
+        }
+    }
+}
+
+/// The agent that asked `job` does `task` on the device: the answer's
+/// text (after `before`), or `None` (no API there, declined, failed) and
+/// the usual answer follows.
+async fn on_device_answer(
+    job: &Job,
+    task: &paperclip_core::on_device::Task,
+    before: &str,
+    offer_download: bool,
+) -> Option<String> {
+    if task.is_empty() {
+        return None;
+    }
+    let asker = job.asker.as_ref()?.upgrade()?;
+    match super::device::ask(&asker, &job.message_id, task, offer_download).await {
+        Ok((text, source_language)) => {
+            telemetry::count("on_device.answers", &[], 1);
+            Some(format!(
+                "{before}{}",
+                task.answer(&text, source_language.as_deref())
+            ))
+        }
+        Err(why) => {
+            telemetry::event("on_device.skipped", &[("reason", why.as_str())]);
+            None
         }
     }
 }

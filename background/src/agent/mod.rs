@@ -43,6 +43,7 @@ use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 
 mod answering;
 pub(crate) mod arrival;
+mod device;
 pub(crate) mod private;
 pub(crate) mod queued;
 mod running;
@@ -206,6 +207,16 @@ pub fn serve(port: Port) {
 }
 
 /// The open agents.
+/// A handle on `session` (while its port is open) that does not keep it.
+fn session_handle(session: &Session) -> Option<std::rc::Weak<Session>> {
+    SESSIONS.with(|s| {
+        s.borrow()
+            .iter()
+            .find(|(_, open)| std::ptr::eq(open.as_ref(), session))
+            .map(|(_, open)| Rc::downgrade(open))
+    })
+}
+
 fn sessions() -> Vec<Rc<Session>> {
     SESSIONS.with(|s| {
         s.borrow()
@@ -580,6 +591,12 @@ fn handle(session: Rc<Session>, message: &JsValue) {
             });
         }
         Ok(AgentToBg::RetryQueued {}) => queued::soon(),
+        Ok(AgentToBg::OnDeviceDone {
+            message_id,
+            text,
+            source_language,
+            error,
+        }) => device::done(&session, &message_id, text, source_language, error),
         Ok(AgentToBg::Continue { message_id }) => {
             wasm_bindgen_futures::spawn_local(continue_answer(session, message_id));
         }

@@ -4,6 +4,7 @@
 
 mod composer;
 mod conversations;
+mod device;
 mod header;
 mod hint;
 mod preview;
@@ -11,6 +12,7 @@ mod transcript;
 
 pub use composer::{Composer, QuickActions};
 pub use conversations::SiteConversations;
+pub use device::{Done as DeviceDone, OnDeviceCard};
 pub use header::{balloon, Header};
 pub use hint::HintCard;
 pub use preview::PreviewPanel;

@@ -80,6 +80,22 @@ tagged! {
         /// The user pressed "Try now": ask the waiting questions' provider
         /// again.
         RetryQueued {},
+        /// What the device made of `BgToAgent::OnDevice` `message_id`: its
+        /// text, or why there is none (no such API here, the user declined
+        /// the download, the model refused).
+        OnDeviceDone {
+            /// The answer being made.
+            message_id: String,
+            /// The device's text.
+            #[serde(default)]
+            text: Option<String>,
+            /// The language detected for a translation's source.
+            #[serde(default)]
+            source_language: Option<String>,
+            /// Why there is no text.
+            #[serde(default)]
+            error: Option<String>,
+        },
     }
 }
 
@@ -198,6 +214,20 @@ tagged! {
         Queued {
             /// Oldest first.
             questions: Vec<crate::queued::QueuedView>,
+        },
+        /// Do `task` with the browser's on-device AI, if this page has it
+        /// (answered with `AgentToBg::OnDeviceDone`; a model download
+        /// starts only on the user's click).
+        OnDevice {
+            /// The answer being made.
+            message_id: String,
+            /// What to do.
+            task: crate::on_device::Task,
+            /// Whether to offer a model download the device still needs
+            /// (when nothing else could answer as well); otherwise only a
+            /// ready model is used.
+            #[serde(default)]
+            offer_download: bool,
         },
         /// The ask failed; the user's message is kept.
         Failed {

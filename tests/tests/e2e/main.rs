@@ -19,6 +19,9 @@
 //!   fail points), and the notice a panic leaves;
 //! - `consent`: Firefox's data collection consent, asked for and obeyed;
 //! - `controls`: the options page's and the panel's remaining controls;
+//! - `device`: Chrome's on-device translation and summary through a
+//!   test-only stand-in (absent, offered, downloaded on the click, ready,
+//!   declined);
 //! - `data`: deleting all data, a site's data and telemetry on the options
 //!   page, and its readability (provider names, whole words);
 //! - `errors`: the panel's telemetry tabs: errors from everywhere,
@@ -133,6 +136,7 @@ mod boundaries;
 mod consent;
 mod controls;
 mod data;
+mod device;
 mod errors;
 mod imports;
 mod inspector;
