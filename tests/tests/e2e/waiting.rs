@@ -1,15 +1,18 @@
 //! Questions that wait for the network: the test cuts the fake provider,
 //! the user gets the offline answer at once with the question listed as
 //! waiting; with the provider back, "Try now" adds its answer once; a
-//! cancelled question is never sent; and a question that waited while the
-//! worker stopped is answered by the next worker, once (hand-written per
+//! cancelled question is never sent; a question that waited while the
+//! worker stopped is answered by the next worker, once; and deleting the
+//! site's data drops what waits (hand-written per
 //! browser: Firefox's event page is let idle out).
 
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use paperclip_e2e::fake_provider::{FakeProvider, RecordedRequest};
-use paperclip_e2e::scenario::{add_fake_provider, last_answer, latest_conversation, ok, wait_last};
+use paperclip_e2e::scenario::{
+    add_fake_provider, click_button, last_answer, latest_conversation, ok, wait_last,
+};
 use paperclip_e2e::{server::Server, Browser, Kind};
 use serde_json::json;
 
@@ -52,6 +55,25 @@ async fn stored_with(b: &Browser, text: &str) -> Result<usize> {
         .flatten()
         .filter(|m| m["text"].as_str().is_some_and(|t| t.contains(text)))
         .count())
+}
+
+/// Stops the background (Chromium: the service worker; Firefox: lets the
+/// event page idle out), brings the network back, and wakes a new one.
+async fn restart(b: &Browser, page: &str, fake: &FakeProvider) -> Result<()> {
+    let (started, _) = b.background_instance().await?;
+    b.client.goto(page).await?;
+    match b.kind {
+        Kind::Chromium => b.stop_service_workers().await?,
+        Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
+    }
+    fake.set_down(false);
+    fake.clear();
+    let (restarted, _) = b.background_instance().await?;
+    ensure!(
+        restarted > started,
+        "the background did not restart ({started}, then {restarted}), so this tested nothing"
+    );
+    Ok(())
 }
 
 async fn questions_wait_for_the_network(b: Browser, server: Server) -> Result<Browser> {
@@ -165,19 +187,7 @@ async fn questions_wait_for_the_network(b: Browser, server: Server) -> Result<Br
     let (offline, _) = b.wait_answer(4).await?;
     ensure!(offline.contains("waits for the network"), "{offline}");
     b.top().await?;
-    let (started, _) = b.background_instance().await?;
-    b.client.goto(&page).await?;
-    match b.kind {
-        Kind::Chromium => b.stop_service_workers().await?,
-        Kind::Firefox => tokio::time::sleep(Duration::from_secs(6)).await,
-    }
-    fake.set_down(false);
-    fake.clear();
-    let (restarted, _) = b.background_instance().await?;
-    ensure!(
-        restarted > started,
-        "the background did not restart ({started}, then {restarted}), so this tested nothing"
-    );
+    restart(&b, &page, &fake).await?;
     b.wait_until(
         Duration::from_secs(30),
         "the answer after the restart",
@@ -203,6 +213,37 @@ async fn questions_wait_for_the_network(b: Browser, server: Server) -> Result<Br
         asked(&fake, "Where is the exit?") == 1,
         "asked {} times",
         asked(&fake, "Where is the exit?")
+    );
+
+    // A waiting question holds page text: deleting the site's data on the
+    // options page drops it, and nothing is sent when the network is back.
+    fake.set_down(true);
+    b.enter_agent().await?;
+    b.ask("Is there a cafe?").await?;
+    let (offline, _) = b.wait_answer(6).await?;
+    ensure!(offline.contains("waits for the network"), "{offline}");
+    b.top().await?;
+    let site = page.trim_end_matches('/').to_string();
+    let back = b.open_tab("options.html").await?;
+    let input = b
+        .client
+        .wait()
+        .for_element(fantoccini::Locator::Css("#delete-site"))
+        .await?;
+    input.send_keys(&site).await?;
+    click_button(&b, "Delete this site's data").await?;
+    b.poll(Duration::from_secs(15), "the deletion report", || async {
+        Ok(b.text_of(".delete-data [role=status]")
+            .await?
+            .filter(|t| t.starts_with("Deleted the data of")))
+    })
+    .await?;
+    b.close_tab(back).await?;
+    restart(&b, &page, &fake).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    ensure!(
+        asked(&fake, "Is there a cafe?") == 0,
+        "a question of deleted data was sent"
     );
     Ok(b)
 }
