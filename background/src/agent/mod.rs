@@ -590,7 +590,9 @@ fn handle(session: Rc<Session>, message: &JsValue) {
                 }
             });
         }
-        Ok(AgentToBg::RetryQueued {}) => queued::soon(),
+        Ok(AgentToBg::RetryQueued {}) => {
+            wasm_bindgen_futures::spawn_local(async move { queued::retry(&session).await })
+        }
         Ok(AgentToBg::OnDeviceDone {
             message_id,
             text,

@@ -151,6 +151,23 @@ pub fn soon() {
     wasm_bindgen_futures::spawn_local(drain());
 }
 
+/// The user pressed "Try now" in `session`: one round now, and if the
+/// questions it shows still wait, it is told so.
+pub(super) async fn retry(session: &Session) {
+    if DRAINING.with(Cell::get) {
+        return;
+    }
+    drain().await;
+    let open = session.conversation_id.borrow().clone();
+    let still = QUEUE.with(|q| q.borrow().views(open.as_deref()));
+    if let Some(first) = still.first() {
+        session.fail(ProtocolError::failed(format!(
+            "{} still cannot be reached: the question keeps waiting and is tried again every minute.",
+            first.provider
+        )));
+    }
+}
+
 fn listen_online() {
     let online = Closure::<dyn Fn()>::new(soon);
     if let Ok(add) = js_sys::Reflect::get(&js_sys::global(), &"addEventListener".into()) {

@@ -120,6 +120,18 @@ async fn questions_wait_for_the_network(b: Browser, server: Server) -> Result<Br
         "{waiting}"
     );
 
+    // "Try now" while the network is still cut says so.
+    let try_now = b.control("button", "Try now").await?;
+    b.click(&try_now).await?;
+    let still = b
+        .poll(
+            Duration::from_secs(15),
+            "the still-waiting notice",
+            || async { b.text_of("[role=alert]").await },
+        )
+        .await?;
+    ensure!(still.starts_with("Fake still cannot be reached"), "{still}");
+
     // The network is back; the user presses "Try now": the provider's
     // answer is added, once, and the question no longer waits.
     fake.set_down(false);
