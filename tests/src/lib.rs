@@ -328,8 +328,8 @@ impl Browser {
         as_tab: bool,
     ) -> Result<Value> {
         let back = self.client.window().await?;
-        let tab = self.client.new_window(as_tab).await?;
-        self.client.switch_to_window(tab.handle).await?;
+        let tab = self.new_window(as_tab).await?;
+        self.client.switch_to_window(tab).await?;
         let result = async {
             self.client.goto(&format!("{}{path}", self.base)).await?;
             Ok::<_, anyhow::Error>(self.client.execute_async(script, vec![arg]).await?)
@@ -338,6 +338,29 @@ impl Browser {
         self.client.close_window().await?;
         self.client.switch_to_window(back).await?;
         result
+    }
+
+    /// A new tab (`as_tab`) or window. Firefox busy with a very large page
+    /// sometimes answers the command with a response geckodriver cannot
+    /// decode ("Failed to decode response from marionette"): then the
+    /// window that did open is used, or the command is sent again.
+    async fn new_window(&self, as_tab: bool) -> Result<fantoccini::wd::WindowHandle> {
+        let mut attempt = 0;
+        loop {
+            let before = self.client.windows().await?;
+            match self.client.new_window(as_tab).await {
+                Ok(w) => return Ok(w.handle),
+                Err(e) if attempt < 3 && e.to_string().contains("Failed to decode response") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    let now = self.client.windows().await?;
+                    if let Some(opened) = now.into_iter().find(|h| !before.contains(h)) {
+                        return Ok(opened);
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Sends one protocol request (`body`, e.g. `{"type": "Ping"}`) from an
