@@ -4,6 +4,8 @@
 //! conversation (`Running`) and stored with its source.
 
 use super::*;
+use paperclip_core::prefs::Preferences;
+use paperclip_core::provider::ChatRequest;
 
 /// Reads tab `tab_id`'s page, its context cached where a `private`
 /// window's agent keeps its data (or the main store).
@@ -142,6 +144,22 @@ pub(super) struct Job {
     private: bool,
     /// The agent that asked: on-device tasks go to it.
     asker: Option<std::rc::Weak<Session>>,
+}
+
+impl Job {
+    /// What a provider is asked for this job: only the page context the
+    /// user shares (`preferences`).
+    fn request(&self, preferences: &Preferences) -> ChatRequest {
+        let page = self.page.shared(&preferences.context);
+        answer::request(&answer::Ask {
+            system: preferences.personality.system_prompt(),
+            page: &page,
+            history: &self.history,
+            question: &self.question,
+            partial: self.partial.as_deref(),
+            context: self.context.as_deref(),
+        })
+    }
 }
 
 /// Complete messages of conversation `id` before message `before` (all of
@@ -434,16 +452,7 @@ async fn wait_for_network(
     if !queued::should_wait(failures, job.private) {
         return None;
     }
-    let preferences = store.preferences();
-    let page = job.page.shared(&preferences.context);
-    let request = answer::request(&answer::Ask {
-        system: preferences.personality.system_prompt(),
-        page: &page,
-        history: &job.history,
-        question: &job.question,
-        partial: None,
-        context: job.context.as_deref(),
-    });
+    let request = job.request(&store.preferences());
     let waiting = paperclip_core::queued::Queued::new(
         question_id,
         &job.conversation_id,
@@ -580,15 +589,7 @@ pub(super) async fn answer_with(
         return Attempt::Failed(paperclip_core::consent::not_allowed(&missing));
     }
     let preferences = store.preferences();
-    let page = job.page.shared(&preferences.context);
-    let request = answer::request(&answer::Ask {
-        system: preferences.personality.system_prompt(),
-        page: &page,
-        history: &job.history,
-        question: &job.question,
-        partial: job.partial.as_deref(),
-        context: job.context.as_deref(),
-    });
+    let request = job.request(&preferences);
     let mut text = String::new();
     // The provider's pieces reach the agent in chunks of the size the user
     // chose (`performance.stream_chunk_chars`).
