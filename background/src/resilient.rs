@@ -43,6 +43,9 @@ struct Guard {
     limiter: RateLimiter,
     /// Requests waiting in the bulkhead's queue, by ticket.
     waiters: HashMap<u64, oneshot::Sender<()>>,
+    /// How the last request through the breaker failed (`None` after an
+    /// answer): what keeps it open, for the questions it refuses.
+    last_failure: Option<FailureKind>,
 }
 
 impl Guard {
@@ -59,6 +62,7 @@ impl Guard {
             bulkhead_config: settings.bulkhead,
             limiter: RateLimiter::new(settings.limits).ok()?,
             waiters: HashMap::new(),
+            last_failure: None,
         })
     }
 
@@ -263,6 +267,7 @@ fn refused(error: String) -> StreamFailure {
         error,
         streamed: false,
         kind: FailureKind::Refused,
+        paused_after: None,
     }
 }
 
@@ -440,13 +445,15 @@ async fn attempts(
             }
             Permit::Rejected { retry_in_ms } => {
                 mark(names::BREAKER, &[("decision", "rejected")]);
-                return Err(refused(format!(
+                let mut failure = refused(format!(
                     "{label} is paused after repeated failures{}",
                     retry_in_ms.map_or(String::new(), |ms| format!(
                         "; trying it again in {} s",
                         ms.div_ceil(1000)
                     ))
-                )));
+                ));
+                failure.paused_after = with_guard(&id, |g| g.last_failure).flatten();
+                return Err(failure);
             }
         };
         // Time to the first text, for the popup's status line.
@@ -466,7 +473,14 @@ async fn attempts(
             Ok(_) => Health::Healthy,
             Err(f) => f.kind.health(),
         };
-        if let Some(t) = with_guard(&id, |g| g.breaker.record(pass, health, now())).flatten() {
+        let failed = result.as_ref().err().map(|f| f.kind);
+        let transition = with_guard(&id, |g| {
+            if failed != Some(FailureKind::Cancelled) {
+                g.last_failure = failed;
+            }
+            g.breaker.record(pass, health, now())
+        });
+        if let Some(t) = transition.flatten() {
             mark(names::BREAKER, &[("decision", breaker_decision(&t.to))]);
             record(&id, &ResilienceEvent::Breaker(t));
             save_breaker(store, &id).await;

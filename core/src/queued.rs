@@ -39,21 +39,24 @@ pub const MAX_WAIT_MS: u64 = 7 * 24 * 60 * 60 * 1000;
 pub const EXCERPT_CHARS: usize = 80;
 
 /// Whether a question whose providers failed with `failures` (one per
-/// provider tried, in order) waits for the network: a provider was tried
-/// and every one was unreachable (no answer at all, a timeout, or its
-/// breaker open after such failures), or the browser says it is offline.
-/// Not in a private window (`private`: nothing of it may be written).
+/// provider tried, in order) waits for the network: at least one provider
+/// was unreachable (no answer at all, or a timeout) and every other one
+/// was too or could not be asked (the extension's own guards refused), or
+/// the browser says it is offline. The shell reports a breaker that is
+/// open after unreachable attempts as the failure that opened it, so a
+/// breaker opened by server errors (or a rate limit, a full bulkhead)
+/// alone never makes a question wait. Not in a private window (`private`:
+/// nothing of it may be written).
 pub fn should_queue(failures: &[FailureKind], online: bool, private: bool) -> bool {
     if private || failures.is_empty() {
         return false;
     }
+    let unreachable = |k: &FailureKind| matches!(k, FailureKind::Network | FailureKind::Timeout(_));
     !online
-        || failures.iter().all(|k| {
-            matches!(
-                k,
-                FailureKind::Network | FailureKind::Timeout(_) | FailureKind::Refused
-            )
-        })
+        || (failures.iter().any(unreachable)
+            && failures
+                .iter()
+                .all(|k| unreachable(k) || *k == FailureKind::Refused))
 }
 
 /// One message of a waiting request.
@@ -347,6 +350,11 @@ mod tests {
             "a refusal is not the network"
         );
         assert!(!should_queue(&[Network, Malformed], true, false));
+        assert!(
+            !should_queue(&[Refused], true, false),
+            "a breaker opened by server errors, a rate limit: not the network"
+        );
+        assert!(!should_queue(&[Refused, Refused], true, false));
         assert!(
             should_queue(&[http], false, false),
             "the browser is offline"

@@ -635,7 +635,7 @@ pub(super) async fn answer_with(
     if let Err(f) = &result {
         let id = &config.settings().id;
         crate::errors::provider_failed(id, &job.message_id, f.kind, &f.error);
-        failures.push(f.kind);
+        failures.push(f.cause());
     }
     if let Some(rest) = chunker.finish() {
         running.send(&BgToAgent::AnswerChunk {

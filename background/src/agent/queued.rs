@@ -274,8 +274,8 @@ async fn again(queued: &Queued) -> Again {
             Err(f) if !f.streamed || text.is_empty() => {
                 let id = &config.settings().id;
                 crate::errors::provider_failed(id, &queued.question_id, f.kind, &f.error);
+                failures.push(f.cause());
                 last_error = f.error;
-                failures.push(f.kind);
             }
             // An answer (whole, cut at the limit, or broken off after
             // some text: kept as it is, marked interrupted).

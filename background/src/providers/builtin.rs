@@ -79,6 +79,7 @@ pub async fn stream(
         error: format!("{label}: {error}"),
         streamed,
         kind,
+        paused_after: None,
     };
     let available = availability().await;
     let Some(api) = api().filter(|_| available.usable()) else {

@@ -307,15 +307,25 @@ pub struct StreamFailure {
     /// ([`FailureKind::Cancelled`] for a stop, [`FailureKind::Refused`] for
     /// a request the extension's own guards refused before sending).
     pub kind: FailureKind,
+    /// For a request refused because its breaker is open: the failure
+    /// that last went through the breaker (what opened it), when known.
+    pub paused_after: Option<FailureKind>,
 }
 
 impl StreamFailure {
+    /// The failure as far as waiting for the network is concerned: a
+    /// breaker open after unreachable attempts counts as unreachable.
+    pub fn cause(&self) -> FailureKind {
+        self.paused_after.unwrap_or(self.kind)
+    }
+
     /// The failure of a request the user stopped.
     pub fn stopped(streamed: bool) -> Self {
         Self {
             error: "stopped".into(),
             streamed,
             kind: FailureKind::Cancelled,
+            paused_after: None,
         }
     }
 }
@@ -480,11 +490,13 @@ async fn stream_http(
         error: format!("{label}: {error}"),
         streamed,
         kind: FailureKind::Network,
+        paused_after: None,
     };
     let bad = |error: String| StreamFailure {
         error: format!("{label}: {error}"),
         streamed: false,
         kind: FailureKind::Malformed,
+        paused_after: None,
     };
     let interrupted = |why: Interrupt, streamed: bool| match why {
         // A redirect is an answer, not a network failure: asking again
@@ -497,6 +509,7 @@ async fn stream_http(
             error: format!("{label}: {}", timeout_text(kind, &timeouts)),
             streamed,
             kind: FailureKind::Timeout(kind),
+            paused_after: None,
         },
         Interrupt::Stopped => StreamFailure::stopped(streamed),
     };
@@ -534,6 +547,7 @@ async fn stream_http(
                 status,
                 retry_after_ms,
             },
+            paused_after: None,
         });
     }
     let body =
@@ -590,6 +604,7 @@ async fn stream_http(
                         error: format!("{label}: {e}"),
                         streamed,
                         kind: e.failure_kind(),
+                        paused_after: None,
                     });
                 }
             }

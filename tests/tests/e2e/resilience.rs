@@ -264,7 +264,7 @@ async fn cached_answers_then_the_breaker_opens_and_recovers(
     b: Browser,
     server: Server,
 ) -> Result<Browser> {
-    use paperclip_e2e::fake_provider::FakeProvider;
+    use paperclip_e2e::fake_provider::{FakeProvider, Fault};
     let fake = FakeProvider::start()?;
     b.client.goto(&server.url("/")).await?;
     add_fake_provider(&b, "Fake", &fake).await?;
@@ -277,7 +277,11 @@ async fn cached_answers_then_the_breaker_opens_and_recovers(
     let answer = b.ask_on(&server.url("/"), "Cache me?").await?;
     ensure!(answer == "Echo: Cache me?", "{answer}");
 
-    fake.set_down(true);
+    // The server answers 503 (up, but failing): a provider that cannot be
+    // reached at all would also keep the questions waiting for the network,
+    // and their late answers would interleave with the ones checked here
+    // (that path is `waiting::*`).
+    fake.set_down_with(Fault::Status(503));
     b.enter_agent().await?;
     b.ask("Cache me?").await?;
     let (cached, _) = b.wait_answer(1).await?;
