@@ -22,6 +22,7 @@ pub mod data;
 pub mod errors;
 pub mod history;
 pub mod page;
+pub mod pdf;
 pub mod popup;
 pub mod providers;
 pub mod resilient;

@@ -25,6 +25,24 @@ const RELEVANCE: f32 = 0.5;
 thread_local! {
     /// Per tab, the cache key of the page context it last sent.
     static LAST: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
+    /// The tabs that show a PDF's agent page (`pdf.html`), with the
+    /// document's address: their "page" is that document.
+    static DOCUMENTS: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
+}
+
+/// The PDF tab `tab_id`'s agent page is about, if it is one.
+pub fn document(tab_id: i32) -> Option<String> {
+    DOCUMENTS.with(|d| d.borrow().get(&tab_id).cloned())
+}
+
+/// Tab `tab_id`'s agent is about PDF `url` (its page is `pdf.html`):
+/// reading its page reads that document; `None`: an agent on a web page
+/// (the tab left the PDF page).
+pub fn set_document(tab_id: i32, url: Option<String>) {
+    DOCUMENTS.with(|d| match url {
+        Some(url) => d.borrow_mut().insert(tab_id, url),
+        None => d.borrow_mut().remove(&tab_id),
+    });
 }
 
 /// Forgets which page context each tab sent last (their cache entries
@@ -93,6 +111,9 @@ async fn extraction(store: &Store, url: &str, dom: &str) -> (String, Extracted, 
 /// Reads the page of tab `tab_id`, its context cached in `store` (the
 /// main store, or a private window's memory).
 pub async fn read(tab_id: i32, store: &Store) -> Result<(PageSnapshot, Source), ProtocolError> {
+    if let Some(url) = document(tab_id) {
+        return Ok((crate::pdf::read(&url, store).await?, Source::Extracted));
+    }
     let started = paperclip_platform::clock::now_ms();
     let known = LAST.with(|l| l.borrow().get(&tab_id).cloned());
     let mut read = request(tab_id, known.is_none()).await?;

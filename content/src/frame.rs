@@ -80,10 +80,30 @@ pub fn listen(on: impl Fn(FromPage) + 'static) {
     LISTENERS.with(|l| l.borrow_mut().push(Box::new(on)));
 }
 
+/// The document this agent is about, when it runs in the extension's PDF
+/// page (`pdf.html?src=…`) rather than in a page's frame: the address the
+/// page names (the background checks it again).
+pub fn document() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let path = location.pathname().ok()?;
+    if !path.ends_with(&format!("/{}", paperclip_core::pdf::PDF_PAGE)) {
+        return None;
+    }
+    let search = location.search().ok()?;
+    let src = web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()?
+        .get("src")?;
+    paperclip_core::pdf::document_url(&src).ok()
+}
+
 /// The token this frame's loader gave it, once the channel is open; `None`
 /// when no loader offered one within [`CHANNEL_WAIT_MS`] (a page embedded
-/// `agent.html` by itself).
+/// `agent.html` by itself), or at once in the PDF page (no loader there:
+/// the background knows the page by its own address).
 pub async fn token() -> Option<String> {
+    if document().is_some() {
+        return None;
+    }
     if let Some(token) = TOKEN.with(|t| t.borrow().clone()) {
         return Some(token);
     }

@@ -682,6 +682,14 @@ fn app() -> Html {
                         on_open={open_conversation} on_delete={delete_conversation} />
                 </ErrorBoundary>
             }
+            if let Some(url) = frame::document() {
+                <p class="pdf-document">
+                    { "Asking about the PDF " }
+                    <a href={url.clone()} target="_blank" rel="noopener noreferrer">
+                        { paperclip_core::pdf::file_name(&url) }
+                    </a>
+                </p>
+            }
             if *covered {
                 <p class="notice covered" role="status">
                     { "Something on this page covers Clippy or makes it see-through, so it ignores clicks and keys. Move it clear (drag ✥ or use the arrow keys on it) to go on." }

@@ -37,6 +37,7 @@ pub mod net;
 pub mod offline;
 pub mod on_device;
 pub mod page;
+pub mod pdf;
 pub mod place;
 pub mod prefs;
 pub mod prefs_file;

@@ -212,6 +212,12 @@ pub const CAPABILITIES: &[Capability] = &[
         opens: Opens::Port(crate::protocol::AGENT_PORT),
         who: Who::PageInTab(AGENT_PAGE),
     },
+    // The agent for a PDF, in an extension page of its own (the
+    // browsers' PDF viewers let no extension script in).
+    Capability {
+        opens: Opens::Port(crate::protocol::AGENT_PORT),
+        who: Who::PageInTab(crate::pdf::PDF_PAGE),
+    },
     Capability {
         opens: Opens::Port(crate::protocol::TELEMETRY_PORT),
         who: Who::Page(PANEL_PAGE),
@@ -389,6 +395,16 @@ mod tests {
             tab_id: Some(9),
         };
         assert_eq!(may_open_agent_port(&agent), Ok(9));
+        let pdf = Caller::ExtensionPage {
+            page: crate::pdf::PDF_PAGE.into(),
+            tab_id: Some(7),
+        };
+        assert_eq!(may_open_agent_port(&pdf), Ok(7));
+        let pdf_in_no_tab = Caller::ExtensionPage {
+            page: crate::pdf::PDF_PAGE.into(),
+            tab_id: None,
+        };
+        assert!(may_open_agent_port(&pdf_in_no_tab).is_err());
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! `Referer` (`referrerPolicy: "no-referrer"`), nothing from or into the
 //! HTTP cache (`cache: "no-store"`) and no redirect followed
 //! (`redirect: "manual"`, answered as an error: a 307 would re-send the
-//! prompt and the key to wherever it points).
+//! prompt and the key to wherever it points). The one other way out is
+//! [`fetch_document`], a plain `GET` of a PDF the user asks about.
 
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
@@ -44,13 +45,48 @@ pub async fn fetch(url: &str, init: &Object) -> Result<JsValue, JsValue> {
     Ok(response)
 }
 
+/// A `GET` of a document the user is reading (a PDF), for its bytes: as
+/// [`fetch`] (no credentials, no `Referer`), except that redirects are
+/// followed, since nothing but the address is sent (a document's address
+/// often redirects to its current version) and the browser still allows
+/// only the sites the extension may reach; the HTTP cache may answer.
+pub async fn fetch_document(url: &str) -> Result<JsValue, JsValue> {
+    let init = Object::new();
+    for (k, v) in [
+        ("method", "GET"),
+        ("credentials", "omit"),
+        ("referrerPolicy", "no-referrer"),
+        ("redirect", "follow"),
+    ] {
+        Reflect::set(&init, &k.into(), &v.into())?;
+    }
+    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())?
+        .dyn_into::<Function>()
+        .map_err(|_| JsValue::from_str("fetch is unavailable"))?;
+    let promise = fetch
+        .call2(&JsValue::UNDEFINED, &url.into(), &init)?
+        .dyn_into::<Promise>()
+        .map_err(|_| JsValue::from_str("fetch returned no promise"))?;
+    JsFuture::from(promise).await
+}
+
 /// Reads `response`'s body as text (UTF-8, lossy), at most `max_bytes` of
 /// it: the rest is never read (the stream is cancelled), so a server
 /// cannot make the worker hold an endless body.
 pub async fn text_capped(response: &JsValue, max_bytes: usize) -> Result<String, JsValue> {
+    let (bytes, _) = bytes_capped(response, max_bytes).await?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Reads `response`'s body, at most `max_bytes` of it (the rest is never
+/// read: the stream is cancelled); with whether there was more.
+pub async fn bytes_capped(
+    response: &JsValue,
+    max_bytes: usize,
+) -> Result<(Vec<u8>, bool), JsValue> {
     let body = Reflect::get(response, &"body".into())?;
     if body.is_null() || body.is_undefined() {
-        return Ok(String::new());
+        return Ok((Vec::new(), false));
     }
     let get_reader = Reflect::get(&body, &"getReader".into())?
         .dyn_into::<Function>()
@@ -74,12 +110,12 @@ pub async fn text_capped(response: &JsValue, max_bytes: usize) -> Result<String,
         let room = max_bytes.saturating_sub(bytes.len());
         let take = (chunk.length() as usize).min(room);
         bytes.extend(chunk.subarray(0, take as u32).to_vec());
-        if bytes.len() >= max_bytes {
+        if chunk.length() as usize > room || bytes.len() >= max_bytes {
             if let Ok(cancel) = Reflect::get(&reader, &"cancel".into())?.dyn_into::<Function>() {
                 let _ = cancel.call0(&reader);
             }
-            break;
+            return Ok((bytes, chunk.length() as usize > room));
         }
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok((bytes, false))
 }

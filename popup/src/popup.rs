@@ -61,6 +61,48 @@ async fn show_agent(then: Option<Arrival>) -> Result<(), String> {
     Ok(())
 }
 
+/// Opens the agent for PDF `url` in an extension page of its own (the
+/// browsers' PDF viewers let no extension script in), after the user
+/// allowed access to its site (`asked`: the request made inside the
+/// click); then closes the popup (or the popup page's own tab).
+async fn open_pdf(
+    url: String,
+    asked: Option<Result<js_sys::Promise, String>>,
+) -> Result<(), String> {
+    if !platform::consent::granted_after(asked).await? {
+        return Err(
+            "Clippy needs access to the PDF's site to read it: allow it when the browser asks."
+                .into(),
+        );
+    }
+    let (_, own) = target_tab().await?;
+    let page = format!(
+        "{}{}?src={}",
+        platform::base_url(),
+        paperclip_core::pdf::PDF_PAGE,
+        String::from(js_sys::encode_uri_component(&url))
+    );
+    platform::tabs::create(&page).await?;
+    match own {
+        Some(own) => platform::tabs::remove(own.id).await?,
+        None => {
+            if let Some(w) = web_sys::window() {
+                let _ = w.close();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The PDF the tab the popup is over shows, when it does.
+async fn target_pdf() -> Option<String> {
+    let (tab, _) = target_tab().await.ok()?;
+    let url = tab.url?;
+    paperclip_core::pdf::looks_like_pdf(&url)
+        .then(|| paperclip_core::pdf::document_url(&url).ok())
+        .flatten()
+}
+
 /// The site (origin) of the tab the popup is over, when it is a web page.
 async fn target_site() -> Option<String> {
     let (tab, _) = target_tab().await.ok()?;
@@ -97,6 +139,7 @@ pub fn popup() -> Html {
         &[Topic::Conversations],
     );
     let status = use_state(|| None::<PopupStatus>);
+    let pdf = use_state(|| None::<String>);
     let error = use_state(String::new);
     let question = use_node_ref();
     let load_status: paperclip_ui::Reload = {
@@ -122,8 +165,41 @@ pub fn popup() -> Html {
     );
     {
         let load_status = load_status.clone();
-        use_effect_with((), move |_| load_status());
+        let pdf = pdf.clone();
+        use_effect_with((), move |_| {
+            load_status();
+            wasm_bindgen_futures::spawn_local(async move {
+                // A PDF viewer's tab may not have its address yet while the
+                // viewer starts: look again for a moment.
+                for _ in 0..10 {
+                    if let Some(url) = target_pdf().await {
+                        pdf.set(Some(url));
+                        return;
+                    }
+                    platform::timer::sleep(300).await;
+                }
+            });
+        });
     }
+    let ask_pdf = {
+        let (pdf, error) = (pdf.clone(), error.clone());
+        Callback::from(move |_: MouseEvent| {
+            let Some(url) = (*pdf).clone() else {
+                return;
+            };
+            // Asked inside the click: the browser shows its prompt only then.
+            let origin = web_sys::Url::new(&url)
+                .map(|u| u.origin())
+                .unwrap_or_default();
+            let asked = platform::consent::request(&[format!("{origin}/*")], &[]);
+            let error = error.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = open_pdf(url, asked).await {
+                    error.set(e);
+                }
+            });
+        })
+    };
     let go = {
         let error = error.clone();
         Callback::from(move |then: Option<Arrival>| {
@@ -183,7 +259,12 @@ pub fn popup() -> Html {
                     <button type="submit" disabled={!allowed}>{ "Ask" }</button>
                 </div>
             </form>
-            <button class="primary" onclick={activate} disabled={!allowed}>{ "Ask Clippy on this page" }</button>
+            if pdf.is_some() {
+                <button class="primary ask-pdf" onclick={ask_pdf} disabled={!allowed}>{ "Ask about this PDF" }</button>
+                <p class="notice pdf-hint">{ "The browser's PDF viewer lets no extension in: Clippy opens beside it, in a tab of its own, and reads the document's text." }</p>
+            } else {
+                <button class="primary" onclick={activate} disabled={!allowed}>{ "Ask Clippy on this page" }</button>
+            }
             if !error.is_empty() {
                 <p class="error" role="alert">{ (*error).clone() }</p>
             }

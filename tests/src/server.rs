@@ -5,6 +5,7 @@
 //! (`core/tests/fixtures/pages/NAME`);
 //! anything under `/strict/` is served from the same folders with
 //! `Content-Security-Policy: default-src 'none'; script-src 'self'`.
+//! `/pdf/NAME` serves PDFs made by `paperclip_pdf::samples` ([`sample_pdf`]).
 //! `/bench/PATH` serves `target/bench/www/PATH` (the storage benchmark, staged
 //! by `cargo xtask bench storage`) cross-origin isolated (COOP + COEP), so
 //! that `performance.now()` is not coarsened to 100 µs.
@@ -59,8 +60,42 @@ impl Drop for Server {
     }
 }
 
+/// The PDFs of `/pdf/NAME`: `text.pdf` (one page), `pages.pdf` (three
+/// pages, each saying which it is), `encrypted.pdf` (needs a password),
+/// `open-encrypted.pdf` (encrypted, no user password: anyone may read it),
+/// `scanned.pdf` (an image, no text), `long.pdf` (50 pages, the bench's).
+pub fn sample_pdf(name: &str) -> Option<Vec<u8>> {
+    use paperclip_pdf::samples;
+    Some(match name {
+        "text.pdf" => samples::text_pdf(
+            "Paperclip test document",
+            &["Paperclips were patented by Johan Vaaler in 1899.\nThey hold paper together."],
+        ),
+        "pages.pdf" => samples::text_pdf(
+            "Three pages",
+            &[
+                "The first page is about apples.",
+                "The second page is about bananas.",
+                "The third page is about cherries.",
+            ],
+        ),
+        "encrypted.pdf" => {
+            samples::encrypted_pdf("secret", "Nobody reads this without the password.")
+        }
+        "open-encrypted.pdf" => samples::encrypted_pdf("", "Encrypted, but anyone may open it."),
+        "scanned.pdf" => samples::image_only_pdf(),
+        "long.pdf" => samples::long_pdf(50, 40),
+        _ => return None,
+    })
+}
+
 fn respond(root: &Path, request: tiny_http::Request) -> std::io::Result<()> {
     let path = request.url().split('?').next().unwrap_or("/").to_string();
+    if let Some(pdf) = path.strip_prefix("/pdf/").and_then(sample_pdf) {
+        let kind =
+            tiny_http::Header::from_bytes("Content-Type", "application/pdf").expect("valid header");
+        return request.respond(tiny_http::Response::from_data(pdf).with_header(kind));
+    }
     let (strict, path) = match path.strip_prefix("/strict") {
         Some(rest) => (true, rest.to_string()),
         None => (false, path),

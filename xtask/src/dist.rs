@@ -83,6 +83,8 @@ pub fn dist() -> Result<PathBuf> {
         bindgen_and_opt(&wasm, e.out, &bindgen_dir, &staged)?;
     }
 
+    pdf_module(&staged)?;
+
     let version = env!("CARGO_PKG_VERSION");
     let base: Value = read_json(&root.join("manifest.json"))?;
     for browser in BROWSERS {
@@ -113,6 +115,34 @@ pub fn dist() -> Result<PathBuf> {
     }
     sizes(&dist)?;
     Ok(dist)
+}
+
+/// Builds the PDF reader (`pdf/`), a wasm module of its own that imports
+/// nothing (no wasm-bindgen glue: the background instantiates it only when
+/// a PDF is read), into `out_dir/pdf.wasm`. Its own target directory:
+/// `getrandom` (in `lopdf`) gets the module's own `custom` backend there
+/// (see `paperclip_pdf::wasm`), which the other crates' builds must not
+/// see.
+fn pdf_module(out_dir: &Path) -> Result<()> {
+    let root = root();
+    let target = root.join("target/pdf");
+    let mut build = cargo();
+    build
+        .args(["build", "--release", "--target", "wasm32-unknown-unknown"])
+        .args(["-p", "paperclip-pdf", "--lib"])
+        .arg("--target-dir")
+        .arg(&target)
+        .env("RUSTFLAGS", "--cfg getrandom_backend=\"custom\"");
+    run_cmd(&mut build)?;
+    let wasm = target.join("wasm32-unknown-unknown/release/paperclip_pdf.wasm");
+    fs::create_dir_all(out_dir)?;
+    run_cmd(
+        Command::new(tools::npm_bin("wasm-opt"))
+            .args(["-O3", "--strip-debug", "--strip-producers"])
+            .arg(&wasm)
+            .arg("-o")
+            .arg(out_dir.join("pdf.wasm")),
+    )
 }
 
 /// Runs the wasm-bindgen CLI (`--target web`) on `wasm` into `bindgen_dir`,

@@ -30,7 +30,7 @@ const WASM_PACKAGES: &[&str] = &[
     "paperclip-devtools",
 ];
 /// Packages built natively.
-const NATIVE_PACKAGES: &[&str] = &["paperclip-core", "xtask", "paperclip-e2e"];
+const NATIVE_PACKAGES: &[&str] = &["paperclip-core", "paperclip-pdf", "xtask", "paperclip-e2e"];
 /// What the core crate must never depend on.
 const BROWSER_CRATES: &[&str] = &[
     "wasm-bindgen",
@@ -128,7 +128,17 @@ fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
         stages.run("lint", |_| lint())?;
     }
     stages.run("core", |s| {
-        s.tests(cargo().args(["test", "-p", "paperclip-core", "-p", "xtask"]))
+        s.tests(cargo().args([
+            "test",
+            "-p",
+            "paperclip-core",
+            "-p",
+            "paperclip-pdf",
+            "--features",
+            "paperclip-pdf/samples",
+            "-p",
+            "xtask",
+        ]))
     })?;
     stages.run("core-is-browser-free", |_| core_is_browser_free())?;
     stages.run("source checks", |_| checks::run(&root()))?;

@@ -22,6 +22,7 @@ use paperclip_core::data::{hints_key, place_key};
 use paperclip_core::hints::{self, HintState, Outcome};
 use paperclip_core::offline;
 use paperclip_core::page::PageSnapshot;
+use paperclip_core::pdf;
 use paperclip_core::place::Place;
 use paperclip_core::protocol::{
     self, Activated, AgentToBg, BgToAgent, ProtocolError, QuickAction, ToContent, AGENT_PORT,
@@ -137,9 +138,18 @@ pub fn serve(port: Port) {
         // A private window's agent keeps nothing in the profile.
         let private = sender.tab().is_some_and(|t| t.incognito());
         let tab_url = sender.tab().and_then(|t| t.url());
-        Ok((tab_id, tab_url, private))
+        // The agent page of a PDF (`pdf.html?src=…`, which only the
+        // extension opens: it is not web-accessible) serves that document.
+        let document = match &caller {
+            sender::Caller::ExtensionPage { page, .. } if page == pdf::PDF_PAGE => Some(
+                document_of(sender.url().as_deref().unwrap_or_default())
+                    .map_err(|e| ProtocolError::new(protocol::ErrorKind::Malformed, e))?,
+            ),
+            _ => None,
+        };
+        Ok((tab_id, tab_url, private, document))
     })();
-    let (tab_id, tab_url, private) = match checked {
+    let (tab_id, tab_url, private, document) = match checked {
         Ok(x) => x,
         Err(error) => {
             crate::errors::refused("agent port", &error);
@@ -154,9 +164,12 @@ pub fn serve(port: Port) {
         // the token it handed that frame over their private channel. A
         // frame some page embedded by itself (in any tab, activated or
         // not) has no token to present.
-        let hello = to_content(tab_id, &ToContent::Hello { token })
-            .await
-            .and_then(|reply| protocol::decode_reply::<Activated>(&reply));
+        let hello = match &document {
+            Some(_) => Ok(Activated {}),
+            None => to_content(tab_id, &ToContent::Hello { token })
+                .await
+                .and_then(|reply| protocol::decode_reply::<Activated>(&reply)),
+        };
         if hello.is_err() {
             let error = ProtocolError::new(
                 protocol::ErrorKind::Forbidden,
@@ -167,7 +180,9 @@ pub fn serve(port: Port) {
             port.disconnect();
             return;
         }
-        let site = match tab_url.as_deref().and_then(origin_of) {
+        crate::page::set_document(tab_id, document.clone());
+        let site_url = document.as_deref().or(tab_url.as_deref());
+        let site = match site_url.and_then(origin_of) {
             Some(site) => site,
             // Without host access the tab's URL is hidden: the page knows it.
             None => match read_page(tab_id, private).await {
@@ -204,6 +219,15 @@ pub fn serve(port: Port) {
             Some(pending) => arrival::start(session, pending).await,
         }
     });
+}
+
+/// The document a PDF agent page's address (`pdf.html?src=…`) names.
+fn document_of(page_url: &str) -> Result<String, String> {
+    let src = web_sys::Url::new(page_url)
+        .ok()
+        .and_then(|u| u.search_params().get("src"))
+        .ok_or("the PDF page names no document")?;
+    pdf::document_url(&src)
 }
 
 /// The open agents.
@@ -605,7 +629,12 @@ fn handle(session: Rc<Session>, message: &JsValue) {
         Ok(AgentToBg::Close {}) => {
             let tab = session.tab_id;
             wasm_bindgen_futures::spawn_local(async move {
-                let _ = to_content(tab, &ToContent::Close {}).await;
+                // A PDF's agent page is its tab: closing Clippy closes it.
+                if crate::page::document(tab).is_some() {
+                    let _ = platform::tabs::remove(tab).await;
+                } else {
+                    let _ = to_content(tab, &ToContent::Close {}).await;
+                }
             });
         }
         Err(error) => session.fail(error),

@@ -45,6 +45,9 @@
 //!   the resilience settings, on the options page;
 //! - `page_context`: page context the user turned off, saved pages read by
 //!   the core, hints;
+//! - `pdf`: asking about a PDF from the popup (its own agent page, the
+//!   document read offline and sent to a provider; encrypted and scanned
+//!   ones refused with the reason);
 //! - `popup`: the popup's ask field, who answers now, "Clippy on this
 //!   site", recent conversations that open;
 //! - `providers`: answers from a provider and the offline fallback, the
@@ -146,6 +149,7 @@ mod local;
 mod neighbour;
 mod options;
 mod page_context;
+mod pdf;
 mod popup;
 mod providers;
 mod resilience;
