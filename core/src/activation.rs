@@ -187,6 +187,9 @@ pub fn injected(results_json: &str) -> Result<(), String> {
 /// What the user reads when Clippy cannot be shown on a page: `url` when
 /// the browser let the extension see it, and the browser's own error.
 pub fn refusal(url: Option<&str>, browser_error: &str) -> String {
+    if url.is_some_and(crate::pdf::looks_like_pdf) {
+        return PDF_VIEWER.to_string();
+    }
     let kind = url.and_then(|u| match page_access(u) {
         Access::Allowed => None,
         Access::Restricted(r) => Some(r),
@@ -219,6 +222,9 @@ pub fn refusal(url: Option<&str>, browser_error: &str) -> String {
     };
     format!("Clippy can't run on this page: {why}. Open a web page and try again.")
 }
+
+/// Why Clippy cannot appear on a PDF's tab, and what to do instead.
+pub const PDF_VIEWER: &str = "Clippy can't run inside the browser's PDF viewer. Use Ask about this PDF in the toolbar popup: Clippy opens beside the PDF and reads it.";
 
 /// The first line of `s`, at most 200 characters.
 fn one_line(s: &str) -> String {
@@ -397,5 +403,9 @@ mod tests {
         assert!(refusal(None, &"x".repeat(500)).chars().count() < 260);
         assert!(refusal(Some("file:///a"), "").contains("Allow access to file URLs"));
         assert!(!refusal(Some("https://a.test/"), "boom").contains("keeps"));
+        assert_eq!(
+            refusal(Some("https://a.test/paper.pdf"), "Cannot access contents"),
+            PDF_VIEWER
+        );
     }
 }

@@ -51,6 +51,11 @@ pub fn bench(args: &[String]) -> Result<()> {
                 root().join("content/static/content/extract.js"),
                 root().join("target/bench/www/extract.js"),
             )?;
+            // The PDF reader module, as the extension ships it.
+            fs::copy(
+                root().join("dist/chromium/pkg/pdf.wasm"),
+                root().join("target/bench/www/pdf.wasm"),
+            )?;
             run_bin("bench_agent", &args[1..])
         }
         Some("devtools") => {

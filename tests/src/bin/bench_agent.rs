@@ -8,7 +8,15 @@
 //!   mark in the agent frame) and ready (`paperclip-agent-ready`: history
 //!   loaded, input enabled), on a freshly loaded page each time;
 //! * page reading: `content/extract.js` then the core's extraction (wasm) on generated pages of 100 KB and
-//!   1 MB of HTML (`bench/agent.html`).
+//!   1 MB of HTML (`bench/agent.html`);
+//! * PDF reading: a 50-page text PDF (`/pdf/long.pdf`) read by the PDF
+//!   reader module (`dist/…/pkg/pdf.wasm`) the way the background does it
+//!   (fetch the module, compile, a fresh instance per document, copy the
+//!   bytes in, `pdf_read`, copy the answer out, parse it): cold (the
+//!   module fetched and compiled each time, as on the first PDF a worker
+//!   reads) and warm (compiled once).
+//!
+//! Also prints the wasm sizes of `dist/sizes.json`.
 //!
 //! Writes `target/bench/agent.json` (rows in the shared format) and
 //! `target/bench/agent-extra.json`. `--quick`: fewer samples.
@@ -25,6 +33,40 @@ use serde_json::{json, Value};
 const MAX_ACTIVATION_P95_MS: f64 = 150.0;
 /// Reading target for a 1 MB page, ms.
 const MAX_EXTRACT_1MB_MS: f64 = 50.0;
+/// Reading a 50-page PDF, the module's first load, ms (issue 17).
+const MAX_PDF_COLD_MS: f64 = 500.0;
+/// Reading a 50-page PDF, the module compiled already, ms (issue 17).
+const MAX_PDF_WARM_MS: f64 = 150.0;
+
+/// Reads the PDF at `arguments[1]` `arguments[2]` times with the reader
+/// module at `arguments[0]`, as `background/src/pdf.rs` does; `cold`
+/// (`arguments[3]`): fetch and compile the module each time. Resolves to
+/// the times (ms) and the pages and characters read.
+const PDF_READ_TIMED: &str = "
+    const [moduleUrl, pdfUrl, n, cold, done] = arguments;
+    (async () => {
+      const pdf = new Uint8Array(await (await fetch(pdfUrl)).arrayBuffer());
+      let compiled = null, times = [], pages = 0, chars = 0;
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        if (cold || !compiled) {
+          const bytes = await (await fetch(moduleUrl, {cache: 'no-store'})).arrayBuffer();
+          compiled = await WebAssembly.compile(bytes);
+        }
+        const instance = await WebAssembly.instantiate(compiled, {});
+        const e = instance.exports;
+        const at = e.pdf_alloc(pdf.length);
+        new Uint8Array(e.memory.buffer).set(pdf, at);
+        const len = e.pdf_read(at, pdf.length);
+        const answer = JSON.parse(new TextDecoder().decode(
+          new Uint8Array(e.memory.buffer, e.pdf_answer(), len).slice()));
+        times.push(performance.now() - t0);
+        if (!answer.ok) return {error: JSON.stringify(answer)};
+        pages = answer.ok.pages.length;
+        chars = answer.ok.pages.reduce((s, p) => s + p.length, 0);
+      }
+      return {times, pages, chars};
+    })().then(done, (e) => done({error: String(e)}));";
 
 /// What a page holds: DOM size and extension resources it loaded.
 const PAGE_FOOTPRINT: &str = "
@@ -269,6 +311,38 @@ async fn main() -> Result<()> {
     let extract: Vec<Row> = serde_json::from_value(result["rows"].clone())?;
     rows.extend(extract);
 
+    eprintln!("bench: PDF reading");
+    let reader = Browser::launch_plain(Kind::Chromium, true).await?;
+    reader.client.goto(&server.url("/bench/agent.html")).await?;
+    let n = if quick { 3 } else { samples.min(20) };
+    let mut pdf_read = json!({});
+    for (case, cold) in [("pdf_50_pages_cold", true), ("pdf_50_pages_warm", false)] {
+        // The warm run's first read compiles: one more, dropped.
+        let runs = if cold { n } else { n + 1 };
+        let v = reader
+            .client
+            .execute_async(
+                PDF_READ_TIMED,
+                vec![
+                    json!(server.url("/bench/pdf.wasm")),
+                    json!(server.url("/pdf/long.pdf")),
+                    json!(runs),
+                    json!(cold),
+                ],
+            )
+            .await?;
+        if let Some(e) = v.get("error") {
+            bail!("reading the PDF failed: {e}");
+        }
+        let mut times: Vec<f64> = serde_json::from_value(v["times"].clone())?;
+        if !cold {
+            times.remove(0);
+        }
+        pdf_read[case] = json!({"pages": v["pages"], "chars": v["chars"]});
+        rows.push(row(case, times));
+    }
+    reader.close().await;
+
     println!(
         "\n{:<20} {:<40} {:>5} {:>10} {:>10} {:>10}  target",
         "case", "impl", "n", "p50 ms", "p95 ms", "p99 ms"
@@ -284,6 +358,8 @@ async fn main() -> Result<()> {
             "extract_1mb" if r.imp == "paperclip" => {
                 Some((MAX_EXTRACT_1MB_MS, r.p95_ms <= MAX_EXTRACT_1MB_MS))
             }
+            "pdf_50_pages_cold" => Some((MAX_PDF_COLD_MS, r.p95_ms <= MAX_PDF_COLD_MS)),
+            "pdf_50_pages_warm" => Some((MAX_PDF_WARM_MS, r.p95_ms <= MAX_PDF_WARM_MS)),
             _ => None,
         };
         let target = target.map_or(String::new(), |(t, met)| {
@@ -302,6 +378,26 @@ async fn main() -> Result<()> {
         with["ext_resources"],
         if added == 0.0 && with["agents"] == 0 { "met" } else { "NOT met" }
     );
+    println!("PDF read: {pdf_read}");
+    // The wasm files, so that a change's growth is seen beside the times.
+    let sizes: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root().join("dist/sizes.json")).unwrap_or_else(|_| "[]".into()),
+    )?;
+    println!(
+        "\n{:<32} {:>10} {:>10}",
+        "wasm (dist/sizes.json)", "bytes", "gzip"
+    );
+    for s in sizes
+        .iter()
+        .filter(|s| s["file"].as_str().is_some_and(|f| f.ends_with(".wasm")))
+    {
+        println!(
+            "{:<32} {:>10} {:>10}",
+            s["file"].as_str().unwrap_or_default(),
+            s["bytes"],
+            s["gzip"]
+        );
+    }
     let out = root().join("target/bench");
     std::fs::create_dir_all(&out)?;
     std::fs::write(
@@ -315,9 +411,12 @@ async fn main() -> Result<()> {
             "footprint_with_extension": with,
             "footprint_without_extension": without,
             "page_sizes": result["sizes"],
+            "pdf_read": pdf_read,
+            "wasm_sizes": sizes,
             "notes": [
                 "headless Chromium; activation from an extension page's ActivateTab (as the popup sends it) to marks in the agent frame, on a freshly loaded demo page each time",
                 "page reading (impl paperclip): content/extract.js serialising the DOM and reading the viewport in an iframe holding a generated page (layout included), then paperclip_core::extract in the background's wasm; the two parts are also reported alone",
+                "PDF reading: a 50-page generated text PDF read by pdf.wasm as background/src/pdf.rs does it, in a plain page of headless Chromium (the fetch of the document itself excluded); cold = the module fetched and compiled each time",
             ],
         }))? + "\n",
     )?;

@@ -161,5 +161,37 @@ async fn asking_about_a_pdf(b: Browser, server: Server) -> Result<Browser> {
         chat_requests(&fake).is_empty(),
         "a document that could not be read was sent"
     );
+
+    // A web page cannot open the PDF page itself (to have a document read
+    // and shown): it is not web-accessible, so the navigation is blocked.
+    b.client.goto(&server.url("/")).await?;
+    let target = format!(
+        "{}pdf.html?src={}",
+        b.base,
+        server
+            .url("/pdf/text.pdf")
+            .replace(':', "%3A")
+            .replace('/', "%2F")
+    );
+    let _ = b
+        .client
+        .execute(
+            "location.href = arguments[0];",
+            vec![serde_json::json!(target)],
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let shown = b
+        .client
+        .execute(
+            "return !!document.querySelector('.pdf-document, main.agent');",
+            vec![],
+        )
+        .await
+        .unwrap_or(serde_json::Value::Bool(false));
+    ensure!(
+        shown == serde_json::Value::Bool(false),
+        "a web page opened the PDF page"
+    );
     Ok(b)
 }
