@@ -22,6 +22,8 @@ use crate::store::Store;
 /// How much a document's context is worth keeping, against other cache
 /// entries (a page's is 0.5: a PDF costs more to read again).
 const RELEVANCE: f32 = 0.7;
+/// How long fetching a document may take.
+const FETCH_TIMEOUT_MS: u32 = 60_000;
 
 thread_local! {
     /// The compiled reader, once a PDF was read.
@@ -54,7 +56,7 @@ async fn module() -> Result<(WebAssembly::Module, bool), ProtocolError> {
             js_text(&e)
         ))
     };
-    let response = paperclip_platform::net::fetch_document(&url)
+    let response = paperclip_platform::net::fetch_document(&url, FETCH_TIMEOUT_MS)
         .await
         .map_err(unreadable)?;
     let buffer = call0(&response, "arrayBuffer")
@@ -79,6 +81,12 @@ fn export(exports: &JsValue, name: &str) -> Result<Function, JsValue> {
     Reflect::get(exports, &name.into())?.dyn_into::<Function>()
 }
 
+/// A wasm32 `usize` as the module's exports return it (a JS number from a
+/// signed i32: above 2 GB it is negative).
+fn address(value: &JsValue) -> u32 {
+    value.as_f64().unwrap_or_default() as i64 as u32
+}
+
 /// Runs the reader on `bytes` in a fresh instance of `module`: its JSON
 /// answer, or why it stopped (a trap: the document broke the parser).
 async fn run(module: &WebAssembly::Module, bytes: &[u8]) -> Result<Vec<u8>, JsValue> {
@@ -89,16 +97,10 @@ async fn run(module: &WebAssembly::Module, bytes: &[u8]) -> Result<Vec<u8>, JsVa
     let memory = Reflect::get(&exports, &"memory".into())?.unchecked_into::<WebAssembly::Memory>();
     let len = JsValue::from(bytes.len() as u32);
     let ptr = export(&exports, "pdf_alloc")?.call1(&JsValue::NULL, &len)?;
-    let at = ptr.as_f64().unwrap_or_default() as u32;
+    let at = address(&ptr);
     Uint8Array::new(&memory.buffer()).set(&Uint8Array::from(bytes), at);
-    let answer_len = export(&exports, "pdf_read")?
-        .call2(&JsValue::NULL, &ptr, &len)?
-        .as_f64()
-        .unwrap_or_default() as u32;
-    let answer_at = export(&exports, "pdf_answer")?
-        .call0(&JsValue::NULL)?
-        .as_f64()
-        .unwrap_or_default() as u32;
+    let answer_len = address(&export(&exports, "pdf_read")?.call2(&JsValue::NULL, &ptr, &len)?);
+    let answer_at = address(&export(&exports, "pdf_answer")?.call0(&JsValue::NULL)?);
     // The memory may have grown (a new buffer) while reading.
     let view = Uint8Array::new(&memory.buffer());
     if answer_at.saturating_add(answer_len) > view.length() {
@@ -141,9 +143,23 @@ async fn fetch(url: &str, name: &str) -> Result<Vec<u8>, ProtocolError> {
             "Clippy may not read pages of {origin}: open the PDF again and choose Ask about this PDF in the toolbar popup, then allow access."
         )));
     }
-    let response = paperclip_platform::net::fetch_document(url)
+    let response = paperclip_platform::net::fetch_document(url, FETCH_TIMEOUT_MS)
         .await
         .map_err(|e| failed(format!("“{name}” could not be fetched: {}", js_text(&e))))?;
+    // Redirects are followed, but only within the document's site: another
+    // site may be one the user granted for something else (an intranet
+    // host), which a redirect must not make Clippy read.
+    let landed = Reflect::get(&response, &"url".into())
+        .ok()
+        .and_then(|u| u.as_string())
+        .and_then(|u| web_sys::Url::new(&u).ok())
+        .map(|u| u.origin());
+    if landed.as_deref().is_some_and(|o| o != origin) {
+        return Err(failed(format!(
+            "“{name}” moved to another site ({}): open it there and choose Ask about this PDF again.",
+            landed.unwrap_or_default()
+        )));
+    }
     let status = Reflect::get(&response, &"status".into())
         .ok()
         .and_then(|s| s.as_f64())
@@ -158,10 +174,12 @@ async fn fetch(url: &str, name: &str) -> Result<Vec<u8>, ProtocolError> {
             }
         )));
     }
-    let (bytes, more) = paperclip_platform::net::bytes_capped(&response, pdf::MAX_BYTES)
+    // One byte over the limit tells a document that is too large from one
+    // that is exactly at it.
+    let (bytes, _) = paperclip_platform::net::bytes_capped(&response, pdf::MAX_BYTES + 1)
         .await
         .map_err(|e| failed(format!("“{name}” could not be fetched: {}", js_text(&e))))?;
-    if more {
+    if bytes.len() > pdf::MAX_BYTES {
         return Err(failed(Refusal::TooLarge.text(name)));
     }
     Ok(bytes)

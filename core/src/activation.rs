@@ -40,6 +40,9 @@ pub struct TabInfo {
     /// Whether it is in a private (incognito) window.
     #[serde(default)]
     pub incognito: bool,
+    /// Its position in its window's tab strip.
+    #[serde(default)]
+    pub index: Option<i32>,
 }
 
 /// What the agent says in a private window (where the user allowed the
@@ -224,7 +227,7 @@ pub fn refusal(url: Option<&str>, browser_error: &str) -> String {
 }
 
 /// Why Clippy cannot appear on a PDF's tab, and what to do instead.
-pub const PDF_VIEWER: &str = "Clippy can't run inside the browser's PDF viewer. Use Ask about this PDF in the toolbar popup: Clippy opens beside the PDF and reads it.";
+pub const PDF_VIEWER: &str = "Clippy can't run inside the browser's PDF viewer. Use Ask about this PDF in the toolbar popup: Clippy opens in a tab next to the PDF and reads it.";
 
 /// The first line of `s`, at most 200 characters.
 fn one_line(s: &str) -> String {
@@ -247,13 +250,14 @@ mod tests {
             url: None,
             last_accessed: Some(last),
             incognito: false,
+            index: None,
         }
     }
 
     #[test]
     fn reads_the_fields_it_uses_and_names_what_is_missing() {
         let t = TabInfo::from_json(
-            r#"{"id": 3, "windowId": 9, "active": true, "url": "https://a.test/", "lastAccessed": 12.5, "title": "x", "pinned": false}"#,
+            r#"{"id": 3, "windowId": 9, "active": true, "url": "https://a.test/", "lastAccessed": 12.5, "title": "x", "pinned": false, "index": 2}"#,
         )
         .unwrap();
         assert_eq!(
@@ -265,6 +269,7 @@ mod tests {
                 url: Some("https://a.test/".into()),
                 last_accessed: Some(12.5),
                 incognito: false,
+                index: Some(2),
             }
         );
         // A private window's tab says so.

@@ -20,8 +20,9 @@ pub const MAX_URL_CHARS: usize = 2048;
 pub const MAX_BYTES: usize = 32 * 1024 * 1024;
 /// At most this many pages are read.
 pub const MAX_PAGES: usize = 1000;
-/// At most this much text (characters, all pages) is read.
-pub const MAX_CHARS: usize = 1_000_000;
+/// At most this much text (characters, all pages) is read: what a page
+/// context keeps ([`crate::page::MAX_BODY_CHARS`]); the rest is not parsed.
+pub const MAX_CHARS: usize = crate::page::MAX_BODY_CHARS;
 
 /// What the reader module answers for a document.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]

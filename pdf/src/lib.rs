@@ -1,7 +1,8 @@
 //! Paperclip's PDF reader: the text of each page of a PDF, with
 //! `pdf-extract` (fonts, encodings, ToUnicode maps) over `lopdf`.
 //!
-//! Built as a wasm module of its own (`dist/pdf/pdf.wasm`) that imports
+//! Built as a wasm module of its own (`dist/<browser>/pkg/pdf.wasm`, its
+//! memory capped at 256 MB by `cargo xtask dist`) that imports
 //! nothing: the background loads it only when a PDF is read, copies the
 //! document into its memory and calls [`wasm`]'s exports. A panic in a
 //! broken document traps the instance, which the background then drops.

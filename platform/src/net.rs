@@ -50,8 +50,22 @@ pub async fn fetch(url: &str, init: &Object) -> Result<JsValue, JsValue> {
 /// followed, since nothing but the address is sent (a document's address
 /// often redirects to its current version) and the browser still allows
 /// only the sites the extension may reach; the HTTP cache may answer.
-pub async fn fetch_document(url: &str) -> Result<JsValue, JsValue> {
+/// Given up after `timeout_ms` (`AbortSignal.timeout`, where the browser
+/// has it).
+pub async fn fetch_document(url: &str, timeout_ms: u32) -> Result<JsValue, JsValue> {
     let init = Object::new();
+    let signal = Reflect::get(&js_sys::global(), &"AbortSignal".into())
+        .ok()
+        .and_then(|a| {
+            let timeout = Reflect::get(&a, &"timeout".into())
+                .ok()?
+                .dyn_into::<Function>()
+                .ok()?;
+            timeout.call1(&a, &timeout_ms.into()).ok()
+        });
+    if let Some(signal) = signal {
+        Reflect::set(&init, &"signal".into(), &signal)?;
+    }
     for (k, v) in [
         ("method", "GET"),
         ("credentials", "omit"),

@@ -95,6 +95,23 @@ pub async fn create(url: &str) -> Result<TabInfo, String> {
     TabInfo::from_json(&json_of(&value)).map_err(|e| e.to_string())
 }
 
+/// Opens `url` in a new active tab right after `next_to`, in its window,
+/// with `next_to` as its opener (closing it goes back there).
+pub async fn create_next_to(url: &str, next_to: &TabInfo) -> Result<TabInfo, String> {
+    let props = Object::new();
+    let set = |k: &str, v: JsValue| Reflect::set(&props, &k.into(), &v).map_err(|e| error_text(&e));
+    set("url", url.into())?;
+    set("openerTabId", next_to.id.into())?;
+    if let Some(window) = next_to.window_id {
+        set("windowId", window.into())?;
+    }
+    if let Some(index) = next_to.index {
+        set("index", (index + 1).into())?;
+    }
+    let value = call("create", &js_sys::Array::of1(&props)).await?;
+    TabInfo::from_json(&json_of(&value)).map_err(|e| e.to_string())
+}
+
 /// Closes tab `id`.
 pub async fn remove(id: i32) -> Result<(), String> {
     call("remove", &js_sys::Array::of1(&id.into()))

@@ -75,14 +75,22 @@ async fn open_pdf(
                 .into(),
         );
     }
-    let (_, own) = target_tab().await?;
-    let page = format!(
+    let (tab, own) = target_tab().await?;
+    let mut page = format!(
         "{}{}?src={}",
         platform::base_url(),
         paperclip_core::pdf::PDF_PAGE,
         String::from(js_sys::encode_uri_component(&url))
     );
-    platform::tabs::create(&page).await?;
+    if tab.incognito {
+        // Chrome cannot show an extension's page in a private window (the
+        // extension spans both): the page opens in a normal one, and says
+        // it is private, so that nothing of it is kept.
+        page.push_str("&private=1");
+        platform::tabs::create(&page).await?;
+    } else {
+        platform::tabs::create_next_to(&page, &tab).await?;
+    }
     match own {
         Some(own) => platform::tabs::remove(own.id).await?,
         None => {
@@ -261,7 +269,7 @@ pub fn popup() -> Html {
             </form>
             if pdf.is_some() {
                 <button class="primary ask-pdf" onclick={ask_pdf} disabled={!allowed}>{ "Ask about this PDF" }</button>
-                <p class="notice pdf-hint">{ "The browser's PDF viewer lets no extension in: Clippy opens beside it, in a tab of its own, and reads the document's text." }</p>
+                <p class="notice pdf-hint">{ "The browser's PDF viewer lets no extension in: Clippy opens in a tab next to it and reads the document's text." }</p>
             } else {
                 <button class="primary" onclick={activate} disabled={!allowed}>{ "Ask Clippy on this page" }</button>
             }

@@ -117,6 +117,11 @@ pub fn dist() -> Result<PathBuf> {
     Ok(dist)
 }
 
+/// The most memory the PDF reader's instance may take (bytes): a
+/// document whose streams inflate past it stops the reader (a trap, told
+/// as a damaged document) instead of growing the background without end.
+const PDF_MAX_MEMORY: u64 = 256 * 1024 * 1024;
+
 /// Builds the PDF reader (`pdf/`), a wasm module of its own that imports
 /// nothing (no wasm-bindgen glue: the background instantiates it only when
 /// a PDF is read), into `out_dir/pdf.wasm`. Its own target directory:
@@ -132,7 +137,10 @@ fn pdf_module(out_dir: &Path) -> Result<()> {
         .args(["-p", "paperclip-pdf", "--lib"])
         .arg("--target-dir")
         .arg(&target)
-        .env("RUSTFLAGS", "--cfg getrandom_backend=\"custom\"");
+        .env(
+            "RUSTFLAGS",
+            format!("--cfg getrandom_backend=\"custom\" -C link-arg=--max-memory={PDF_MAX_MEMORY}"),
+        );
     run_cmd(&mut build)?;
     let wasm = target.join("wasm32-unknown-unknown/release/paperclip_pdf.wasm");
     fs::create_dir_all(out_dir)?;

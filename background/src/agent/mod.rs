@@ -136,7 +136,7 @@ pub fn serve(port: Port) {
         let caller = caller_of(&sender)?;
         let tab_id = sender::may_open_agent_port(&caller)?;
         // A private window's agent keeps nothing in the profile.
-        let private = sender.tab().is_some_and(|t| t.incognito());
+        let mut private = sender.tab().is_some_and(|t| t.incognito());
         let tab_url = sender.tab().and_then(|t| t.url());
         // The agent page of a PDF (`pdf.html?src=…`, which only the
         // extension opens: it is not web-accessible) serves that document.
@@ -147,6 +147,16 @@ pub fn serve(port: Port) {
             ),
             _ => None,
         };
+        // A PDF from a private window (its page opened in a normal one,
+        // where the browser cannot show it in the private one) stays
+        // private: the flag can only make a session keep less.
+        if document.is_some() {
+            private |= sender
+                .url()
+                .and_then(|u| web_sys::Url::new(&u).ok())
+                .and_then(|u| u.search_params().get("private"))
+                .is_some_and(|p| p == "1");
+        }
         Ok((tab_id, tab_url, private, document))
     })();
     let (tab_id, tab_url, private, document) = match checked {
