@@ -60,6 +60,29 @@ async fn ask_about(b: &Browser, server: &Server, pdf: &str) -> Result<()> {
         },
     )
     .await?;
+    if b.kind == paperclip_e2e::Kind::Chromium {
+        // Next to the PDF's tab, opened from it (Chromium: WebDriver's
+        // scripts see the extension's API there).
+        let tabs = b
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 (async () => {
+                   const own = await chrome.tabs.getCurrent();
+                   const all = await chrome.tabs.query({windowId: own.windowId});
+                   const pdf = all.find((t) => t.url === arguments[0]);
+                   return {own: [own.index, own.openerTabId], pdf: pdf ? [pdf.index, pdf.id] : null};
+                 })().then(done, (e) => done({error: String(e)}));",
+                vec![serde_json::json!(document)],
+            )
+            .await?;
+        ensure!(
+            tabs["pdf"].is_array()
+                && tabs["own"][0].as_i64() == tabs["pdf"][0].as_i64().map(|i| i + 1)
+                && tabs["own"][1] == tabs["pdf"][1],
+            "the agent's tab is not next to the PDF's: {tabs}"
+        );
+    }
     let named = b
         .poll(Duration::from_secs(15), "the document named", || async {
             b.text_of(".pdf-document").await
