@@ -18,6 +18,7 @@ pub mod agent;
 pub mod bench;
 pub mod cancel;
 pub mod changes;
+pub mod context_cache;
 pub mod data;
 pub mod errors;
 pub mod history;

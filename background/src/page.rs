@@ -11,11 +11,11 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use paperclip_core::cache::CacheEntry;
 use paperclip_core::extract::{extract, Extracted};
 use paperclip_core::page::{context_key as cache_key, PageRead, PageSnapshot};
 use paperclip_core::protocol::{self, ProtocolError, ToContent};
 
+use crate::context_cache::{cached, keep};
 use crate::store::Store;
 use crate::to_content;
 
@@ -77,26 +77,6 @@ async fn request(tab_id: i32, fresh: bool) -> Result<PageRead, ProtocolError> {
     protocol::decode_reply::<PageRead>(&reply)
 }
 
-async fn cached(store: &Store, key: &str) -> Option<Extracted> {
-    let entry = store
-        .cache_get(key, paperclip_platform::clock::now_ms() as u64)
-        .await
-        .ok()??;
-    serde_json::from_str(&entry.value).ok()
-}
-
-async fn keep(store: &Store, key: &str, page: &Extracted) {
-    let ttl_ms = crate::store()
-        .map(|s| u64::from(s.preferences().context_cache_ttl_minutes) * 60_000)
-        .unwrap_or_default();
-    let Ok(value) = serde_json::to_string(page) else {
-        return;
-    };
-    let now = paperclip_platform::clock::now_ms() as u64;
-    let entry = CacheEntry::new(key, value, now, ttl_ms, RELEVANCE, Vec::new());
-    let _ = store.cache_put(entry, now).await;
-}
-
 /// The extraction of `dom` read at `url`: from the cache, or made now.
 async fn extraction(store: &Store, url: &str, dom: &str) -> (String, Extracted, Source) {
     let key = cache_key(url, dom);
@@ -104,7 +84,7 @@ async fn extraction(store: &Store, url: &str, dom: &str) -> (String, Extracted, 
         return (key, page, Source::Cached);
     }
     let page = extract(dom);
-    keep(store, &key, &page).await;
+    keep(store, &key, &page, RELEVANCE).await;
     (key, page, Source::Extracted)
 }
 

@@ -10,7 +10,6 @@
 use std::cell::RefCell;
 
 use js_sys::{Function, Object, Reflect, Uint8Array, WebAssembly};
-use paperclip_core::cache::CacheEntry;
 use paperclip_core::page::PageSnapshot;
 use paperclip_core::pdf::{self, Refusal};
 use paperclip_core::protocol::ProtocolError;
@@ -34,16 +33,6 @@ fn failed(message: impl Into<String>) -> ProtocolError {
     ProtocolError::failed(message)
 }
 
-fn js_text(e: &JsValue) -> String {
-    e.as_string()
-        .or_else(|| {
-            Reflect::get(e, &"message".into())
-                .ok()
-                .and_then(|m| m.as_string())
-        })
-        .unwrap_or_else(|| "unknown error".into())
-}
-
 /// The compiled reader module; whether it was compiled now.
 async fn module() -> Result<(WebAssembly::Module, bool), ProtocolError> {
     if let Some(m) = MODULE.with(|m| m.borrow().clone()) {
@@ -53,7 +42,7 @@ async fn module() -> Result<(WebAssembly::Module, bool), ProtocolError> {
     let unreadable = |e: JsValue| {
         failed(format!(
             "the PDF reader could not be loaded: {}",
-            js_text(&e)
+            paperclip_platform::error_text(&e)
         ))
     };
     let response = paperclip_platform::net::fetch_document(&url, FETCH_TIMEOUT_MS)
@@ -111,41 +100,24 @@ async fn run(module: &WebAssembly::Module, bytes: &[u8]) -> Result<Vec<u8>, JsVa
     Ok(view.subarray(answer_at, answer_at + answer_len).to_vec())
 }
 
-/// Whether the user granted host access to `url`'s site.
-async fn may_reach(origin: &str) -> bool {
-    let query = Object::new();
-    let origins = js_sys::Array::of1(&format!("{origin}/*").into());
-    let _ = Reflect::set(&query, &"origins".into(), &origins);
-    let contains = (|| {
-        let permissions = Reflect::get(&paperclip_platform::api(), &"permissions".into()).ok()?;
-        let f = Reflect::get(&permissions, &"contains".into())
-            .ok()?
-            .dyn_into::<Function>()
-            .ok()?;
-        f.call1(&permissions, &query)
-            .ok()?
-            .dyn_into::<js_sys::Promise>()
-            .ok()
-    })();
-    match contains {
-        Some(p) => JsFuture::from(p).await.is_ok_and(|v| v.is_truthy()),
-        None => false,
-    }
-}
-
 /// Fetches document `url` (at most [`pdf::MAX_BYTES`]).
 async fn fetch(url: &str, name: &str) -> Result<Vec<u8>, ProtocolError> {
     let origin = web_sys::Url::new(url)
         .map(|u| u.origin())
         .map_err(|_| failed(format!("“{name}” has no valid address")))?;
-    if !may_reach(&origin).await {
+    if !paperclip_platform::consent::has_origins(&[format!("{origin}/*")]).await {
         return Err(failed(format!(
             "Clippy may not read pages of {origin}: open the PDF again and choose Ask about this PDF in the toolbar popup, then allow access."
         )));
     }
     let response = paperclip_platform::net::fetch_document(url, FETCH_TIMEOUT_MS)
         .await
-        .map_err(|e| failed(format!("“{name}” could not be fetched: {}", js_text(&e))))?;
+        .map_err(|e| {
+            failed(format!(
+                "“{name}” could not be fetched: {}",
+                paperclip_platform::error_text(&e)
+            ))
+        })?;
     // Redirects are followed, but only within the document's site: another
     // site may be one the user granted for something else (an intranet
     // host), which a redirect must not make Clippy read.
@@ -178,7 +150,12 @@ async fn fetch(url: &str, name: &str) -> Result<Vec<u8>, ProtocolError> {
     // that is exactly at it.
     let (bytes, _) = paperclip_platform::net::bytes_capped(&response, pdf::MAX_BYTES + 1)
         .await
-        .map_err(|e| failed(format!("“{name}” could not be fetched: {}", js_text(&e))))?;
+        .map_err(|e| {
+            failed(format!(
+                "“{name}” could not be fetched: {}",
+                paperclip_platform::error_text(&e)
+            ))
+        })?;
     if bytes.len() > pdf::MAX_BYTES {
         return Err(failed(Refusal::TooLarge.text(name)));
     }
@@ -193,14 +170,7 @@ pub async fn read(url: &str, store: &Store) -> Result<PageSnapshot, ProtocolErro
     let name = pdf::file_name(&url);
     let bytes = fetch(&url, &name).await?;
     let key = pdf::cache_key(&url, &bytes);
-    let now = paperclip_platform::clock::now_ms() as u64;
-    if let Some(page) = store
-        .cache_get(&key, now)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|e| serde_json::from_str::<PageSnapshot>(&e.value).ok())
-    {
+    if let Some(page) = crate::context_cache::cached::<PageSnapshot>(store, &key).await {
         crate::telemetry::event("context.read", &[("source", "pdf_cached")]);
         return Ok(page);
     }
@@ -209,7 +179,10 @@ pub async fn read(url: &str, store: &Store) -> Result<PageSnapshot, ProtocolErro
     let answer = run(&module, &bytes).await.map_err(|e| {
         failed(
             Refusal::Broken {
-                detail: js_text(&e).chars().take(200).collect(),
+                detail: paperclip_platform::error_text(&e)
+                    .chars()
+                    .take(200)
+                    .collect(),
             }
             .text(&name),
         )
@@ -222,18 +195,6 @@ pub async fn read(url: &str, store: &Store) -> Result<PageSnapshot, ProtocolErro
     crate::telemetry::timing("pdf.read", &[("module", module_label)], done - read_started);
     crate::telemetry::timing("context.read", &[("source", "pdf")], done - started);
     crate::telemetry::event("context.read", &[("source", "pdf")]);
-    keep(store, &key, &page).await;
+    crate::context_cache::keep(store, &key, &page, RELEVANCE).await;
     Ok(page)
-}
-
-async fn keep(store: &Store, key: &str, page: &PageSnapshot) {
-    let ttl_ms = crate::store()
-        .map(|s| u64::from(s.preferences().context_cache_ttl_minutes) * 60_000)
-        .unwrap_or_default();
-    let Ok(value) = serde_json::to_string(page) else {
-        return;
-    };
-    let now = paperclip_platform::clock::now_ms() as u64;
-    let entry = CacheEntry::new(key, value, now, ttl_ms, RELEVANCE, Vec::new());
-    let _ = store.cache_put(entry, now).await;
 }

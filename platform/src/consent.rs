@@ -99,6 +99,14 @@ pub async fn granted_after(asked: Option<Result<Promise, String>>) -> Result<boo
     }
 }
 
+/// Whether host access to all of `origins` (match patterns) is granted.
+pub async fn has_origins(origins: &[String]) -> bool {
+    match permissions_call("contains", &query(origins, &[])) {
+        Ok(p) => JsFuture::from(p).await.is_ok_and(|g| g.is_truthy()),
+        Err(_) => false,
+    }
+}
+
 /// Those of `kinds` that are declared but not allowed now (empty where the
 /// browser has no such consent).
 pub async fn missing(kinds: &[DataKind]) -> Vec<DataKind> {

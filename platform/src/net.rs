@@ -30,14 +30,7 @@ pub async fn fetch(url: &str, init: &Object) -> Result<JsValue, JsValue> {
     for (k, v) in REQUIRED {
         Reflect::set(init, &k.into(), &v.into())?;
     }
-    let fetch = Reflect::get(&js_sys::global(), &"fetch".into())?
-        .dyn_into::<Function>()
-        .map_err(|_| JsValue::from_str("fetch is unavailable"))?;
-    let promise = fetch
-        .call2(&JsValue::UNDEFINED, &url.into(), init)?
-        .dyn_into::<Promise>()
-        .map_err(|_| JsValue::from_str("fetch returned no promise"))?;
-    let response = JsFuture::from(promise).await?;
+    let response = global_fetch(url, init).await?;
     let kind = Reflect::get(&response, &"type".into())?.as_string();
     if kind.as_deref() == Some("opaqueredirect") {
         return Err(JsValue::from_str(REDIRECTED));
@@ -74,11 +67,16 @@ pub async fn fetch_document(url: &str, timeout_ms: u32) -> Result<JsValue, JsVal
     ] {
         Reflect::set(&init, &k.into(), &v.into())?;
     }
+    global_fetch(url, &init).await
+}
+
+/// The browser's `fetch(url, init)`, as it is.
+async fn global_fetch(url: &str, init: &Object) -> Result<JsValue, JsValue> {
     let fetch = Reflect::get(&js_sys::global(), &"fetch".into())?
         .dyn_into::<Function>()
         .map_err(|_| JsValue::from_str("fetch is unavailable"))?;
     let promise = fetch
-        .call2(&JsValue::UNDEFINED, &url.into(), &init)?
+        .call2(&JsValue::UNDEFINED, &url.into(), init)?
         .dyn_into::<Promise>()
         .map_err(|_| JsValue::from_str("fetch returned no promise"))?;
     JsFuture::from(promise).await

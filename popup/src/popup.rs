@@ -50,6 +50,11 @@ async fn show_agent(then: Option<Arrival>) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.message)?;
+    close_popup(own).await
+}
+
+/// Closes the toolbar popup, or the popup page's own tab `own`.
+async fn close_popup(own: Option<TabInfo>) -> Result<(), String> {
     match own {
         Some(own) => platform::tabs::remove(own.id).await?,
         None => {
@@ -91,15 +96,7 @@ async fn open_pdf(
     } else {
         platform::tabs::create_next_to(&page, &tab).await?;
     }
-    match own {
-        Some(own) => platform::tabs::remove(own.id).await?,
-        None => {
-            if let Some(w) = web_sys::window() {
-                let _ = w.close();
-            }
-        }
-    }
-    Ok(())
+    close_popup(own).await
 }
 
 /// The PDF the tab the popup is over shows, when it does.
