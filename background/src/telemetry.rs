@@ -232,6 +232,27 @@ pub fn gauge(name: &str, labels: &[(&str, &str)], value: f64) {
     });
 }
 
+/// Samples the worker's memory into gauges labelled `source=background`
+/// (as the pages' are labelled with theirs): the wasm memory, the JS heap
+/// where the browser tells it, and the largest holder, the context cache's
+/// memory tier (`memory.held_bytes{holder=memory_cache}`).
+fn sample_memory() {
+    use paperclip_platform::memory;
+    let m = memory::sample();
+    let here = [("source", "background")];
+    gauge(memory::WASM_BYTES, &here, m.wasm_bytes);
+    if let Some(heap) = m.js_heap_bytes {
+        gauge(memory::JS_HEAP_BYTES, &here, heap);
+    }
+    if let Ok(store) = crate::store() {
+        gauge(
+            "memory.held_bytes",
+            &[("source", "background"), ("holder", "memory_cache")],
+            store.cache_memory_bytes() as f64,
+        );
+    }
+}
+
 /// Records event `name`.
 pub fn event(name: &str, properties: &[(&str, &str)]) {
     let props: Vec<(&str, AttrValue)> = properties
@@ -289,8 +310,11 @@ pub fn accept(batch: &RecordTelemetry) -> TelemetryRecorded {
     })
 }
 
-/// Answers the devtools panel.
+/// Answers the devtools panel (the metrics with the memory as it is now).
 pub fn query(query: &PanelQuery) -> Result<PanelAnswer, ProtocolError> {
+    if matches!(query, PanelQuery::Metrics) {
+        sample_memory();
+    }
     with(|e, _| e.query(query)).ok_or_else(|| ProtocolError::failed("telemetry is not running"))
 }
 
@@ -393,6 +417,7 @@ fn wake() {
 /// Collects and batches what is due, writes to IndexedDB when due, then
 /// sends what the queue allows.
 pub async fn tick() {
+    sample_memory();
     let report = with(|e, now| e.tick(now, random()));
     if let (Some(report), Ok(store)) = (report, crate::store()) {
         if now() - PERSISTED.with(Cell::get) >= PERSIST_MS {

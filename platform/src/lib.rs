@@ -57,6 +57,7 @@ pub mod alarms;
 pub mod changes;
 pub mod clock;
 pub mod consent;
+pub mod memory;
 pub mod net;
 pub mod sync_area;
 pub mod tabs;

@@ -22,12 +22,17 @@ pub const FLUSH_AT: usize = 100;
 /// are dropped and the drop is reported with the next batch.
 pub const CAPACITY: usize = 2_000;
 
+/// Least time between two memory samples of a page, ms.
+pub const MEMORY_EVERY_MS: f64 = 10_000.0;
+
 #[derive(Default)]
 struct Recorder {
     source: &'static str,
     records: Vec<PageRecord>,
     dropped: u32,
     timer: Option<Closure<dyn FnMut()>>,
+    /// When memory was last sampled (ms since the epoch).
+    memory_at: f64,
 }
 
 thread_local! {
@@ -39,6 +44,39 @@ thread_local! {
 pub fn init(source: &'static str) {
     RECORDER.with(|r| r.borrow_mut().source = source);
     std::panic::set_hook(Box::new(on_panic));
+    sample_memory();
+}
+
+/// Records the page's memory (see [`crate::memory`]) unless it was
+/// sampled less than [`MEMORY_EVERY_MS`] ago; every flush calls it.
+fn sample_memory() {
+    let now = js_sys::Date::now();
+    let due = RECORDER.with(|r| {
+        r.try_borrow_mut().is_ok_and(|mut r| {
+            let due = now - r.memory_at >= MEMORY_EVERY_MS;
+            if due {
+                r.memory_at = now;
+            }
+            due
+        })
+    });
+    if !due {
+        return;
+    }
+    let memory = crate::memory::sample();
+    gauge(crate::memory::WASM_BYTES, &[], memory.wasm_bytes);
+    if let Some(heap) = memory.js_heap_bytes {
+        gauge(crate::memory::JS_HEAP_BYTES, &[], heap);
+    }
+}
+
+/// Sets gauge `name` to `value`.
+pub fn gauge(name: &str, l: &[(&str, &str)], value: f64) {
+    push(PageRecord::Gauge {
+        name: name.to_string(),
+        labels: labels(l),
+        value,
+    });
 }
 
 /// The pages' panic hook: logs to the console, records the panic with its
@@ -158,6 +196,7 @@ fn push(record: PageRecord) {
 /// [`MAX_TELEMETRY_BATCH`]). A batch the background did not take is put
 /// back, within [`CAPACITY`].
 pub fn flush() {
+    sample_memory();
     let batches = RECORDER.with(|r| {
         let Ok(mut r) = r.try_borrow_mut() else {
             return Vec::new();

@@ -13,14 +13,14 @@ use serde_json::Value;
 use crate::{cargo, root, run_cmd, tools};
 
 /// A wasm entry crate and where its output goes.
-struct Entry {
+pub struct Entry {
     package: &'static str,
-    lib: &'static str,
-    out: &'static str,
+    pub lib: &'static str,
+    pub out: &'static str,
     static_dir: &'static str,
 }
 
-const ENTRIES: &[Entry] = &[
+pub const ENTRIES: &[Entry] = &[
     Entry {
         package: "paperclip-background",
         lib: "paperclip_background",

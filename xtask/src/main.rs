@@ -19,6 +19,7 @@ mod checks;
 mod cycles;
 mod dist;
 mod fuzz;
+mod size;
 mod test;
 mod tools;
 
@@ -42,6 +43,8 @@ commands:
                        build, then show the extension on the demo page in Chromium
                        (--headless, or no display: scripted demo, prints the answer,
                        saves dist/demo.png; --firefox: the scripted demo in Firefox)
+  size                 build, then per wasm the crates and functions that take the most
+                       bytes (twiggy on a build with names kept)
   test [--skip-lint]   every test: core, wasm in Chromium, end-to-end in Chromium and Firefox
   e2e [FILTER]         build, then only the end-to-end tests (those matching FILTER)
   fuzz [SECONDS]       coverage-guided fuzzing (cargo-fuzz, nightly) of the protocol
@@ -100,6 +103,7 @@ fn run() -> Result<()> {
             run_cmd(&mut demo)
         }
         Some("test") => test::test(flag("--skip-lint")),
+        Some("size") => size::size(),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => {
             let seconds = match args.get(1) {

@@ -9,7 +9,7 @@
 //! nightly toolchain; see [`fuzz`]),
 //! wasm (wasm-bindgen-tests of the storage engine in headless Chromium: on
 //! IndexedDB in a page and in a service worker, and on the memory
-//! backend), dist, web-ext lint, and end-to-end (Chromium and Firefox).
+//! backend), dist (with the size budgets of [`size::BUDGETS`]), web-ext lint, and end-to-end (Chromium and Firefox).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
-use crate::{cargo, checks, dist, fuzz, output_of, root, run_cmd, tools};
+use crate::{cargo, checks, dist, fuzz, output_of, root, run_cmd, size, tools};
 
 /// Packages compiled to wasm32.
 const WASM_PACKAGES: &[&str] = &[
@@ -152,7 +152,8 @@ fn all(stages: &mut Stages, skip_lint: bool) -> Result<()> {
         )
     })?;
     stages.run("dist", |_| {
-        dist::dist()?;
+        let dist = dist::dist()?;
+        size::check_budgets(&dist)?;
         dist::test_extensions_with_fail_points().map(|_| ())
     })?;
     stages.run("web-ext lint", |_| web_ext_lint())?;

@@ -134,6 +134,11 @@ impl Store {
         self.cache.borrow().len()
     }
 
+    /// Bytes held by the memory tier (its entries' sizes).
+    pub fn cache_memory_bytes(&self) -> usize {
+        self.cache.borrow().bytes()
+    }
+
     /// Statistics, including those of earlier worker instances.
     pub fn cache_stats(&self) -> CacheStats {
         let mut s = self.cache.borrow().stats();

@@ -54,6 +54,16 @@ pub enum PageRecord {
         /// Milliseconds.
         ms: f64,
     },
+    /// Set gauge `name` (a level: memory in use, entries held).
+    Gauge {
+        /// Instrument name.
+        name: String,
+        /// Labels.
+        #[serde(default)]
+        labels: Vec<(String, String)>,
+        /// The level, finite and not negative.
+        value: f64,
+    },
     /// An event.
     Event {
         /// Event name.
@@ -142,6 +152,20 @@ impl Engine {
                     match self.metrics_mut().histogram(name, "ms", "") {
                         Ok(h) if ms.is_finite() && *ms >= 0.0 => {
                             self.metrics_mut().record_with(h, &labels, *ms);
+                            true
+                        }
+                        _ => false,
+                    }
+                }
+                PageRecord::Gauge {
+                    name,
+                    labels,
+                    value,
+                } => {
+                    let labels = with_source(labels, source);
+                    match self.metrics_mut().gauge(name, "1", "") {
+                        Ok(g) if value.is_finite() && *value >= 0.0 => {
+                            self.metrics_mut().set_with(g, &labels, *value);
                             true
                         }
                         _ => false,
@@ -264,5 +288,37 @@ mod tests {
             0.5,
         );
         assert_eq!((stranger.accepted, stranger.dropped), (0, 1));
+    }
+
+    #[test]
+    fn a_page_gauge_is_its_level_and_a_bad_level_is_refused() {
+        use crate::telemetry::metrics::SnapshotValue;
+        let mut engine = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        let gauge = |value: f64| PageRecord::Gauge {
+            name: "memory.wasm_bytes".into(),
+            labels: vec![],
+            value,
+        };
+        let done = engine.accept_page(
+            &RecordTelemetry {
+                source: "popup".into(),
+                records: vec![gauge(2e6), gauge(3e6), gauge(f64::NAN), gauge(-1.0)],
+                dropped: 0,
+            },
+            1.0,
+            0.5,
+        );
+        assert_eq!((done.accepted, done.dropped), (2, 2));
+        let snapshot = engine.metrics().snapshot();
+        let memory = snapshot
+            .iter()
+            .find(|i| i.descriptor.name == "memory.wasm_bytes")
+            .expect("the gauge");
+        assert_eq!(memory.series.len(), 1);
+        assert_eq!(
+            memory.series[0].labels,
+            vec![("source".to_string(), "popup".to_string())]
+        );
+        assert_eq!(memory.series[0].value, SnapshotValue::Gauge(Some(3e6)));
     }
 }
