@@ -171,7 +171,7 @@ fn report(name: &str, items: &[Item], dist: &Path) -> Result<()> {
         c.1 += 1;
     }
     let mut crates: Vec<_> = crates.into_iter().collect();
-    crates.sort_by(|a, b| b.1 .0.cmp(&a.1 .0));
+    crates.sort_by_key(|c| std::cmp::Reverse(c.1 .0));
     let gzip = std::fs::read_to_string(dist.join("sizes.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<Vec<Row>>(&t).ok())
