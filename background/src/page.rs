@@ -22,6 +22,9 @@ use crate::to_content;
 /// How much a page context is worth keeping, against other cache entries.
 const RELEVANCE: f32 = 0.5;
 
+/// Most tabs whose last page context [`LAST`] remembers.
+const MAX_TABS_REMEMBERED: usize = 256;
+
 thread_local! {
     /// Per tab, the cache key of the page context it last sent.
     static LAST: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
@@ -115,7 +118,15 @@ pub async fn read(tab_id: i32, store: &Store) -> Result<(PageSnapshot, Source), 
             extraction(store, &read.url, &dom).await
         }
     };
-    LAST.with(|l| l.borrow_mut().insert(tab_id, key));
+    LAST.with(|l| {
+        let mut l = l.borrow_mut();
+        // A hint only (a miss reads the page again): bounded by starting
+        // over rather than growing with every tab the worker ever served.
+        if l.len() >= MAX_TABS_REMEMBERED && !l.contains_key(&tab_id) {
+            l.clear();
+        }
+        l.insert(tab_id, key)
+    });
     let ms = paperclip_platform::clock::now_ms() - started;
     crate::telemetry::timing("context.read", &[("source", source.name())], ms);
     crate::telemetry::event("context.read", &[("source", source.name())]);

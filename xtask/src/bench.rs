@@ -58,13 +58,18 @@ pub fn bench(args: &[String]) -> Result<()> {
             )?;
             run_bin("bench_agent", &args[1..])
         }
+        Some("soak") => {
+            crate::dist::dist()?;
+            crate::dist::test_extensions()?;
+            run_bin("bench_soak", &args[1..])
+        }
         Some("devtools") => {
             crate::dist::dist()?;
             crate::dist::test_extensions()?;
             run_bin("bench_devtools", &args[1..])
         }
         _ => {
-            bail!("usage: cargo xtask bench storage|resilience|telemetry|agent|devtools [--quick]")
+            bail!("usage: cargo xtask bench storage|resilience|telemetry|agent|devtools|soak [--quick]")
         }
     }
 }

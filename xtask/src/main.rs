@@ -63,6 +63,10 @@ commands:
                        activation time, page reading on 100 KB / 1 MB pages and bytes
                        added before activation, headless Chromium; writes
                        target/bench/agent.json
+  bench soak [--quick]  a long session (1,000 asks on 40 sites with faults, 12,000 stored
+                       conversations, export and import) with the built extension in
+                       headless Chromium, sampling the worker's and the agent's memory;
+                       fails when a memory bound is crossed; writes target/bench/soak.json
   bench telemetry [--quick]
                        counter add and histogram record (worker and page paths) next
                        to the OpenTelemetry JS SDK, and a sustained load with its

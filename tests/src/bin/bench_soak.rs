@@ -1,0 +1,264 @@
+//! `cargo xtask bench soak`: a long session in headless Chromium with the
+//! built extension, sampling the memory of the worker and of the agent
+//! page throughout, as they report it (`memory.wasm_bytes` and
+//! `memory.js_heap_bytes`, see `paperclip_platform::memory`).
+//!
+//! The session: 10,000 conversations imported first; then asks, typed
+//! into the agent, on one site after another (`sN.localhost`, a fresh
+//! agent every [`PER_SITE`] asks) with the fake provider, one ask in ten
+//! meeting a fault (a 500, a reset connection, a slow trickle: retried,
+//! then answered); halfway, "export all" and an import of 2,000
+//! conversations. Reports the ceiling of each context, and the worker's
+//! growth per 1,000 asks after warm-up (the first fifth of the asks), as
+//! the least-squares slope of its samples; fails when a bound is crossed.
+//! Writes `target/bench/soak.json`. `--quick`: 100 asks (to check that it
+//! runs; no bound is checked).
+
+use std::time::Instant;
+
+use anyhow::{bail, ensure, Result};
+use paperclip_core::protocol::TelemetryAnswer;
+use paperclip_core::telemetry::metrics::SnapshotValue;
+use paperclip_core::telemetry::panel::PanelAnswer;
+use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
+use paperclip_e2e::scenario::{add_fake_provider, ok};
+use paperclip_e2e::server::Server;
+use paperclip_e2e::{root, Browser, Kind};
+use serde_json::json;
+
+/// Asks on one site before the next (a fresh agent each time).
+const PER_SITE: usize = 25;
+/// Sites visited in turn.
+const SITES: usize = 40;
+/// Asks between two memory samples.
+const SAMPLE_EVERY: usize = 25;
+/// The bounds (the issue's), bytes.
+const MB: f64 = 1024.0 * 1024.0;
+const WORKER_STEADY_MAX: f64 = 16.0 * MB;
+const WORKER_PEAK_MAX: f64 = 25.0 * MB;
+const PAGE_MAX: f64 = 16.0 * MB;
+const GROWTH_PER_1000_MAX: f64 = 1.0 * MB;
+
+/// One sample: asks done, then wasm and JS heap of the worker and the agent.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+struct Sample {
+    asks: usize,
+    worker_wasm: f64,
+    worker_heap: f64,
+    agent_wasm: f64,
+    agent_heap: f64,
+}
+
+impl Sample {
+    fn worker(&self) -> f64 {
+        self.worker_wasm + self.worker_heap
+    }
+    fn agent(&self) -> f64 {
+        self.agent_wasm + self.agent_heap
+    }
+}
+
+/// The gauges as the worker holds them now (the agent's are those of its
+/// last report, at most ten seconds old).
+async fn sample(b: &Browser, asks: usize) -> Result<Sample> {
+    let answer = ok(b, json!({"type": "QueryTelemetry", "query": "metrics"})).await?;
+    let answer: TelemetryAnswer = serde_json::from_value(answer)?;
+    let PanelAnswer::Metrics(instruments) = answer.answer else {
+        bail!("not metrics");
+    };
+    let gauge = |name: &str, source: &str| -> f64 {
+        instruments
+            .iter()
+            .filter(|i| i.descriptor.name == name)
+            .flat_map(|i| i.series.iter())
+            .filter(|s| s.labels.iter().any(|(k, v)| k == "source" && v == source))
+            .find_map(|s| match s.value {
+                SnapshotValue::Gauge(v) => v,
+                _ => None,
+            })
+            .unwrap_or(0.0)
+    };
+    Ok(Sample {
+        asks,
+        worker_wasm: gauge("memory.wasm_bytes", "background"),
+        worker_heap: gauge("memory.js_heap_bytes", "background"),
+        agent_wasm: gauge("memory.wasm_bytes", "agent"),
+        agent_heap: gauge("memory.js_heap_bytes", "agent"),
+    })
+}
+
+/// `n` conversations as an export file.
+fn conversations(n: usize, prefix: &str) -> String {
+    let t = 1_700_000_000_000.0;
+    let list: Vec<_> = (0..n)
+        .map(|i| {
+            let at = t + i as f64 * 1_000.0;
+            json!({"id": format!("{prefix}-{i}"), "site": format!("https://site{}.example", i % 40),
+                "title": format!("Conversation {i}"), "created_ms": at, "updated_ms": at,
+                "messages": [
+                    {"id": format!("q-{prefix}-{i}"), "role": "user", "text": "What is this page about?", "time_ms": at, "status": "complete"},
+                    {"id": format!("a-{prefix}-{i}"), "role": "assistant", "text": "A page about paperclips and their history, with a longer answer that takes some room.", "time_ms": at + 1.0, "status": "complete"}
+                ]})
+        })
+        .collect();
+    json!({"format": "paperclip-export", "version": 1, "exported_ms": t, "conversations": list})
+        .to_string()
+}
+
+/// Least-squares slope of `y` over `x`.
+fn slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let (num, den) = points.iter().fold((0.0, 0.0), |(num, den), (x, y)| {
+        (num + (x - mx) * (y - my), den + (x - mx) * (x - mx))
+    });
+    if den == 0.0 {
+        0.0
+    } else {
+        num / den
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let asks = if quick { 100 } else { 1_000 };
+    let started = Instant::now();
+    let server = Server::start(&root())?;
+    let fake = FakeProvider::start()?;
+    let b = Browser::launch(Kind::Chromium, true).await?;
+    b.client.goto(&server.url("/")).await?;
+    add_fake_provider(&b, "Fake", &fake).await?;
+    let mut resilience = ok(&b, json!({"type": "GetResilience"})).await?["settings"].clone();
+    resilience["retry"]["base_ms"] = json!(20);
+    resilience["retry"]["max_backoff_ms"] = json!(100);
+    resilience["timeouts"]["first_byte_ms"] = json!(1500);
+    ok(&b, json!({"type": "SetResilience", "settings": resilience})).await?;
+    eprintln!("soak: importing 10,000 conversations");
+    ok(
+        &b,
+        json!({"type": "ImportConversations", "policy": "keep_newest", "json": conversations(10_000, "c")}),
+    )
+    .await?;
+    let mut samples = vec![sample(&b, 0).await?];
+    let port = server.url("/").split(':').nth(2).unwrap_or("").to_string();
+    let port = port.trim_end_matches('/');
+    let faults = [
+        Fault::Status(500),
+        Fault::Reset,
+        Fault::SlowTrickle {
+            delay_ms: 5,
+            piece_bytes: Some(7),
+        },
+    ];
+    let mut in_agent = 0;
+    for i in 0..asks {
+        if i % PER_SITE == 0 {
+            let site = format!("http://s{}.localhost:{port}/", (i / PER_SITE) % SITES);
+            b.client.goto(&site).await?;
+            b.activate(&site).await?;
+            b.enter_agent().await?;
+            in_agent = 0;
+        }
+        if i % 10 == 5 {
+            fake.script(Route::ChatCompletions, vec![faults[(i / 10) % 3].clone()]);
+        }
+        let question = format!("Question {i} on this page?");
+        b.ask(&question).await?;
+        let (answer, _) = b.wait_answer(in_agent).await?;
+        ensure!(answer == format!("Echo: {question}"), "ask {i}: {answer}");
+        in_agent += 1;
+        if i + 1 == asks / 2 {
+            eprintln!("soak: export all, then import 2,000 conversations");
+            b.top().await?;
+            let exported = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
+            ensure!(exported["json"]
+                .as_str()
+                .is_some_and(|j| j.len() > 1_000_000));
+            ok(
+                &b,
+                json!({"type": "ImportConversations", "policy": "keep_newest", "json": conversations(2_000, "d")}),
+            )
+            .await?;
+            b.enter_agent().await?;
+        }
+        if (i + 1) % SAMPLE_EVERY == 0 {
+            b.top().await?;
+            let s = sample(&b, i + 1).await?;
+            eprintln!(
+                "soak: {:>5} asks, worker {:>6.2} MB (wasm {:.2} + heap {:.2}), agent {:>6.2} MB, {:.0} s",
+                s.asks,
+                s.worker() / MB,
+                s.worker_wasm / MB,
+                s.worker_heap / MB,
+                s.agent() / MB,
+                started.elapsed().as_secs_f64()
+            );
+            samples.push(s);
+            b.enter_agent().await?;
+        }
+    }
+    b.top().await?;
+    b.close().await;
+
+    let warm = asks / 5;
+    let steady: Vec<&Sample> = samples.iter().filter(|s| s.asks >= warm).collect();
+    let peak = samples.iter().map(Sample::worker).fold(0.0, f64::max);
+    let steady_max = steady.iter().map(|s| s.worker()).fold(0.0, f64::max);
+    let agent_max = samples.iter().map(Sample::agent).fold(0.0, f64::max);
+    let growth = |f: fn(&Sample) -> f64| {
+        slope(
+            &steady
+                .iter()
+                .map(|s| (s.asks as f64, f(s)))
+                .collect::<Vec<_>>(),
+        ) * 1_000.0
+    };
+    let growth_all = growth(Sample::worker);
+    let growth_wasm = growth(|s| s.worker_wasm);
+    let rows = [
+        ("worker peak (wasm + JS heap)", peak, WORKER_PEAK_MAX),
+        ("worker after warm-up, max", steady_max, WORKER_STEADY_MAX),
+        (
+            "worker growth per 1,000 asks",
+            growth_all,
+            GROWTH_PER_1000_MAX,
+        ),
+        ("  of which wasm memory", growth_wasm, GROWTH_PER_1000_MAX),
+        ("agent page max (wasm + JS heap)", agent_max, PAGE_MAX),
+    ];
+    println!(
+        "\nsoak: {asks} asks ({} with a fault), 10,000 + 2,000 conversations, {:.0} s\n",
+        asks / 10,
+        started.elapsed().as_secs_f64()
+    );
+    println!("| measure | MB | bound MB | |\n| --- | --- | --- | --- |");
+    let mut crossed = Vec::new();
+    for (what, value, bound) in rows {
+        let over = value > bound;
+        println!(
+            "| {what} | {:.2} | {:.2} | {} |",
+            value / MB,
+            bound / MB,
+            if over { "over" } else { "met" }
+        );
+        if over {
+            crossed.push(what);
+        }
+    }
+    let out = root().join("target/bench");
+    std::fs::create_dir_all(&out)?;
+    std::fs::write(
+        out.join("soak.json"),
+        serde_json::to_string_pretty(&json!({"asks": asks, "samples": samples}))?,
+    )?;
+    if !quick && !crossed.is_empty() {
+        bail!("soak: bounds crossed: {}", crossed.join(", "));
+    }
+    Ok(())
+}
