@@ -16,6 +16,7 @@
 pub mod agent;
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod budget;
 pub mod cancel;
 pub mod changes;
 pub mod context_cache;

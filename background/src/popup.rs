@@ -46,6 +46,7 @@ pub async fn status(store: &Store, r: GetPopupStatus) -> Result<PopupStatus, Pro
         site_allowed: site.as_ref().is_none_or(|s| !never.contains(s)),
         site,
         storage_warning,
+        budget_warning: crate::budget::status().warning(),
     })
 }
 

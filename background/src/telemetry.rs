@@ -241,6 +241,7 @@ fn sample_memory() {
     let m = memory::sample();
     let here = [("source", "background")];
     gauge(memory::WASM_BYTES, &here, m.wasm_bytes);
+    gauge(memory::WASM_LIVE_BYTES, &here, m.live_bytes);
     if let Some(heap) = m.js_heap_bytes {
         gauge(memory::JS_HEAP_BYTES, &here, heap);
     }
@@ -251,6 +252,13 @@ fn sample_memory() {
             store.cache_memory_bytes() as f64,
         );
     }
+    crate::budget::observe(&m, None);
+}
+
+/// Cuts the engine's local spans and events to their floor while memory
+/// is shed (see [`crate::budget`]).
+pub fn shed_buffers(shed: bool) {
+    with(|e, _| e.shed_buffers(shed));
 }
 
 /// Records event `name`.

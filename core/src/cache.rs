@@ -277,6 +277,28 @@ impl MemoryTier {
         evicted
     }
 
+    /// New limits (e.g. none at all while memory is shed): entries beyond
+    /// them go, the least valuable first, counted as evictions; returns
+    /// their keys.
+    pub fn set_limits(&mut self, limits: CacheLimits, now_ms: u64) -> Vec<String> {
+        self.limits = limits;
+        let mut evicted = Vec::new();
+        while self.over_limits() {
+            let Some(victim) = self.victim("", now_ms) else {
+                break;
+            };
+            self.take(&victim);
+            self.stats.evictions += 1;
+            evicted.push(victim);
+        }
+        evicted
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> CacheLimits {
+        self.limits
+    }
+
     /// Removes the entry under `key` (not counted in the stats); whether it existed.
     pub fn remove(&mut self, key: &str) -> bool {
         self.take(key).is_some()
@@ -427,6 +449,24 @@ mod tests {
         );
         assert_eq!(entry("k", 0, 0, 0, 7.0).relevance, 1.0);
         assert_eq!(entry("k", 0, 0, 0, -1.0).relevance, 0.0);
+    }
+
+    #[test]
+    fn new_limits_evict_and_no_limits_keep_nothing() {
+        let mut tier = MemoryTier::new(limits(10, 1 << 20));
+        for i in 0..10 {
+            tier.put(entry(&format!("ctx:{i}"), 100, 0, 0, 0.5), 0);
+        }
+        assert_eq!(tier.set_limits(limits(4, 1 << 20), 1).len(), 6);
+        assert_eq!(tier.len(), 4);
+        assert_eq!(tier.set_limits(limits(0, 0), 1).len(), 4);
+        assert!(tier.is_empty() && tier.bytes() == 0);
+        assert_eq!(tier.put(entry("ctx:x", 1, 0, 0, 1.0), 2), vec!["ctx:x"]);
+        assert!(tier.is_empty(), "nothing is kept while the limits are zero");
+        assert_eq!(tier.stats().evictions, 11);
+        tier.set_limits(limits(10, 1 << 20), 3);
+        tier.put(entry("ctx:y", 1, 0, 0, 1.0), 3);
+        assert_eq!(tier.len(), 1);
     }
 
     #[test]

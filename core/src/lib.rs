@@ -21,6 +21,7 @@
 
 pub mod activation;
 pub mod answer;
+pub mod budget;
 pub mod cache;
 pub mod character;
 pub mod chat;

@@ -482,6 +482,13 @@ pub struct Preferences {
     pub context_cache_ttl_minutes: u32,
     /// `performance.stream_chunk_chars`, in 1..=400.
     pub stream_chunk_chars: u32,
+    /// `performance.budget_memory_mb`, in 8..=1024: the worker's memory
+    /// budget ([`crate::budget`]).
+    pub budget_memory_mb: u32,
+    /// `performance.budget_concurrent_asks`, in 1..=16.
+    pub budget_concurrent_asks: u32,
+    /// `performance.budget_asks_per_minute`, in 1..=600.
+    pub budget_asks_per_minute: u32,
     /// `privacy.telemetry_remote`: remote telemetry export (opt-in).
     pub telemetry_remote: bool,
     /// `privacy.retention_days`, in 0..=3650; 0 keeps conversations forever.
@@ -512,6 +519,9 @@ impl Default for Preferences {
             memory_cache_entries: 512,
             context_cache_ttl_minutes: 1440,
             stream_chunk_chars: 24,
+            budget_memory_mb: 32,
+            budget_concurrent_asks: 4,
+            budget_asks_per_minute: 60,
             telemetry_remote: false,
             retention_days: 0,
             storage_budget_mb: 256,
@@ -656,6 +666,9 @@ table! {
     "performance.memory_cache_entries", Performance, memory_cache_entries: u32, 16..=5000, "Entries kept in the in-memory cache.";
     "performance.context_cache_ttl_minutes", Performance, context_cache_ttl_minutes: u32, 1..=10080, "Minutes a page context stays cached.";
     "performance.stream_chunk_chars", Performance, stream_chunk_chars: u32, 1..=400, "Characters per streamed chunk.";
+    "performance.budget_memory_mb", Performance, budget_memory_mb: u32, 8..=1024, "Memory budget of the background, in megabytes: over it, Paperclip empties its memory cache, then trims its telemetry buffers, then refuses new questions until it is back under.";
+    "performance.budget_concurrent_asks", Performance, budget_concurrent_asks: u32, 1..=16, "Most questions answered at the same time.";
+    "performance.budget_asks_per_minute", Performance, budget_asks_per_minute: u32, 1..=600, "Most questions asked in any minute.";
     "privacy.telemetry_remote", Privacy, telemetry_remote: bool, (), "Export telemetry to a remote endpoint (opt-in).";
     "privacy.retention_days", Privacy, retention_days: u32, 0..=3650, "Delete conversations older than this many days (0 = keep forever).";
     "privacy.storage_budget_mb", Privacy, storage_budget_mb: u32, 10..=4096, "Storage budget in megabytes.";
@@ -838,6 +851,9 @@ mod tests {
             ("performance.memory_cache_entries", json!(512)),
             ("performance.context_cache_ttl_minutes", json!(1440)),
             ("performance.stream_chunk_chars", json!(24)),
+            ("performance.budget_memory_mb", json!(32)),
+            ("performance.budget_concurrent_asks", json!(4)),
+            ("performance.budget_asks_per_minute", json!(60)),
             ("privacy.telemetry_remote", json!(false)),
             ("privacy.retention_days", json!(0)),
             ("privacy.storage_budget_mb", json!(256)),

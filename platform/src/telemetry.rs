@@ -65,6 +65,7 @@ fn sample_memory() {
     }
     let memory = crate::memory::sample();
     gauge(crate::memory::WASM_BYTES, &[], memory.wasm_bytes);
+    gauge(crate::memory::WASM_LIVE_BYTES, &[], memory.live_bytes);
     if let Some(heap) = memory.js_heap_bytes {
         gauge(crate::memory::JS_HEAP_BYTES, &[], heap);
     }

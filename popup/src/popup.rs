@@ -297,6 +297,9 @@ pub fn popup() -> Html {
                 if let Some(warning) = &s.storage_warning {
                     <p class="notice storage-warning" role="status">{ warning.clone() }</p>
                 }
+                if let Some(warning) = &s.budget_warning {
+                    <p class="notice budget-warning" role="status">{ warning.clone() }</p>
+                }
             }
             </ErrorBoundary>
             <h2>{ "Recent conversations" }</h2>

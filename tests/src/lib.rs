@@ -1102,6 +1102,10 @@ const FIRE_LISTENER_FIREFOX: &str = "
 /// server the extension takes for a remote one.
 pub const REMOTE_HOST: &str = "fake-provider.test";
 
+/// In Chromium, every `<name>.site.test` resolves to 127.0.0.1 too: as
+/// many sites (origins) as a test wants, all served by the local server.
+pub const SITES_DOMAIN: &str = "site.test";
+
 fn capabilities(
     kind: Kind,
     extensions: &[&Path],
@@ -1122,7 +1126,9 @@ fn capabilities(
                 "--no-first-run".into(),
                 "--window-size=1280,900".into(),
                 "--enable-blink-features=ComputedAccessibilityInfo".into(),
-                format!("--host-resolver-rules=MAP {REMOTE_HOST} 127.0.0.1"),
+                format!(
+                    "--host-resolver-rules=MAP {REMOTE_HOST} 127.0.0.1, MAP *.{SITES_DOMAIN} 127.0.0.1"
+                ),
                 format!("--user-data-dir={}", profile.display()),
             ];
             if !extensions.is_empty() {

@@ -327,7 +327,8 @@ pub fn test_extensions_with_fail_points() -> Result<PathBuf> {
 }
 
 /// Writes `target/e2e-ext/<browser>`: `dist/<browser>` plus the test-only
-/// overlay `tests/manifest.test.json` (host access to 127.0.0.1, so tests and
+/// overlay `tests/manifest.test.json` (host access to 127.0.0.1 and to
+/// `*.site.test`, which Chromium resolves there too, so tests and
 /// the headless demo can inject the agent without a user gesture) and the
 /// stand-ins of `tests/stand-ins/` under `test/`.
 pub fn test_extensions() -> Result<PathBuf> {

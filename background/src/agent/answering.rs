@@ -81,6 +81,12 @@ pub(super) async fn ask(
             "the question is empty",
         ));
     }
+    // Within the budgets (memory, questions at once, questions a minute),
+    // counted as running until the answer ends.
+    let _admitted = match crate::budget::admit() {
+        Ok(admitted) => admitted,
+        Err(error) => return session.fail(error),
+    };
     let id = id
         .filter(|id| protocol::valid_message_id(id))
         .unwrap_or_else(new_id);

@@ -134,6 +134,24 @@ impl Store {
         self.cache.borrow().len()
     }
 
+    /// Holds the memory tier empty (`true`, memory is being shed: its
+    /// entries go, lookups fall through to IndexedDB) or gives it back
+    /// the limits the preferences set.
+    pub fn shed_memory_cache(&self, shed: bool) {
+        let limits = if shed {
+            paperclip_core::cache::CacheLimits {
+                max_entries: 0,
+                max_bytes: 0,
+            }
+        } else {
+            limits_for(&self.prefs.borrow())
+        };
+        let mut tier = self.cache.borrow_mut();
+        if tier.limits() != limits {
+            tier.set_limits(limits, paperclip_platform::clock::now_ms() as u64);
+        }
+    }
+
     /// Bytes held by the memory tier (its entries' sizes).
     pub fn cache_memory_bytes(&self) -> usize {
         self.cache.borrow().bytes()

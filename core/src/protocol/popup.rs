@@ -87,6 +87,9 @@ pub struct PopupStatus {
     pub site_allowed: bool,
     /// A storage problem worth telling the user, if any.
     pub storage_warning: Option<String>,
+    /// A resource budget crossed ([`crate::budget::BudgetStatus::warning`]).
+    #[serde(default)]
+    pub budget_warning: Option<String>,
 }
 
 /// Sets whether Clippy may be shown on `site` ("Clippy on this site").

@@ -171,6 +171,19 @@ impl Engine {
         })
     }
 
+    /// Cuts the local span store and event log to [`Self::FLOOR`] items
+    /// (`true`) while memory is shed, or gives them back their capacity
+    /// (`false`). What goes is the oldest, counted as evicted; what is
+    /// already persisted stays readable from storage.
+    pub fn shed_buffers(&mut self, shed: bool) {
+        let floor = shed.then_some(Self::FLOOR);
+        self.spans.set_floor(floor);
+        self.events.set_floor(floor);
+    }
+
+    /// Spans and events kept while memory is shed.
+    pub const FLOOR: usize = 200;
+
     /// Its settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
@@ -765,6 +778,29 @@ mod tests {
             .map(|b| b.body.as_str())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn shedding_cuts_spans_and_events_to_the_floor_until_it_ends() {
+        let mut e = engine(false);
+        let add = |e: &mut Engine, i: u64| {
+            let t = (T0 * 1e6) as u64 + i * 1_000_000;
+            let span = OpenSpan::root("ask", SpanKind::Internal, (i + 1, 1), 1, t).finish(t + 10);
+            e.span(span, T0);
+            e.event("ask.sent", &[], T0, 0.0);
+        };
+        for i in 0..1_000 {
+            add(&mut e, i);
+        }
+        assert_eq!(e.spans().len(), 1_000);
+        e.shed_buffers(true);
+        assert_eq!(e.spans().len(), Engine::FLOOR);
+        assert_eq!(e.events().recent(usize::MAX).len(), Engine::FLOOR);
+        add(&mut e, 5_000);
+        assert_eq!(e.spans().len(), Engine::FLOOR, "held at the floor");
+        e.shed_buffers(false);
+        add(&mut e, 5_001);
+        assert_eq!(e.spans().len(), Engine::FLOOR + 1, "the capacity is back");
     }
 
     #[test]

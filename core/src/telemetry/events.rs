@@ -120,6 +120,8 @@ impl Event {
 pub struct EventLog {
     events: VecDeque<Event>,
     capacity: usize,
+    /// A lower limit while memory is shed ([`EventLog::set_floor`]).
+    floor: Option<usize>,
     dropped: DropTally,
 }
 
@@ -138,17 +140,32 @@ impl EventLog {
         Ok(Self {
             events: VecDeque::new(),
             capacity: capacity as usize,
+            floor: None,
             dropped: DropTally::default(),
         })
     }
 
     /// Keeps an event, evicting the oldest when full (counted).
     pub fn record(&mut self, event: Event) {
-        if self.events.len() >= self.capacity {
+        let limit = self.floor.map_or(self.capacity, |f| f.min(self.capacity));
+        while self.events.len() >= limit.max(1) {
             self.events.pop_front();
             self.dropped.add(DropReason::Evicted, 1);
         }
         self.events.push_back(event);
+    }
+
+    /// Keeps at most `floor` events (the oldest go now, counted as
+    /// evicted, and their memory is given back) until `None` restores the
+    /// capacity.
+    pub fn set_floor(&mut self, floor: Option<usize>) {
+        self.floor = floor;
+        if let Some(f) = floor {
+            let excess = self.events.len().saturating_sub(f);
+            self.events.drain(..excess);
+            self.dropped.add(DropReason::Evicted, excess as u64);
+            self.events.shrink_to_fit();
+        }
     }
 
     /// The `limit` most recent events, newest first.

@@ -415,6 +415,8 @@ impl OpenSpan {
 pub struct SpanStore {
     spans: VecDeque<Span>,
     capacity: usize,
+    /// A lower limit while memory is shed ([`SpanStore::set_floor`]).
+    floor: Option<usize>,
     dropped: DropTally,
 }
 
@@ -433,17 +435,32 @@ impl SpanStore {
         Ok(Self {
             spans: VecDeque::new(),
             capacity: capacity as usize,
+            floor: None,
             dropped: DropTally::default(),
         })
     }
 
     /// Keeps a span, evicting the oldest when full.
     pub fn insert(&mut self, span: Span) {
-        if self.spans.len() >= self.capacity {
+        let limit = self.floor.map_or(self.capacity, |f| f.min(self.capacity));
+        while self.spans.len() >= limit.max(1) {
             self.spans.pop_front();
             self.dropped.add(DropReason::Evicted, 1);
         }
         self.spans.push_back(span);
+    }
+
+    /// Keeps at most `floor` spans (the oldest go now, counted as
+    /// evicted, and their memory is given back) until `None` restores the
+    /// capacity.
+    pub fn set_floor(&mut self, floor: Option<usize>) {
+        self.floor = floor;
+        if let Some(f) = floor {
+            let excess = self.spans.len().saturating_sub(f);
+            self.spans.drain(..excess);
+            self.dropped.add(DropReason::Evicted, excess as u64);
+            self.spans.shrink_to_fit();
+        }
     }
 
     /// Spans overlapping `[from_ns, to_ns]`, by start time.

@@ -4,7 +4,7 @@
 //! `memory.js_heap_bytes`, see `paperclip_platform::memory`).
 //!
 //! The session: 10,000 conversations imported first; then asks, typed
-//! into the agent, on one site after another (`sN.localhost`, a fresh
+//! into the agent, on one site after another (`sN.site.test`, a fresh
 //! agent every [`PER_SITE`] asks) with the fake provider, one ask in ten
 //! meeting a fault (a 500, a reset connection, a slow trickle: retried,
 //! then answered); halfway, "export all" and an import of 2,000
@@ -23,7 +23,7 @@ use paperclip_core::telemetry::panel::PanelAnswer;
 use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
 use paperclip_e2e::scenario::{add_fake_provider, ok};
 use paperclip_e2e::server::Server;
-use paperclip_e2e::{root, Browser, Kind};
+use paperclip_e2e::{root, Browser, Kind, SITES_DOMAIN};
 use serde_json::json;
 
 /// Asks on one site before the next (a fresh agent each time).
@@ -139,6 +139,13 @@ async fn main() -> Result<()> {
     resilience["retry"]["max_backoff_ms"] = json!(100);
     resilience["timeouts"]["first_byte_ms"] = json!(1500);
     ok(&b, json!({"type": "SetResilience", "settings": resilience})).await?;
+    // As fast as the harness types: over the default budget of questions
+    // a minute.
+    ok(
+        &b,
+        json!({"type": "SetPreference", "key": "performance.budget_asks_per_minute", "value": 600}),
+    )
+    .await?;
     eprintln!("soak: importing 10,000 conversations");
     ok(
         &b,
@@ -159,7 +166,7 @@ async fn main() -> Result<()> {
     let mut in_agent = 0;
     for i in 0..asks {
         if i % PER_SITE == 0 {
-            let site = format!("http://s{}.localhost:{port}/", (i / PER_SITE) % SITES);
+            let site = format!("http://s{}.{SITES_DOMAIN}:{port}/", (i / PER_SITE) % SITES);
             b.client.goto(&site).await?;
             b.activate(&site).await?;
             b.enter_agent().await?;

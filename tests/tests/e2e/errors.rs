@@ -771,7 +771,7 @@ async fn charts(b: &Browser) -> Result<Vec<(String, usize)>> {
 
 /// The Dashboard tab: after an ask and two collections, each instrument
 /// has a chart over time (a counter one line, a histogram its p50, p95
-/// and p99); pinning one and saving it as a view shows that instrument
+/// and p99); the memory of the worker and of the agent is listed; pinning one and saving it as a view shows that instrument
 /// only, also after the panel is opened again; deleting the view shows
 /// them all.
 async fn the_dashboard_charts_metrics_and_keeps_a_view(
@@ -797,6 +797,26 @@ async fn the_dashboard_charts_metrics_and_keeps_a_view(
         })
         .await?;
     ensure!(all.len() > 2, "{all:?}");
+    // The memory of the worker and of the agent page, as they measured it.
+    b.poll(Duration::from_secs(15), "the memory gauges", || async {
+        let v = b
+            .client
+            .execute(
+                "return [...document.querySelectorAll('table.metrics tbody tr')]
+                   .map(r => [...r.cells].slice(0, 3).map(c => c.textContent))
+                   .filter(([name]) => name === 'memory.wasm_bytes');",
+                vec![],
+            )
+            .await?;
+        let rows: Vec<(String, String, String)> = serde_json::from_value(v)?;
+        let measured = |source: &str| {
+            rows.iter().any(|(_, labels, value)| {
+                labels == &format!("source={source}") && value.parse::<f64>().is_ok_and(|v| v > 0.0)
+            })
+        };
+        Ok((measured("background") && measured("agent")).then_some(()))
+    })
+    .await?;
     let label = b
         .client
         .execute(

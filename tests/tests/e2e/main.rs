@@ -17,6 +17,8 @@
 //!   actions and the preview;
 //! - `boundaries`: a part of a page that fails alone (the test build's
 //!   fail points), and the notice a panic leaves;
+//! - `budgets`: a budget set on the options page refuses the question
+//!   over it, with the reason;
 //! - `consent`: Firefox's data collection consent, asked for and obeyed;
 //! - `controls`: the options page's and the panel's remaining controls;
 //! - `device`: Chrome's on-device translation and summary through a
@@ -136,6 +138,7 @@ mod actions;
 mod activation;
 mod agent;
 mod boundaries;
+mod budgets;
 mod consent;
 mod controls;
 mod data;
