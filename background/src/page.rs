@@ -9,7 +9,9 @@
 //! never extracted twice.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
 
 use paperclip_core::extract::{extract, Extracted};
 use paperclip_core::page::{context_key as cache_key, PageRead, PageSnapshot};
@@ -22,20 +24,25 @@ use crate::to_content;
 /// How much a page context is worth keeping, against other cache entries.
 const RELEVANCE: f32 = 0.5;
 
-/// Most tabs whose last page context [`LAST`] remembers.
-const MAX_TABS_REMEMBERED: usize = 256;
+/// Most tabs whose last page context [`LAST`] remembers (the least
+/// recently read is forgotten first: a hint only, a miss reads the page
+/// again).
+const MAX_TABS_REMEMBERED: NonZeroUsize = NonZeroUsize::new(256).expect("not zero");
+/// Most PDF agent tabs [`DOCUMENTS`] knows (the least recently used is
+/// forgotten first; its agent then reads its page as a web page's).
+const MAX_DOCUMENTS: NonZeroUsize = NonZeroUsize::new(64).expect("not zero");
 
 thread_local! {
     /// Per tab, the cache key of the page context it last sent.
-    static LAST: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
+    static LAST: RefCell<LruCache<i32, String>> = RefCell::new(LruCache::new(MAX_TABS_REMEMBERED));
     /// The tabs that show a PDF's agent page (`pdf.html`), with the
     /// document's address: their "page" is that document.
-    static DOCUMENTS: RefCell<HashMap<i32, String>> = RefCell::new(HashMap::new());
+    static DOCUMENTS: RefCell<LruCache<i32, String>> = RefCell::new(LruCache::new(MAX_DOCUMENTS));
 }
 
 /// The PDF tab `tab_id`'s agent page is about, if it is one.
 pub fn document(tab_id: i32) -> Option<String> {
-    DOCUMENTS.with(|d| d.borrow().get(&tab_id).cloned())
+    DOCUMENTS.with(|d| d.borrow_mut().get(&tab_id).cloned())
 }
 
 /// Tab `tab_id`'s agent is about PDF `url` (its page is `pdf.html`):
@@ -43,8 +50,8 @@ pub fn document(tab_id: i32) -> Option<String> {
 /// (the tab left the PDF page).
 pub fn set_document(tab_id: i32, url: Option<String>) {
     DOCUMENTS.with(|d| match url {
-        Some(url) => d.borrow_mut().insert(tab_id, url),
-        None => d.borrow_mut().remove(&tab_id),
+        Some(url) => d.borrow_mut().put(tab_id, url),
+        None => d.borrow_mut().pop(&tab_id),
     });
 }
 
@@ -98,7 +105,7 @@ pub async fn read(tab_id: i32, store: &Store) -> Result<(PageSnapshot, Source), 
         return Ok((crate::pdf::read(&url, store).await?, Source::Extracted));
     }
     let started = paperclip_platform::clock::now_ms();
-    let known = LAST.with(|l| l.borrow().get(&tab_id).cloned());
+    let known = LAST.with(|l| l.borrow_mut().get(&tab_id).cloned());
     let mut read = request(tab_id, known.is_none()).await?;
     let unchanged = match (read.dom.take(), known) {
         (None, Some(key)) => cached(store, &key)
@@ -118,15 +125,7 @@ pub async fn read(tab_id: i32, store: &Store) -> Result<(PageSnapshot, Source), 
             extraction(store, &read.url, &dom).await
         }
     };
-    LAST.with(|l| {
-        let mut l = l.borrow_mut();
-        // A hint only (a miss reads the page again): bounded by starting
-        // over rather than growing with every tab the worker ever served.
-        if l.len() >= MAX_TABS_REMEMBERED && !l.contains_key(&tab_id) {
-            l.clear();
-        }
-        l.insert(tab_id, key)
-    });
+    LAST.with(|l| l.borrow_mut().put(tab_id, key));
     let ms = paperclip_platform::clock::now_ms() - started;
     crate::telemetry::timing("context.read", &[("source", source.name())], ms);
     crate::telemetry::event("context.read", &[("source", source.name())]);

@@ -36,11 +36,11 @@ pub async fn status(store: &Store, r: GetPopupStatus) -> Result<PopupStatus, Pro
     });
     let site = r.site.and_then(|s| prefs::origin(&s).ok());
     let never = store.preferences().never_sites;
-    let storage_warning = store
-        .status()
-        .await
-        .ok()
-        .and_then(|s| protocol::storage_warning(&s));
+    let storage = store.status().await.ok();
+    if let Some(s) = &storage {
+        crate::budget::observe(&paperclip_platform::memory::sample(), Some(s.usage_bytes));
+    }
+    let storage_warning = storage.and_then(|s| protocol::storage_warning(&s));
     Ok(PopupStatus {
         answering,
         site_allowed: site.as_ref().is_none_or(|s| !never.contains(s)),

@@ -769,8 +769,9 @@ use web_extensions_sys::Port;
 /// How often the live port is updated, ms.
 const LIVE_MS: u32 = 1_000;
 
-/// What the live port pushes now.
+/// What the live port pushes now (with the memory as it is now).
 pub fn update() -> Option<TelemetryUpdate> {
+    sample_memory();
     with(|e, now| {
         let now_ns = (now * 1e6) as u64;
         TelemetryUpdate::Update {

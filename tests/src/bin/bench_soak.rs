@@ -44,8 +44,10 @@ const GROWTH_PER_1000_MAX: f64 = 1.0 * MB;
 struct Sample {
     asks: usize,
     worker_wasm: f64,
+    worker_live: f64,
     worker_heap: f64,
     agent_wasm: f64,
+    agent_live: f64,
     agent_heap: f64,
 }
 
@@ -81,8 +83,10 @@ async fn sample(b: &Browser, asks: usize) -> Result<Sample> {
     Ok(Sample {
         asks,
         worker_wasm: gauge("memory.wasm_bytes", "background"),
+        worker_live: gauge("memory.wasm_live_bytes", "background"),
         worker_heap: gauge("memory.js_heap_bytes", "background"),
         agent_wasm: gauge("memory.wasm_bytes", "agent"),
+        agent_live: gauge("memory.wasm_live_bytes", "agent"),
         agent_heap: gauge("memory.js_heap_bytes", "agent"),
     })
 }
@@ -198,10 +202,11 @@ async fn main() -> Result<()> {
             b.top().await?;
             let s = sample(&b, i + 1).await?;
             eprintln!(
-                "soak: {:>5} asks, worker {:>6.2} MB (wasm {:.2} + heap {:.2}), agent {:>6.2} MB, {:.0} s",
+                "soak: {:>5} asks, worker {:>6.2} MB (wasm {:.2}, of it live {:.2}; heap {:.2}), agent {:>6.2} MB, {:.0} s",
                 s.asks,
                 s.worker() / MB,
                 s.worker_wasm / MB,
+                s.worker_live / MB,
                 s.worker_heap / MB,
                 s.agent() / MB,
                 started.elapsed().as_secs_f64()
@@ -228,6 +233,8 @@ async fn main() -> Result<()> {
     };
     let growth_all = growth(Sample::worker);
     let growth_wasm = growth(|s| s.worker_wasm);
+    let growth_live = growth(|s| s.worker_live);
+    let live_max = steady.iter().map(|s| s.worker_live).fold(0.0, f64::max);
     let rows = [
         ("worker peak (wasm + JS heap)", peak, WORKER_PEAK_MAX),
         ("worker after warm-up, max", steady_max, WORKER_STEADY_MAX),
@@ -237,6 +244,16 @@ async fn main() -> Result<()> {
             GROWTH_PER_1000_MAX,
         ),
         ("  of which wasm memory", growth_wasm, GROWTH_PER_1000_MAX),
+        (
+            "  wasm in use (live), growth per 1,000 asks",
+            growth_live,
+            GROWTH_PER_1000_MAX,
+        ),
+        (
+            "  wasm in use (live) after warm-up, max",
+            live_max,
+            WORKER_STEADY_MAX,
+        ),
         ("agent page max (wasm + JS heap)", agent_max, PAGE_MAX),
     ];
     println!(
