@@ -63,7 +63,7 @@ commands:
                        activation time, page reading on 100 KB / 1 MB pages and bytes
                        added before activation, headless Chromium; writes
                        target/bench/agent.json
-  bench soak [--quick]  a long session (1,000 asks on 40 sites with faults, 12,000 stored
+  bench soak [--quick]  a long session (1,600 asks on 40 sites with faults, 12,000 stored
                        conversations, export and import) with the built extension in
                        headless Chromium, sampling the worker's and the agent's memory;
                        fails when a memory bound is crossed; writes target/bench/soak.json
