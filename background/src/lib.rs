@@ -298,6 +298,9 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
                     )
                 },
             )?;
+            // The file's text is not needed once parsed: give its memory
+            // back before the conversations are written.
+            drop(r.json);
             let preferences = export::offered_preferences(&file, &store.preferences());
             let plan = store.import(file, r.policy).await?;
             Imported {

@@ -73,11 +73,35 @@ pub fn export(
             .map(|e| (e.key, e.value))
             .collect()
     });
-    serde_json::to_string_pretty(&ExportFile {
-        format: FORMAT.into(),
+    // The same shape as [`ExportFile`], but each conversation is dropped
+    // as soon as it is written: the file and the conversations are never
+    // all in memory together (wasm memory never shrinks).
+    #[derive(Serialize)]
+    struct Writing {
+        format: &'static str,
+        version: u32,
+        exported_ms: f64,
+        conversations: Draining,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        preferences: Option<BTreeMap<String, serde_json::Value>>,
+    }
+    struct Draining(std::cell::RefCell<std::vec::IntoIter<Conversation>>);
+    impl Serialize for Draining {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeSeq;
+            let mut rest = self.0.borrow_mut();
+            let mut seq = s.serialize_seq(Some(rest.len()))?;
+            for conversation in rest.by_ref() {
+                seq.serialize_element(&conversation)?;
+            }
+            seq.end()
+        }
+    }
+    serde_json::to_string_pretty(&Writing {
+        format: FORMAT,
         version: VERSION,
         exported_ms: now_ms,
-        conversations,
+        conversations: Draining(std::cell::RefCell::new(conversations.into_iter())),
         preferences,
     })
     .expect("export files always serialise")
@@ -616,6 +640,36 @@ mod tests {
         assert_eq!(markdown_filename(&c), "what-is-the-gem-clip-1870s.md");
         c.title = "***".into();
         assert_eq!(markdown_filename(&c), "paperclip-conversation.md");
+    }
+
+    #[test]
+    fn the_draining_writer_writes_what_the_file_type_would() {
+        let cs: Vec<_> = (0..5)
+            .map(|i| conv(&format!("c{i}"), 1_000.0 + f64::from(i)))
+            .collect();
+        let p = crate::prefs::Preferences::default();
+        let file = ExportFile {
+            format: FORMAT.into(),
+            version: VERSION,
+            exported_ms: 5.0,
+            conversations: cs.clone(),
+            preferences: Some(
+                p.entries(None)
+                    .into_iter()
+                    .map(|e| (e.key, e.value))
+                    .collect(),
+            ),
+        };
+        let expected = serde_json::to_string_pretty(&file).unwrap();
+        assert_eq!(export(cs.clone(), Some(&p), 5.0), expected);
+        let file = ExportFile {
+            preferences: None,
+            ..file
+        };
+        assert_eq!(
+            export(cs, None, 5.0),
+            serde_json::to_string_pretty(&file).unwrap()
+        );
     }
 
     proptest! {

@@ -316,7 +316,7 @@ async fn main() -> Result<()> {
     eprintln!("bench: Send → first answer chunk, with the worker running and started cold");
     let w = Browser::launch(Kind::Chromium, true).await?;
     w.ask_on(&page, "Warming up?").await?;
-    let (mut warm, mut cold) = (Vec::new(), Vec::new());
+    let (mut warm, mut cold, mut worker_ready) = (Vec::new(), Vec::new(), Vec::new());
     let mut answered = 1;
     let n = if quick { 3 } else { samples.min(20) };
     for i in 0..n {
@@ -330,6 +330,7 @@ async fn main() -> Result<()> {
         // The worker stopped (as Chrome stops an idle one): the next
         // question starts it again, loads its wasm and opens storage.
         w.top().await?;
+        let (before, _) = w.background_instance().await?;
         w.stop_service_workers().await?;
         w.enter_agent().await?;
         cold.push(
@@ -339,10 +340,17 @@ async fn main() -> Result<()> {
         w.wait_answer(answered).await?;
         answered += 1;
         w.top().await?;
+        let (after, ready) = w.background_instance().await?;
+        if after <= before {
+            bail!("the worker did not start again ({before}, then {after})");
+        }
+        worker_ready.push(ready);
     }
     w.close().await;
     rows.push(row("first_chunk_warm", warm));
     rows.push(row("first_chunk_cold_worker", cold));
+    // The worker's own start → ready (wasm loaded, storage open), each time.
+    rows.push(row("worker_start_to_ready", worker_ready));
 
     eprintln!("bench: PDF reading");
     let reader = Browser::launch_plain(Kind::Chromium, true).await?;
