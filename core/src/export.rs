@@ -73,38 +73,31 @@ pub fn export(
             .map(|e| (e.key, e.value))
             .collect()
     });
-    // The same shape as [`ExportFile`], but each conversation is dropped
-    // as soon as it is written: the file and the conversations are never
-    // all in memory together (wasm memory never shrinks).
+    // The same shape as [`ExportFile`], borrowed: measured first, then
+    // written once into a buffer of exactly that size, so the text is
+    // never held twice while its buffer doubles (wasm memory never
+    // shrinks, so such a peak would be kept).
     #[derive(Serialize)]
-    struct Writing {
+    struct Writing<'a> {
         format: &'static str,
         version: u32,
         exported_ms: f64,
-        conversations: Draining,
+        conversations: &'a [Conversation],
         #[serde(skip_serializing_if = "Option::is_none")]
         preferences: Option<BTreeMap<String, serde_json::Value>>,
     }
-    struct Draining(std::cell::RefCell<std::vec::IntoIter<Conversation>>);
-    impl Serialize for Draining {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use serde::ser::SerializeSeq;
-            let mut rest = self.0.borrow_mut();
-            let mut seq = s.serialize_seq(Some(rest.len()))?;
-            for conversation in rest.by_ref() {
-                seq.serialize_element(&conversation)?;
-            }
-            seq.end()
-        }
-    }
-    serde_json::to_string_pretty(&Writing {
+    let file = Writing {
         format: FORMAT,
         version: VERSION,
         exported_ms: now_ms,
-        conversations: Draining(std::cell::RefCell::new(conversations.into_iter())),
+        conversations: &conversations,
         preferences,
-    })
-    .expect("export files always serialise")
+    };
+    let mut length = crate::protocol::Length::default();
+    serde_json::to_writer_pretty(&mut length, &file).expect("export files always serialise");
+    let mut out = Vec::with_capacity(length.bytes());
+    serde_json::to_writer_pretty(&mut out, &file).expect("export files always serialise");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
 /// Why a file cannot be imported: where (`$.conversations[2].messages[0].role`)
@@ -643,7 +636,7 @@ mod tests {
     }
 
     #[test]
-    fn the_draining_writer_writes_what_the_file_type_would() {
+    fn the_export_is_what_the_file_type_would_write() {
         let cs: Vec<_> = (0..5)
             .map(|i| conv(&format!("c{i}"), 1_000.0 + f64::from(i)))
             .collect();
