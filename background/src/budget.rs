@@ -1,8 +1,8 @@
 //! The resource budgets' shell (the rules are `paperclip_core::budget`'s):
 //! the budgets come from the preferences each time they are used; the
-//! memory in use (live wasm bytes, and the JS heap where the browser tells
-//! it) is given to the manager with every telemetry tick and panel
-//! `Metrics` query (`telemetry::sample_memory`); a crossing is a warning
+//! worker's memory is sampled ([`sample`]: gauges, then the manager) on
+//! every telemetry tick, panel `Metrics` query and live-port update (the
+//! telemetry module's sampler hook); a crossing is a warning
 //! record (category `budget`, in the panel's Errors), the `budget`
 //! component's health turns degraded until it is back under, and the
 //! popup shows the sentence. What the manager sheds is applied here: the
@@ -32,6 +32,32 @@ fn refresh() {
             }
         });
     }
+}
+
+/// Samples the worker's memory into gauges labelled `source=background`
+/// (as the pages' are labelled with theirs): the wasm memory, the part of
+/// it in use, the JS heap where the browser tells it, and the largest
+/// holder, the context cache's memory tier
+/// (`memory.held_bytes{holder=memory_cache}`); then gives it to the
+/// manager.
+pub fn sample() {
+    use crate::telemetry::gauge;
+    use paperclip_platform::memory;
+    let m = memory::sample();
+    let here = [("source", "background")];
+    gauge(memory::WASM_BYTES, &here, m.wasm_bytes);
+    gauge(memory::WASM_LIVE_BYTES, &here, m.live_bytes);
+    if let Some(heap) = m.js_heap_bytes {
+        gauge(memory::JS_HEAP_BYTES, &here, heap);
+    }
+    if let Ok(store) = crate::store() {
+        gauge(
+            "memory.held_bytes",
+            &[("source", "background"), ("holder", "memory_cache")],
+            store.cache_memory_bytes() as f64,
+        );
+    }
+    observe(&m, None);
 }
 
 /// Takes a memory sample (and the storage used, when known), reports what
@@ -86,7 +112,8 @@ fn apply(shed: Shed) {
     if let Ok(store) = crate::store() {
         store.shed_memory_cache(shed >= Shed::MemoryCache);
     }
-    crate::telemetry::shed_buffers(shed >= Shed::TelemetryBuffers);
+    let floor = shed >= Shed::TelemetryBuffers;
+    crate::telemetry::with(|e, _| e.shed_buffers(floor));
 }
 
 /// A question admitted: it counts as running until this is dropped.

@@ -23,6 +23,7 @@ pub mod context_cache;
 pub mod data;
 pub mod errors;
 pub mod history;
+pub mod live;
 pub mod page;
 pub mod pdf;
 pub mod popup;
@@ -126,6 +127,7 @@ pub async fn start() {
     errors::set_panic_hook();
     STARTED_MS.with(|t| t.set(paperclip_platform::clock::now_ms()));
     store::observe(changes::observed);
+    telemetry::on_sample(budget::sample);
     let store = Rc::new(Store::open().await);
     telemetry::start(&store).await;
     errors::started(store.persistent(), store.notice());
@@ -464,7 +466,7 @@ pub fn on_connect(port: Port) {
     if paperclip_core::protocol::split_port_name(&port.name()).0
         == paperclip_core::protocol::TELEMETRY_PORT
     {
-        telemetry::subscribe(port);
+        live::subscribe(port);
     } else {
         agent::serve(port);
     }

@@ -77,6 +77,7 @@ pub struct Targets {
 }
 
 thread_local! {
+    static SAMPLER: Cell<Option<fn()>> = const { Cell::new(None) };
     /// The end of the window the sinks took last.
     static PERSISTED: Cell<f64> = const { Cell::new(0.0) };
     static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
@@ -232,33 +233,16 @@ pub fn gauge(name: &str, labels: &[(&str, &str)], value: f64) {
     });
 }
 
-/// Samples the worker's memory into gauges labelled `source=background`
-/// (as the pages' are labelled with theirs): the wasm memory, the JS heap
-/// where the browser tells it, and the largest holder, the context cache's
-/// memory tier (`memory.held_bytes{holder=memory_cache}`).
-fn sample_memory() {
-    use paperclip_platform::memory;
-    let m = memory::sample();
-    let here = [("source", "background")];
-    gauge(memory::WASM_BYTES, &here, m.wasm_bytes);
-    gauge(memory::WASM_LIVE_BYTES, &here, m.live_bytes);
-    if let Some(heap) = m.js_heap_bytes {
-        gauge(memory::JS_HEAP_BYTES, &here, heap);
-    }
-    if let Ok(store) = crate::store() {
-        gauge(
-            "memory.held_bytes",
-            &[("source", "background"), ("holder", "memory_cache")],
-            store.cache_memory_bytes() as f64,
-        );
-    }
-    crate::budget::observe(&m, None);
+/// The worker's memory sampler ([`crate::budget::sample`], set by
+/// `start`), called on each tick, `Metrics` query and live-port update.
+pub fn on_sample(sampler: fn()) {
+    SAMPLER.with(|s| s.set(Some(sampler)));
 }
 
-/// Cuts the engine's local spans and events to their floor while memory
-/// is shed (see [`crate::budget`]).
-pub fn shed_buffers(shed: bool) {
-    with(|e, _| e.shed_buffers(shed));
+pub fn sample_memory() {
+    if let Some(sample) = SAMPLER.with(Cell::get) {
+        sample();
+    }
 }
 
 /// Records event `name`.
@@ -758,68 +742,4 @@ pub fn end(mut span: OpenSpan, failed: Option<&str>) {
     });
     let finished = span.finish(now_ns());
     self::span(finished);
-}
-
-// ----- the devtools panel's live port -------------------------------------
-
-use paperclip_core::protocol::{TelemetryUpdate, TELEMETRY_PORT};
-use paperclip_core::sender::Channel;
-use web_extensions_sys::Port;
-
-/// How often the live port is updated, ms.
-const LIVE_MS: u32 = 1_000;
-
-/// What the live port pushes now (with the memory as it is now).
-pub fn update() -> Option<TelemetryUpdate> {
-    sample_memory();
-    with(|e, now| {
-        let now_ns = (now * 1e6) as u64;
-        TelemetryUpdate::Update {
-            time_ms: now,
-            answers: [
-                PanelQuery::Metrics,
-                PanelQuery::Health,
-                PanelQuery::Errors { limit: 50 },
-                PanelQuery::Spans {
-                    from_ns: now_ns.saturating_sub(600_000_000_000),
-                    to_ns: now_ns + 1_000_000_000,
-                    limit: 300,
-                },
-                PanelQuery::Export,
-                PanelQuery::Funnels,
-            ]
-            .iter()
-            .map(|q| e.query(q))
-            .collect(),
-        }
-    })
-}
-
-/// Serves the devtools panel's live port: an update now, then one a
-/// second until the panel closes. Only extension pages may subscribe.
-pub fn subscribe(port: Port) {
-    let allowed = port.sender().is_some_and(|s| {
-        crate::caller_of(&s)
-            .is_ok_and(|c| paperclip_core::sender::check(&c, Channel::Port(TELEMETRY_PORT)).is_ok())
-    });
-    if port.name() != TELEMETRY_PORT || !allowed {
-        port.disconnect();
-        return;
-    }
-    let push = {
-        let port = port.clone();
-        move || {
-            if let Some(update) = update() {
-                paperclip_platform::post(&port, &paperclip_core::protocol::encode(&update));
-            }
-        }
-    };
-    push();
-    let tick = paperclip_platform::timer::Interval::new(LIVE_MS, push);
-    let tick = std::cell::RefCell::new(Some(tick));
-    let on_disconnect = Closure::<dyn Fn(JsValue)>::new(move |_| {
-        // Dropping the interval clears it.
-        tick.borrow_mut().take();
-    });
-    paperclip_platform::listen(&port.on_disconnect(), on_disconnect);
 }

@@ -73,10 +73,8 @@ pub fn export(
             .map(|e| (e.key, e.value))
             .collect()
     });
-    // The same shape as [`ExportFile`], borrowed: measured first, then
-    // written once into a buffer of exactly that size, so the text is
-    // never held twice while its buffer doubles (wasm memory never
-    // shrinks, so such a peak would be kept).
+    // The same shape as [`ExportFile`], borrowed, written at its exact
+    // size (see [`crate::sized`]).
     #[derive(Serialize)]
     struct Writing<'a> {
         format: &'static str,
@@ -93,11 +91,7 @@ pub fn export(
         conversations: &conversations,
         preferences,
     };
-    let mut length = crate::protocol::Length::default();
-    serde_json::to_writer_pretty(&mut length, &file).expect("export files always serialise");
-    let mut out = Vec::with_capacity(length.bytes());
-    serde_json::to_writer_pretty(&mut out, &file).expect("export files always serialise");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    crate::sized::to_string(&file, true).expect("export files always serialise")
 }
 
 /// Why a file cannot be imported: where (`$.conversations[2].messages[0].role`)

@@ -50,6 +50,7 @@ pub mod quick;
 pub mod resilience;
 pub mod schema;
 pub mod sender;
+pub mod sized;
 pub mod sync;
 pub mod telemetry;
 mod text;

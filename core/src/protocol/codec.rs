@@ -111,38 +111,9 @@ pub fn encode<T: Serialize>(body: &T) -> String {
         v: PROTOCOL_VERSION,
         body,
     };
-    // Measured first, then written once into a buffer of exactly that
-    // size: a large message (an export of thousands of conversations) is
-    // never held twice while its buffer doubles (wasm memory never
-    // shrinks, so such a peak would be kept).
-    let mut length = Length::default();
-    serde_json::to_writer(&mut length, &envelope).expect("protocol types always serialise");
-    let mut out = Vec::with_capacity(length.bytes());
-    serde_json::to_writer(&mut out, &envelope).expect("protocol types always serialise");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
-}
-
-/// A writer that only counts the bytes written to it (to size a buffer
-/// before writing into it).
-#[derive(Default, Debug)]
-pub struct Length(usize);
-
-impl Length {
-    /// The bytes written so far.
-    pub fn bytes(&self) -> usize {
-        self.0
-    }
-}
-
-impl std::io::Write for Length {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0 += bytes.len();
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    // A large message (an export of thousands of conversations) is never
+    // held twice while its buffer doubles.
+    crate::sized::to_string(&envelope, false).expect("protocol types always serialise")
 }
 
 /// Parses an enveloped message, checking size, version and type.
