@@ -38,8 +38,11 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T, pretty: bool) -> serde_json::
     Ok(String::from_utf8(out).expect("serde_json writes UTF-8"))
 }
 
-fn write<W: std::io::Write, T: Serialize + ?Sized>(
-    w: W,
+/// Through `dyn Write`: one copy of the serialisation code per type for
+/// both passes (a generic writer would instantiate it twice, and the
+/// wasm would grow by that much).
+fn write<T: Serialize + ?Sized>(
+    w: &mut dyn std::io::Write,
     value: &T,
     pretty: bool,
 ) -> serde_json::Result<()> {
