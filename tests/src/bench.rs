@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::Browser;
 
@@ -104,4 +104,23 @@ pub async fn drive(
             bail!("{function} did not finish within {limit:?}");
         }
     }
+}
+
+/// `n` conversations (ids `{prefix}-0`, `{prefix}-1`, …, on 40 sites, one
+/// question and one answer each) as an export file, for a bench to import.
+pub fn export_file(n: usize, prefix: &str) -> String {
+    let t = 1_700_000_000_000.0;
+    let list: Vec<_> = (0..n)
+        .map(|i| {
+            let at = t + i as f64 * 1_000.0;
+            json!({"id": format!("{prefix}-{i}"), "site": format!("https://site{}.example", i % 40),
+                "title": format!("Conversation {i}"), "created_ms": at, "updated_ms": at,
+                "messages": [
+                    {"id": format!("q-{prefix}-{i}"), "role": "user", "text": "What is this page about?", "time_ms": at, "status": "complete"},
+                    {"id": format!("a-{prefix}-{i}"), "role": "assistant", "text": "A page about paperclips and their history.", "time_ms": at + 1.0, "status": "complete"}
+                ]})
+        })
+        .collect();
+    json!({"format": "paperclip-export", "version": 1, "exported_ms": t, "conversations": list})
+        .to_string()
 }

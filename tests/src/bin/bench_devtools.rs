@@ -128,24 +128,6 @@ fn bundle() -> Result<String> {
     Ok(serde_json::to_string(&bundle)?)
 }
 
-/// 10,000 conversations as an export file.
-fn conversations() -> String {
-    let t = 1_700_000_000_000.0;
-    let list: Vec<_> = (0..10_000)
-        .map(|i| {
-            let at = t + i as f64 * 1_000.0;
-            json!({"id": format!("c-{i}"), "site": format!("https://site{}.example", i % 40),
-                "title": format!("Conversation {i}"), "created_ms": at, "updated_ms": at,
-                "messages": [
-                    {"id": format!("q-{i}"), "role": "user", "text": "What is this page about?", "time_ms": at, "status": "complete"},
-                    {"id": format!("a-{i}"), "role": "assistant", "text": "A page about paperclips and their history.", "time_ms": at + 1.0, "status": "complete"}
-                ]})
-        })
-        .collect();
-    json!({"format": "paperclip-export", "version": 1, "exported_ms": t, "conversations": list})
-        .to_string()
-}
-
 /// Clicks the element matching `css` (a tab, or focuses a filter and types
 /// `key`), then waits two animation frames: the time it took, ms.
 const TIMED: &str = "
@@ -195,7 +177,7 @@ async fn main() -> Result<()> {
     let b = Browser::launch(Kind::Chromium, true).await?;
     eprintln!("bench: importing 10,000 conversations");
     let imported = b
-        .request(json!({"type": "ImportConversations", "policy": "keep_newest", "json": conversations()}))
+        .request(json!({"type": "ImportConversations", "policy": "keep_newest", "json": paperclip_e2e::bench::export_file(10_000, "c")}))
         .await?;
     if imported["body"]["ok"].is_null() {
         bail!("import: {imported}");

@@ -92,24 +92,6 @@ async fn sample(b: &Browser, asks: usize) -> Result<Sample> {
     })
 }
 
-/// `n` conversations as an export file.
-fn conversations(n: usize, prefix: &str) -> String {
-    let t = 1_700_000_000_000.0;
-    let list: Vec<_> = (0..n)
-        .map(|i| {
-            let at = t + i as f64 * 1_000.0;
-            json!({"id": format!("{prefix}-{i}"), "site": format!("https://site{}.example", i % 40),
-                "title": format!("Conversation {i}"), "created_ms": at, "updated_ms": at,
-                "messages": [
-                    {"id": format!("q-{prefix}-{i}"), "role": "user", "text": "What is this page about?", "time_ms": at, "status": "complete"},
-                    {"id": format!("a-{prefix}-{i}"), "role": "assistant", "text": "A page about paperclips and their history, with a longer answer that takes some room.", "time_ms": at + 1.0, "status": "complete"}
-                ]})
-        })
-        .collect();
-    json!({"format": "paperclip-export", "version": 1, "exported_ms": t, "conversations": list})
-        .to_string()
-}
-
 /// Least-squares slope of `y` over `x`.
 fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -154,7 +136,7 @@ async fn main() -> Result<()> {
     eprintln!("soak: importing 10,000 conversations");
     ok(
         &b,
-        json!({"type": "ImportConversations", "policy": "keep_newest", "json": conversations(10_000, "c")}),
+        json!({"type": "ImportConversations", "policy": "keep_newest", "json": paperclip_e2e::bench::export_file(10_000, "c")}),
     )
     .await?;
     let mut samples = vec![sample(&b, 0).await?];
@@ -194,7 +176,7 @@ async fn main() -> Result<()> {
                 .is_some_and(|j| j.len() > 1_000_000));
             ok(
                 &b,
-                json!({"type": "ImportConversations", "policy": "keep_newest", "json": conversations(2_000, "d")}),
+                json!({"type": "ImportConversations", "policy": "keep_newest", "json": paperclip_e2e::bench::export_file(2_000, "d")}),
             )
             .await?;
             b.enter_agent().await?;
