@@ -266,10 +266,12 @@ export async function runTelemetryBench(overrides) {
     + 'telemetry::count(name, labels) also looks the instrument up by name on each call.',
     `${PER_CALL}: one JS → wasm call per operation (the boundary's cost).`,
     `${UI}: what a page (popup) and the worker run for a record, minus runtime.sendMessage: `
-    + 'a PageRecord with owned strings pushed to the page buffer; every 100 records a '
-    + 'RecordTelemetry is built, encoded to wire JSON and JSON.parse\'d (platform::to_js), '
-    + 'JSON.stringify\'d and decoded on the worker side (platform::decode_js), taken in by '
-    + 'Engine::accept_page, and the reply encoded and read back.',
+    + 'the record added to its series in the page buffer (paperclip_core::telemetry::page_buffer, '
+    + 'metrics aggregated per series: counts summed, durations listed); the page making 100 '
+    + 'records a simulated second, so its 1-second timer sends a RecordTelemetry every 100 '
+    + 'records (4 label sets: 4 records), encoded to wire JSON and JSON.parse\'d '
+    + '(platform::to_js), JSON.stringify\'d and decoded on the worker side (platform::decode_js), '
+    + 'taken in by Engine::accept_page, and the reply encoded and read back.',
     `${OTEL}: MeterProvider with a MetricReader that collects only when asked (never during a `
     + 'timed loop); counter.add(1, attrs) and histogram.record(v, attrs) with the same attributes '
     + '(a constant attributes object for counter_add and histogram_record, a fresh object '

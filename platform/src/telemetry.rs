@@ -1,7 +1,9 @@
 //! Telemetry from a page (agent, popup, options, devtools panel): a cheap
-//! local buffer sent to the background's engine in batches — every
-//! [`FLUSH_MS`] or [`FLUSH_AT`] records, never one message per metric —
-//! and a panic hook that turns a panic into an error record with its stack.
+//! local buffer that aggregates metrics per series
+//! ([`paperclip_core::telemetry::page_buffer`]) sent to the background's
+//! engine in batches — every [`FLUSH_MS`], or at once when it holds many
+//! series or durations, never one message per metric — and a panic hook
+//! that turns a panic into an error record with its stack.
 //!
 //! ```no_run
 //! paperclip_platform::telemetry::init("popup");
@@ -11,16 +13,12 @@
 
 use std::cell::RefCell;
 
-use paperclip_core::protocol::{PageRecord, RecordTelemetry, MAX_TELEMETRY_BATCH};
+use paperclip_core::protocol::PageRecord;
+use paperclip_core::telemetry::page_buffer::PageBuffer;
 use wasm_bindgen::prelude::*;
 
 /// Longest a record waits in the page before it is sent, ms.
 pub const FLUSH_MS: i32 = 1_000;
-/// Records that make a batch go at once.
-pub const FLUSH_AT: usize = 100;
-/// Most records held while the background does not answer; beyond, they
-/// are dropped and the drop is reported with the next batch.
-pub const CAPACITY: usize = 2_000;
 
 /// Least time between two memory samples of a page, ms.
 pub const MEMORY_EVERY_MS: f64 = 10_000.0;
@@ -28,8 +26,7 @@ pub const MEMORY_EVERY_MS: f64 = 10_000.0;
 #[derive(Default)]
 struct Recorder {
     source: &'static str,
-    records: Vec<PageRecord>,
-    dropped: u32,
+    buffer: PageBuffer,
     timer: Option<Closure<dyn FnMut()>>,
     /// When memory was last sampled (ms since the epoch).
     memory_at: f64,
@@ -72,12 +69,8 @@ fn sample_memory() {
 }
 
 /// Sets gauge `name` to `value`.
-pub fn gauge(name: &str, l: &[(&str, &str)], value: f64) {
-    push(PageRecord::Gauge {
-        name: name.to_string(),
-        labels: labels(l),
-        value,
-    });
+pub fn gauge(name: &str, labels: &[(&str, &str)], value: f64) {
+    with_buffer(|b| b.gauge(name, labels, value));
 }
 
 /// The pages' panic hook: logs to the console, records the panic with its
@@ -89,10 +82,12 @@ pub fn on_panic(info: &std::panic::PanicHookInfo) {
     let stack = js_sys::Reflect::get(&js_sys::Error::new("panic"), &"stack".into())
         .ok()
         .and_then(|s| s.as_string());
-    push(PageRecord::Error {
-        message: info.to_string(),
-        kind: "panic".into(),
-        stack,
+    with_buffer(|b| {
+        b.push(PageRecord::Error {
+            message: info.to_string(),
+            kind: "panic".into(),
+            stack,
+        })
     });
     // The page is unusable from now on: send at once.
     flush();
@@ -125,63 +120,52 @@ fn crashed_notice() {
     let _ = body.append_child(&notice);
 }
 
-fn labels(labels: &[(&str, &str)]) -> Vec<(String, String)> {
-    labels
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
-        .collect()
-}
-
 /// Adds `value` to counter `name`.
-pub fn count(name: &str, l: &[(&str, &str)], value: u64) {
-    push(PageRecord::Count {
-        name: name.to_string(),
-        labels: labels(l),
-        value,
-    });
+pub fn count(name: &str, labels: &[(&str, &str)], value: u64) {
+    with_buffer(|b| b.count(name, labels, value));
 }
 
 /// Records a duration of `ms` in histogram `name`.
-pub fn timing(name: &str, l: &[(&str, &str)], ms: f64) {
-    push(PageRecord::Timing {
-        name: name.to_string(),
-        labels: labels(l),
-        ms,
-    });
+pub fn timing(name: &str, labels: &[(&str, &str)], ms: f64) {
+    with_buffer(|b| b.timing(name, labels, ms));
 }
 
 /// Records event `name`.
 pub fn event(name: &str, properties: &[(&str, &str)]) {
-    push(PageRecord::Event {
-        name: name.to_string(),
-        properties: labels(properties),
+    with_buffer(|b| {
+        b.push(PageRecord::Event {
+            name: name.to_string(),
+            properties: properties
+                .iter()
+                .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                .collect(),
+        })
     });
 }
 
 /// Records an error.
 pub fn error(message: &str, kind: &str, stack: Option<String>) {
-    push(PageRecord::Error {
-        message: message.to_string(),
-        kind: kind.to_string(),
-        stack,
+    with_buffer(|b| {
+        b.push(PageRecord::Error {
+            message: message.to_string(),
+            kind: kind.to_string(),
+            stack,
+        })
     });
 }
 
-fn push(record: PageRecord) {
+/// Runs `f` on the page's buffer (it says whether a batch is due), arms the
+/// flush timer, and flushes when due.
+fn with_buffer(f: impl FnOnce(&mut PageBuffer) -> bool) {
     let due = RECORDER.with(|r| {
-        // A panic while the buffer is borrowed: count it lost, never panic again.
+        // A panic while the buffer is borrowed: lost, never panic again.
         let Ok(mut r) = r.try_borrow_mut() else {
             return false;
         };
-        if r.records.len() >= CAPACITY {
-            r.dropped = r.dropped.saturating_add(1);
-            return false;
-        }
-        r.records.push(record);
-        if r.records.len() >= FLUSH_AT {
+        if f(&mut r.buffer) {
             return true;
         }
-        if r.timer.is_none() {
+        if r.timer.is_none() && !r.buffer.is_empty() {
             let tick = Closure::<dyn FnMut()>::new(flush);
             crate::set_timeout(tick.as_ref(), FLUSH_MS);
             r.timer = Some(tick);
@@ -194,8 +178,8 @@ fn push(record: PageRecord) {
 }
 
 /// Sends what is buffered now (in batches of at most
-/// [`MAX_TELEMETRY_BATCH`]). A batch the background did not take is put
-/// back, within [`CAPACITY`].
+/// [`paperclip_core::protocol::MAX_TELEMETRY_BATCH`] records). A batch the
+/// background did not take is put back, within the buffer's capacity.
 pub fn flush() {
     sample_memory();
     let batches = RECORDER.with(|r| {
@@ -207,26 +191,7 @@ pub fn flush() {
             wasm_bindgen_futures::spawn_local(async move { drop(timer) });
         }
         let source = r.source;
-        let mut dropped = std::mem::take(&mut r.dropped);
-        let mut out = Vec::new();
-        let records = std::mem::take(&mut r.records);
-        let mut iter = records.into_iter().peekable();
-        while iter.peek().is_some() {
-            let records: Vec<PageRecord> = iter.by_ref().take(MAX_TELEMETRY_BATCH).collect();
-            out.push(RecordTelemetry {
-                source: source.to_string(),
-                records,
-                dropped: std::mem::take(&mut dropped),
-            });
-        }
-        if out.is_empty() && dropped > 0 {
-            out.push(RecordTelemetry {
-                source: source.to_string(),
-                records: Vec::new(),
-                dropped,
-            });
-        }
-        out
+        r.buffer.take(source)
     });
     for batch in batches {
         wasm_bindgen_futures::spawn_local(async move {
@@ -234,10 +199,7 @@ pub fn flush() {
                 // Keep them for the next flush (the worker may be starting).
                 RECORDER.with(|r| {
                     if let Ok(mut r) = r.try_borrow_mut() {
-                        let room = CAPACITY.saturating_sub(r.records.len());
-                        let lost = batch.records.len().saturating_sub(room) as u32;
-                        r.dropped = r.dropped.saturating_add(lost).saturating_add(batch.dropped);
-                        r.records.extend(batch.records.into_iter().take(room));
+                        r.buffer.put_back(batch);
                     }
                 });
             }

@@ -9,15 +9,19 @@ use paperclip_core::protocol::{
 use paperclip_core::telemetry::metrics::{
     Counter, Histogram, Series, SnapshotValue, CARDINALITY_OVERFLOW, DROPPED,
 };
+use paperclip_core::telemetry::page_buffer::PageBuffer;
 use paperclip_core::telemetry::panel::{PanelAnswer, PanelQuery};
 use paperclip_core::telemetry::span::{names, OpenSpan, SpanKind};
 use paperclip_core::telemetry::{AttrValue, DropReason, Engine, EngineConfig, Signal};
 use paperclip_platform as platform;
 
-/// Records a page buffers before it sends them (`platform::telemetry::FLUSH_AT`).
-const PAGE_FLUSH_AT: usize = 100;
 /// Longest a record waits in a page, ms (`platform::telemetry::FLUSH_MS`).
 const PAGE_FLUSH_MS: f64 = 1_000.0;
+/// Records the breakdown makes between two flushes.
+const BREAKDOWN_BATCH: usize = 100;
+/// Simulated time between two records of the UI cases, ms: a busy page
+/// making 100 records a second, so its 1-second timer sends every 100.
+const PAGE_RECORD_EVERY_MS: f64 = 10.0;
 /// The label sets the labelled cases cycle through (the same in the JS peer).
 const PROVIDERS: [&str; 4] = ["openai", "anthropic", "ollama", "gemini"];
 /// Drop reasons that mean an item was lost (the others count attributes
@@ -52,11 +56,11 @@ fn perf_now() -> f64 {
 }
 
 /// A page's telemetry buffer and the background's side of its batches:
-/// what `platform::telemetry` and the worker's `RecordTelemetry` handler
-/// run, minus `runtime.sendMessage` itself.
+/// what `platform::telemetry` (the same [`PageBuffer`]) and the worker's
+/// `RecordTelemetry` handler run, minus `runtime.sendMessage` itself.
 struct PagePath {
     source: &'static str,
-    records: Vec<PageRecord>,
+    buffer: PageBuffer,
     last_flush_ms: f64,
     batches: u64,
     accepted: u64,
@@ -67,7 +71,7 @@ impl PagePath {
     fn new(source: &'static str) -> Self {
         Self {
             source,
-            records: Vec::with_capacity(PAGE_FLUSH_AT),
+            buffer: PageBuffer::default(),
             last_flush_ms: T0_MS as f64,
             batches: 0,
             accepted: 0,
@@ -75,17 +79,11 @@ impl PagePath {
         }
     }
 
-    /// `platform::telemetry::count`: owned strings into the buffer.
+    /// `platform::telemetry::count`.
     fn count(&mut self, engine: &mut Engine, name: &str, labels: &[(&str, &str)], now_ms: f64) {
-        self.push(
-            engine,
-            PageRecord::Count {
-                name: name.to_string(),
-                labels: owned(labels),
-                value: 1,
-            },
-            now_ms,
-        );
+        if self.buffer.count(name, labels, 1) {
+            self.flush(engine, now_ms);
+        }
     }
 
     /// `platform::telemetry::timing`.
@@ -97,80 +95,61 @@ impl PagePath {
         ms: f64,
         now_ms: f64,
     ) {
-        self.push(
-            engine,
-            PageRecord::Timing {
-                name: name.to_string(),
-                labels: owned(labels),
-                ms,
-            },
-            now_ms,
-        );
+        if self.buffer.timing(name, labels, ms) {
+            self.flush(engine, now_ms);
+        }
     }
 
     /// `platform::telemetry::event`.
     fn event(&mut self, engine: &mut Engine, name: &str, props: &[(&str, &str)], now_ms: f64) {
-        self.push(
-            engine,
-            PageRecord::Event {
-                name: name.to_string(),
-                properties: owned(props),
-            },
-            now_ms,
-        );
-    }
-
-    fn push(&mut self, engine: &mut Engine, record: PageRecord, now_ms: f64) {
-        self.records.push(record);
-        if self.records.len() >= PAGE_FLUSH_AT {
+        let due = self.buffer.push(PageRecord::Event {
+            name: name.to_string(),
+            properties: owned(props),
+        });
+        if due {
             self.flush(engine, now_ms);
         }
     }
 
     /// The page's timer: sends what waited [`PAGE_FLUSH_MS`].
     fn timer(&mut self, engine: &mut Engine, now_ms: f64) {
-        if !self.records.is_empty() && now_ms - self.last_flush_ms >= PAGE_FLUSH_MS {
+        if !self.buffer.is_empty() && now_ms - self.last_flush_ms >= PAGE_FLUSH_MS {
             self.flush(engine, now_ms);
         }
     }
 
-    /// One round trip: the page builds and encodes the request, the
-    /// background decodes it, takes it into the engine and encodes its
+    /// One round trip per batch: the page builds and encodes the request,
+    /// the background decodes it, takes it into the engine and encodes its
     /// reply, the page reads the reply.
     fn flush(&mut self, engine: &mut Engine, now_ms: f64) {
         self.last_flush_ms = now_ms;
-        if self.records.is_empty() {
-            return;
-        }
-        let batch = RecordTelemetry {
-            source: self.source.to_string(),
-            records: std::mem::replace(&mut self.records, Vec::with_capacity(PAGE_FLUSH_AT)),
-            dropped: 0,
-        };
-        // The page (`platform::call`).
-        let message = platform::to_js(&batch.to_wire());
-        // The background (`on_message`).
-        let reply: Reply<Response> = match platform::decode_js::<Request>(&message) {
-            Ok(Request::RecordTelemetry(batch)) => {
-                Reply::Ok(engine.accept_page(&batch, now_ms, 0.5).into())
+        for batch in self.buffer.take(self.source) {
+            let sent = batch.records.len() as u64;
+            // The page (`platform::call`).
+            let message = platform::to_js(&batch.to_wire());
+            // The background (`on_message`).
+            let reply: Reply<Response> = match platform::decode_js::<Request>(&message) {
+                Ok(Request::RecordTelemetry(batch)) => {
+                    Reply::Ok(engine.accept_page(&batch, now_ms, 0.5).into())
+                }
+                Ok(other) => Reply::Err(ProtocolError::failed(format!(
+                    "unexpected {}",
+                    other.name()
+                ))),
+                Err(e) => Reply::Err(e),
+            };
+            let reply = platform::to_js(&protocol::encode(&reply));
+            // The page again.
+            let done: Result<TelemetryRecorded, ProtocolError> =
+                platform::from_js(&reply).and_then(|json| RecordTelemetry::read_reply(&json));
+            self.batches += 1;
+            match done {
+                Ok(done) => {
+                    self.accepted += u64::from(done.accepted);
+                    self.refused += u64::from(done.dropped);
+                }
+                Err(_) => self.refused += sent,
             }
-            Ok(other) => Reply::Err(ProtocolError::failed(format!(
-                "unexpected {}",
-                other.name()
-            ))),
-            Err(e) => Reply::Err(e),
-        };
-        let reply = platform::to_js(&protocol::encode(&reply));
-        // The page again.
-        let done: Result<TelemetryRecorded, ProtocolError> =
-            platform::from_js(&reply).and_then(|json| RecordTelemetry::read_reply(&json));
-        self.batches += 1;
-        match done {
-            Ok(done) => {
-                self.accepted += u64::from(done.accepted);
-                self.refused += u64::from(done.dropped);
-            }
-            Err(_) => self.refused += PAGE_FLUSH_AT as u64,
         }
     }
 }
@@ -271,13 +250,15 @@ impl BenchTelemetry {
         self.engine.metrics_mut().record(self.latency_bound, value);
     }
 
-    /// `n` counter adds made in a UI page (the popup): buffered as
-    /// `PageRecord`s and, every 100, sent as `RecordTelemetry` through the
-    /// wire JSON both ways, decoded and taken in by the engine.
+    /// `n` counter adds made in a UI page (the popup), 100 a simulated
+    /// second: aggregated in the page's buffer and sent by its 1-second
+    /// timer as `RecordTelemetry` through the wire JSON both ways, decoded
+    /// and taken in by the engine.
     #[wasm_bindgen(js_name = uiCounterAdds)]
     pub fn ui_counter_adds(&mut self, n: u32) {
         for i in 0..n as usize {
-            self.clock_ms += 0.001;
+            self.clock_ms += PAGE_RECORD_EVERY_MS;
+            self.page.timer(&mut self.engine, self.clock_ms);
             let labels = [("button", PROVIDERS[i & 3]), ("outcome", "ok")];
             self.page
                 .count(&mut self.engine, "ui.clicks", &labels, self.clock_ms);
@@ -288,7 +269,8 @@ impl BenchTelemetry {
     #[wasm_bindgen(js_name = uiHistogramRecords)]
     pub fn ui_histogram_records(&mut self, n: u32) {
         for i in 0..n as usize {
-            self.clock_ms += 0.001;
+            self.clock_ms += PAGE_RECORD_EVERY_MS;
+            self.page.timer(&mut self.engine, self.clock_ms);
             let labels = [("view", PROVIDERS[i & 3]), ("outcome", "ok")];
             let ms = next_value(&mut self.lcg);
             self.page
@@ -510,48 +492,49 @@ impl BenchTelemetry {
 #[wasm_bindgen]
 impl BenchTelemetry {
     /// Where the UI → worker path's time goes: `n` counter records made in
-    /// a page, sent in batches of 100, each stage timed apart. Returns JSON
+    /// a page (four label sets), aggregated and sent every 100, each stage
+    /// timed apart. Returns JSON
     /// of nanoseconds per record by stage.
     #[wasm_bindgen(js_name = uiPathBreakdown)]
     pub fn ui_path_breakdown(&mut self, n: u32) -> String {
         let mut stages = [0f64; 6];
         let mut done = 0u32;
+        let mut buffer = PageBuffer::default();
         while done < n {
-            let size = (n - done).min(PAGE_FLUSH_AT as u32);
+            let size = (n - done).min(BREAKDOWN_BATCH as u32);
             let t0 = perf_now();
-            let mut records = Vec::with_capacity(PAGE_FLUSH_AT);
             for i in 0..size as usize {
                 let labels = [("button", PROVIDERS[i & 3]), ("outcome", "ok")];
-                records.push(PageRecord::Count {
-                    name: "ui.clicks".to_string(),
-                    labels: owned(&labels),
-                    value: 1,
-                });
+                buffer.count("ui.clicks", &labels, 1);
             }
-            let batch = RecordTelemetry {
-                source: "popup".into(),
-                records,
-                dropped: 0,
-            };
+            let batches = buffer.take("popup");
             let t1 = perf_now();
-            let wire = batch.to_wire();
+            let wires: Vec<_> = batches.into_iter().map(|b| b.to_wire()).collect();
             let t2 = perf_now();
-            let message = platform::to_js(&wire);
+            let messages: Vec<_> = wires.iter().map(|w| platform::to_js(w)).collect();
             let t3 = perf_now();
-            let request = platform::decode_js::<Request>(&message);
+            let requests: Vec<_> = messages
+                .iter()
+                .map(platform::decode_js::<Request>)
+                .collect();
             let t4 = perf_now();
             self.clock_ms += 1.0;
-            let reply: Reply<Response> = match request {
-                Ok(Request::RecordTelemetry(batch)) => {
-                    Reply::Ok(self.engine.accept_page(&batch, self.clock_ms, 0.5).into())
-                }
-                _ => Reply::Err(ProtocolError::failed("unexpected request")),
-            };
+            let replies: Vec<Reply<Response>> = requests
+                .into_iter()
+                .map(|request| match request {
+                    Ok(Request::RecordTelemetry(batch)) => {
+                        Reply::Ok(self.engine.accept_page(&batch, self.clock_ms, 0.5).into())
+                    }
+                    _ => Reply::Err(ProtocolError::failed("unexpected request")),
+                })
+                .collect();
             let t5 = perf_now();
-            let reply = platform::to_js(&protocol::encode(&reply));
-            let read = platform::from_js(&reply).and_then(|j| RecordTelemetry::read_reply(&j));
+            for reply in &replies {
+                let reply = platform::to_js(&protocol::encode(reply));
+                let read = platform::from_js(&reply).and_then(|j| RecordTelemetry::read_reply(&j));
+                std::hint::black_box(read.is_ok());
+            }
             let t6 = perf_now();
-            std::hint::black_box(read.is_ok());
             for (slot, dt) in
                 stages
                     .iter_mut()

@@ -88,6 +88,7 @@ pub mod funnel;
 pub mod health;
 pub mod metrics;
 pub mod otlp;
+pub mod page_buffer;
 pub mod pages;
 pub mod panel;
 pub mod persist;

@@ -11,7 +11,7 @@
 //! let batch = RecordTelemetry {
 //!     source: "agent".into(),
 //!     records: vec![
-//!         PageRecord::Timing { name: "agent.render_ms".into(), labels: vec![], ms: 4.0 },
+//!         PageRecord::Timings { name: "agent.render_ms".into(), labels: vec![], ms: vec![4.0] },
 //!         PageRecord::Count { name: "not a name!".into(), labels: vec![], value: 1 },
 //!     ],
 //!     dropped: 0,
@@ -28,6 +28,9 @@ use super::{AttrValue, DropReason, DropTally, Engine, Signal};
 
 /// Most records in one [`RecordTelemetry`] (the rest are counted as dropped).
 pub const MAX_TELEMETRY_BATCH: usize = 500;
+/// Most durations in one [`PageRecord::Timings`] (a longer list is refused
+/// whole).
+pub const MAX_TIMINGS: usize = 1_000;
 
 /// One telemetry record made in a page. Names and labels are bounded and
 /// scrubbed by the background (no page text, URLs or keys get through).
@@ -44,15 +47,16 @@ pub enum PageRecord {
         /// How much.
         value: u64,
     },
-    /// Record a duration in histogram `name`.
-    Timing {
+    /// Record durations in histogram `name` (a page sends each series'
+    /// durations since its last batch together; at most [`MAX_TIMINGS`]).
+    Timings {
         /// Instrument name.
         name: String,
         /// Labels.
         #[serde(default)]
         labels: Vec<(String, String)>,
-        /// Milliseconds.
-        ms: f64,
+        /// Milliseconds, each finite and not negative.
+        ms: Vec<f64>,
     },
     /// Set gauge `name` (a level: memory in use, entries held).
     Gauge {
@@ -99,7 +103,8 @@ pub struct RecordTelemetry {
 /// What became of a [`RecordTelemetry`] batch.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryRecorded {
-    /// Records taken in.
+    /// Records taken in (each duration of a [`PageRecord::Timings`] counted
+    /// apart).
     pub accepted: u32,
     /// Records refused (bad names, over the batch limit), counted in
     /// `telemetry.dropped`.
@@ -147,15 +152,22 @@ impl Engine {
                         Err(_) => false,
                     }
                 }
-                PageRecord::Timing { name, labels, ms } => {
+                PageRecord::Timings { name, labels, ms } => {
                     let labels = with_source(labels, source);
                     match self.metrics_mut().histogram(name, "ms", "") {
-                        Ok(h) if ms.is_finite() && *ms >= 0.0 => {
-                            self.metrics_mut().record_with(h, &labels, *ms);
-                            true
+                        Ok(h) if ms.len() <= MAX_TIMINGS => {
+                            for &v in ms {
+                                if v.is_finite() && v >= 0.0 {
+                                    self.metrics_mut().record_with(h, &labels, v);
+                                    accepted += 1;
+                                } else {
+                                    refused += 1;
+                                }
+                            }
                         }
-                        _ => false,
+                        _ => refused += ms.len().max(1) as u32,
                     }
+                    continue;
                 }
                 PageRecord::Gauge {
                     name,
@@ -320,5 +332,40 @@ mod tests {
             vec![("source".to_string(), "popup".to_string())]
         );
         assert_eq!(memory.series[0].value, SnapshotValue::Gauge(Some(3e6)));
+    }
+
+    #[test]
+    fn a_page_list_of_durations_counts_each_and_a_list_over_the_bound_is_refused() {
+        let mut engine = Engine::new(EngineConfig::default(), 0.0).unwrap();
+        let timings = |ms: Vec<f64>| PageRecord::Timings {
+            name: "ui.render_ms".into(),
+            labels: vec![],
+            ms,
+        };
+        let done = engine.accept_page(
+            &RecordTelemetry {
+                source: "agent".into(),
+                records: vec![
+                    timings(vec![1.0, 2.0, f64::NAN, -3.0, 4.0]),
+                    timings(vec![1.0; MAX_TIMINGS + 1]),
+                ],
+                dropped: 0,
+            },
+            1.0,
+            0.5,
+        );
+        assert_eq!(
+            (done.accepted, done.dropped),
+            (3, 2 + MAX_TIMINGS as u32 + 1)
+        );
+        let snapshot = engine.metrics().snapshot();
+        let render = snapshot
+            .iter()
+            .find(|i| i.descriptor.name == "ui.render_ms")
+            .expect("the histogram");
+        let crate::telemetry::metrics::SnapshotValue::Histogram(h) = &render.series[0].value else {
+            panic!("a histogram")
+        };
+        assert_eq!(h.count, 3);
     }
 }

@@ -40,6 +40,11 @@ const OTEL_PREFIX: &str = "OpenTelemetry JS SDK";
 const MAX_WORKER_MS: f64 = 0.001;
 /// Target: at least this many times cheaper than OTel JS (p50).
 const MIN_RATIO: f64 = 5.0;
+/// Target: a page's side of a record (buffer, encode, hand to the
+/// runtime) at most this, ns.
+const MAX_PAGE_SIDE_NS: f64 = 500.0;
+/// Target: the sustained load no dearer per record than OTel JS (p50).
+const MAX_SUSTAINED_RATIO: f64 = 1.0;
 /// Target: telemetry under this share of the extension-side time of an ask.
 const MAX_OVERHEAD: f64 = 0.05;
 /// Assumed telemetry of one ask: metric records...
@@ -238,7 +243,25 @@ fn judge(results: &mut Results) -> Value {
         ),
     }
 
+    let b = &results.ui_breakdown;
+    let page_side_ns = ["page_push_ns", "page_encode_ns", "page_to_js_ns"]
+        .iter()
+        .map(|k| b[*k].as_f64().unwrap_or(f64::NAN))
+        .sum::<f64>();
+    let sustained_ratio = match (
+        find(results, "sustained_load", WORKER),
+        otel(results, "sustained_load"),
+    ) {
+        (Some(ours), Some(peer)) => ours.p50_ms / peer.p50_ms,
+        _ => f64::NAN,
+    };
     json!({
+        "page_side_ns": page_side_ns,
+        "page_side_max_ns": MAX_PAGE_SIDE_NS,
+        "page_side_met": page_side_ns <= MAX_PAGE_SIDE_NS,
+        "sustained_over_otel_p50": sustained_ratio,
+        "sustained_max_ratio": MAX_SUSTAINED_RATIO,
+        "sustained_met": sustained_ratio <= MAX_SUSTAINED_RATIO,
         "worker_per_record_max_ms": MAX_WORKER_MS,
         "worker_per_record_met": worker_ok,
         "otel_ratio_min": MIN_RATIO,
@@ -356,6 +379,20 @@ fn print_report(results: &Results, targets: &Value) {
             g("total_ns")
         );
     }
+    println!(
+        "target ≤ {MAX_PAGE_SIDE_NS:.0} ns per record on the page side of the UI → worker path \
+         (push + encode + to_js): {:.0} ns, {}",
+        targets["page_side_ns"].as_f64().unwrap_or(f64::NAN),
+        verdict(targets["page_side_met"] == true)
+    );
+    println!(
+        "target sustained load no dearer per record than OTel JS (p50; ours includes the events \
+         and the page batches, the SDK's only metrics): {:.2}×, {}",
+        targets["sustained_over_otel_p50"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        verdict(targets["sustained_met"] == true)
+    );
 
     let s = &results.sustained;
     println!(
