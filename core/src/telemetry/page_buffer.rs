@@ -2,7 +2,7 @@
 //! page and sends what it takes). Metrics are aggregated where they are
 //! made: a count adds to its series, a duration joins its series' list, a
 //! gauge keeps its last level; events and errors are kept one by one, in
-//! order. So a page pays a hash and an add per metric, and the worker
+//! order. So a page pays a lookup and an add per metric, and the worker
 //! receives one record per series and flush instead of one per call.
 //!
 //! ```
@@ -18,8 +18,6 @@
 //! assert_eq!(batches[0].records.len(), 2); // one count of 1,000, one list of 1,000 durations
 //! assert!(buffer.is_empty());
 //! ```
-
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use super::pages::{PageRecord, RecordTelemetry, MAX_TELEMETRY_BATCH, MAX_TIMINGS};
 
@@ -41,7 +39,6 @@ enum Level {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Series {
-    hash: u64,
     name: String,
     labels: Vec<(String, String)>,
     level: Level,
@@ -60,26 +57,27 @@ pub struct PageBuffer {
 
 /// Which kind a series is: a name used as a counter and as a histogram
 /// stays two series.
-#[derive(Clone, Copy, Hash)]
+#[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Count,
     Timing,
     Gauge,
 }
 
-fn key<'a>(kind: Kind, name: &str, labels: impl Iterator<Item = (&'a str, &'a str)>) -> u64 {
-    let mut h = DefaultHasher::new();
-    kind.hash(&mut h);
-    name.hash(&mut h);
-    for (k, v) in labels {
-        k.hash(&mut h);
-        v.hash(&mut h);
+impl Level {
+    fn kind(&self) -> Kind {
+        match self {
+            Level::Count(_) => Kind::Count,
+            Level::Timings(_) => Kind::Timing,
+            Level::Gauge(_) => Kind::Gauge,
+        }
     }
-    h.finish()
 }
 
-fn same(series: &Series, name: &str, labels: &[(&str, &str)]) -> bool {
-    series.name == name
+/// A page holds few series (it flushes at [`FLUSH_AT`]): found by a scan.
+fn same(series: &Series, kind: Kind, name: &str, labels: &[(&str, &str)]) -> bool {
+    series.level.kind() == kind
+        && series.name == name
         && series.labels.len() == labels.len()
         && series
             .labels
@@ -122,11 +120,7 @@ impl PageBuffer {
         labels: &[(&str, &str)],
         level: impl FnOnce() -> Level,
     ) -> Option<&mut Series> {
-        let hash = key(kind, name, labels.iter().copied());
-        let found = self
-            .series
-            .iter()
-            .position(|s| s.hash == hash && same(s, name, labels));
+        let found = self.series.iter().position(|s| same(s, kind, name, labels));
         let i = match found {
             Some(i) => i,
             None => {
@@ -134,7 +128,6 @@ impl PageBuffer {
                     return None;
                 }
                 self.series.push(Series {
-                    hash,
                     name: name.to_string(),
                     labels: labels
                         .iter()
@@ -195,34 +188,16 @@ impl PageBuffer {
         self.due()
     }
 
-    /// Keeps an event or an error (a metric record is merged into its
-    /// series); returns [`Self::due`].
+    /// Keeps a record as it is (events, errors, and what a failed batch
+    /// gave back); returns [`Self::due`].
     pub fn push(&mut self, record: PageRecord) -> bool {
-        match record {
-            PageRecord::Count {
-                name,
-                labels,
-                value,
-            } => self.count(&name, &borrowed(&labels), value),
-            PageRecord::Timings { name, labels, ms } => {
-                let labels = borrowed(&labels);
-                for v in ms {
-                    self.timing(&name, &labels, v);
-                }
-                self.due()
+        if !self.full() {
+            if let PageRecord::Timings { ms, .. } = &record {
+                self.values += ms.len();
             }
-            PageRecord::Gauge {
-                name,
-                labels,
-                value,
-            } => self.gauge(&name, &borrowed(&labels), value),
-            record @ (PageRecord::Event { .. } | PageRecord::Error { .. }) => {
-                if !self.full() {
-                    self.records.push(record);
-                }
-                self.due()
-            }
+            self.records.push(record);
         }
+        self.due()
     }
 
     /// Takes everything held as batches of at most
@@ -264,7 +239,8 @@ impl PageBuffer {
     }
 
     /// Puts back a batch the background did not take, within
-    /// [`CAPACITY`] (the rest, and the batch's own drops, counted dropped).
+    /// [`CAPACITY`] (the rest, and the batch's own drops, counted dropped);
+    /// its records go again as they are.
     pub fn put_back(&mut self, batch: RecordTelemetry) {
         self.dropped = self.dropped.saturating_add(batch.dropped);
         for record in batch.records {
@@ -276,13 +252,6 @@ impl PageBuffer {
     pub fn dropped(&self) -> u32 {
         self.dropped
     }
-}
-
-fn borrowed(labels: &[(String, String)]) -> Vec<(&str, &str)> {
-    labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
 }
 
 #[cfg(test)]
@@ -392,20 +361,23 @@ mod tests {
     }
 
     #[test]
-    fn a_batch_put_back_merges_with_what_came_since() {
+    fn a_batch_put_back_goes_again_with_what_came_since() {
         let mut b = PageBuffer::default();
         b.count("c", &[], 2);
+        b.timing("t", &[], 1.0);
         let batch = b.take("popup").remove(0);
         b.count("c", &[], 1);
         b.put_back(batch);
-        assert_eq!(
-            b.take("popup")[0].records,
-            vec![PageRecord::Count {
-                name: "c".into(),
-                labels: vec![],
-                value: 3
-            }]
-        );
+        assert_eq!(b.len(), 1 + 2 + 1);
+        let count = |value| PageRecord::Count {
+            name: "c".into(),
+            labels: vec![],
+            value,
+        };
+        let records = &b.take("popup")[0].records;
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0], count(1));
+        assert_eq!(records[1], count(2));
     }
 
     impl PageBuffer {
