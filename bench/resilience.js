@@ -28,7 +28,7 @@ export const DEFAULTS = {
   samples: 200, // recorded batches per micro case...
   warmup: 20, // ...after this many unrecorded ones
   batch: 10000, // operations per batch (performance.now() ticks are 100 µs here)
-  requests: 30, // healthy requests timed per implementation
+  requests: 200, // healthy requests timed per implementation
   recovery_trials: 5, // per implementation
   half_open_ms: 1000, // the breaker's pause before its half-open probe
   threshold: 3, // consecutive failures that open the breaker
@@ -156,13 +156,16 @@ export async function runResilienceBench(overrides) {
     'paperclip': (q) => store.ask(cfg.fake, q),
     'cockatiel': (q) => ckRecover.execute(() => fetchAnswer(cfg.fake, q)),
   };
-  const requests = Object.fromEntries(Object.keys(clients).map((k) => [k, []]));
+  // The floor: the same request as a bare fetch, read to its end.
+  const timed = { ...clients, 'fetch': (q) => fetchAnswer(cfg.fake, q) };
+  const requests = Object.fromEntries(Object.keys(timed).map((k) => [k, []]));
   for (let i = 0; i < cfg.requests + 3; i++) {
-    for (const name of shuffle(Object.keys(clients))) {
+    for (const name of shuffle(Object.keys(timed))) {
       const t = performance.now();
-      await clients[name](`question ${i}`);
+      await timed[name](`question ${i}`);
       if (i >= 3) requests[name].push(performance.now() - t);
     }
+    if (i % 50 === 49) log(`request ${i + 1}/${cfg.requests + 3}`);
   }
   for (const [name, xs] of Object.entries(requests)) rows.push(row('request', name, xs));
   log('request done');
@@ -214,6 +217,10 @@ export async function runResilienceBench(overrides) {
     `recovery: the server comes back right after the breaker opened (${cfg.threshold} consecutive `
     + `failures, ${cfg.half_open_ms} ms pause); a client asks every ${cfg.poll_ms} ms until an answer `
     + 'arrives. Bound (for the p95): the pause + one request (p95) + one poll interval.',
+    `request: ${cfg.requests} healthy streamed requests to the fake provider (after 3 unrecorded) per `
+    + 'implementation, interleaved in random order: paperclip = the background\'s whole provider '
+    + 'path from wasm (bulkhead, breaker, retry, deadline, streamed SSE parsing); cockatiel = its '
+    + 'breaker around a fetch; fetch = the same request as a bare fetch read to its end (the floor).',
   );
   return { rows, bounds, notes };
 }

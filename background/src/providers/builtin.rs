@@ -141,6 +141,7 @@ pub async fn stream(
         .map_err(|e| thrown(e, false))?;
         let reader = call(&stream, "getReader", &[]).map_err(|e| thrown(e, false))?;
         let mut streamed = false;
+        let mut guard = super::Guard::new(cancel);
         loop {
             let read = async {
                 let p = call(&reader, "read", &[]).map_err(|e| exception(&e).1)?;
@@ -148,7 +149,8 @@ pub async fn stream(
                     .await
                     .map_err(|e| exception(&e).1)
             };
-            let chunk = guarded(read, &watch, cancel, &controller)
+            let chunk = guard
+                .run(read, &watch, &controller)
                 .await
                 .map_err(|e| interrupted(e, streamed))?;
             watch.on_chunk(now_ms());

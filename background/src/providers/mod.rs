@@ -342,31 +342,71 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// Runs `work` until it ends, `watch` fires or `cancel` is set; the last two
-/// abort the request.
+/// abort the request. (One step; a stream's reads share one [`Guard`].)
 pub(crate) async fn guarded<T>(
     work: impl std::future::Future<Output = Result<T, String>>,
     watch: &TimeoutWatch,
     cancel: &Cancel,
     controller: &web_sys::AbortController,
 ) -> Result<T, Interrupt> {
-    let mut work = std::pin::pin!(work);
-    loop {
-        let ms = match watch.check(now_ms()) {
-            Watch::Fired(kind) => {
-                controller.abort();
-                return Err(Interrupt::TimedOut(kind));
-            }
-            Watch::WakeAt(at) => at.saturating_sub(now_ms()).clamp(1, u64::from(u32::MAX)),
-        };
-        let timer = paperclip_platform::timer::sleep(ms as u32);
-        let stop = std::pin::pin!(cancel.stopped());
-        match select(work.as_mut(), select(timer, stop)).await {
-            Either::Left((result, _)) => return result.map_err(Interrupt::Failed),
-            // The timer: check the watch again.
-            Either::Right((Either::Left(_), _)) => {}
-            Either::Right((Either::Right(_), _)) => {
+    Guard::new(cancel).run(work, watch, controller).await
+}
+
+/// The timer and the stop signal of a request's waits, kept from one wait
+/// to the next: a stream's reads share one timer, set for the watch's
+/// next deadline and set again only when it fires or an earlier deadline
+/// comes (not a timer and a stop waiter per read).
+pub(crate) struct Guard<'a> {
+    cancel: &'a Cancel,
+    stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+    /// When the timer fires (ms since the epoch), and the timer.
+    timer: Option<(u64, paperclip_platform::timer::TimeoutFuture)>,
+}
+
+impl<'a> Guard<'a> {
+    pub(crate) fn new(cancel: &'a Cancel) -> Self {
+        Self {
+            cancel,
+            stop: Box::pin(cancel.stopped()),
+            timer: None,
+        }
+    }
+
+    /// [`guarded`], with this guard's timer and stop signal.
+    pub(crate) async fn run<T>(
+        &mut self,
+        work: impl std::future::Future<Output = Result<T, String>>,
+        watch: &TimeoutWatch,
+        controller: &web_sys::AbortController,
+    ) -> Result<T, Interrupt> {
+        let mut work = std::pin::pin!(work);
+        loop {
+            if self.cancel.is_stopped() {
                 controller.abort();
                 return Err(Interrupt::Stopped);
+            }
+            let now = now_ms();
+            let at = match watch.check(now) {
+                Watch::Fired(kind) => {
+                    controller.abort();
+                    return Err(Interrupt::TimedOut(kind));
+                }
+                Watch::WakeAt(at) => at,
+            };
+            if self.timer.as_ref().is_none_or(|(set, _)| at < *set) {
+                let ms = at.saturating_sub(now).clamp(1, u64::from(u32::MAX));
+                self.timer = Some((at, paperclip_platform::timer::sleep(ms as u32)));
+            }
+            let (_, timer) = self.timer.as_mut().expect("set above");
+            match select(work.as_mut(), select(timer, self.stop.as_mut())).await {
+                Either::Left((result, _)) => return result.map_err(Interrupt::Failed),
+                // The timer: check the watch again.
+                Either::Right((Either::Left(_), _)) => self.timer = None,
+                Either::Right((Either::Right(_), _)) => {
+                    self.stop = Box::pin(std::future::pending());
+                    controller.abort();
+                    return Err(Interrupt::Stopped);
+                }
             }
         }
     }
@@ -557,12 +597,14 @@ async fn stream_http(
         .into();
     let mut streamed = false;
     let mut usage = None;
+    let mut guard = Guard::new(cancel);
     loop {
         let read = async {
             let p = call_method(&reader, "read")?;
             JsFuture::from(p).await.map_err(|e| network(&e).message)
         };
-        let chunk = guarded(read, &watch, cancel, &controller)
+        let chunk = guard
+            .run(read, &watch, &controller)
             .await
             .map_err(|e| interrupted(e, streamed))?;
         watch.on_chunk(now_ms());

@@ -23,6 +23,9 @@ use serde_json::{json, Value};
 const CASES: &[&str] = &["breaker_check", "retry_decision", "request", "recovery"];
 /// Breaker check target: p95 at most 1 µs.
 const MAX_BREAKER_CHECK_MS: f64 = 0.001;
+/// A healthy request through the whole resilient path: p95 at most this
+/// many times the same request as a bare `fetch`.
+const MAX_REQUEST_OVER_FETCH: f64 = 1.1;
 
 #[derive(Deserialize, Debug, Default)]
 struct Results {
@@ -120,6 +123,16 @@ fn print_report(results: &Results) {
             "\nbreaker check p95 {:.1} ns (target ≤ 1 µs: {})",
             r.p95_ms * 1e6,
             verdict(r.p95_ms <= MAX_BREAKER_CHECK_MS)
+        );
+    }
+    if let (Some(ours), Some(bare)) = (get("request", "paperclip"), get("request", "fetch")) {
+        println!(
+            "request through the resilient path ÷ bare fetch: p50 {:.2}×, p95 {:.2}× (n = {}; \
+             target p95 ≤ {MAX_REQUEST_OVER_FETCH}×: {})",
+            ours.p50_ms / bare.p50_ms,
+            ours.p95_ms / bare.p95_ms,
+            ours.n,
+            verdict(ours.p95_ms <= MAX_REQUEST_OVER_FETCH * bare.p95_ms)
         );
     }
     if let (Some(r), Some(bound)) = (
