@@ -193,23 +193,35 @@ pub const IMPORTED_PROVIDER: &str = "imported";
 /// [`IMPORTED_PROVIDER`].
 fn finish(mut file: ExportFile, now_ms: f64) -> Result<ExportFile, ImportError> {
     validate(&file, now_ms)?;
-    for c in &mut file.conversations {
-        c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();
-        c.imported = true;
-        for m in &mut c.messages {
-            if m.role == Role::Assistant {
-                m.provider = Some(IMPORTED_PROVIDER.into());
-                m.level = crate::resilience::fallback::Degradation::Normal;
-            }
-        }
-    }
+    file.conversations.iter_mut().for_each(normalise);
     if let Some(prefs) = &mut file.preferences {
-        for (key, value) in prefs.iter_mut() {
-            *value = crate::prefs::Preferences::validate(key, value)
-                .map_err(|e| err(format!("$.preferences.{key}"), e.reason))?;
-        }
+        validate_preferences(prefs)?;
     }
     Ok(file)
+}
+
+/// Marks an imported conversation as imported and its answers' provider
+/// as [`IMPORTED_PROVIDER`]; normalises its tags.
+pub(crate) fn normalise(c: &mut Conversation) {
+    c.tags = crate::conversation::normalize_tags(&c.tags).unwrap_or_default();
+    c.imported = true;
+    for m in &mut c.messages {
+        if m.role == Role::Assistant {
+            m.provider = Some(IMPORTED_PROVIDER.into());
+            m.level = crate::resilience::fallback::Degradation::Normal;
+        }
+    }
+}
+
+/// Validates (and normalises) a file's preferences.
+pub(crate) fn validate_preferences(
+    prefs: &mut BTreeMap<String, serde_json::Value>,
+) -> Result<(), ImportError> {
+    for (key, value) in prefs.iter_mut() {
+        *value = crate::prefs::Preferences::validate(key, value)
+            .map_err(|e| err(format!("$.preferences.{key}"), e.reason))?;
+    }
+    Ok(())
 }
 
 fn check_len(path: &str, value: &str, max: usize, required: bool) -> Result<(), ImportError> {
@@ -234,73 +246,92 @@ fn check_time(path: &str, t: f64, now_ms: f64) -> Result<(), ImportError> {
 }
 
 fn validate(file: &ExportFile, now_ms: f64) -> Result<(), ImportError> {
-    if file.conversations.len() > MAX_CONVERSATIONS {
-        return Err(err(
-            "$.conversations",
-            format!(
-                "{} conversations; the limit is {MAX_CONVERSATIONS}",
-                file.conversations.len()
-            ),
-        ));
-    }
+    check_count(file.conversations.len())?;
     let mut ids = HashSet::new();
     for (i, c) in file.conversations.iter().enumerate() {
-        let at = format!("$.conversations[{i}]");
-        check_len(&format!("{at}.id"), &c.id, MAX_FIELD_CHARS, true)?;
+        validate_conversation(i, c, now_ms)?;
         if !ids.insert(c.id.as_str()) {
+            return Err(duplicate(i, &c.id));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses more than [`MAX_CONVERSATIONS`].
+pub(crate) fn check_count(n: usize) -> Result<(), ImportError> {
+    if n > MAX_CONVERSATIONS {
+        return Err(err(
+            "$.conversations",
+            format!("{n} conversations; the limit is {MAX_CONVERSATIONS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The error for conversation `i`'s id seen before in the file.
+pub(crate) fn duplicate(i: usize, id: &str) -> ImportError {
+    err(
+        format!("$.conversations[{i}].id"),
+        format!("duplicate conversation id {id:?}"),
+    )
+}
+
+/// Validates conversation `i` of a file by itself (ids across the file
+/// are the caller's to check).
+pub(crate) fn validate_conversation(
+    i: usize,
+    c: &Conversation,
+    now_ms: f64,
+) -> Result<(), ImportError> {
+    let at = format!("$.conversations[{i}]");
+    check_len(&format!("{at}.id"), &c.id, MAX_FIELD_CHARS, true)?;
+    check_len(&format!("{at}.site"), &c.site, MAX_FIELD_CHARS, false)?;
+    if !c.site.is_empty() {
+        match crate::prefs::origin(&c.site) {
+            Ok(origin) if origin == c.site => {}
+            Ok(origin) => {
+                return Err(err(
+                    format!("{at}.site"),
+                    format!(
+                        "{:?} is not written as an origin (expected {origin:?})",
+                        c.site
+                    ),
+                ))
+            }
+            Err(e) => return Err(err(format!("{at}.site"), format!("{:?} {e}", c.site))),
+        }
+    }
+    check_len(&format!("{at}.title"), &c.title, MAX_FIELD_CHARS, false)?;
+    check_len(&format!("{at}.agent"), &c.agent, MAX_FIELD_CHARS, false)?;
+    check_len(
+        &format!("{at}.personality"),
+        &c.personality,
+        MAX_FIELD_CHARS,
+        false,
+    )?;
+    crate::conversation::normalize_tags(&c.tags).map_err(|e| err(format!("{at}.tags"), e))?;
+    check_time(&format!("{at}.created_ms"), c.created_ms, now_ms)?;
+    check_time(&format!("{at}.updated_ms"), c.updated_ms, now_ms)?;
+    if c.messages.len() > MAX_MESSAGES {
+        return Err(err(
+            format!("{at}.messages"),
+            format!("{} messages; the limit is {MAX_MESSAGES}", c.messages.len()),
+        ));
+    }
+    let mut message_ids = HashSet::new();
+    for (j, m) in c.messages.iter().enumerate() {
+        let at = format!("{at}.messages[{j}]");
+        check_len(&format!("{at}.id"), &m.id, MAX_FIELD_CHARS, true)?;
+        if !message_ids.insert(m.id.as_str()) {
             return Err(err(
                 format!("{at}.id"),
-                format!("duplicate conversation id {:?}", c.id),
+                format!("duplicate message id {:?}", m.id),
             ));
         }
-        check_len(&format!("{at}.site"), &c.site, MAX_FIELD_CHARS, false)?;
-        if !c.site.is_empty() {
-            match crate::prefs::origin(&c.site) {
-                Ok(origin) if origin == c.site => {}
-                Ok(origin) => {
-                    return Err(err(
-                        format!("{at}.site"),
-                        format!(
-                            "{:?} is not written as an origin (expected {origin:?})",
-                            c.site
-                        ),
-                    ))
-                }
-                Err(e) => return Err(err(format!("{at}.site"), format!("{:?} {e}", c.site))),
-            }
-        }
-        check_len(&format!("{at}.title"), &c.title, MAX_FIELD_CHARS, false)?;
-        check_len(&format!("{at}.agent"), &c.agent, MAX_FIELD_CHARS, false)?;
-        check_len(
-            &format!("{at}.personality"),
-            &c.personality,
-            MAX_FIELD_CHARS,
-            false,
-        )?;
-        crate::conversation::normalize_tags(&c.tags).map_err(|e| err(format!("{at}.tags"), e))?;
-        check_time(&format!("{at}.created_ms"), c.created_ms, now_ms)?;
-        check_time(&format!("{at}.updated_ms"), c.updated_ms, now_ms)?;
-        if c.messages.len() > MAX_MESSAGES {
-            return Err(err(
-                format!("{at}.messages"),
-                format!("{} messages; the limit is {MAX_MESSAGES}", c.messages.len()),
-            ));
-        }
-        let mut message_ids = HashSet::new();
-        for (j, m) in c.messages.iter().enumerate() {
-            let at = format!("{at}.messages[{j}]");
-            check_len(&format!("{at}.id"), &m.id, MAX_FIELD_CHARS, true)?;
-            if !message_ids.insert(m.id.as_str()) {
-                return Err(err(
-                    format!("{at}.id"),
-                    format!("duplicate message id {:?}", m.id),
-                ));
-            }
-            check_len(&format!("{at}.text"), &m.text, MAX_TEXT_CHARS, false)?;
-            check_time(&format!("{at}.time_ms"), m.time_ms, now_ms)?;
-            if let Some(p) = &m.provider {
-                check_len(&format!("{at}.provider"), p, MAX_FIELD_CHARS, false)?;
-            }
+        check_len(&format!("{at}.text"), &m.text, MAX_TEXT_CHARS, false)?;
+        check_time(&format!("{at}.time_ms"), m.time_ms, now_ms)?;
+        if let Some(p) = &m.provider {
+            check_len(&format!("{at}.provider"), p, MAX_FIELD_CHARS, false)?;
         }
     }
     Ok(())
@@ -328,7 +359,15 @@ pub fn offered_preferences(
     file: &ExportFile,
     current: &crate::prefs::Preferences,
 ) -> Vec<OfferedPreference> {
-    let Some(prefs) = &file.preferences else {
+    offered(file.preferences.as_ref(), current)
+}
+
+/// The preferences of `prefs` (validated) that differ from `current`.
+pub(crate) fn offered(
+    prefs: Option<&BTreeMap<String, serde_json::Value>>,
+    current: &crate::prefs::Preferences,
+) -> Vec<OfferedPreference> {
+    let Some(prefs) = prefs else {
         return Vec::new();
     };
     current

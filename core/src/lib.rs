@@ -31,6 +31,7 @@ pub mod data;
 pub mod export;
 pub mod extract;
 pub mod hints;
+pub mod import;
 pub mod link;
 pub mod maintenance;
 pub mod markdown;
