@@ -23,6 +23,7 @@ pub mod context_cache;
 pub mod data;
 pub mod errors;
 pub mod history;
+pub mod import;
 pub mod live;
 pub mod page;
 pub mod pdf;
@@ -39,10 +40,10 @@ use std::rc::Rc;
 use js_sys::{Object, Promise, Reflect};
 use paperclip_core::protocol::{
     self, Activated, CacheInvalidated, ConnectionTested, ConversationDetail, ConversationList,
-    Deleted, ErrorKind, Exported, ExportedMarkdown, Imported, Pong, PreferenceList, PreferenceSet,
-    PriceList, PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved,
-    ProvidersOrdered, QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response,
-    TagsSet, TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
+    Deleted, ErrorKind, Exported, ExportedMarkdown, Pong, PreferenceList, PreferenceSet, PriceList,
+    PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved, ProvidersOrdered,
+    QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response, TagsSet,
+    TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
 };
 use paperclip_core::quick::CustomAction;
 use paperclip_core::sender::{self, Caller, Channel, SenderInfo};
@@ -291,28 +292,8 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             }
             .into()
         }
-        Request::ImportConversations(r) => {
-            let file = export::parse_import(r.json.as_bytes(), platform::clock::now_ms()).map_err(
-                |e| {
-                    ProtocolError::new(
-                        ErrorKind::Malformed,
-                        format!("import refused, nothing changed: {e}"),
-                    )
-                },
-            )?;
-            // The file's text is not needed once parsed: give its memory
-            // back before the conversations are written.
-            drop(r.json);
-            let preferences = export::offered_preferences(&file, &store.preferences());
-            let plan = store.import(file, r.policy).await?;
-            Imported {
-                added: plan.added,
-                overwritten: plan.overwritten,
-                skipped: plan.skipped,
-                preferences,
-            }
-            .into()
-        }
+        Request::ImportBegin(r) => import::begin(r)?.into(),
+        Request::ImportPart(r) => import::part(&store, r).await?.into(),
         Request::SetTags(r) => TagsSet {
             tags: store.set_tags(&r.id, &r.tags).await?,
         }

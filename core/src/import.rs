@@ -1,14 +1,16 @@
 //! Imports in parts, so that no context holds a whole file and everything
-//! parsed from it at once: the page [`split`]s the file into its header
-//! (everything but the conversations) and each conversation's JSON text,
-//! and sends the header, then the conversations in parts of at most
-//! [`MAX_PART_CONVERSATIONS`] / [`MAX_PART_BYTES`], twice. An
-//! [`ImportSession`] in the background validates every part of the first
-//! pass (nothing is written) and, only when the whole file passed, hands
-//! back each part of the second pass validated again and normalised, to be
-//! written. The outcome is [`crate::export::parse_import`]'s on the same
-//! file: the same conversations, or the same error at the same path (the
-//! header is checked first: a file wrong both in its preferences and in a
+//! parsed from it at once: the page splits the file into its header
+//! (everything but the conversations, as JSON) and each conversation's
+//! JSON text (the options page with the browser's `JSON`; see [`split`]
+//! for the same in Rust), [`cut`]s them into parts of at most
+//! [`MAX_PART_CONVERSATIONS`] / [`MAX_PART_BYTES`], and sends the header,
+//! then the parts, twice. An [`ImportSession`] in the background validates
+//! every part of the first pass (nothing is written) and, only when the
+//! whole file passed, hands back each part of the second pass validated
+//! again and normalised, to be written. The outcome is
+//! [`crate::export::parse_import`]'s on the same file: the same
+//! conversations, or the same error at the same path (the header is
+//! checked first: a file wrong both in its preferences and in a
 //! conversation is refused for its preferences here).
 //!
 //! ```
@@ -19,9 +21,8 @@
 //! let mut c = Conversation::new("c1".into(), "https://example.org".into(), 0.0);
 //! c.push(Message::complete("m1".into(), Role::User, "Hi".into(), 1.0));
 //! let file = export(vec![c], None, 2.0);
-//! let parts = split(&file)?;
-//! let texts: Vec<&str> = parts.conversations.iter().map(|r| r.get()).collect();
-//! let mut session = ImportSession::begin(&parts.header, texts.len(), 3.0)?;
+//! let (header, texts) = split(&file)?;
+//! let mut session = ImportSession::begin(&header, texts.len(), 3.0)?;
 //! assert!(session.part(0, &texts)?.is_empty()); // the first pass validates
 //! assert!(session.validated());
 //! let written = session.part(0, &texts)?; // the second hands them back
@@ -32,8 +33,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use serde::Deserialize;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::conversation::Conversation;
@@ -57,45 +57,32 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> ImportError {
     }
 }
 
-/// A file split for sending: its header and each conversation's text.
-#[derive(Debug)]
-pub struct Split<'a> {
-    /// The file without `conversations`, as JSON.
-    pub header: String,
-    /// Each conversation's JSON, borrowed from the file.
-    pub conversations: Vec<&'a RawValue>,
-}
-
-impl Split<'_> {
-    /// The conversations in parts of at most [`MAX_PART_CONVERSATIONS`]
-    /// and [`MAX_PART_BYTES`] (a larger conversation alone): each part's
-    /// first index and texts.
-    pub fn parts(&self) -> Vec<(usize, Vec<&str>)> {
-        let mut out: Vec<(usize, Vec<&str>)> = Vec::new();
-        let mut bytes = 0;
-        for (i, raw) in self.conversations.iter().enumerate() {
-            let text = raw.get();
-            match out.last_mut() {
-                Some((_, part))
-                    if part.len() < MAX_PART_CONVERSATIONS
-                        && bytes + text.len() <= MAX_PART_BYTES =>
-                {
-                    bytes += text.len();
-                    part.push(text);
-                }
-                _ => {
-                    bytes = text.len();
-                    out.push((i, vec![text]));
-                }
+/// Cuts conversations of `sizes` bytes into parts of at most
+/// [`MAX_PART_CONVERSATIONS`] and [`MAX_PART_BYTES`] (a larger
+/// conversation alone): each part's range of indices.
+pub fn cut(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut bytes = 0;
+    for (i, &size) in sizes.iter().enumerate() {
+        match out.last_mut() {
+            Some(part) if part.len() < MAX_PART_CONVERSATIONS && bytes + size <= MAX_PART_BYTES => {
+                bytes += size;
+                part.end = i + 1;
+            }
+            _ => {
+                bytes = size;
+                out.push(i..i + 1);
             }
         }
-        out
     }
+    out
 }
 
-/// Splits an export file's text (the page's side). Only the JSON's shape
-/// is checked here; the background validates everything.
-pub fn split(text: &str) -> Result<Split<'_>, ImportError> {
+/// Splits an export file's text into its header and each conversation's
+/// JSON (what the options page does with the browser's `JSON`; tests and
+/// tools use this). Only the JSON's shape is checked; the background
+/// validates everything.
+pub fn split(text: &str) -> Result<(String, Vec<String>), ImportError> {
     if text.len() > MAX_IMPORT_BYTES {
         return Err(err(
             "$",
@@ -105,29 +92,17 @@ pub fn split(text: &str) -> Result<Split<'_>, ImportError> {
             ),
         ));
     }
-    #[derive(Deserialize, Serialize)]
-    struct Envelope<'a> {
-        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-        format: Option<&'a RawValue>,
-        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-        version: Option<&'a RawValue>,
-        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-        exported_ms: Option<&'a RawValue>,
-        #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
-        preferences: Option<&'a RawValue>,
-        #[serde(borrow, default, skip_serializing)]
-        conversations: Option<Vec<&'a RawValue>>,
-    }
-    let envelope: Envelope =
+    let mut file: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| err("$", format!("not a JSON object: {e}")))?;
-    let header = serde_json::to_string(&envelope).expect("raw values serialise");
-    let conversations = envelope
-        .conversations
-        .ok_or_else(|| err("$", "missing field `conversations`"))?;
-    Ok(Split {
-        header,
-        conversations,
-    })
+    let conversations = match file.remove("conversations") {
+        Some(serde_json::Value::Array(list)) => list,
+        Some(_) => return Err(err("$.conversations", "not a list")),
+        None => return Err(err("$", "missing field `conversations`")),
+    };
+    Ok((
+        serde_json::Value::Object(file).to_string(),
+        conversations.iter().map(|c| c.to_string()).collect(),
+    ))
 }
 
 /// A file's header as the background reads it.
@@ -206,7 +181,7 @@ impl ImportSession {
         Ok(Self {
             total,
             next: 0,
-            writing: total == 0,
+            writing: false,
             now_ms,
             seen: HashSet::new(),
             ids: Vec::new(),
@@ -225,7 +200,8 @@ impl ImportSession {
         self.writing
     }
 
-    /// Whether the second pass is complete.
+    /// Whether the second pass is complete (for a file without
+    /// conversations: the first, one empty part).
     pub fn done(&self) -> bool {
         self.writing && self.next == self.total
     }
@@ -314,7 +290,10 @@ impl ImportSession {
 
     /// The file's preferences that differ from `current` (see
     /// [`crate::export::offered_preferences`]).
-    pub fn offered_preferences(&self, current: &crate::prefs::Preferences) -> Vec<OfferedPreference> {
+    pub fn offered_preferences(
+        &self,
+        current: &crate::prefs::Preferences,
+    ) -> Vec<OfferedPreference> {
         crate::export::offered(self.preferences.as_ref(), current)
     }
 }
@@ -325,8 +304,10 @@ fn parse_conversation(i: usize, text: &str) -> Result<Conversation, ImportError>
         return Ok(c);
     }
     let de = &mut serde_json::Deserializer::from_str(text);
-    let result: Result<Conversation, _> = serde_path_to_error::deserialize(de);
-    let e = result.err().expect("it failed above");
+    let e = match serde_path_to_error::deserialize::<_, Conversation>(de) {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
     let path = e.path().to_string();
     let path = if path == "." {
         format!("$.conversations[{i}]")
@@ -345,9 +326,15 @@ mod tests {
 
     /// Runs `file` through split and both passes in parts of `size`.
     fn chunked(file: &str, size: usize, now_ms: f64) -> Result<Vec<Conversation>, ImportError> {
-        let parts = split(file)?;
-        let texts: Vec<&str> = parts.conversations.iter().map(|r| r.get()).collect();
-        let mut session = ImportSession::begin(&parts.header, texts.len(), now_ms)?;
+        let (header, texts) = split(file)?;
+        let mut session = ImportSession::begin(&header, texts.len(), now_ms)?;
+        if texts.is_empty() {
+            // One empty part completes it.
+            assert!(!session.done());
+            assert!(session.part(0, &[] as &[&str])?.is_empty());
+            assert!(session.done());
+            return Ok(Vec::new());
+        }
         for (n, chunk) in texts.chunks(size.max(1)).enumerate() {
             assert!(session.part(n * size.max(1), chunk)?.is_empty());
         }
@@ -362,14 +349,26 @@ mod tests {
 
     fn conversation(i: usize, site: &str, t: f64) -> Conversation {
         let mut c = Conversation::new(format!("c{i}"), site.into(), t);
-        c.push(Message::complete(format!("q{i}"), Role::User, "Hi".into(), t));
-        c.push(Message::complete(format!("a{i}"), Role::Assistant, "Hello".into(), t + 1.0));
+        c.push(Message::complete(
+            format!("q{i}"),
+            Role::User,
+            "Hi".into(),
+            t,
+        ));
+        c.push(Message::complete(
+            format!("a{i}"),
+            Role::Assistant,
+            "Hello".into(),
+            t + 1.0,
+        ));
         c
     }
 
     #[test]
     fn a_file_in_parts_imports_as_a_whole_file_does() {
-        let list: Vec<_> = (0..7).map(|i| conversation(i, "https://a.example", 10.0)).collect();
+        let list: Vec<_> = (0..7)
+            .map(|i| conversation(i, "https://a.example", 10.0))
+            .collect();
         let file = export(list, None, 20.0);
         let whole = parse_import(file.as_bytes(), 30.0).unwrap().conversations;
         for size in [1, 2, 3, 7, 500] {
@@ -380,17 +379,39 @@ mod tests {
     #[test]
     fn the_header_is_checked_like_a_whole_file() {
         for (file, path) in [
-            (r#"{"format":"other","version":1,"exported_ms":0,"conversations":[]}"#, "$.format"),
-            (r#"{"version":1,"exported_ms":0,"conversations":[]}"#, "$.format"),
-            (r#"{"format":"paperclip-export","version":2,"exported_ms":0,"conversations":[]}"#, "$.version"),
-            (r#"{"format":"paperclip-export","version":1,"conversations":[]}"#, "$"),
-            (r#"{"format":"paperclip-export","version":1,"exported_ms":0}"#, "$"),
-            (r#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[],"preferences":{"privacy.retention_days":-4}}"#, "$.preferences.privacy.retention_days"),
+            (
+                r#"{"format":"other","version":1,"exported_ms":0,"conversations":[]}"#,
+                "$.format",
+            ),
+            (
+                r#"{"version":1,"exported_ms":0,"conversations":[]}"#,
+                "$.format",
+            ),
+            (
+                r#"{"format":"paperclip-export","version":2,"exported_ms":0,"conversations":[]}"#,
+                "$.version",
+            ),
+            (
+                r#"{"format":"paperclip-export","version":1,"conversations":[]}"#,
+                "$",
+            ),
+            (
+                r#"{"format":"paperclip-export","version":1,"exported_ms":0}"#,
+                "$",
+            ),
+            (
+                r#"{"format":"paperclip-export","version":1,"exported_ms":0,"conversations":[],"preferences":{"privacy.retention_days":-4}}"#,
+                "$.preferences.privacy.retention_days",
+            ),
             ("[1,2]", "$"),
             ("{", "$"),
         ] {
             assert_eq!(chunked(file, 2, 1.0).unwrap_err().path, path, "{file}");
-            assert_eq!(parse_import(file.as_bytes(), 1.0).unwrap_err().path, path, "{file}");
+            assert_eq!(
+                parse_import(file.as_bytes(), 1.0).unwrap_err().path,
+                path,
+                "{file}"
+            );
         }
     }
 
@@ -398,12 +419,20 @@ mod tests {
     fn parts_out_of_order_too_many_or_too_large_are_refused() {
         let list: Vec<_> = (0..4).map(|i| conversation(i, "", 1.0)).collect();
         let file = export(list, None, 2.0);
-        let parts = split(&file).unwrap();
-        let texts: Vec<&str> = parts.conversations.iter().map(|r| r.get()).collect();
-        let mut s = ImportSession::begin(&parts.header, 4, 3.0).unwrap();
-        assert!(s.part(1, &texts[1..2]).unwrap_err().message.contains("the next is 0"));
+        let (header, texts) = split(&file).unwrap();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let mut s = ImportSession::begin(&header, 4, 3.0).unwrap();
+        assert!(s
+            .part(1, &texts[1..2])
+            .unwrap_err()
+            .message
+            .contains("the next is 0"));
         s.part(0, &texts[..2]).unwrap();
-        assert!(s.part(2, &texts).unwrap_err().message.contains("more than the 4"));
+        assert!(s
+            .part(2, &texts)
+            .unwrap_err()
+            .message
+            .contains("more than the 4"));
         let many = vec![texts[0]; MAX_PART_CONVERSATIONS + 1];
         assert!(s.part(2, &many).is_err());
         let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(MAX_PART_BYTES));
@@ -425,18 +454,13 @@ mod tests {
 
     #[test]
     fn parts_are_cut_by_count_and_by_bytes() {
-        let list: Vec<_> = (0..1_200).map(|i| conversation(i, "", 1.0)).collect();
-        let file = export(list, None, 2.0);
-        let parts = split(&file).unwrap();
-        let cut = parts.parts();
-        assert_eq!(cut.iter().map(|(_, p)| p.len()).collect::<Vec<_>>(), [500, 500, 200]);
-        assert_eq!(cut.iter().map(|(f, _)| *f).collect::<Vec<_>>(), [0, 500, 1_000]);
-        let mut big = conversation(0, "", 1.0);
-        big.messages[0].text = "y".repeat(700_000);
-        let file = export(vec![big.clone(), big.clone(), conversation(1, "", 1.0)], None, 2.0);
-        let parts = split(&file).unwrap();
-        let sizes: Vec<_> = parts.parts().iter().map(|(_, p)| p.len()).collect();
-        assert_eq!(sizes, [1, 2]);
+        let cut_sizes = |sizes: &[usize]| cut(sizes).iter().map(|r| r.len()).collect::<Vec<_>>();
+        assert_eq!(cut_sizes(&[100; 1_200]), [500, 500, 200]);
+        assert_eq!(cut(&[100; 1_200])[2], 1_000..1_200);
+        assert_eq!(cut_sizes(&[700_000, 700_000, 300_000, 10]), [1, 3]);
+        assert_eq!(cut_sizes(&[700_000, 700_000, 400_000]), [1, 1, 1]);
+        assert_eq!(cut_sizes(&[2 * MAX_PART_BYTES, 1]), [1, 1]);
+        assert!(cut(&[]).is_empty());
     }
 
     fn site() -> impl Strategy<Value = String> {

@@ -1,10 +1,14 @@
-//! The options page's export and import: a whole-file import under a
-//! merge policy, and the settings an imported file carries, which are only
-//! listed until the user applies them.
+//! The options page's export and import: an import under a merge policy,
+//! sent in parts (checked whole by the background before anything is
+//! written, then written part by part; `paperclip_core::import`), and the
+//! settings an imported file carries, which are only listed until the user
+//! applies them.
 
 use paperclip_core::export::{MergePolicy, OfferedPreference, MAX_IMPORT_BYTES};
 use paperclip_core::prefs::Category;
-use paperclip_core::protocol::{ExportConversations, ImportConversations, SetPreference};
+use paperclip_core::protocol::{
+    ExportConversations, ImportBegin, ImportPart, Imported, SetPreference,
+};
 use paperclip_platform as platform;
 use serde_json::Value;
 use yew::prelude::*;
@@ -15,6 +19,86 @@ fn policy_from(value: &str) -> MergePolicy {
         "overwrite" => MergePolicy::Overwrite,
         _ => MergePolicy::KeepNewest,
     }
+}
+
+/// Splits export file `text` with the browser's `JSON` (no JSON code in
+/// this page's wasm): the header (the file without its conversations) and
+/// each conversation's JSON. Only the shape is checked here; the
+/// background validates everything.
+fn split(text: &str) -> Result<(String, Vec<String>), String> {
+    let refused = |what: String| format!("import refused, nothing changed: {what}");
+    let file = js_sys::JSON::parse(text).map_err(|e| {
+        let why = js_sys::Error::from(e).message();
+        refused(format!("$: not a JSON object: {why}"))
+    })?;
+    if !file.is_object() || js_sys::Array::is_array(&file) {
+        return Err(refused("$: not a JSON object".into()));
+    }
+    let list = js_sys::Reflect::get(&file, &"conversations".into()).unwrap_or_default();
+    if list.is_undefined() {
+        return Err(refused("$: missing field `conversations`".into()));
+    }
+    if !js_sys::Array::is_array(&list) {
+        return Err(refused("$.conversations: not a list".into()));
+    }
+    let stringify = |v: &wasm_bindgen::JsValue| {
+        js_sys::JSON::stringify(v)
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_else(|| "null".into())
+    };
+    let texts = js_sys::Array::from(&list)
+        .iter()
+        .map(|c| stringify(&c))
+        .collect();
+    let _ = js_sys::Reflect::delete_property(
+        wasm_bindgen::JsCast::unchecked_ref::<js_sys::Object>(&file),
+        &"conversations".into(),
+    );
+    Ok((stringify(&file), texts))
+}
+
+/// Imports export file `text` under `policy`, telling `progress` how far
+/// it is.
+async fn import_text(
+    text: &str,
+    policy: MergePolicy,
+    progress: impl Fn(String),
+) -> Result<Imported, String> {
+    let (header, texts) = split(text)?;
+    let total = texts.len();
+    let begun = platform::call(ImportBegin {
+        header,
+        total: total as u32,
+        policy,
+    })
+    .await
+    .map_err(|e| e.message)?;
+    let sizes: Vec<usize> = texts.iter().map(String::len).collect();
+    let mut parts = paperclip_core::import::cut(&sizes);
+    if parts.is_empty() {
+        // No conversations: one empty part completes the import.
+        parts.push(0..0);
+    }
+    for doing in ["Checking", "Importing"] {
+        for part in &parts {
+            progress(format!(
+                "{doing} the file… {} of {total} conversations",
+                part.start
+            ));
+            let step = platform::call(ImportPart {
+                import: begun.import,
+                first: part.start as u32,
+                conversations: texts[part.clone()].to_vec(),
+            })
+            .await
+            .map_err(|e| e.message)?;
+            if let Some(done) = step.done {
+                return Ok(done);
+            }
+        }
+    }
+    Err("the import did not complete: import the file again".into())
 }
 
 /// Export and import of conversations.
@@ -56,6 +140,7 @@ pub fn data_section() -> Html {
                 return;
             };
             offered.set(Vec::new());
+            status.set(Some(Ok("Reading the file…".into())));
             let status = status.clone();
             let offered = offered.clone();
             wasm_bindgen_futures::spawn_local(async move {
@@ -69,17 +154,19 @@ pub fn data_section() -> Html {
                     ))
                 } else {
                     match paperclip_ui::read_text(file).await {
-                        Ok(json) => platform::call(ImportConversations { json, policy })
-                            .await
-                            .map(|i| {
-                                let said = format!(
-                                    "Imported: {} added, {} replaced, {} kept as they were.",
-                                    i.added, i.overwritten, i.skipped
-                                );
-                                offered.set(i.preferences);
-                                said
-                            })
-                            .map_err(|e| e.message),
+                        Ok(text) => {
+                            let shown = status.clone();
+                            import_text(&text, policy, move |p| shown.set(Some(Ok(p))))
+                                .await
+                                .map(|i| {
+                                    let said = format!(
+                                        "Imported: {} added, {} replaced, {} kept as they were.",
+                                        i.added, i.overwritten, i.skipped
+                                    );
+                                    offered.set(i.preferences);
+                                    said
+                                })
+                        }
                         Err(e) => Err(e),
                     }
                 };

@@ -370,6 +370,22 @@ impl Browser {
             .await
     }
 
+    /// Imports export file `file` under `policy` (setup: the options
+    /// page's protocol, not its control) from the options page; returns a
+    /// reply whose `body.ok` is what the import did (`Imported`), or the
+    /// error reply. A file that does not split is an error here.
+    pub async fn import_file(&self, file: &str, policy: &str) -> Result<Value> {
+        let arg = import_arg(file, policy)?;
+        self.in_extension_page("options.html", IMPORT_PARTS, arg)
+            .await
+    }
+
+    /// [`Browser::import_file`] from the extension page the session is in.
+    pub async fn import_file_here(&self, file: &str, policy: &str) -> Result<Value> {
+        let arg = import_arg(file, policy)?;
+        Ok(self.client.execute_async(IMPORT_PARTS, vec![arg]).await?)
+    }
+
     /// Sends one protocol request from the document the session is in (an
     /// extension page or the agent's frame) and returns the reply.
     pub async fn request_here(&self, body: Value) -> Result<Value> {
@@ -1076,6 +1092,45 @@ const SEND_MESSAGE: &str = "
       n < 2 && String(e).includes('Receiving end does not exist')
         ? setTimeout(() => send(n + 1), 100) : done({error: String(e)}));
     send(0);";
+
+/// The argument of [`IMPORT_PARTS`]: the file split as the options page
+/// splits it.
+fn import_arg(file: &str, policy: &str) -> Result<Value> {
+    let (header, texts) =
+        paperclip_core::import::split(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sizes: Vec<usize> = texts.iter().map(String::len).collect();
+    let mut cut = paperclip_core::import::cut(&sizes);
+    if cut.is_empty() {
+        // No conversations: one empty part completes the import.
+        cut.push(0..0);
+    }
+    let parts: Vec<Value> = cut
+        .into_iter()
+        .map(|r| json!([r.start, texts[r].to_vec()]))
+        .collect();
+    Ok(json!({"header": header, "total": texts.len(), "policy": policy, "parts": parts}))
+}
+
+/// Imports an export file in parts, as the options page does
+/// (`ImportBegin`, then every part twice): resolves to the last reply (the
+/// one that carries what the import did, or the first error).
+const IMPORT_PARTS: &str = "
+    const [{header, total, policy, parts}, done] = arguments;
+    const api = globalThis.browser ?? globalThis.chrome;
+    const send = (body) => api.runtime.sendMessage({v: 1, body});
+    (async () => {
+      const begun = await send({type: 'ImportBegin', header, total, policy});
+      const ok = begun && begun.body && begun.body.ok;
+      if (!ok) return begun;
+      for (let pass = 0; pass < 2; pass++) {
+        for (const [first, conversations] of parts) {
+          const r = await send({type: 'ImportPart', import: ok.import, first, conversations});
+          if (!r || !r.body || !r.body.ok) return r;
+          if (r.body.ok.done) return {v: 1, body: {ok: {type: 'Imported', ...r.body.ok.done}}};
+        }
+      }
+      return {error: 'the import did not complete'};
+    })().then(done, (e) => done({error: String(e)}));";
 
 /// Opens `popup.html` in a popup-type window (resolves `{id}` or `{error}`).
 const OPEN_POPUP: &str = "

@@ -82,6 +82,14 @@ pub async fn ok(b: &Browser, body: Value) -> Result<Value> {
     Ok(reply["body"]["ok"].clone())
 }
 
+/// Imports export file `file` under `policy` (setup) and returns what the
+/// import did, failing on an error reply.
+pub async fn imported(b: &Browser, file: &str, policy: &str) -> Result<Value> {
+    let reply = b.import_file(file, policy).await?;
+    ensure!(!reply["body"]["ok"].is_null(), "{reply}");
+    Ok(reply["body"]["ok"].clone())
+}
+
 /// Saves an OpenAI-compatible provider `id` pointing at `fake`.
 pub async fn add_fake_provider(
     b: &Browser,

@@ -24,11 +24,13 @@ pub const TWIGGY: &str = "0.8.0";
 
 /// Gzip budget of each file of `dist/chromium` that has one: today's
 /// ceiling, so the bytes only go down. The targets (background
-/// ≤ 350 KB, each page ≤ 180 KB) are further down and not met yet.
+/// ≤ 350 KB, each page ≤ 180 KB) are further down and not met yet. (The
+/// popup's was raised once, 365,000 → 366,500, for the options page's
+/// import in parts: +3.2 KB.)
 pub const BUDGETS: &[(&str, u64)] = &[
     ("pkg/background_bg.wasm", 800_000),
     ("pkg/agent_bg.wasm", 315_000),
-    ("pkg/popup_bg.wasm", 365_000),
+    ("pkg/popup_bg.wasm", 366_500),
     ("pkg/devtools_bg.wasm", 435_000),
     ("pkg/pdf.wasm", 510_000),
     ("content/loader.js", 4_000),

@@ -109,13 +109,46 @@ pub struct ExportedMarkdown {
     pub filename: String,
 }
 
-/// Imports an export file.
+/// Starts an import in parts (see [`crate::import`]): the file's header
+/// (everything but its conversations, as JSON) and how many conversations
+/// follow. Replaces an import under way.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ImportConversations {
-    /// The file's content.
-    pub json: String,
+pub struct ImportBegin {
+    /// The header.
+    pub header: String,
+    /// Conversations in the file.
+    pub total: u32,
     /// What to do with ids that already exist.
     pub policy: crate::export::MergePolicy,
+}
+
+/// An import has started.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportBegun {
+    /// The import, for its parts.
+    pub import: u32,
+}
+
+/// A part of an import's conversations, in order from index `first`: all
+/// parts are sent twice; the first pass validates the file (nothing is
+/// written), the second writes it. A file without conversations is one
+/// empty part (its first pass completes the import).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportPart {
+    /// The import ([`ImportBegun::import`]).
+    pub import: u32,
+    /// Index of the part's first conversation.
+    pub first: u32,
+    /// Each conversation's JSON.
+    pub conversations: Vec<String>,
+}
+
+/// Where an import stands after a part.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImportStep {
+    /// What the import did, once the last part is written (`None`: the
+    /// next part is awaited).
+    pub done: Option<Imported>,
 }
 
 /// What an import did.

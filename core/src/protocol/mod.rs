@@ -123,8 +123,11 @@ rpc! {
     ExportConversations => Exported,
     /// One conversation as Markdown.
     ExportMarkdown => ExportedMarkdown,
-    /// Validates a whole export file, then writes it in one transaction.
-    ImportConversations => Imported,
+    /// Starts an import in parts.
+    ImportBegin => ImportBegun,
+    /// One part of an import: validated in the first pass, written in the
+    /// second.
+    ImportPart => ImportStep,
     /// Replaces a conversation's tags.
     SetTags => TagsSet,
     /// Preferences with their values and defaults.

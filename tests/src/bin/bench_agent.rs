@@ -129,19 +129,18 @@ async fn live_updates(samples: usize) -> Result<Vec<Row>> {
                 "theme" => {
                     let t = if i % 2 == 0 { "dark" } else { "light" };
                     (
-                        json!({"type": "SetPreference", "key": "ui.theme", "value": t}),
+                        Some(json!({"type": "SetPreference", "key": "ui.theme", "value": t})),
                         format!("theme:{t}"),
                     )
                 }
-                _ => (
-                    json!({"type": "ImportConversations", "policy": "keep_newest",
-                        "json": live_import(i)}),
-                    format!("top:Live {i}"),
-                ),
+                _ => (None, format!("top:Live {i}")),
             };
             b.client.switch_to_window(setter.clone()).await?;
             let t0 = b.client.execute("return Date.now();", vec![]).await?;
-            let reply = b.request_here(body).await?;
+            let reply = match body {
+                Some(body) => b.request_here(body).await?,
+                None => b.import_file_here(&live_import(i), "keep_newest").await?,
+            };
             if reply["body"]["ok"].is_null() {
                 bail!("{case}: {reply}");
             }

@@ -177,7 +177,10 @@ async fn main() -> Result<()> {
     let b = Browser::launch(Kind::Chromium, true).await?;
     eprintln!("bench: importing 10,000 conversations");
     let imported = b
-        .request(json!({"type": "ImportConversations", "policy": "keep_newest", "json": paperclip_e2e::bench::export_file(10_000, "c")}))
+        .import_file(
+            &paperclip_e2e::bench::export_file(10_000, "c"),
+            "keep_newest",
+        )
         .await?;
     if imported["body"]["ok"].is_null() {
         bail!("import: {imported}");

@@ -22,7 +22,7 @@ use paperclip_core::protocol::TelemetryAnswer;
 use paperclip_core::telemetry::metrics::SnapshotValue;
 use paperclip_core::telemetry::panel::PanelAnswer;
 use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
-use paperclip_e2e::scenario::{add_fake_provider, ok};
+use paperclip_e2e::scenario::{add_fake_provider, imported, ok};
 use paperclip_e2e::server::Server;
 use paperclip_e2e::{root, Browser, Kind, SITES_DOMAIN};
 use serde_json::json;
@@ -134,9 +134,10 @@ async fn main() -> Result<()> {
     )
     .await?;
     eprintln!("soak: importing 10,000 conversations");
-    ok(
+    imported(
         &b,
-        json!({"type": "ImportConversations", "policy": "keep_newest", "json": paperclip_e2e::bench::export_file(10_000, "c")}),
+        &paperclip_e2e::bench::export_file(10_000, "c"),
+        "keep_newest",
     )
     .await?;
     let mut samples = vec![sample(&b, 0).await?];
@@ -174,9 +175,10 @@ async fn main() -> Result<()> {
             ensure!(exported["json"]
                 .as_str()
                 .is_some_and(|j| j.len() > 1_000_000));
-            ok(
+            imported(
                 &b,
-                json!({"type": "ImportConversations", "policy": "keep_newest", "json": paperclip_e2e::bench::export_file(2_000, "d")}),
+                &paperclip_e2e::bench::export_file(2_000, "d"),
+                "keep_newest",
             )
             .await?;
             b.enter_agent().await?;

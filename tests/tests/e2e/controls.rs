@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use fantoccini::Locator;
-use paperclip_e2e::scenario::{add_fake_provider, agent_with_fake_provider, click_button, ok};
+use paperclip_e2e::scenario::{
+    add_fake_provider, agent_with_fake_provider, click_button, imported, ok,
+};
 use paperclip_e2e::{server::Server, Browser};
 use serde_json::{json, Value};
 
@@ -41,11 +43,7 @@ fn conversations(site: &str, prefix: &str, n: usize, tagged: usize, updated: u64
 async fn import(b: &Browser, conversations: Vec<Value>, policy: &str) -> Result<Value> {
     let file = json!({"format": "paperclip-export", "version": 1, "exported_ms": 1,
         "conversations": conversations});
-    ok(
-        b,
-        json!({"type": "ImportConversations", "json": file.to_string(), "policy": policy}),
-    )
-    .await
+    imported(b, &file.to_string(), policy).await
 }
 
 /// Waits until the panel's table holds exactly `n` rows; returns them.

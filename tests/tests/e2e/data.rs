@@ -253,11 +253,7 @@ async fn delete_one_sites_data_keeps_the_others(b: Browser, server: Server) -> R
     other["id"] = json!("other-site");
     other["site"] = json!("https://other.example");
     file["conversations"] = json!([other]);
-    ok(
-        &b,
-        json!({"type": "ImportConversations", "json": file.to_string(), "policy": "keep_newest"}),
-    )
-    .await?;
+    paperclip_e2e::scenario::imported(&b, &file.to_string(), "keep_newest").await?;
 
     let back = b.open_tab("options.html").await?;
     let input = b

@@ -384,7 +384,8 @@ async fn each_page_may_send_only_what_its_controls_need(
         "base_url": "https://x.example", "model": "m", "max_tokens": 256});
     let requests = [
         json!({"type": "SaveProvider", "settings": settings, "key": {"action": "set", "key": "k"}}),
-        json!({"type": "ImportConversations", "json": "{}", "policy": "skip"}),
+        json!({"type": "ImportBegin", "header": "{}", "total": 0, "policy": "skip"}),
+        json!({"type": "ImportPart", "import": 1, "first": 0, "conversations": []}),
         json!({"type": "ExportConversations", "ids": null}),
         json!({"type": "ListConversations", "limit": 5}),
         json!({"type": "SetPreference", "key": "privacy.telemetry_remote", "value": true}),
@@ -404,7 +405,10 @@ async fn each_page_may_send_only_what_its_controls_need(
     b.top().await?;
     let back = b.client.window().await?;
     b.open_popup().await?;
-    for (request, allowed) in requests.iter().zip([false, false, false, true, false]) {
+    for (request, allowed) in requests
+        .iter()
+        .zip([false, false, false, false, true, false])
+    {
         let reply = b.request_here(request.clone()).await?;
         if allowed {
             ensure!(
@@ -500,7 +504,7 @@ async fn an_endless_answer_is_cut_and_the_agent_stays_responsive(
     server: Server,
 ) -> Result<Browser> {
     use paperclip_e2e::fake_provider::{Fault, Route};
-    use paperclip_e2e::scenario::{add_fake_provider, latest_conversation, ok};
+    use paperclip_e2e::scenario::{add_fake_provider, imported, latest_conversation, ok};
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
     b.client.goto(&server.url("/")).await?;
     add_fake_provider(&b, "Fake", &fake).await?;
@@ -534,9 +538,10 @@ async fn an_endless_answer_is_cut_and_the_agent_stays_responsive(
     b.top().await?;
     // The export (with the long answer) imports again.
     let exported = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
-    let imported = ok(
+    let imported = imported(
         &b,
-        json!({"type": "ImportConversations", "json": exported["json"], "policy": "overwrite"}),
+        exported["json"].as_str().unwrap_or_default(),
+        "overwrite",
     )
     .await?;
     ensure!(imported["overwritten"] == 1, "{imported}");
