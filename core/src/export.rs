@@ -139,6 +139,31 @@ pub fn parse_import(bytes: &[u8], now_ms: f64) -> Result<ExportFile, ImportError
     finish(file, now_ms)
 }
 
+/// Refuses a file that is not a Paperclip export of [`VERSION`].
+pub(crate) fn check_header(
+    format: Option<&serde_json::Value>,
+    version: Option<&serde_json::Value>,
+) -> Result<(), ImportError> {
+    match format.and_then(|f| f.as_str()) {
+        Some(FORMAT) => {}
+        Some(other) => {
+            return Err(err(
+                "$.format",
+                format!("not a Paperclip export (format is {other:?})"),
+            ))
+        }
+        None => return Err(err("$.format", "missing: not a Paperclip export")),
+    }
+    match version.and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(VERSION) => Ok(()),
+        Some(v) => Err(err(
+            "$.version",
+            format!("version {v} is not supported; this Paperclip reads version {VERSION}"),
+        )),
+        None => Err(err("$.version", "missing or not a number")),
+    }
+}
+
 /// Parses `bytes` tracking JSON paths, for a precise error.
 fn detailed_parse(bytes: &[u8]) -> Result<ExportFile, ImportError> {
     #[derive(Deserialize)]
@@ -150,26 +175,7 @@ fn detailed_parse(bytes: &[u8]) -> Result<ExportFile, ImportError> {
     }
     let header: Header =
         serde_json::from_slice(bytes).map_err(|e| err("$", format!("not a JSON object: {e}")))?;
-    match header.format.as_ref().and_then(|f| f.as_str()) {
-        Some(FORMAT) => {}
-        Some(other) => {
-            return Err(err(
-                "$.format",
-                format!("not a Paperclip export (format is {other:?})"),
-            ))
-        }
-        None => return Err(err("$.format", "missing: not a Paperclip export")),
-    }
-    match header.version.as_ref().and_then(|v| v.as_u64()) {
-        Some(v) if v == u64::from(VERSION) => {}
-        Some(v) => {
-            return Err(err(
-                "$.version",
-                format!("version {v} is not supported; this Paperclip reads version {VERSION}"),
-            ))
-        }
-        None => return Err(err("$.version", "missing or not a number")),
-    }
+    check_header(header.format.as_ref(), header.version.as_ref())?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let file: ExportFile = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

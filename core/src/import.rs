@@ -38,8 +38,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::conversation::Conversation;
 use crate::export::{
-    check_count, duplicate, normalise, validate_conversation, validate_preferences, ImportError,
-    OfferedPreference, FORMAT, MAX_IMPORT_BYTES, VERSION,
+    check_count, check_header, duplicate, normalise, validate_conversation, validate_preferences,
+    ImportError, OfferedPreference, MAX_IMPORT_BYTES,
 };
 
 /// Most conversations in one part.
@@ -150,26 +150,7 @@ impl ImportSession {
         }
         let h: Header = serde_json::from_str(header)
             .map_err(|e| err("$", format!("not a JSON object: {e}")))?;
-        match h.format.as_ref().and_then(|f| f.as_str()) {
-            Some(FORMAT) => {}
-            Some(other) => {
-                return Err(err(
-                    "$.format",
-                    format!("not a Paperclip export (format is {other:?})"),
-                ))
-            }
-            None => return Err(err("$.format", "missing: not a Paperclip export")),
-        }
-        match h.version.as_ref().and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(VERSION) => {}
-            Some(v) => {
-                return Err(err(
-                    "$.version",
-                    format!("version {v} is not supported; this Paperclip reads version {VERSION}"),
-                ))
-            }
-            None => return Err(err("$.version", "missing or not a number")),
-        }
+        check_header(h.format.as_ref(), h.version.as_ref())?;
         if h.exported_ms.is_none() {
             return Err(err("$", "missing field `exported_ms`"));
         }

@@ -36,21 +36,11 @@ async fn preference(b: &Browser, key: &str) -> Result<Value> {
 }
 
 /// Imports `file` through the options page's file control and waits for
-/// the import's report.
+/// the import's report (failing on an error).
 async fn import_through_options(b: &Browser, file: &std::path::Path) -> Result<String> {
-    b.client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css("#import-file"))
-        .await?
-        .send_keys(&file.display().to_string())
-        .await?;
-    b.poll(Duration::from_secs(10), "the import's report", || async {
-        Ok(b.text_of(".data [role=status]")
-            .await?
-            .filter(|t| t.starts_with("Imported")))
-    })
-    .await
+    let said = import_status(b, file).await?;
+    ensure!(said.starts_with("Imported"), "{said}");
+    Ok(said)
 }
 
 /// Imports `file` through the options page's file control; the final
