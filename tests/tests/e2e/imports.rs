@@ -128,23 +128,23 @@ async fn a_file_of_many_parts_is_checked_whole_before_any_is_written(
             .collect()
     };
     let header = json!({"format": "paperclip-export", "version": 1, "exported_ms": 1}).to_string();
-    let begun = ok(
-        &b,
-        json!({"type": "ImportBegin", "header": header, "total": 2, "policy": "overwrite"}),
-    )
-    .await?;
-    let import = begun["import"].clone();
-    let part = |first: u32, conversations: Vec<String>| json!({"type": "ImportPart", "import": import, "first": first, "conversations": conversations});
+    // An import of two; its parts' requests.
+    let begin = || async {
+        let begun = ok(
+            &b,
+            json!({"type": "ImportBegin", "header": header, "total": 2, "policy": "overwrite"}),
+        )
+        .await?;
+        let import = begun["import"].clone();
+        Ok::<_, anyhow::Error>(
+            move |first: u32, conversations: Vec<String>| json!({"type": "ImportPart", "import": import, "first": first, "conversations": conversations}),
+        )
+    };
+    let part = begin().await?;
     let skipped = b.request(part(1, two(["x1", "x2"])[1..].to_vec())).await?;
     ensure!(error(&skipped).contains("the next is 0"), "{skipped}");
     // The refusal ended that import: begin again, validate, then swap.
-    let begun = ok(
-        &b,
-        json!({"type": "ImportBegin", "header": header, "total": 2, "policy": "overwrite"}),
-    )
-    .await?;
-    let import = begun["import"].clone();
-    let part = |first: u32, conversations: Vec<String>| json!({"type": "ImportPart", "import": import, "first": first, "conversations": conversations});
+    let part = begin().await?;
     let checked = ok(&b, part(0, two(["x1", "x2"]))).await?;
     ensure!(checked["done"].is_null(), "{checked}");
     let swapped = b.request(part(0, two(["x2", "x1"]))).await?;
