@@ -478,6 +478,10 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         self.client.switch_to_window(popup.clone()).await?;
+        // The popup chose its tab while the options window that opened it
+        // was still there (and could be taken for the page it is over):
+        // load it again now that only the user's tabs remain.
+        self.client.refresh().await?;
         Ok(popup)
     }
 
