@@ -105,7 +105,7 @@ pub struct ImportError {
     pub message: String,
 }
 
-fn err(path: impl Into<String>, message: impl Into<String>) -> ImportError {
+pub(crate) fn err(path: impl Into<String>, message: impl Into<String>) -> ImportError {
     ImportError {
         path: path.into(),
         message: message.into(),

@@ -38,8 +38,8 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::conversation::Conversation;
 use crate::export::{
-    check_count, check_header, duplicate, normalise, validate_conversation, validate_preferences,
-    ImportError, OfferedPreference, MAX_IMPORT_BYTES,
+    check_count, check_header, duplicate, err, normalise, validate_conversation,
+    validate_preferences, ImportError, OfferedPreference, MAX_IMPORT_BYTES,
 };
 
 /// Most conversations in one part.
@@ -49,13 +49,6 @@ pub const MAX_PART_CONVERSATIONS: usize = 500;
 pub const MAX_PART_BYTES: usize = 1024 * 1024;
 /// Longest header (format, version, time and preferences), bytes.
 pub const MAX_HEADER_BYTES: usize = 256 * 1024;
-
-fn err(path: impl Into<String>, message: impl Into<String>) -> ImportError {
-    ImportError {
-        path: path.into(),
-        message: message.into(),
-    }
-}
 
 /// Cuts conversations of `sizes` bytes into parts of at most
 /// [`MAX_PART_CONVERSATIONS`] and [`MAX_PART_BYTES`] (a larger
