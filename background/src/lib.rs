@@ -22,6 +22,7 @@ pub mod changes;
 pub mod context_cache;
 pub mod data;
 pub mod errors;
+pub mod export_all;
 pub mod history;
 pub mod import;
 pub mod live;
@@ -40,7 +41,7 @@ use std::rc::Rc;
 use js_sys::{Object, Promise, Reflect};
 use paperclip_core::protocol::{
     self, Activated, CacheInvalidated, ConnectionTested, ConversationDetail, ConversationList,
-    Deleted, ErrorKind, Exported, ExportedMarkdown, Pong, PreferenceList, PreferenceSet, PriceList,
+    Deleted, ErrorKind, ExportedMarkdown, Pong, PreferenceList, PreferenceSet, PriceList,
     PricesSaved, ProtocolError, ProviderDeleted, ProviderList, ProviderSaved, ProvidersOrdered,
     QuickAction, Reply, Request, ResilienceSaved, ResilienceStatus, Response, TagsSet,
     TelemetryAnswer, TelemetryExportSaved, TelemetryFlushed, ToContent, PROTOCOL_VERSION,
@@ -268,19 +269,8 @@ async fn handle(message: &JsValue, sender: &MessageSender) -> Result<Response, P
             agent::arrival::show_agent(&store, r.tab_id, then).await?;
             Activated {}.into()
         }
-        Request::ExportConversations(r) => {
-            let conversations = store.conversations(r.ids.as_deref()).await?;
-            let count = conversations.len() as u32;
-            Exported {
-                json: export::export(
-                    conversations,
-                    r.ids.is_none().then(|| store.preferences()).as_ref(),
-                    paperclip_platform::clock::now_ms(),
-                ),
-                count,
-            }
-            .into()
-        }
+        Request::ExportBegin(_) => export_all::begin(&store).await?.into(),
+        Request::ExportPart(r) => export_all::part(&store, r).await?.into(),
         Request::ExportMarkdown(r) => {
             let c = store
                 .get(&r.id)

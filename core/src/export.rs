@@ -61,26 +61,41 @@ pub struct ExportFile {
 }
 
 /// Writes `conversations` (and `preferences`, when given) as an export
-/// file (pretty JSON).
+/// file (pretty JSON): [`frame`] around each conversation's [`piece`], as
+/// the options page puts the file together from an export in parts.
 pub fn export(
     conversations: Vec<Conversation>,
     preferences: Option<&crate::prefs::Preferences>,
     now_ms: f64,
 ) -> String {
+    let (head, tail) = frame(preferences, now_ms);
+    let mut out = head;
+    for (i, c) in conversations.iter().enumerate() {
+        out.push_str(separator(i));
+        out.push_str(&piece(c));
+    }
+    out.push_str(closing(conversations.len()));
+    out.push_str(&tail);
+    out
+}
+
+/// An export file's text around its conversations: the head ends with
+/// the array's `[`, the tail starts with its `]`. Between them go, for
+/// each conversation, [`separator`] and its [`piece`], then [`closing`].
+pub fn frame(preferences: Option<&crate::prefs::Preferences>, now_ms: f64) -> (String, String) {
     let preferences = preferences.map(|p| {
         p.entries(None)
             .into_iter()
             .map(|e| (e.key, e.value))
             .collect()
     });
-    // The same shape as [`ExportFile`], borrowed, written at its exact
-    // size (see [`crate::sized`]).
+    // The same shape as [`ExportFile`], with no conversations.
     #[derive(Serialize)]
-    struct Writing<'a> {
+    struct Writing {
         format: &'static str,
         version: u32,
         exported_ms: f64,
-        conversations: &'a [Conversation],
+        conversations: [(); 0],
         #[serde(skip_serializing_if = "Option::is_none")]
         preferences: Option<BTreeMap<String, serde_json::Value>>,
     }
@@ -88,10 +103,43 @@ pub fn export(
         format: FORMAT,
         version: VERSION,
         exported_ms: now_ms,
-        conversations: &conversations,
+        conversations: [],
         preferences,
     };
-    crate::sized::to_string(&file, true).expect("export files always serialise")
+    let mut text = serde_json::to_string_pretty(&file).expect("export files always serialise");
+    // The first occurrence is the field: only the format, version and
+    // time come before it.
+    const EMPTY: &str = "\"conversations\": []";
+    let at = text.find(EMPTY).expect("the field is written") + EMPTY.len() - 1;
+    let tail = text.split_off(at);
+    (text, tail)
+}
+
+/// One conversation as it stands in an export file (pretty JSON indented
+/// to its place in the array; JSON strings hold no raw line breaks, so
+/// every line break is the layout's).
+pub fn piece(c: &Conversation) -> String {
+    crate::sized::to_string(c, true)
+        .expect("conversations always serialise")
+        .replace('\n', "\n    ")
+}
+
+/// What goes before the `index`th conversation's [`piece`].
+pub fn separator(index: usize) -> &'static str {
+    if index == 0 {
+        "\n    "
+    } else {
+        ",\n    "
+    }
+}
+
+/// What goes after `count` conversations, before the tail of [`frame`].
+pub fn closing(count: usize) -> &'static str {
+    if count == 0 {
+        ""
+    } else {
+        "\n  "
+    }
 }
 
 /// Why a file cannot be imported: where (`$.conversations[2].messages[0].role`)
@@ -705,6 +753,35 @@ mod tests {
     }
 
     proptest! {
+        /// The file put together from its frame and pieces (as the options
+        /// page does from an export in parts) is serde's pretty JSON of
+        /// the whole file, whatever the texts hold (line breaks, quotes,
+        /// non-ASCII) and with or without preferences.
+        #[test]
+        fn the_parts_make_the_whole_file(
+            texts in proptest::collection::vec("(\\PC|[\n\r\t\"\\\\])*", 0..4),
+            with_preferences: bool,
+        ) {
+            let cs: Vec<_> = texts.iter().enumerate().map(|(i, text)| {
+                let mut c = conv(&format!("c{i}"), 2.0);
+                c.title = text.clone();
+                c.push(Message::complete(format!("a{i}"), Role::Assistant, text.clone(), 3.0));
+                c
+            }).collect();
+            let p = crate::prefs::Preferences::default();
+            let file = ExportFile {
+                format: FORMAT.into(),
+                version: VERSION,
+                exported_ms: 5.0,
+                conversations: cs.clone(),
+                preferences: with_preferences.then(|| {
+                    p.entries(None).into_iter().map(|e| (e.key, e.value)).collect()
+                }),
+            };
+            let whole = export(cs, with_preferences.then_some(&p), 5.0);
+            prop_assert_eq!(whole, serde_json::to_string_pretty(&file).unwrap());
+        }
+
         #[test]
         // Times are whole milliseconds (Date.now()), which JSON carries
         // exactly.

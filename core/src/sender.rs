@@ -419,10 +419,10 @@ mod tests {
         }
         // Each page what its controls need.
         use crate::protocol::{
-            ActivateTab, DeleteProvider, ExportConversations, GetUsage, ListConversations,
+            ActivateTab, DeleteProvider, ExportBegin, GetUsage, ListConversations,
         };
         let list = Request::ListConversations(ListConversations::default());
-        let export = Request::ExportConversations(ExportConversations { ids: None });
+        let export = Request::ExportBegin(ExportBegin {});
         let remove = Request::DeleteProvider(DeleteProvider { id: "p".into() });
         let activate = Request::ActivateTab(ActivateTab {
             tab_id: 4,

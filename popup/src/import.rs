@@ -1,13 +1,14 @@
-//! The options page's export and import: an import under a merge policy,
+//! The options page's export and import: "Export all" in parts (the file
+//! put together here), an import under a merge policy,
 //! sent in parts (checked whole by the background before anything is
 //! written, then written part by part; `paperclip_core::import`), and the
 //! settings an imported file carries, which are only listed until the user
 //! applies them.
 
-use paperclip_core::export::{MergePolicy, OfferedPreference, MAX_IMPORT_BYTES};
+use paperclip_core::export::{self, MergePolicy, OfferedPreference, MAX_IMPORT_BYTES};
 use paperclip_core::prefs::Category;
 use paperclip_core::protocol::{
-    ExportConversations, ImportBegin, ImportPart, Imported, SetPreference,
+    ExportBegin, ExportPart, ImportBegin, ImportPart, Imported, SetPreference,
 };
 use paperclip_platform as platform;
 use serde_json::Value;
@@ -101,6 +102,43 @@ async fn import_text(
     Err("the import did not complete: import the file again".into())
 }
 
+/// "Export all" in parts: the background gives the file's frame and every
+/// id, then the conversations a part at a time, and the file is put
+/// together here (a conversation deleted meanwhile is left out); tells
+/// `progress` how far it is and returns how many conversations it holds.
+async fn export_in_parts(progress: impl Fn(String)) -> Result<usize, String> {
+    let begun = platform::call(ExportBegin {})
+        .await
+        .map_err(|e| e.message)?;
+    let total = begun.ids.len();
+    let mut file = paperclip_ui::FileBuilder::new("application/json")?;
+    file.push(&begun.head);
+    let (mut next, mut count) = (0, 0);
+    while next < total {
+        progress(format!("Exporting… {next} of {total} conversations"));
+        let end = total.min(next + paperclip_core::import::MAX_PART_CONVERSATIONS);
+        let part = platform::call(ExportPart {
+            ids: begun.ids[next..end].to_vec(),
+        })
+        .await
+        .map_err(|e| e.message)?;
+        if part.read == 0 {
+            return Err("the export stopped: export again".into());
+        }
+        for piece in &part.conversations {
+            file.push(export::separator(count));
+            file.push(piece);
+            count += 1;
+        }
+        file.fold()?;
+        next += part.read as usize;
+    }
+    file.push(export::closing(count));
+    file.push(&begun.tail);
+    file.download("paperclip-export.json")?;
+    Ok(count)
+}
+
 /// Export and import of conversations.
 #[function_component(DataSection)]
 pub fn data_section() -> Html {
@@ -112,14 +150,12 @@ pub fn data_section() -> Html {
         let status = status.clone();
         Callback::from(move |_| {
             let status = status.clone();
+            status.set(Some(Ok("Exporting…".into())));
             wasm_bindgen_futures::spawn_local(async move {
-                let r = match platform::call(ExportConversations { ids: None }).await {
-                    Ok(e) => {
-                        paperclip_ui::download("paperclip-export.json", &e.json, "application/json")
-                            .map(|_| format!("Exported {} conversations.", e.count))
-                    }
-                    Err(e) => Err(e.message),
-                };
+                let shown = status.clone();
+                let r = export_in_parts(move |p| shown.set(Some(Ok(p))))
+                    .await
+                    .map(|count| format!("Exported {count} conversations."));
                 status.set(Some(r));
             });
         })

@@ -380,6 +380,30 @@ impl Browser {
             .await
     }
 
+    /// "Export all" as the options page does it, in parts (setup: the
+    /// protocol, not the button): the file's text.
+    pub async fn export_all(&self) -> Result<String> {
+        let reply = self
+            .in_extension_page("options.html", EXPORT_PARTS, Value::Null)
+            .await?;
+        let ok = &reply["body"]["ok"];
+        let (Some(head), Some(tail), Some(pieces)) = (
+            ok["head"].as_str(),
+            ok["tail"].as_str(),
+            ok["pieces"].as_array(),
+        ) else {
+            bail!("the export failed: {reply}");
+        };
+        let mut file = head.to_string();
+        for (i, piece) in pieces.iter().enumerate() {
+            file.push_str(paperclip_core::export::separator(i));
+            file.push_str(piece.as_str().context("a piece")?);
+        }
+        file.push_str(paperclip_core::export::closing(pieces.len()));
+        file.push_str(tail);
+        Ok(file)
+    }
+
     /// [`Browser::import_file`] from the extension page the session is in.
     pub async fn import_file_here(&self, file: &str, policy: &str) -> Result<Value> {
         let arg = import_arg(file, policy)?;
@@ -1134,6 +1158,28 @@ const IMPORT_PARTS: &str = "
         }
       }
       return {error: 'the import did not complete'};
+    })().then(done, (e) => done({error: String(e)}));";
+
+/// "Export all" in parts, as the options page does (`ExportBegin`, then
+/// `ExportPart` until every id is read): resolves to `{body: {ok: {head,
+/// tail, pieces}}}`, or the first error reply.
+const EXPORT_PARTS: &str = "
+    const [, done] = arguments;
+    const api = globalThis.browser ?? globalThis.chrome;
+    const send = (body) => api.runtime.sendMessage({v: 1, body});
+    (async () => {
+      const begun = await send({type: 'ExportBegin'});
+      const ok = begun && begun.body && begun.body.ok;
+      if (!ok) return begun;
+      const pieces = [];
+      for (let next = 0; next < ok.ids.length;) {
+        const r = await send({type: 'ExportPart', ids: ok.ids.slice(next, next + 500)});
+        if (!r || !r.body || !r.body.ok) return r;
+        if (r.body.ok.read === 0) return {error: 'the export stopped'};
+        pieces.push(...r.body.ok.conversations);
+        next += r.body.ok.read;
+      }
+      return {v: 1, body: {ok: {head: ok.head, tail: ok.tail, pieces}}};
     })().then(done, (e) => done({error: String(e)}));";
 
 /// Opens `popup.html` in a popup-type window (resolves `{id}` or `{error}`).

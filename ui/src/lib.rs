@@ -153,9 +153,60 @@ fn usage_cell(u: &paperclip_core::conversation::Usage) -> String {
 
 /// Offers `text` to the user as a file download named `filename`.
 pub fn download(filename: &str, text: &str, mime: &str) -> Result<(), String> {
+    save(
+        filename,
+        gloo_file::Blob::new_with_options(text, Some(mime)).into(),
+    )
+}
+
+/// A file put together from pieces of text as they come: each batch is
+/// folded into a `Blob` (which the browser keeps out of the page's heap
+/// and does not copy to join), so no string ever holds the whole file.
+pub struct FileBuilder {
+    blob: web_sys::Blob,
+    pending: js_sys::Array,
+    mime: String,
+}
+
+impl FileBuilder {
+    /// An empty file of type `mime`.
+    pub fn new(mime: &str) -> Result<Self, String> {
+        Ok(Self {
+            blob: web_sys::Blob::new().map_err(|_| "cannot create a file")?,
+            pending: js_sys::Array::new(),
+            mime: mime.into(),
+        })
+    }
+
+    /// Appends `text`.
+    pub fn push(&mut self, text: &str) {
+        self.pending.push(&text.into());
+    }
+
+    /// Folds what was pushed into the file.
+    pub fn fold(&mut self) -> Result<(), String> {
+        let parts = js_sys::Array::of1(&self.blob);
+        for piece in self.pending.iter() {
+            parts.push(&piece);
+        }
+        let bag = web_sys::BlobPropertyBag::new();
+        bag.set_type(&self.mime);
+        self.blob = web_sys::Blob::new_with_blob_sequence_and_options(&parts, &bag)
+            .map_err(|_| "cannot put the file together")?;
+        self.pending = js_sys::Array::new();
+        Ok(())
+    }
+
+    /// Offers the file to the user as a download named `filename`.
+    pub fn download(mut self, filename: &str) -> Result<(), String> {
+        self.fold()?;
+        save(filename, self.blob)
+    }
+}
+
+fn save(filename: &str, blob: web_sys::Blob) -> Result<(), String> {
     use wasm_bindgen::JsCast;
-    let blob = gloo_file::Blob::new_with_options(text, Some(mime));
-    let url = gloo_file::ObjectUrl::from(blob);
+    let url = gloo_file::ObjectUrl::from(gloo_file::Blob::from(blob));
     let document = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;

@@ -96,11 +96,16 @@ pub trait Backend {
     async fn delete(&self, id: &str) -> Result<bool, ProtocolError>;
     /// Deletes the conversations `ids` (missing ones are skipped).
     async fn delete_conversations(&self, ids: &[String]) -> Result<(), ProtocolError>;
-    /// Every conversation (or those with `ids`), in no particular order.
-    async fn conversations(
+    /// Every conversation's id, newest first.
+    async fn conversation_ids(&self) -> Result<Vec<String>, ProtocolError>;
+    /// Reads the conversations `ids` in that order (one at a time, in one
+    /// read), handing each to `visit` until it returns false (missing ones
+    /// are skipped): how many of `ids` were read.
+    async fn read_conversations(
         &self,
-        ids: Option<&[String]>,
-    ) -> Result<Vec<Conversation>, ProtocolError>;
+        ids: &[String],
+        visit: &mut dyn FnMut(Conversation) -> bool,
+    ) -> Result<usize, ProtocolError>;
     /// The size of every conversation.
     async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError>;
     /// Plans `file` under `policy` against what is stored and writes the

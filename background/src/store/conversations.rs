@@ -119,14 +119,21 @@ impl Store {
         result
     }
 
-    /// Every conversation (or those with `ids`), oldest first by update.
-    pub async fn conversations(
+    /// Every conversation's id, newest first ("Export all" asks for them
+    /// in parts).
+    pub async fn conversation_ids(&self) -> Result<Vec<String>, ProtocolError> {
+        self.backend.conversation_ids().await
+    }
+
+    /// Reads the conversations `ids` in order, handing each to `visit`
+    /// until it returns false (missing ones are skipped): how many of
+    /// `ids` were read.
+    pub async fn read_conversations(
         &self,
-        ids: Option<&[String]>,
-    ) -> Result<Vec<Conversation>, ProtocolError> {
-        let mut all = self.backend.conversations(ids).await?;
-        all.sort_by(|a, b| a.updated_ms.total_cmp(&b.updated_ms));
-        Ok(all)
+        ids: &[String],
+        visit: &mut dyn FnMut(Conversation) -> bool,
+    ) -> Result<usize, ProtocolError> {
+        self.backend.read_conversations(ids, visit).await
     }
 
     /// Writes a validated import file under `policy`, all or nothing. Its

@@ -96,17 +96,31 @@ impl Backend for Memory {
         Ok(())
     }
 
-    async fn conversations(
-        &self,
-        ids: Option<&[String]>,
-    ) -> Result<Vec<Conversation>, ProtocolError> {
-        Ok(self
+    async fn conversation_ids(&self) -> Result<Vec<String>, ProtocolError> {
+        let mut all: Vec<(f64, String)> = self
             .conversations
             .borrow()
             .values()
-            .filter(|c| ids.is_none_or(|ids| ids.contains(&c.id)))
-            .cloned()
-            .collect())
+            .map(|c| (-c.updated_ms, c.id.clone()))
+            .collect();
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+        Ok(all.into_iter().map(|(_, id)| id).collect())
+    }
+
+    async fn read_conversations(
+        &self,
+        ids: &[String],
+        visit: &mut dyn FnMut(Conversation) -> bool,
+    ) -> Result<usize, ProtocolError> {
+        for (i, id) in ids.iter().enumerate() {
+            let found = self.conversations.borrow().get(id).cloned();
+            if let Some(c) = found {
+                if !visit(c) {
+                    return Ok(i + 1);
+                }
+            }
+        }
+        Ok(ids.len())
     }
 
     async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError> {

@@ -317,11 +317,11 @@ pub async fn export_then_import_under_each_policy() {
         )
         .await
         .unwrap();
-    let mine = store.conversations(None).await.unwrap();
-    assert_eq!(mine.len(), 1);
+    let mine = store.get("a").await.unwrap().unwrap();
+    assert_eq!(store.conversation_ids().await.unwrap(), ["a"]);
 
     // A file with an older "a", a newer copy would win under KeepNewest, and a new "b".
-    let mut older = mine[0].clone();
+    let mut older = mine.clone();
     older.updated_ms = 5.0;
     older.messages[0].text = "older copy".into();
     let mut fresh = Conversation::new("b".into(), "https://b.test".into(), 1.0);
@@ -359,9 +359,32 @@ pub async fn export_then_import_under_each_policy() {
         "older copy"
     );
 
-    // Export of selected ids.
-    let only_b = store.conversations(Some(&["b".to_string()])).await.unwrap();
-    assert_eq!(only_b, vec![fresh]);
+    // Export in parts: every id newest first ("a" now carries its file
+    // time 5, "b" 1); read in the order asked, missing ids skipped, until
+    // the reader has enough.
+    let ids = store.conversation_ids().await.unwrap();
+    assert_eq!(ids, ["a", "b"]);
+    let asked: Vec<String> = ["b", "gone", "a"].map(String::from).into();
+    let mut got = Vec::new();
+    let read = store
+        .read_conversations(&asked, &mut |c| {
+            got.push(c);
+            true
+        })
+        .await
+        .unwrap();
+    assert_eq!(read, 3);
+    assert_eq!(got.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(got[0], fresh);
+    let mut first = Vec::new();
+    let read = store
+        .read_conversations(&asked, &mut |c| {
+            first.push(c.id);
+            false
+        })
+        .await
+        .unwrap();
+    assert_eq!((read, first), (1, vec!["b".to_string()]));
 
     // A file with preferences: written with the conversations, applied.
     let mut prefs = paperclip_core::prefs::Preferences::default();

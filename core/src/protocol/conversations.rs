@@ -77,20 +77,66 @@ pub struct ActivateTab {
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Activated {}
 
-/// Exports conversations.
+/// Starts "Export all" in parts: the page asks for the conversations a
+/// part at a time ([`ExportPart`]) and puts the file together itself
+/// (see [`crate::export::frame`]), so the worker never holds it whole.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct ExportConversations {
-    /// Which conversations; `None` for all.
-    pub ids: Option<Vec<String>>,
+pub struct ExportBegin {}
+
+/// What an export starts from.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportBegun {
+    /// The file's text before its conversations (format, version, time).
+    pub head: String,
+    /// The file's text after them (the preferences).
+    pub tail: String,
+    /// Every stored conversation's id, newest first: what to ask for.
+    pub ids: Vec<String>,
 }
 
-/// An export file ([`crate::export`]), as JSON text.
+/// Asks for conversations of an export, in the order given (at most
+/// [`crate::import::MAX_PART_CONVERSATIONS`] ids).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
-pub struct Exported {
-    /// The file's content.
-    pub json: String,
-    /// Number of conversations in it.
-    pub count: u32,
+pub struct ExportPart {
+    /// Their ids.
+    pub ids: Vec<String>,
+}
+
+impl ExportPart {
+    /// Refuses more ids than a part holds, and ids no conversation can
+    /// have (empty or longer than [`crate::export::MAX_FIELD_CHARS`]).
+    pub fn validate(&self) -> Result<(), super::ProtocolError> {
+        let refuse = |m: String| super::ProtocolError::new(super::ErrorKind::Malformed, m);
+        let most = crate::import::MAX_PART_CONVERSATIONS;
+        if self.ids.len() > most {
+            return Err(refuse(format!(
+                "an export part asks for at most {most} conversations, not {}",
+                self.ids.len()
+            )));
+        }
+        match self.ids.iter().position(|id| {
+            id.is_empty() || id.chars().count() > crate::export::MAX_FIELD_CHARS
+        }) {
+            Some(i) => Err(refuse(format!(
+                "ids[{i}]: not a conversation id (empty, or longer than {} characters)",
+                crate::export::MAX_FIELD_CHARS
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Conversations of an export, each as it stands in the file
+/// ([`crate::export::piece`]).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExportedPart {
+    /// The conversations read, in the order asked (ids deleted since the
+    /// export began are left out).
+    pub conversations: Vec<String>,
+    /// How many of the ids asked were read (about
+    /// [`crate::import::MAX_PART_BYTES`] of text at most): ask for the
+    /// rest again.
+    pub read: u32,
 }
 
 /// Exports one conversation as Markdown.

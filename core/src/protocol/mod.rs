@@ -119,8 +119,10 @@ rpc! {
     DeleteConversation => Deleted,
     /// Shows the agent in a tab (the popup's "Ask Clippy on this page").
     ActivateTab => Activated,
-    /// All or selected conversations as an export file.
-    ExportConversations => Exported,
+    /// Starts "Export all" in parts: the file's frame and every id.
+    ExportBegin => ExportBegun,
+    /// Conversations of an export in parts.
+    ExportPart => ExportedPart,
     /// One conversation as Markdown.
     ExportMarkdown => ExportedMarkdown,
     /// Starts an import in parts.

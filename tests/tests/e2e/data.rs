@@ -247,8 +247,7 @@ async fn delete_one_sites_data_keeps_the_others(b: Browser, server: Server) -> R
         .await?
         .pop()
         .context("no conversation")?;
-    let exported = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
-    let mut file: Value = serde_json::from_str(exported["json"].as_str().context("json")?)?;
+    let mut file: Value = serde_json::from_str(&b.export_all().await?)?;
     let mut other = file["conversations"][0].clone();
     other["id"] = json!("other-site");
     other["site"] = json!("https://other.example");

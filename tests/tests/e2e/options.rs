@@ -293,7 +293,7 @@ async fn providers_on_the_options_page(b: Browser, _server: Server) -> Result<Br
     );
     let list = ok(&b, json!({"type": "ListProviders"})).await?;
     ensure!(list["providers"][0]["has_key"] == json!(true), "{list}");
-    let export = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
+    let export = b.export_all().await?;
     for (what, text) in [("list", list.to_string()), ("export", export.to_string())] {
         ensure!(
             !text.contains("SECRET"),

@@ -386,7 +386,8 @@ async fn each_page_may_send_only_what_its_controls_need(
         json!({"type": "SaveProvider", "settings": settings, "key": {"action": "set", "key": "k"}}),
         json!({"type": "ImportBegin", "header": "{}", "total": 0, "policy": "skip"}),
         json!({"type": "ImportPart", "import": 1, "first": 0, "conversations": []}),
-        json!({"type": "ExportConversations", "ids": null}),
+        json!({"type": "ExportBegin"}),
+        json!({"type": "ExportPart", "ids": ["a"]}),
         json!({"type": "ListConversations", "limit": 5}),
         json!({"type": "SetPreference", "key": "privacy.telemetry_remote", "value": true}),
     ];
@@ -407,7 +408,7 @@ async fn each_page_may_send_only_what_its_controls_need(
     b.open_popup().await?;
     for (request, allowed) in requests
         .iter()
-        .zip([false, false, false, false, true, false])
+        .zip([false, false, false, false, false, true, false])
     {
         let reply = b.request_here(request.clone()).await?;
         if allowed {
@@ -420,10 +421,10 @@ async fn each_page_may_send_only_what_its_controls_need(
         }
     }
     b.close_tab(back).await?;
-    let exported = b
-        .request(json!({"type": "ExportConversations", "ids": null}))
-        .await?;
-    ensure!(!exported["body"]["ok"].is_null(), "options: {exported}");
+    for request in [json!({"type": "ExportBegin"}), json!({"type": "ExportPart", "ids": ["a"]})] {
+        let reply = b.request(request.clone()).await?;
+        ensure!(!reply["body"]["ok"].is_null(), "options: {request} -> {reply}");
+    }
     let prefs = b.request(json!({"type": "GetPreferences"})).await?;
     ensure!(
         !prefs
@@ -504,7 +505,7 @@ async fn an_endless_answer_is_cut_and_the_agent_stays_responsive(
     server: Server,
 ) -> Result<Browser> {
     use paperclip_e2e::fake_provider::{Fault, Route};
-    use paperclip_e2e::scenario::{add_fake_provider, imported, latest_conversation, ok};
+    use paperclip_e2e::scenario::{add_fake_provider, imported, latest_conversation};
     let fake = paperclip_e2e::fake_provider::FakeProvider::start()?;
     b.client.goto(&server.url("/")).await?;
     add_fake_provider(&b, "Fake", &fake).await?;
@@ -537,13 +538,8 @@ async fn an_endless_answer_is_cut_and_the_agent_stays_responsive(
     ensure!(next == "Echo: Are you still there?", "{next}");
     b.top().await?;
     // The export (with the long answer) imports again.
-    let exported = ok(&b, json!({"type": "ExportConversations", "ids": null})).await?;
-    let imported = imported(
-        &b,
-        exported["json"].as_str().unwrap_or_default(),
-        "overwrite",
-    )
-    .await?;
+    let exported = b.export_all().await?;
+    let imported = imported(&b, &exported, "overwrite").await?;
     ensure!(imported["overwritten"] == 1, "{imported}");
     Ok(b)
 }

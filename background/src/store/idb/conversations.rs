@@ -253,24 +253,49 @@ impl IndexedDb {
         Ok(existed)
     }
 
-    pub(super) async fn all_conversations(
+    /// The keys of the `(rank, id)` index: newest first, no record read.
+    pub(super) async fn ids_newest_first(&self) -> Result<Vec<String>, ProtocolError> {
+        let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+        let keys = s[0]
+            .index(schema::BY_RECENT.name)
+            .map_err(storage_error)?
+            .get_all_keys(None, None)
+            .await
+            .map_err(storage_error)?;
+        Ok(keys.iter().filter_map(JsValue::as_string).collect())
+    }
+
+    /// One `get` after another in one transaction, so that only the
+    /// record being read is held; unreadable records are quarantined
+    /// afterwards.
+    pub(super) async fn read_in_order(
         &self,
-        ids: Option<&[String]>,
-    ) -> Result<Vec<Conversation>, ProtocolError> {
-        let wanted = |c: &Conversation| ids.is_none_or(|ids| ids.contains(&c.id));
-        let rows = {
+        ids: &[String],
+        visit: &mut dyn FnMut(Conversation) -> bool,
+    ) -> Result<usize, ProtocolError> {
+        let mut unreadable = Vec::new();
+        let mut read = 0;
+        {
             let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
-            s[0].get_all(None, None).await.map_err(storage_error)?
-        };
-        let mut out = Vec::new();
-        for v in &rows {
-            match records::decode_conversation(v) {
-                Ok(c) if wanted(&c) => out.push(c),
-                Ok(_) => {}
-                Err(e) => self.quarantine(store::CONVERSATIONS, v, &e).await,
+            for id in ids {
+                read += 1;
+                let Some(value) = s[0].get(id.as_str().into()).await.map_err(storage_error)? else {
+                    continue;
+                };
+                match records::decode_conversation(&value) {
+                    Ok(c) => {
+                        if !visit(c) {
+                            break;
+                        }
+                    }
+                    Err(e) => unreadable.push((value, e)),
+                }
             }
         }
-        Ok(out)
+        for (value, e) in unreadable {
+            self.quarantine(store::CONVERSATIONS, &value, &e).await;
+        }
+        Ok(read)
     }
 
     /// Sizes from the records' listed fields (no conversation is decoded);

@@ -235,11 +235,16 @@ impl Backend for IndexedDb {
         self.delete_keys(store::CONVERSATIONS, ids).await
     }
 
-    async fn conversations(
+    async fn conversation_ids(&self) -> Result<Vec<String>, ProtocolError> {
+        self.ids_newest_first().await
+    }
+
+    async fn read_conversations(
         &self,
-        ids: Option<&[String]>,
-    ) -> Result<Vec<Conversation>, ProtocolError> {
-        self.all_conversations(ids).await
+        ids: &[String],
+        visit: &mut dyn FnMut(Conversation) -> bool,
+    ) -> Result<usize, ProtocolError> {
+        self.read_in_order(ids, visit).await
     }
 
     async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError> {
