@@ -149,7 +149,15 @@ pub fn error_text(e: &JsValue) -> String {
 /// "Receiving end does not exist"; it is sent again, up to twice, 100 ms
 /// apart, which wakes the background.
 pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
-    let message = to_js(&request.to_wire());
+    // Boxed: one copy of the sending code for every request type (inlined
+    // into each caller's future, it cost every page kilobytes).
+    let sending: std::pin::Pin<Box<dyn std::future::Future<Output = _>>> =
+        Box::pin(send(to_js(&request.to_wire())));
+    R::read_reply(&sending.await?)
+}
+
+/// [`call`]'s sending, with its retries: the reply as JSON text.
+async fn send(message: JsValue) -> Result<String, ProtocolError> {
     let mut attempt = 0;
     let reply = loop {
         match api().runtime().send_message(None, &message, None).await {
@@ -167,7 +175,7 @@ pub async fn call<R: Rpc>(request: R) -> Result<R::Response, ProtocolError> {
             }
         }
     };
-    R::read_reply(&from_js(&reply)?)
+    from_js(&reply)
 }
 
 /// Sends `request` and ignores the reply (used for pings, whose only

@@ -26,12 +26,14 @@ pub const TWIGGY: &str = "0.8.0";
 /// ceiling, so the bytes only go down. The targets (background
 /// ≤ 350 KB, each page ≤ 180 KB) are further down and not met yet. (The
 /// popup's was raised once, 365,000 → 366,500, for the options page's
-/// import in parts: +3.2 KB.)
+/// import in parts: +3.2 KB; lowered to 364,000 and the panel's to
+/// 432,000 when `platform::call` stopped inlining its sending code into
+/// every caller: −4.8 KB and −1.9 KB.)
 pub const BUDGETS: &[(&str, u64)] = &[
     ("pkg/background_bg.wasm", 800_000),
     ("pkg/agent_bg.wasm", 315_000),
-    ("pkg/popup_bg.wasm", 366_500),
-    ("pkg/devtools_bg.wasm", 435_000),
+    ("pkg/popup_bg.wasm", 364_000),
+    ("pkg/devtools_bg.wasm", 432_000),
     ("pkg/pdf.wasm", 510_000),
     ("content/loader.js", 4_000),
     ("content/extract.js", 3_000),

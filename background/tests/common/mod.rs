@@ -374,7 +374,10 @@ pub async fn export_then_import_under_each_policy() {
         .await
         .unwrap();
     assert_eq!(read, 3);
-    assert_eq!(got.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+    assert_eq!(
+        got.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["b", "a"]
+    );
     assert_eq!(got[0], fresh);
     let mut first = Vec::new();
     let read = store

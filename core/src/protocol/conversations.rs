@@ -114,9 +114,11 @@ impl ExportPart {
                 self.ids.len()
             )));
         }
-        match self.ids.iter().position(|id| {
-            id.is_empty() || id.chars().count() > crate::export::MAX_FIELD_CHARS
-        }) {
+        match self
+            .ids
+            .iter()
+            .position(|id| id.is_empty() || id.chars().count() > crate::export::MAX_FIELD_CHARS)
+        {
             Some(i) => Err(refuse(format!(
                 "ids[{i}]: not a conversation id (empty, or longer than {} characters)",
                 crate::export::MAX_FIELD_CHARS
@@ -227,4 +229,29 @@ pub struct SetTags {
 pub struct TagsSet {
     /// Tags after normalisation.
     pub tags: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_part_asks_for_at_most_a_part_of_real_ids() {
+        let part = |ids: Vec<String>| ExportPart { ids }.validate();
+        assert!(part(vec![]).is_ok());
+        assert!(part(vec!["a".repeat(crate::export::MAX_FIELD_CHARS)]).is_ok());
+        let many = part(vec!["a".into(); 501]).unwrap_err();
+        assert_eq!(
+            many.message,
+            "an export part asks for at most 500 conversations, not 501"
+        );
+        let long = part(vec!["a".into(), "é".repeat(2_049)]).unwrap_err();
+        assert!(
+            long.message.starts_with("ids[1]: not a conversation id"),
+            "{}",
+            long.message
+        );
+        let empty = part(vec![String::new()]).unwrap_err();
+        assert!(empty.message.starts_with("ids[0]"), "{}", empty.message);
+    }
 }

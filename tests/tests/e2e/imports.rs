@@ -134,7 +134,11 @@ async fn many_conversations_travel_in_parts_both_ways(
     };
     let mut got: Vec<String> = back.conversations.iter().map(|c| c.id.clone()).collect();
     got.sort();
-    ensure!(got == ids(&file(false)), "{} conversations exported", got.len());
+    ensure!(
+        got == ids(&file(false)),
+        "{} conversations exported",
+        got.len()
+    );
 
     // The protocol behind the control, as a hostile sender would use it.
     let error = |reply: &Value| {
@@ -184,11 +188,19 @@ async fn many_conversations_travel_in_parts_both_ways(
     );
     ensure!(stored_conversations(&b).await? == 1_200);
     let many: Vec<String> = (0..501).map(|i| format!("p{i}")).collect();
-    let too_many = b.request(json!({"type": "ExportPart", "ids": many})).await?;
+    let too_many = b
+        .request(json!({"type": "ExportPart", "ids": many}))
+        .await?;
     ensure!(error(&too_many).contains("at most 500"), "{too_many}");
-    let empty = b.request(json!({"type": "ExportPart", "ids": ["p1", ""]})).await?;
+    let empty = b
+        .request(json!({"type": "ExportPart", "ids": ["p1", ""]}))
+        .await?;
     ensure!(error(&empty).contains("ids[1]"), "{empty}");
-    let unknown = ok(&b, json!({"type": "ExportPart", "ids": ["nobody", "nothing"]})).await?;
+    let unknown = ok(
+        &b,
+        json!({"type": "ExportPart", "ids": ["nobody", "nothing"]}),
+    )
+    .await?;
     ensure!(
         unknown["read"] == 2 && unknown["conversations"] == json!([]),
         "{unknown}"

@@ -421,9 +421,15 @@ async fn each_page_may_send_only_what_its_controls_need(
         }
     }
     b.close_tab(back).await?;
-    for request in [json!({"type": "ExportBegin"}), json!({"type": "ExportPart", "ids": ["a"]})] {
+    for request in [
+        json!({"type": "ExportBegin"}),
+        json!({"type": "ExportPart", "ids": ["a"]}),
+    ] {
         let reply = b.request(request.clone()).await?;
-        ensure!(!reply["body"]["ok"].is_null(), "options: {request} -> {reply}");
+        ensure!(
+            !reply["body"]["ok"].is_null(),
+            "options: {request} -> {reply}"
+        );
     }
     let prefs = b.request(json!({"type": "GetPreferences"})).await?;
     ensure!(
