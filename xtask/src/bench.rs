@@ -63,13 +63,14 @@ pub fn bench(args: &[String]) -> Result<()> {
             crate::dist::test_extensions()?;
             run_bin("bench_soak", &args[1..])
         }
+        Some("all") => crate::bench_all::all(&args[1..]),
         Some("devtools") => {
             crate::dist::dist()?;
             crate::dist::test_extensions()?;
             run_bin("bench_devtools", &args[1..])
         }
         _ => {
-            bail!("usage: cargo xtask bench storage|resilience|telemetry|agent|devtools|soak [--quick]")
+            bail!("usage: cargo xtask bench storage|resilience|telemetry|agent|devtools|soak|all [--quick]")
         }
     }
 }

@@ -338,23 +338,20 @@ impl IndexedDb {
             .iter()
             .filter_map(JsValue::as_string)
             .collect();
+        // Only the records the file also holds are read, one at a time
+        // (reading every record to learn a few update times held the
+        // whole store in the worker's heap, for every part).
         let mut existing: HashMap<String, f64> = HashMap::new();
-        if file.conversations.iter().any(|c| keys.contains(&c.id)) {
-            for v in s[0]
-                .get_all(None, None)
+        for c in file.conversations.iter().filter(|c| keys.contains(&c.id)) {
+            let record = s[0]
+                .get(c.id.as_str().into())
                 .await
-                .map_err(storage_error)?
-                .iter()
-            {
-                let id = Reflect::get(v, &"id".into())
-                    .ok()
-                    .and_then(|v| v.as_string());
-                let updated = Reflect::get(v, &"updated".into())
-                    .ok()
-                    .and_then(|v| v.as_f64());
-                if let (Some(id), Some(updated)) = (id, updated) {
-                    existing.insert(id, updated);
-                }
+                .map_err(storage_error)?;
+            let updated = record
+                .and_then(|v| Reflect::get(&v, &"updated".into()).ok())
+                .and_then(|v| v.as_f64());
+            if let Some(updated) = updated {
+                existing.insert(c.id.clone(), updated);
             }
         }
         let plan = plan_import(file, &existing, policy);
