@@ -58,7 +58,7 @@ pub async fn drive(
     config: Value,
     limit: Duration,
 ) -> Result<Value> {
-    browser.client.goto(page).await?;
+    load(browser, page).await?;
     browser
         .poll(Duration::from_secs(20), function, || async {
             let v = browser
@@ -104,6 +104,28 @@ pub async fn drive(
             bail!("{function} did not finish within {limit:?}");
         }
     }
+}
+
+/// Opens `page`, waiting at most a minute for it to load. Now and then
+/// (one run in several, on a busy machine) Chromium's renderer never
+/// reports the load and the driver gave up only after its 300 s ("Timed
+/// out receiving message from renderer"), failing the whole bench: the
+/// page is then loaded once more in a new tab.
+async fn load(browser: &Browser, page: &str) -> Result<()> {
+    let minute = fantoccini::wd::TimeoutConfiguration::new(
+        Some(Duration::from_secs(60)),
+        Some(Duration::from_secs(60)),
+        None,
+    );
+    browser.client.update_timeouts(minute).await?;
+    let Err(e) = browser.client.goto(page).await else {
+        return Ok(());
+    };
+    eprintln!("bench: {page} did not load ({e}); once more in a new tab");
+    let tab = browser.new_window(true).await?;
+    browser.client.switch_to_window(tab).await?;
+    browser.client.goto(page).await?;
+    Ok(())
 }
 
 /// `n` conversations (ids `{prefix}-0`, `{prefix}-1`, …, on 40 sites, one

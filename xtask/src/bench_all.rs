@@ -1,4 +1,5 @@
-//! `cargo xtask bench all [--quick] [--write-baseline]`: every bench, one
+//! `cargo xtask bench all [--quick] [--no-run] [--write-baseline]`: every
+//! bench (with `--no-run`, none: the files of the last runs are read), one
 //! after the other, then each ratio of ours to a peer or floor measured
 //! in the same run (`ours ÷ peer`, at p50 and p95, from the shared rows
 //! `{case, impl, n, p50_ms, p95_ms, p99_ms}` of `target/bench/*.json`)
@@ -142,9 +143,10 @@ pub fn compare(baseline: &[Ratio], now: &[Ratio]) -> (Vec<Compared>, Vec<Ratio>)
 pub fn all(args: &[String]) -> Result<()> {
     let quick = args.iter().any(|a| a == "--quick");
     let write = args.iter().any(|a| a == "--write-baseline");
+    let run = !args.iter().any(|a| a == "--no-run");
     let out = root().join("target/bench");
     let mut failed = Vec::new();
-    for (i, bench) in BENCHES.iter().enumerate() {
+    for (i, bench) in BENCHES.iter().enumerate().filter(|_| run) {
         eprintln!("bench all: {bench} ({} of {})", i + 1, BENCHES.len());
         // Rows of an earlier run must not pass for this one's.
         let _ = std::fs::remove_file(out.join(format!("{bench}.json")));

@@ -68,11 +68,12 @@ commands:
                        conversations, export and import) with the built extension in
                        headless Chromium, sampling the worker's and the agent's memory;
                        fails when a memory bound is crossed; writes target/bench/soak.json
-  bench all [--quick] [--write-baseline]
+  bench all [--quick] [--no-run] [--write-baseline]
                        every bench, then each ratio of ours to a peer or floor of the
                        same run next to bench/baseline.json; fails on a ratio grown by
-                       more than 25% or a failed bench (--write-baseline: store this
-                       run's ratios as the baseline)
+                       more than 25% or a failed bench (--no-run: only compare the
+                       last runs' files; --write-baseline: store the ratios as the
+                       baseline)
   bench telemetry [--quick]
                        counter add and histogram record (worker and page paths) next
                        to the OpenTelemetry JS SDK, and a sustained load with its
