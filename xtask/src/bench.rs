@@ -63,7 +63,6 @@ pub fn bench(args: &[String]) -> Result<()> {
             crate::dist::test_extensions()?;
             run_bin("bench_soak", &args[1..])
         }
-        Some("all") => crate::bench_all::all(&args[1..]),
         Some("devtools") => {
             crate::dist::dist()?;
             crate::dist::test_extensions()?;

@@ -115,6 +115,9 @@ fn run() -> Result<()> {
         }
         Some("test") => test::test(flag("--skip-lint")),
         Some("size") => size::size(),
+        Some("bench") if args.get(1).map(String::as_str) == Some("all") => {
+            bench_all::all(&args[2..])
+        }
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => {
             let seconds = match args.get(1) {
