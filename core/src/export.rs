@@ -722,36 +722,6 @@ mod tests {
         assert_eq!(markdown_filename(&c), "paperclip-conversation.md");
     }
 
-    #[test]
-    fn the_export_is_what_the_file_type_would_write() {
-        let cs: Vec<_> = (0..5)
-            .map(|i| conv(&format!("c{i}"), 1_000.0 + f64::from(i)))
-            .collect();
-        let p = crate::prefs::Preferences::default();
-        let file = ExportFile {
-            format: FORMAT.into(),
-            version: VERSION,
-            exported_ms: 5.0,
-            conversations: cs.clone(),
-            preferences: Some(
-                p.entries(None)
-                    .into_iter()
-                    .map(|e| (e.key, e.value))
-                    .collect(),
-            ),
-        };
-        let expected = serde_json::to_string_pretty(&file).unwrap();
-        assert_eq!(export(cs.clone(), Some(&p), 5.0), expected);
-        let file = ExportFile {
-            preferences: None,
-            ..file
-        };
-        assert_eq!(
-            export(cs, None, 5.0),
-            serde_json::to_string_pretty(&file).unwrap()
-        );
-    }
-
     proptest! {
         /// The file put together from its frame and pieces (as the options
         /// page does from an export in parts) is serde's pretty JSON of
