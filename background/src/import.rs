@@ -81,15 +81,14 @@ pub async fn part(store: &Store, r: ImportPart) -> Result<ImportStep, ProtocolEr
         ));
     };
     let writing = run.session.validated();
-    let written = run.session.next();
+    let stopped = format!(
+        "import stopped after writing {} of {} conversations",
+        run.session.next(),
+        run.session.total()
+    );
     let conversations = match run.session.part(r.first as usize, &r.conversations) {
         Ok(c) => c,
-        Err(e) if writing => {
-            return Err(refused(format!(
-                "import stopped after writing {written} of {} conversations: {e}",
-                run.session.total()
-            )))
-        }
+        Err(e) if writing => return Err(refused(format!("{stopped}: {e}"))),
         Err(e) => return Err(refused(format!("import refused, nothing changed: {e}"))),
     };
     drop(r.conversations);
@@ -101,16 +100,10 @@ pub async fn part(store: &Store, r: ImportPart) -> Result<ImportStep, ProtocolEr
             conversations,
             preferences: None,
         };
-        let plan = store.import(file, run.policy).await.map_err(|e| {
-            ProtocolError::new(
-                e.kind,
-                format!(
-                    "import stopped after writing {written} of {} conversations: {}",
-                    run.session.total(),
-                    e.message
-                ),
-            )
-        })?;
+        let plan = store
+            .import(file, run.policy)
+            .await
+            .map_err(|e| ProtocolError::new(e.kind, format!("{stopped}: {}", e.message)))?;
         run.done.added += plan.added;
         run.done.overwritten += plan.overwritten;
         run.done.skipped += plan.skipped;

@@ -69,13 +69,20 @@ pub fn export(
     now_ms: f64,
 ) -> String {
     let (head, tail) = frame(preferences, now_ms);
-    let mut out = head;
-    for (i, c) in conversations.iter().enumerate() {
+    let pieces: Vec<String> = conversations.iter().map(piece).collect();
+    assemble(&head, &pieces, &tail)
+}
+
+/// The file of [`frame`]'s `head` and `tail` around `pieces` (what the
+/// options page does part by part, into a `Blob`).
+pub fn assemble(head: &str, pieces: &[impl AsRef<str>], tail: &str) -> String {
+    let mut out = head.to_string();
+    for (i, p) in pieces.iter().enumerate() {
         out.push_str(separator(i));
-        out.push_str(&piece(c));
+        out.push_str(p.as_ref());
     }
-    out.push_str(closing(conversations.len()));
-    out.push_str(&tail);
+    out.push_str(closing(pieces.len()));
+    out.push_str(tail);
     out
 }
 
@@ -169,15 +176,7 @@ pub const FUTURE_SKEW_MS: f64 = 10.0 * 60_000.0;
 /// without one), and no time is in the future (a planted conversation
 /// would otherwise stay "newest" forever).
 pub fn parse_import(bytes: &[u8], now_ms: f64) -> Result<ExportFile, ImportError> {
-    if bytes.len() > MAX_IMPORT_BYTES {
-        return Err(err(
-            "$",
-            format!(
-                "file is {} bytes; the limit is {MAX_IMPORT_BYTES}",
-                bytes.len()
-            ),
-        ));
-    }
+    check_size("file", bytes.len(), MAX_IMPORT_BYTES)?;
     // The fast path: a well-formed file parses once, without tracking paths.
     // Only a file that fails is parsed again, slowly, to say where and why.
     let file = match serde_json::from_slice::<ExportFile>(bytes) {
@@ -185,6 +184,17 @@ pub fn parse_import(bytes: &[u8], now_ms: f64) -> Result<ExportFile, ImportError
         _ => detailed_parse(bytes)?,
     };
     finish(file, now_ms)
+}
+
+/// Refuses `what` (a file, a header) of `len` bytes over `limit`.
+pub(crate) fn check_size(what: &str, len: usize, limit: usize) -> Result<(), ImportError> {
+    if len > limit {
+        return Err(err(
+            "$",
+            format!("{what} is {len} bytes; the limit is {limit}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a file that is not a Paperclip export of [`VERSION`].

@@ -38,7 +38,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::conversation::Conversation;
 use crate::export::{
-    check_count, check_header, duplicate, err, normalise, validate_conversation,
+    check_count, check_header, check_size, duplicate, err, normalise, validate_conversation,
     validate_preferences, ImportError, OfferedPreference, MAX_IMPORT_BYTES,
 };
 
@@ -76,15 +76,7 @@ pub fn cut(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
 /// tools use this). Only the JSON's shape is checked; the background
 /// validates everything.
 pub fn split(text: &str) -> Result<(String, Vec<String>), ImportError> {
-    if text.len() > MAX_IMPORT_BYTES {
-        return Err(err(
-            "$",
-            format!(
-                "file is {} bytes; the limit is {MAX_IMPORT_BYTES}",
-                text.len()
-            ),
-        ));
-    }
+    check_size("file", text.len(), MAX_IMPORT_BYTES)?;
     let mut file: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(text).map_err(|e| err("$", format!("not a JSON object: {e}")))?;
     let conversations = match file.remove("conversations") {
@@ -132,15 +124,7 @@ impl ImportSession {
     /// `header` at `now_ms`; refuses a header [`crate::export::parse_import`]
     /// would refuse.
     pub fn begin(header: &str, total: usize, now_ms: f64) -> Result<Self, ImportError> {
-        if header.len() > MAX_HEADER_BYTES {
-            return Err(err(
-                "$",
-                format!(
-                    "the header is {} bytes; the limit is {MAX_HEADER_BYTES}",
-                    header.len()
-                ),
-            ));
-        }
+        check_size("the header", header.len(), MAX_HEADER_BYTES)?;
         let h: Header = serde_json::from_str(header)
             .map_err(|e| err("$", format!("not a JSON object: {e}")))?;
         check_header(h.format.as_ref(), h.version.as_ref())?;

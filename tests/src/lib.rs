@@ -394,14 +394,11 @@ impl Browser {
         ) else {
             bail!("the export failed: {reply}");
         };
-        let mut file = head.to_string();
-        for (i, piece) in pieces.iter().enumerate() {
-            file.push_str(paperclip_core::export::separator(i));
-            file.push_str(piece.as_str().context("a piece")?);
-        }
-        file.push_str(paperclip_core::export::closing(pieces.len()));
-        file.push_str(tail);
-        Ok(file)
+        let pieces: Vec<&str> = pieces
+            .iter()
+            .map(|p| p.as_str().context("a piece"))
+            .collect::<Result<_>>()?;
+        Ok(paperclip_core::export::assemble(head, &pieces, tail))
     }
 
     /// [`Browser::import_file`] from the extension page the session is in.
