@@ -25,9 +25,12 @@ async fn export_and_import_through_the_options_page(b: Browser, server: Server) 
     let back = b.open_tab("options.html").await?;
     let export = b.control("button", "Export all conversations").await?;
     export.click().await?;
+    // Past the progress line ("Exporting… 0 of 1 conversations").
     let status = b
-        .poll(Duration::from_secs(10), "[role=status]", || {
-            b.text_of(".data [role=status]")
+        .poll(Duration::from_secs(10), "[role=status]", || async {
+            Ok(b.text_of(".data [role=status]")
+                .await?
+                .filter(|t| !t.starts_with("Exporting")))
         })
         .await?;
     ensure!(status == "Exported 1 conversations.", "{status}");
