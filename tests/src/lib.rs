@@ -480,12 +480,24 @@ impl Browser {
     /// The page is the same; it finds the tab it is about as it does in a
     /// window of its own (the last used tab of a normal window).
     pub async fn open_popup(&self) -> Result<fantoccini::wd::WindowHandle> {
+        let popup = self.open_popup_window("popup.html").await?;
+        // The popup chose its tab while the options window that opened it
+        // was still there (and could be taken for the page it is over):
+        // load it again now that only the user's tabs remain.
+        self.client.refresh().await?;
+        Ok(popup)
+    }
+
+    /// Opens extension page `path` in a popup-type window of its own (not
+    /// a normal window: the popup does not take it for the user's tab, as
+    /// it does not take a devtools window), and switches to it.
+    pub async fn open_popup_window(&self, path: &str) -> Result<fantoccini::wd::WindowHandle> {
         let before = self.client.windows().await?;
         let created = self
-            .in_extension_page_as("options.html", OPEN_POPUP, Value::Null, false)
+            .in_extension_page_as("options.html", OPEN_POPUP, json!(path), false)
             .await?;
         if created.get("error").is_some() {
-            bail!("opening the popup: {created}");
+            bail!("opening {path}: {created}");
         }
         let started = Instant::now();
         let popup = loop {
@@ -494,15 +506,11 @@ impl Browser {
                 break h;
             }
             if started.elapsed() > Duration::from_secs(10) {
-                bail!("the popup window never appeared");
+                bail!("the window of {path} never appeared");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         self.client.switch_to_window(popup.clone()).await?;
-        // The popup chose its tab while the options window that opened it
-        // was still there (and could be taken for the page it is over):
-        // load it again now that only the user's tabs remain.
-        self.client.refresh().await?;
         Ok(popup)
     }
 
@@ -939,6 +947,78 @@ impl Browser {
         Ok(())
     }
 
+    /// Chromium only: the JS heap the background's service worker holds
+    /// after a full garbage collection, bytes. Chromium gives a worker no
+    /// `performance.memory` and chromedriver cannot drive a worker target,
+    /// so this speaks CDP to the worker directly ([`Browser::heap_of`]).
+    pub async fn worker_js_heap(&self) -> Result<f64> {
+        let usage = self
+            .heap_of(|t| {
+                t["type"] == "service_worker"
+                    && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
+            })
+            .await?;
+        usage["usedSize"]
+            .as_f64()
+            .ok_or_else(|| anyhow!("no heap usage: {usage}"))
+    }
+
+    /// Chromium only: CDP `Runtime.getHeapUsage` after
+    /// `HeapProfiler.collectGarbage` on the first target (of the browser's
+    /// DevTools `/json/list`) that `pick` chooses, over the browser's
+    /// DevTools endpoint (`goog:chromeOptions.debuggerAddress`): the
+    /// answers chromedriver does not relay. The heap is the target's
+    /// process's: the extension's pages share one.
+    pub async fn heap_of(&self, pick: impl Fn(&Value) -> bool) -> Result<Value> {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        let address = self
+            .client
+            .capabilities()
+            .and_then(|c| c.get("goog:chromeOptions"))
+            .and_then(|o| o["debuggerAddress"].as_str())
+            .ok_or_else(|| anyhow!("no DevTools address (Chromium only)"))?
+            .to_string();
+        let list = http_get(&format!("http://{address}/json/list")).await?;
+        let list: Value = serde_json::from_str(&list)?;
+        let socket = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|t| pick(t))
+            .and_then(|t| t["webSocketDebuggerUrl"].as_str())
+            .ok_or_else(|| anyhow!("no such DevTools target"))?
+            .to_string();
+        let (mut ws, _) = tokio_tungstenite::connect_async(socket.as_str()).await?;
+        let mut result = Value::Null;
+        for (id, method) in [
+            (1, "HeapProfiler.collectGarbage"),
+            (2, "Runtime.getHeapUsage"),
+        ] {
+            let command = json!({"id": id, "method": method, "params": {}});
+            ws.send(Message::text(command.to_string())).await?;
+            loop {
+                let message = tokio::time::timeout(Duration::from_secs(30), ws.next())
+                    .await
+                    .map_err(|_| anyhow!("{method}: no answer in 30 s"))?
+                    .ok_or_else(|| anyhow!("{method}: the DevTools socket closed"))??;
+                let Ok(text) = message.to_text() else {
+                    continue;
+                };
+                let v: Value = serde_json::from_str(text)?;
+                if v["id"] == id {
+                    if !v["error"].is_null() {
+                        bail!("{method}: {}", v["error"]);
+                    }
+                    result = v["result"].clone();
+                    break;
+                }
+            }
+        }
+        let _ = ws.close(None).await;
+        Ok(result)
+    }
+
     /// Chromium only: whether this extension's service worker is running
     /// (CDP `Target.getTargets`).
     pub async fn service_worker_running(&self) -> Result<bool> {
@@ -1181,9 +1261,9 @@ const EXPORT_PARTS: &str = "
 
 /// Opens `popup.html` in a popup-type window (resolves `{id}` or `{error}`).
 const OPEN_POPUP: &str = "
-    const [, done] = arguments;
+    const [url, done] = arguments;
     const api = globalThis.browser ?? globalThis.chrome;
-    api.windows.create({type: 'popup', url: 'popup.html', width: 420, height: 640})
+    api.windows.create({type: 'popup', url, width: 420, height: 640})
       .then((w) => done({id: w.id}), (e) => done({error: String(e)}));";
 
 /// Firefox: calls the background page's listener `arguments[0][0]` with
@@ -1198,6 +1278,16 @@ const FIRE_LISTENER_FIREFOX: &str = "
       background.paperclipListeners[listener](...args, tab);
       return 'fired';
     })().then(done, (e) => done(String(e)));";
+
+/// The body of a plain HTTP GET of `url` (a local endpoint).
+async fn http_get(url: &str) -> Result<String> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<hyper::body::Bytes>>();
+    let response = client.get(url.parse()?).await?;
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok(String::from_utf8(body.to_vec())?)
+}
 
 /// A host name the test browsers resolve to 127.0.0.1 (Chromium's
 /// `--host-resolver-rules`, Firefox's `network.dns.localDomains`): a local

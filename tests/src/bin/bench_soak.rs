@@ -1,25 +1,34 @@
 //! `cargo xtask bench soak`: a long session in headless Chromium with the
-//! built extension, sampling the memory of the worker and of the agent
-//! page throughout, as they report it (`memory.wasm_bytes` and
-//! `memory.js_heap_bytes`, see `paperclip_platform::memory`).
+//! built extension, sampling the memory of the worker and of the pages
+//! throughout: the wasm memory as each context reports it
+//! (`memory.wasm_bytes`, see `paperclip_platform::memory`), and the JS
+//! heap (with, for a page, the DOM's: CDP's `embedderHeapUsedSize`) as
+//! measured from outside after a full garbage collection, through CDP
+//! (`Browser::heap_of`). The extension's pages share one renderer process
+//! and so one heap: a page's figure is its own wasm memory and that
+//! shared heap, an upper bound of what it holds.
 //!
-//! The session: 10,000 conversations imported first; then asks, typed
-//! into the agent, on one site after another (`sN.site.test`, a fresh
-//! agent every [`PER_SITE`] asks) with the fake provider, one ask in ten
-//! meeting a fault (a 500, a reset connection, a slow trickle: retried,
-//! then answered); halfway, "export all" and an import of 2,000
+//! The session: 10,000 conversations imported first; the devtools panel
+//! open in a popup window of its own (as a devtools window, not a tab the
+//! toolbar popup could take for the user's) for the whole session (its live telemetry
+//! port pushing updates), from which telemetry arrives at 10,000 metric
+//! records a minute (counter adds and timings, as a page's batches); then
+//! asks, typed into the agent, on one site after another (`sN.site.test`,
+//! a fresh agent every [`PER_SITE`] asks) with the fake provider, one ask
+//! in ten meeting a fault (a 500, a reset connection, a slow trickle:
+//! retried, then answered); halfway, "export all" and an import of 2,000
 //! conversations. Reports the ceiling of each context, and the worker's
 //! growth per 1,000 asks after warm-up (the first half of the asks, which
 //! ends with the export and import), as the least-squares slope of its
-//! samples; fails when a bound is crossed.
-//! Writes `target/bench/soak.json`. `--quick`: 100 asks (to check that it
-//! runs; no bound is checked).
+//! samples; fails when a bound is crossed or when the telemetry load did
+//! not reach the engine. Writes `target/bench/soak.json`. `--quick`: 100
+//! asks (to check that it runs; no memory bound is checked).
 
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 use paperclip_core::protocol::TelemetryAnswer;
-use paperclip_core::telemetry::metrics::SnapshotValue;
+use paperclip_core::telemetry::metrics::{InstrumentSnapshot, SnapshotValue};
 use paperclip_core::telemetry::panel::PanelAnswer;
 use paperclip_e2e::fake_provider::{FakeProvider, Fault, Route};
 use paperclip_e2e::scenario::{add_fake_provider, imported, ok};
@@ -39,8 +48,33 @@ const WORKER_STEADY_MAX: f64 = 16.0 * MB;
 const WORKER_PEAK_MAX: f64 = 25.0 * MB;
 const PAGE_MAX: f64 = 16.0 * MB;
 const GROWTH_PER_1000_MAX: f64 = 1.0 * MB;
+/// Telemetry load: metric records a minute (the issue's).
+const METRICS_PER_MINUTE: u64 = 10_000;
 
-/// One sample: asks done, then wasm and JS heap of the worker and the agent.
+/// Runs in the panel's window: sends a page batch of metric records every
+/// second (half counter adds, half timings, over ten label sets), counting
+/// what the background accepted in `globalThis.soakAccepted`.
+const TELEMETRY_LOAD: &str = "
+    const [perMinute] = arguments;
+    const api = globalThis.browser ?? globalThis.chrome;
+    globalThis.soakAccepted = 0;
+    globalThis.soakSent = 0;
+    const perSecond = Math.round(perMinute / 60);
+    globalThis.soakLoad = setInterval(() => {
+      const records = [];
+      for (let i = 0; i < perSecond; i++) {
+        const labels = [['kind', 'k' + (i % 10)]];
+        records.push(i % 2
+          ? {record: 'count', name: 'soak.load', labels, value: 1}
+          : {record: 'timings', name: 'soak.latency', labels, ms: [i % 50]});
+      }
+      globalThis.soakSent += records.length;
+      api.runtime.sendMessage({v: 1, body: {type: 'RecordTelemetry', source: 'devtools', records}})
+        .then((r) => { globalThis.soakAccepted += r?.body?.ok?.accepted ?? 0; }, () => {});
+    }, 1000);";
+
+/// One sample: asks done, then wasm and JS heap of the worker, the agent
+/// and the panel.
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
 struct Sample {
     asks: usize,
@@ -50,6 +84,8 @@ struct Sample {
     agent_wasm: f64,
     agent_live: f64,
     agent_heap: f64,
+    panel_wasm: f64,
+    panel_heap: f64,
 }
 
 impl Sample {
@@ -59,16 +95,34 @@ impl Sample {
     fn agent(&self) -> f64 {
         self.agent_wasm + self.agent_heap
     }
+    fn panel(&self) -> f64 {
+        self.panel_wasm + self.panel_heap
+    }
 }
 
-/// The gauges as the worker holds them now (the agent's are those of its
-/// last report, at most ten seconds old).
-async fn sample(b: &Browser, asks: usize) -> Result<Sample> {
+/// The metrics instruments as the worker holds them now.
+async fn instruments(b: &Browser) -> Result<Vec<InstrumentSnapshot>> {
     let answer = ok(b, json!({"type": "QueryTelemetry", "query": "metrics"})).await?;
     let answer: TelemetryAnswer = serde_json::from_value(answer)?;
     let PanelAnswer::Metrics(instruments) = answer.answer else {
         bail!("not metrics");
     };
+    Ok(instruments)
+}
+
+/// The wasm gauges as the worker holds them now (a page's are those of
+/// its last report, at most ten seconds old) and the heaps measured now:
+/// the worker's, the agent's (when `in_agent`: one is shown) and the
+/// panel's.
+async fn sample(b: &Browser, asks: usize, in_agent: bool) -> Result<Sample> {
+    let agent_heap = if in_agent {
+        page_heap(b, "agent.html").await?
+    } else {
+        0.0
+    };
+    let panel_heap = page_heap(b, "panel.html").await?;
+    let worker_heap = b.worker_js_heap().await?;
+    let instruments = instruments(b).await?;
     let gauge = |name: &str, source: &str| -> f64 {
         instruments
             .iter()
@@ -85,11 +139,44 @@ async fn sample(b: &Browser, asks: usize) -> Result<Sample> {
         asks,
         worker_wasm: gauge("memory.wasm_bytes", "background"),
         worker_live: gauge("memory.wasm_live_bytes", "background"),
-        worker_heap: gauge("memory.js_heap_bytes", "background"),
+        worker_heap,
         agent_wasm: gauge("memory.wasm_bytes", "agent"),
         agent_live: gauge("memory.wasm_live_bytes", "agent"),
-        agent_heap: gauge("memory.js_heap_bytes", "agent"),
+        agent_heap,
+        panel_wasm: gauge("memory.wasm_bytes", "devtools"),
+        panel_heap,
     })
+}
+
+/// The JS and DOM heap of the extension page (or frame) `page` of this
+/// extension after a full collection, bytes.
+async fn page_heap(b: &Browser, page: &str) -> Result<f64> {
+    let url = format!("{}{page}", b.base);
+    let usage = b
+        .heap_of(|t| t["url"].as_str().is_some_and(|u| u.starts_with(&url)))
+        .await?;
+    match (
+        usage["usedSize"].as_f64(),
+        usage["embedderHeapUsedSize"].as_f64(),
+    ) {
+        (Some(js), dom) => Ok(js + dom.unwrap_or(0.0)),
+        _ => Err(anyhow!("no heap usage for {page}: {usage}")),
+    }
+}
+
+/// What the metrics hold of the telemetry load: `soak.load`'s total and
+/// `soak.latency`'s count, over all label sets.
+fn load_records(instruments: &[InstrumentSnapshot]) -> u64 {
+    instruments
+        .iter()
+        .filter(|i| i.descriptor.name == "soak.load" || i.descriptor.name == "soak.latency")
+        .flat_map(|i| i.series.iter())
+        .map(|s| match &s.value {
+            SnapshotValue::Counter(n) => *n,
+            SnapshotValue::Histogram(h) => h.count,
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Least-squares slope of `y` over `x`.
@@ -140,7 +227,16 @@ async fn main() -> Result<()> {
         "keep_newest",
     )
     .await?;
-    let mut samples = vec![sample(&b, 0).await?];
+    // The panel, open in a window of its own, and the telemetry load from it.
+    let page = b.client.window().await?;
+    b.open_popup_window("panel.html").await?;
+    b.client
+        .execute(TELEMETRY_LOAD, vec![json!(METRICS_PER_MINUTE)])
+        .await?;
+    let load_started = Instant::now();
+    let load_before = load_records(&instruments(&b).await?);
+    b.client.switch_to_window(page).await?;
+    let mut samples = vec![sample(&b, 0, false).await?];
     let port = server.url("/").split(':').nth(2).unwrap_or("").to_string();
     let port = port.trim_end_matches('/');
     let faults = [
@@ -184,15 +280,18 @@ async fn main() -> Result<()> {
         }
         if (i + 1) % SAMPLE_EVERY == 0 {
             b.top().await?;
-            let s = sample(&b, i + 1).await?;
+            let s = sample(&b, i + 1, true).await?;
             eprintln!(
-                "soak: {:>5} asks, worker {:>6.2} MB (wasm {:.2}, of it live {:.2}; heap {:.2}), agent {:>6.2} MB, {:.0} s",
+                "soak: {:>5} asks, worker {:>6.2} MB (wasm {:.2}, of it live {:.2}; heap {:.2}), agent {:>6.2} MB (heap {:.2}), panel {:>6.2} MB (heap {:.2}), {:.0} s",
                 s.asks,
                 s.worker() / MB,
                 s.worker_wasm / MB,
                 s.worker_live / MB,
                 s.worker_heap / MB,
                 s.agent() / MB,
+                s.agent_heap / MB,
+                s.panel() / MB,
+                s.panel_heap / MB,
                 started.elapsed().as_secs_f64()
             );
             samples.push(s);
@@ -200,7 +299,10 @@ async fn main() -> Result<()> {
         }
     }
     b.top().await?;
+    let load_minutes = load_started.elapsed().as_secs_f64() / 60.0;
+    let load = load_records(&instruments(&b).await?).saturating_sub(load_before);
     b.close().await;
+    let load_rate = load as f64 / load_minutes;
 
     // Warm-up: the first half (the telemetry engine's span store fills in
     // about 1,000 asks, by design), which ends with the export and the
@@ -210,6 +312,7 @@ async fn main() -> Result<()> {
     let peak = samples.iter().map(Sample::worker).fold(0.0, f64::max);
     let steady_max = steady.iter().map(|s| s.worker()).fold(0.0, f64::max);
     let agent_max = samples.iter().map(Sample::agent).fold(0.0, f64::max);
+    let panel_max = samples.iter().map(Sample::panel).fold(0.0, f64::max);
     let growth = |f: fn(&Sample) -> f64| {
         slope(
             &steady
@@ -242,9 +345,12 @@ async fn main() -> Result<()> {
             WORKER_STEADY_MAX,
         ),
         ("agent page max (wasm + JS heap)", agent_max, PAGE_MAX),
+        ("devtools panel max (wasm + JS heap)", panel_max, PAGE_MAX),
     ];
     println!(
-        "\nsoak: {asks} asks ({} with a fault), 10,000 + 2,000 conversations, {:.0} s\n",
+        "\nsoak: {asks} asks ({} with a fault), 10,000 + 2,000 conversations, \
+         telemetry {load} metric records in {load_minutes:.1} min ({load_rate:.0}/min), \
+         the panel open, {:.0} s\n",
         asks / 10,
         started.elapsed().as_secs_f64()
     );
@@ -266,8 +372,16 @@ async fn main() -> Result<()> {
     std::fs::create_dir_all(&out)?;
     std::fs::write(
         out.join("soak.json"),
-        serde_json::to_string_pretty(&json!({"asks": asks, "samples": samples}))?,
+        serde_json::to_string_pretty(
+            &json!({"asks": asks, "telemetry_per_minute": load_rate, "samples": samples}),
+        )?,
     )?;
+    // The load is part of the session: short of it, the figures are not
+    // those of the session described.
+    ensure!(
+        load_rate >= 0.9 * METRICS_PER_MINUTE as f64,
+        "soak: the telemetry load reached {load_rate:.0} records a minute, not {METRICS_PER_MINUTE}"
+    );
     if !quick && !crossed.is_empty() {
         bail!("soak: bounds crossed: {}", crossed.join(", "));
     }
