@@ -106,8 +106,9 @@ pub trait Backend {
         ids: &[String],
         visit: &mut dyn FnMut(Conversation) -> bool,
     ) -> Result<usize, ProtocolError>;
-    /// The size of every conversation.
-    async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError>;
+    /// Hands `visit` the size of every conversation, one after another
+    /// (the store is never held whole).
+    async fn visit_sizes(&self, visit: &mut dyn FnMut(StoredSize)) -> Result<(), ProtocolError>;
     /// Plans `file` under `policy` against what is stored and writes the
     /// plan, all or nothing (a file's preferences are only offered; see
     /// [`paperclip_core::export::offered_preferences`]).

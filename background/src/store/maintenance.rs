@@ -38,9 +38,14 @@ impl Store {
     /// Health of the storage: quota, counts, cache statistics, quarantine.
     pub async fn status(&self) -> Result<StorageStatus, ProtocolError> {
         let (usage, quota) = estimate().await;
-        let sizes = self.backend.sizes().await?;
-        let compressed = sizes.iter().filter(|s| s.saved > 0).count() as u64;
-        let saved = sizes.iter().map(|s| s.saved).sum();
+        let (mut conversations, mut compressed, mut saved) = (0u64, 0u64, 0u64);
+        self.backend
+            .visit_sizes(&mut |s| {
+                conversations += 1;
+                compressed += u64::from(s.saved > 0);
+                saved += s.saved;
+            })
+            .await?;
         self.flush_cache_stats().await?;
         let last_maintenance_ms = self
             .backend
@@ -55,7 +60,7 @@ impl Store {
             usage_bytes: usage,
             quota_bytes: quota,
             quota: maintenance::quota_level(usage, quota),
-            conversations: sizes.len() as u64,
+            conversations,
             compressed,
             bytes_saved: saved,
             cache_entries: self.backend.cache_count().await?,
@@ -89,10 +94,9 @@ impl Store {
         self.backend.cache_delete(&expired).await?;
 
         let cutoff = maintenance::retention_cutoff(now_ms, budget.retention_days);
-        let (old, retained): (Vec<_>, Vec<_>) = self
-            .backend
-            .sizes()
-            .await?
+        let mut sizes = Vec::new();
+        self.backend.visit_sizes(&mut |s| sizes.push(s)).await?;
+        let (old, retained): (Vec<_>, Vec<_>) = sizes
             .into_iter()
             .partition(|s| cutoff.is_some_and(|cut| s.updated_ms < cut));
         let old: Vec<String> = old.into_iter().map(|s| s.id).collect();

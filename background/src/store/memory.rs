@@ -123,27 +123,23 @@ impl Backend for Memory {
         Ok(ids.len())
     }
 
-    async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError> {
-        Ok(self
-            .conversations
-            .borrow()
-            .values()
-            .map(|c| {
-                // What it would take as stored (the same encoding).
-                let encoded = conversation::encode(c);
-                let bytes = encoded.bytes.len() as u64;
-                StoredSize {
-                    id: c.id.clone(),
-                    updated_ms: c.updated_ms,
-                    bytes: bytes + 128,
-                    saved: if encoded.compressed {
-                        (encoded.plain_len as u64).saturating_sub(bytes)
-                    } else {
-                        0
-                    },
-                }
-            })
-            .collect())
+    async fn visit_sizes(&self, visit: &mut dyn FnMut(StoredSize)) -> Result<(), ProtocolError> {
+        for c in self.conversations.borrow().values() {
+            // What it would take as stored (the same encoding).
+            let encoded = conversation::encode(c);
+            let bytes = encoded.bytes.len() as u64;
+            visit(StoredSize {
+                id: c.id.clone(),
+                updated_ms: c.updated_ms,
+                bytes: bytes + 128,
+                saved: if encoded.compressed {
+                    (encoded.plain_len as u64).saturating_sub(bytes)
+                } else {
+                    0
+                },
+            });
+        }
+        Ok(())
     }
 
     async fn import(

@@ -29,6 +29,7 @@ macro_rules! backend_tests {
             imported_conversations_wait_to_be_opened,
             list_filters_and_stable_pages,
             tags_usage_and_compression,
+            status_counts_every_conversation_in_batches,
             cache_tiers_ttl_prefix_and_persisted_stats,
             preferences_are_validated_and_persist,
             maintenance_retention_then_budget,
@@ -833,6 +834,31 @@ pub async fn tags_usage_and_compression() {
     let status = store.status().await.unwrap();
     assert_eq!(status.compressed, 1);
     assert!(status.bytes_saved > 1000, "{}", status.bytes_saved);
+}
+
+/// The storage status reads the store's sizes a batch at a time: every
+/// conversation is counted once, across batches (250: three of 100).
+pub async fn status_counts_every_conversation_in_batches() {
+    let store = open("sizes").await;
+    let mut expected_saved = 0u64;
+    for i in 0..250 {
+        let mut c = Conversation::new(format!("c{i:03}"), "https://s.test".into(), f64::from(i));
+        let text = if i % 10 == 0 {
+            "Clippy says the same helpful thing again. ".repeat(40)
+        } else {
+            format!("short {i}")
+        };
+        c.push(msg("1", Role::User, &text, f64::from(i)));
+        let encoded = paperclip_core::conversation::encode(&c);
+        if encoded.compressed {
+            expected_saved += (encoded.plain_len - encoded.bytes.len()) as u64;
+        }
+        store.save(&c).await.unwrap();
+    }
+    let status = store.status().await.unwrap();
+    assert_eq!(status.conversations, 250);
+    assert_eq!(status.compressed, 25, "one in ten is long enough to pack");
+    assert_eq!(status.bytes_saved, expected_saved);
 }
 
 pub async fn cache_tiers_ttl_prefix_and_persisted_stats() {

@@ -18,6 +18,9 @@ use super::super::records;
 use super::{after_key, done, prefix_range, write_and_commit, IndexedDb};
 use crate::store::storage_error;
 
+/// Records read at a time for their sizes.
+const SIZE_BATCH: u32 = 100;
+
 impl IndexedDb {
     pub(super) async fn list_conversations(
         &self,
@@ -298,28 +301,49 @@ impl IndexedDb {
         Ok(read)
     }
 
-    /// Sizes from the records' listed fields (no conversation is decoded);
-    /// records whose fields cannot be read are skipped.
-    pub(super) async fn conversation_sizes(&self) -> Result<Vec<StoredSize>, ProtocolError> {
-        let rows = {
-            let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
-            s[0].get_all(None, None).await.map_err(storage_error)?
-        };
-        Ok(rows
-            .iter()
-            .filter_map(|v| {
-                let head = records::decode_head(v).ok()?;
+    /// Hands `visit` the size of every record, from its listed fields (no
+    /// conversation is decoded), reading [`SIZE_BATCH`] records at a time
+    /// in key order: neither the worker's JS heap nor its wasm memory
+    /// holds the store (a `getAll` of it did, for every storage status —
+    /// the devtools panel asks for one after each import part). Records
+    /// whose fields cannot be read are skipped.
+    pub(super) async fn visit_conversation_sizes(
+        &self,
+        visit: &mut dyn FnMut(StoredSize),
+    ) -> Result<(), ProtocolError> {
+        let mut after: Option<JsValue> = None;
+        loop {
+            let rows = {
+                let (_tx, s) = self.tx(&[store::CONVERSATIONS], TransactionMode::ReadOnly)?;
+                let range = after
+                    .as_ref()
+                    .map(|key| KeyRange::lower_bound(key, Some(true)))
+                    .transpose()
+                    .map_err(storage_error)?;
+                s[0].get_all(range, Some(SIZE_BATCH))
+                    .await
+                    .map_err(storage_error)?
+            };
+            let full = rows.len() >= SIZE_BATCH as usize;
+            for v in rows.iter() {
+                after = Reflect::get(v, &"id".into()).ok();
+                let Ok(head) = records::decode_head(v) else {
+                    continue;
+                };
                 let stored = records::data_of(v).map_or(0, |d| u64::from(d.length()));
                 let (_, saved) = head.sizes(stored);
                 let s = head.summary();
-                Some(StoredSize {
+                visit(StoredSize {
                     id: s.id,
                     updated_ms: s.updated_ms,
                     bytes: stored + 128,
                     saved,
-                })
-            })
-            .collect())
+                });
+            }
+            if !full || after.is_none() {
+                return Ok(());
+            }
+        }
     }
 
     /// Existing ids are read and the plan (and `preferences`) written in one

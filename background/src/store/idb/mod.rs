@@ -247,8 +247,8 @@ impl Backend for IndexedDb {
         self.read_in_order(ids, visit).await
     }
 
-    async fn sizes(&self) -> Result<Vec<StoredSize>, ProtocolError> {
-        self.conversation_sizes().await
+    async fn visit_sizes(&self, visit: &mut dyn FnMut(StoredSize)) -> Result<(), ProtocolError> {
+        self.visit_conversation_sizes(visit).await
     }
 
     async fn import(
