@@ -545,10 +545,7 @@ impl Browser {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .find(|t| {
-                        t["type"] == "service_worker"
-                            && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
-                    })
+                    .find(|t| self.is_our_worker(t))
                     .ok_or_else(|| anyhow!("the background's service worker is not running"))?;
                 let session = self
                     .cdp(
@@ -947,17 +944,19 @@ impl Browser {
         Ok(())
     }
 
+    /// Whether DevTools target `t` (CDP `TargetInfo` or an entry of
+    /// `/json/list`) is this extension's service worker.
+    fn is_our_worker(&self, t: &Value) -> bool {
+        t["type"] == "service_worker"
+            && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
+    }
+
     /// Chromium only: the JS heap the background's service worker holds
     /// after a full garbage collection, bytes. Chromium gives a worker no
     /// `performance.memory` and chromedriver cannot drive a worker target,
     /// so this speaks CDP to the worker directly ([`Browser::heap_of`]).
     pub async fn worker_js_heap(&self) -> Result<f64> {
-        let usage = self
-            .heap_of(|t| {
-                t["type"] == "service_worker"
-                    && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
-            })
-            .await?;
+        let usage = self.heap_of(|t| self.is_our_worker(t)).await?;
         usage["usedSize"]
             .as_f64()
             .ok_or_else(|| anyhow!("no heap usage: {usage}"))
@@ -1031,10 +1030,7 @@ impl Browser {
             })
             .await?;
         let infos = v["targetInfos"].as_array().cloned().unwrap_or_default();
-        Ok(infos.iter().any(|t| {
-            t["type"] == "service_worker"
-                && t["url"].as_str().is_some_and(|u| u.starts_with(&self.base))
-        }))
+        Ok(infos.iter().any(|t| self.is_our_worker(t)))
     }
 
     /// Asks `text` from script and returns the milliseconds from the click
